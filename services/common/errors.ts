@@ -1,0 +1,74 @@
+// The one error vocabulary at the service boundary. Expected failures are ConnectErrors whose message tells the
+// user what to do next; platform errors (spawn, PTY, network) are mapped to codes here and nowhere else; anything
+// else reaches clients as "internal error" while the cause goes to the log.
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export { Code, ConnectError };
+
+/** A request field is wrong: the message names the field and what is expected. */
+export function invalidArgument(field: string, problem: string): ConnectError {
+  return new ConnectError(`${field}: ${problem}`, Code.InvalidArgument);
+}
+
+export function notFound(what: string, hint: string): ConnectError {
+  return new ConnectError(`${what} not found; ${hint}`, Code.NotFound);
+}
+
+export function failedPrecondition(message: string): ConnectError {
+  return new ConnectError(message, Code.FailedPrecondition);
+}
+
+export function resourceExhausted(message: string): ConnectError {
+  return new ConnectError(message, Code.ResourceExhausted);
+}
+
+export function unavailable(message: string): ConnectError {
+  return new ConnectError(message, Code.Unavailable);
+}
+
+interface ErrnoLike {
+  code?: string;
+  syscall?: string;
+  path?: string;
+}
+
+/**
+ * Maps an operating-system error (from spawn, the PTY, the file system or a socket) to a ConnectError whose message
+ * a user can act on. `subject` names what was being done, e.g. "starting claude".
+ */
+export function fromPlatformError(err: unknown, subject: string): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const e = (err ?? {}) as ErrnoLike;
+  switch (e.code) {
+    case "ENOENT":
+      return new ConnectError(`${subject}: ${e.path ?? "file"} does not exist`, Code.FailedPrecondition, undefined, undefined, err);
+    case "EACCES":
+    case "EPERM":
+      return new ConnectError(`${subject}: permission denied on ${e.path ?? "a file"}`, Code.FailedPrecondition, undefined, undefined, err);
+    case "EMFILE":
+    case "ENFILE":
+    case "EAGAIN":
+    case "ENOMEM":
+      return new ConnectError(`${subject}: the worker is out of resources (${e.code}); try again later`, Code.ResourceExhausted, undefined, undefined, err);
+    case "ECONNREFUSED":
+    case "ECONNRESET":
+    case "EHOSTUNREACH":
+    case "ETIMEDOUT":
+    case "EPIPE":
+      return new ConnectError(`${subject}: connection failed (${e.code})`, Code.Unavailable, undefined, undefined, err);
+    default:
+      return internal(err);
+  }
+}
+
+/** The only shape an unexpected error takes on the wire; the cause stays on the error for the log. */
+export function internal(cause: unknown): ConnectError {
+  return new ConnectError("internal error", Code.Internal, undefined, undefined, cause);
+}
+
+/** A short description of any thrown value, for logs. */
+export function describe(err: unknown): string {
+  if (err instanceof ConnectError) return `[${Code[err.code]}] ${err.rawMessage}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

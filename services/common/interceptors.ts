@@ -1,0 +1,55 @@
+// Interceptors shared by worker and router: the error boundary (unexpected errors leave as "internal error", their
+// cause goes to the log) and bearer-token authentication.
+import { timingSafeEqual, createHash } from "node:crypto";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { internal } from "./errors.js";
+import type { Logger } from "./logger.js";
+
+function mask(err: unknown, logger: Logger, method: string): ConnectError {
+  if (err instanceof ConnectError) return err;
+  logger.error({ err, method }, "unexpected error");
+  return internal(err);
+}
+
+export function errorBoundary(logger: Logger): Interceptor {
+  return (next) => async (req) => {
+    const method = `${req.service.typeName}/${req.method.name}`;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const source = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* source;
+          } catch (err) {
+            throw mask(err, logger, method);
+          }
+        })(),
+      };
+    } catch (err) {
+      throw mask(err, logger, method);
+    }
+  };
+}
+
+/** Compares in constant time (over fixed-length digests, so length leaks nothing either). */
+function tokenMatches(presented: string, accepted: readonly string[]): boolean {
+  const p = createHash("sha256").update(presented).digest();
+  let ok = false;
+  for (const token of accepted) ok = timingSafeEqual(p, createHash("sha256").update(token).digest()) || ok;
+  return ok;
+}
+
+/** Requires `authorization: Bearer <token>` with one of `tokens` (several allow rotation). No tokens: open. */
+export function bearerAuth(tokens: readonly string[], what: string): Interceptor {
+  return (next) => async (req) => {
+    if (tokens.length === 0) return next(req);
+    const header = req.header.get("authorization") ?? "";
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match) throw new ConnectError(`missing ${what}: send "authorization: Bearer <token>"`, Code.Unauthenticated);
+    if (!tokenMatches(match[1]!.trim(), tokens)) throw new ConnectError(`wrong ${what}`, Code.Unauthenticated);
+    return next(req);
+  };
+}

@@ -1,0 +1,96 @@
+// One listening port for every client: gRPC and Cloud Run speak HTTP/2 cleartext with prior knowledge (h2c), while
+// browsers, curl and the Connect protocol's unary calls often speak HTTP/1.1. Node's http2.createServer only speaks
+// h2c (`allowHTTP1` works only with TLS), so a plain TCP server peeks at each connection's first bytes and hands the
+// socket to the HTTP/2 or the HTTP/1.1 server.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { AddressInfo } from "node:net";
+
+/** Every HTTP/2 connection opens with this preface (RFC 9113 §3.4); no HTTP/1.x request starts with "PRI". */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface DualServer {
+  /** Starts listening; resolves with the bound port (pass 0 for any free port). */
+  listen(port: number, host?: string): Promise<number>;
+  /** The bound port, once listening. */
+  port(): number;
+  /**
+   * Stops accepting connections and closes idle ones. Open streams may finish until `graceMs` passes; then every
+   * connection is destroyed. Resolves when the server has closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface DualServerOptions {
+  /** HTTP/2 keep-alive: idle sessions are closed after this many ms (streams in flight are not affected). */
+  idleTimeoutMs?: number;
+}
+
+export function createDualServer(handler: RequestHandler, options: DualServerOptions = {}): DualServer {
+  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  const h1 = http.createServer(handler as http.RequestListener);
+  h1.keepAliveTimeout = 5_000;
+  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  h2.setTimeout(idleTimeoutMs);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const tcp = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // A client that connects and says nothing must not hold a socket forever.
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.once("data", (first: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(first);
+      if (first.subarray(0, 3).equals(H2_PREFACE.subarray(0, 3))) {
+        // The HTTP/2 session reads the unshifted bytes itself on the next tick; resuming the socket here would
+        // let them flow to no listener and lose the preface.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    });
+  });
+
+  return {
+    listen(port, host = "0.0.0.0") {
+      return new Promise((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen(port, host, () => {
+          tcp.off("error", reject);
+          resolve((tcp.address() as AddressInfo).port);
+        });
+      });
+    },
+    port() {
+      return (tcp.address() as AddressInfo | null)?.port ?? 0;
+    },
+    close(graceMs = 0) {
+      return new Promise((resolve) => {
+        tcp.close(() => resolve());
+        h1.closeIdleConnections();
+        // GOAWAY: clients open no new streams here; streams already open run on.
+        for (const session of sessions) session.close();
+        const kill = setTimeout(() => {
+          for (const session of sessions) session.destroy();
+          for (const socket of sockets) socket.destroy();
+        }, graceMs);
+        kill.unref();
+        tcp.once("close", () => clearTimeout(kill));
+      });
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// Turns a validated RunRequest into claude's argv. Pure, so every flag is unit-tested. Values go in `--flag=value`
+// form or as separate argv entries, never through a shell; list flags are repeated once per entry because claude's
+// list options are variadic and would otherwise swallow whatever follows them.
+import { RunMode, type AgentOptions, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+
+export interface ClaudeInvocation {
+  args: string[];
+  /** What to write to claude's stdin (headless: the prompt), or undefined for a terminal. */
+  stdin?: string;
+}
+
+/**
+ * @param hookSettings JSON for `--settings` that installs the worker's status hooks (interactive mode).
+ */
+export function claudeInvocation(req: RunRequest, hookSettings?: string): ClaudeInvocation {
+  const agent = agentFlags(req.agent);
+  if (req.mode === RunMode.INTERACTIVE) {
+    const args = [...agent];
+    if (hookSettings) args.push(`--settings=${hookSettings}`);
+    // `--` ends the options, so a prompt that starts with "-" is still a prompt.
+    if (req.prompt !== "") args.push("--", req.prompt);
+    return { args };
+  }
+  // Headless: the prompt goes to stdin, which has no argv size limit and cannot be mistaken for a flag.
+  const args = ["-p", "--output-format=stream-json", "--verbose", "--include-partial-messages", ...agent];
+  if (req.agent?.maxTurns) args.push(`--max-turns=${req.agent.maxTurns}`);
+  if (req.agent?.maxBudgetUsd) args.push(`--max-budget-usd=${req.agent.maxBudgetUsd}`);
+  return { args, stdin: req.prompt };
+}
+
+/** Flags common to both modes. */
+function agentFlags(a: AgentOptions | undefined): string[] {
+  if (!a) return [];
+  const out: string[] = [];
+  if (a.model) out.push(`--model=${a.model}`);
+  for (const tool of a.allowedTools) out.push(`--allowedTools=${tool}`);
+  for (const tool of a.disallowedTools) out.push(`--disallowedTools=${tool}`);
+  if (a.permissionMode) out.push(`--permission-mode=${a.permissionMode}`);
+  if (a.systemPrompt) out.push(`--system-prompt=${a.systemPrompt}`);
+  if (a.appendSystemPrompt) out.push(`--append-system-prompt=${a.appendSystemPrompt}`);
+  if (a.mcpConfigJson) out.push(`--mcp-config=${a.mcpConfigJson}`);
+  if (a.resumeSessionId) out.push(`--resume=${a.resumeSessionId}`);
+  return out;
+}

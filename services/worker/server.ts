@@ -1,0 +1,59 @@
+// Wiring: builds an unstarted worker server from settings. Only main.ts listens on a real port and handles
+// signals; tests build the same thing on port 0.
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { bearerAuth, errorBoundary } from "../common/interceptors.js";
+import type { Logger } from "../common/logger.js";
+import { createDualServer, type DualServer } from "../common/serve.js";
+import { probeClaude } from "./claude-bin.js";
+import { prepareClaudeHome } from "./claude-home.js";
+import { workerRoutes } from "./connect.js";
+import { workerService } from "./service.js";
+import { SessionManager } from "./sessions.js";
+import type { WorkerSettings } from "./settings.js";
+import { spawnPty, type SpawnTerminal } from "./terminal.js";
+
+/** Largest request message accepted: a prompt at the limit plus room for the other fields. */
+const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
+
+export interface Worker {
+  readonly server: DualServer;
+  readonly manager: SessionManager;
+  /** Listens on settings.port (0 = any free port) and resolves with the bound port. */
+  listen(): Promise<number>;
+  /** Graceful stop: refuse new tasks, let running ones finish within `graceMs`, then stop them and close. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export interface WorkerOptions {
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  spawnTerminal?: SpawnTerminal;
+}
+
+export async function createWorker(settings: WorkerSettings, options: WorkerOptions): Promise<Worker> {
+  const { logger } = options;
+  const env = options.env ?? process.env;
+  const claude = await probeClaude(settings.claudeBin);
+  if (claude.problem) logger.error({ problem: claude.problem }, "claude is not usable; tasks will be refused");
+  const home = settings.claudeHome || env["HOME"] || "";
+  if (home) prepareClaudeHome(home, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
+
+  const manager = new SessionManager({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
+  const handler = connectNodeAdapter({
+    routes: workerRoutes(workerService(manager, settings.disconnectGraceMs)),
+    interceptors: [errorBoundary(logger), bearerAuth(settings.workerToken ? [settings.workerToken] : [], "worker token (CC_WORKER_TOKEN)")],
+    readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
+  });
+  const server = createDualServer(handler);
+
+  return {
+    server,
+    manager,
+    listen: () => server.listen(settings.port, settings.host),
+    async shutdown(graceMs = settings.shutdownGraceMs) {
+      await manager.drain(graceMs);
+      await manager.close();
+      await server.close(1000);
+    },
+  };
+}

@@ -1,0 +1,233 @@
+// One task's claude process and its event stream. The lifecycle, spelled out:
+//   start → `started` → output/messages/status … → claude exits → leftover processes of its session are killed →
+//   `exited` (always the last event) → the stream closes.
+// Anything that ends a task early (cancel, timeout, idle, client gone, shutdown) records the reason once, sends
+// SIGTERM to claude's whole session, and SIGKILL after the kill grace if anything is still alive.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import {
+  ExitReason,
+  ExitedSchema,
+  OutputStream,
+  Phase,
+  type ResultSummary,
+  ResultSummarySchema,
+  RunEventSchema,
+  RunMode,
+  type RunEvent,
+  type RunRequest,
+} from "../../gen/claudecluster/v1/run_pb.js";
+import { EventQueue } from "../common/event-queue.js";
+import type { Logger } from "../common/logger.js";
+import { signalTree } from "./process-tree.js";
+
+export interface SessionConfig {
+  workerId: string;
+  claudeVersion: string;
+  /** SIGTERM → SIGKILL delay. */
+  killGraceMs: number;
+  /** Interactive: how long claude may wait for input before the task ends. 0 = never. */
+  idleTimeoutMs: number;
+  /** Queue high-water mark in bytes; the source is paused above it and resumed below half of it. */
+  bufferBytes: number;
+  logger: Logger;
+}
+
+/** What a running claude looks like to a session, whichever way it was started. */
+export interface ClaudeProcess {
+  readonly pid: number;
+  pause(): void;
+  resume(): void;
+  write?(data: Buffer): void;
+  resize?(cols: number, rows: number): void;
+}
+
+export interface ProcessExit {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/** The part of a session that mode-specific launchers call. */
+export interface SessionSink {
+  emit(event: EventBody): void;
+  setPhase(phase: Phase, detail?: string): void;
+  setResult(result: ResultSummary): void;
+  noteSessionId(sessionId: string): void;
+  exited(exit: ProcessExit): void;
+  failedToStart(message: string): void;
+}
+
+/** An event's body, as a plain object or a message. */
+export type EventBody = MessageInitShape<typeof RunEventSchema>["event"];
+
+export class Session implements SessionSink {
+  readonly mode: RunMode;
+  private seq = 0n;
+  private readonly queue: EventQueue<RunEvent>;
+  private process: ClaudeProcess | undefined;
+  private end: { reason: ExitReason; message: string } | undefined;
+  private result: ResultSummary | undefined;
+  private sessionId = "";
+  private phase = Phase.UNSPECIFIED;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private finished = false;
+  private resolveDone!: () => void;
+  /** Resolves once `exited` has been queued and every process of the task is gone. */
+  readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+
+  constructor(
+    readonly taskId: string,
+    readonly request: RunRequest,
+    readonly workspace: string,
+    private readonly config: SessionConfig,
+  ) {
+    this.mode = request.mode === RunMode.INTERACTIVE ? RunMode.INTERACTIVE : RunMode.HEADLESS;
+    this.queue = new EventQueue<RunEvent>({
+      highWaterBytes: config.bufferBytes,
+      lowWaterBytes: config.bufferBytes / 2,
+      sizeOf: eventSize,
+      onPressure: (pause) => (pause ? this.process?.pause() : this.process?.resume()),
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  get ended(): boolean {
+    return this.finished;
+  }
+
+  /** Called by the launcher once claude runs. */
+  attach(process: ClaudeProcess, timeoutMs: number): void {
+    this.process = process;
+    this.emit({
+      case: "started",
+      value: { workerId: this.config.workerId, pid: process.pid, mode: this.mode, workspace: this.workspace, claudeVersion: this.config.claudeVersion, attempt: 1 },
+    });
+    this.setPhase(Phase.RUNNING);
+    this.schedule(timeoutMs, () => this.stop(ExitReason.TIMED_OUT, `the task ran longer than its timeout of ${Math.round(timeoutMs / 1000)}s`));
+    // A stop requested while claude was starting takes effect now.
+    if (this.end) this.terminate();
+  }
+
+  /** The task's events, for the one caller of Run. Ends after `exited`, or early if `signal` aborts. */
+  events(signal?: AbortSignal): AsyncGenerator<RunEvent> {
+    return this.queue.drain(signal);
+  }
+
+  /** Ends the task early for `reason`. Only the first reason counts. */
+  stop(reason: ExitReason, message: string): void {
+    if (this.end || this.finished) return;
+    this.end = { reason, message };
+    this.config.logger.info({ taskId: this.taskId, reason: ExitReason[reason] }, "stopping task");
+    if (this.process) this.terminate();
+  }
+
+  /** The caller went away: the task ends unless it finishes on its own within `graceMs`. */
+  callerGone(graceMs: number): void {
+    if (this.finished) return;
+    this.schedule(graceMs, () => this.stop(ExitReason.CLIENT_GONE, "the caller went away and did not come back"));
+  }
+
+  write(data: Buffer): void {
+    this.process?.write?.(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.process?.resize?.(cols, rows);
+  }
+
+  // SessionSink: called by the launchers.
+
+  emit(event: EventBody): void {
+    if (this.finished) return;
+    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered.
+    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) return;
+    this.seq += 1n;
+    this.queue.push(create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event }));
+  }
+
+  setPhase(phase: Phase, detail = ""): void {
+    if (phase === this.phase) return;
+    this.phase = phase;
+    this.emit({ case: "status", value: { phase, detail } });
+    clearTimeout(this.idleTimer);
+    if (phase === Phase.WAITING_FOR_INPUT && this.config.idleTimeoutMs > 0) {
+      const idleMs = this.config.idleTimeoutMs;
+      this.idleTimer = setTimeout(() => this.stop(ExitReason.IDLE, `claude waited for input longer than ${Math.round(idleMs / 1000)}s`), idleMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  setResult(result: ResultSummary): void {
+    this.result = result;
+  }
+
+  noteSessionId(sessionId: string): void {
+    if (sessionId) this.sessionId = sessionId;
+  }
+
+  exited(exit: ProcessExit): void {
+    if (this.finished) return;
+    // claude is gone; anything it left behind in its session goes with it.
+    if (this.process) signalTree(this.process.pid, "SIGKILL");
+    const result = this.result ?? (this.sessionId ? create(ResultSummarySchema, { sessionId: this.sessionId }) : undefined);
+    this.finish({
+      exitCode: exit.exitCode ?? -1,
+      signal: exit.signal ?? "",
+      reason: this.end?.reason ?? ExitReason.COMPLETED,
+      message: this.end?.message ?? "",
+      result,
+    });
+  }
+
+  failedToStart(message: string): void {
+    this.finish({ exitCode: -1, signal: "", reason: ExitReason.FAILED, message, result: undefined });
+  }
+
+  private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
+    if (this.finished) return;
+    this.emit({ case: "exited", value: create(ExitedSchema, exited) });
+    this.finished = true;
+    this.queue.close();
+    for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.idleTimer);
+    this.config.logger.info(
+      { taskId: this.taskId, exitCode: exited.exitCode, signal: exited.signal || undefined, reason: ExitReason[exited.reason] },
+      "task ended",
+    );
+    this.resolveDone();
+  }
+
+  /** SIGTERM to the whole session now; SIGKILL after the grace period if claude has not exited. */
+  private terminate(): void {
+    const pid = this.process?.pid;
+    if (pid === undefined) return;
+    // A paused source could keep claude blocked on a full pipe; let it drain so it can see the signal and exit.
+    this.process?.resume();
+    signalTree(pid, "SIGTERM");
+    this.schedule(this.config.killGraceMs, () => signalTree(pid, "SIGKILL"));
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    if (this.finished) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+}
+
+/** Bytes an event holds, for the queue's accounting. */
+export function eventSize(event: RunEvent): number {
+  const e = event.event;
+  if (e.case === "output") return e.value.data.length + 64;
+  if (e.case === "message") return e.value.json.length * 2 + 256;
+  return 128;
+}
+
+export { OutputStream, Phase, ExitReason };

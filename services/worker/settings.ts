@@ -1,0 +1,34 @@
+// Every worker setting in one table: environment variable, default, meaning. `npm run worker` reads them from the
+// environment; the README's table is generated from this one (scripts/settings-docs.ts).
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { duration, integer, labels, readSettings, text, type SettingsOf } from "../common/settings.js";
+
+export const WORKER_SETTINGS = {
+  port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
+  host: { env: "CC_HOST", default: "0.0.0.0", description: "Address to listen on.", parse: text },
+  workerId: { env: "CC_WORKER_ID", default: hostname(), description: "This worker's id in the cluster.", parse: text },
+  routerUrl: { env: "CC_ROUTER_URL", default: "", description: "Router to register with and send heartbeats to; empty for none.", parse: text },
+  advertiseUrl: { env: "CC_WORKER_URL", default: "", description: "URL the router uses to reach this worker; default http://<host name>:<port>.", parse: text },
+  workerToken: { env: "CC_WORKER_TOKEN", default: "", description: "Bearer token that callers (the router) must present; empty accepts any caller.", parse: text },
+  claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
+  claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
+  workspaceRoot: { env: "CC_WORKSPACE_ROOT", default: join(tmpdir(), "claudecluster", "workspaces"), description: "Directory under which every task's workspace lives.", parse: text },
+  maxSessions: { env: "CC_MAX_SESSIONS", default: "4", description: "Sessions run at once; more get RESOURCE_EXHAUSTED.", parse: integer(1, 1000) },
+  labels: { env: "CC_LABELS", default: "", description: "Placement labels, e.g. `region=eu,gpu=true`.", parse: labels },
+  taskTimeoutMs: { env: "CC_TASK_TIMEOUT", default: "1h", description: "Default wall-clock limit of a task.", parse: duration },
+  maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
+  idleTimeoutMs: { env: "CC_IDLE_TIMEOUT", default: "30m", description: "Interactive tasks waiting for input longer than this end (0 = never).", parse: duration },
+  disconnectGraceMs: { env: "CC_DISCONNECT_GRACE", default: "10s", description: "How long a task outlives a caller that went away.", parse: duration },
+  shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are stopped.", parse: duration },
+  killGraceMs: { env: "CC_KILL_GRACE", default: "5s", description: "Between SIGTERM and SIGKILL when a task is stopped.", parse: duration },
+  maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
+  streamBufferBytes: { env: "CC_STREAM_BUFFER_BYTES", default: "1048576", description: "Per-task output buffer; claude is paused while a slow reader leaves it full.", parse: integer(16 * 1024, 256 * 1024 * 1024) },
+  logLevel: { env: "CC_LOG_LEVEL", default: "info", description: "pino log level: debug, info, warn, error, silent.", parse: text },
+};
+
+export type WorkerSettings = SettingsOf<typeof WORKER_SETTINGS>;
+
+export function readWorkerSettings(env: Record<string, string | undefined> = process.env): WorkerSettings {
+  return readSettings(WORKER_SETTINGS, env);
+}
