@@ -1,11 +1,15 @@
-// Ending claude means ending everything it started. claude runs as the leader of its own session (setsid: node-pty
-// does it for terminals, `detached: true` for pipes), and its tools' processes inherit that session id even when
-// they start their own process groups. So we signal the process group and then sweep /proc for every process of
-// the session, which also catches children orphaned after claude itself exited.
+// Ending a task means ending everything it started. Process groups and sessions are not enough: claude's Bash tool
+// runs every command in a session of its own (setsid), and children of a killed claude are reparented away from
+// it. What they all keep is their environment, so claude starts with CC_TASK_ID=<task id>, and ending a task
+// signals claude's process group and then every process whose environment carries that id.
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Pids of live processes whose session id is `sid` (Linux /proc); empty elsewhere. */
-export function sessionProcesses(sid: number): number[] {
+export const TASK_ID_ENV = "CC_TASK_ID";
+
+/** Pids of live processes (Linux /proc) whose environment has CC_TASK_ID=<taskId>; empty where /proc is absent. */
+export function taskProcesses(taskId: string): number[] {
+  const marker = Buffer.from(`\0${TASK_ID_ENV}=${taskId}\0`);
+  const atStart = Buffer.from(`${TASK_ID_ENV}=${taskId}\0`);
   let entries: string[];
   try {
     entries = readdirSync("/proc");
@@ -14,41 +18,28 @@ export function sessionProcesses(sid: number): number[] {
   }
   const pids: number[] = [];
   for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat && stat.session === sid && stat.state !== "Z") pids.push(Number(entry));
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`);
+    } catch {
+      continue; // Exited meanwhile, or not ours to read.
+    }
+    if (environ.includes(marker) || environ.subarray(0, atStart.length).equals(atStart)) pids.push(Number(entry));
   }
   return pids;
 }
 
-interface Stat {
-  state: string;
-  pgrp: number;
-  session: number;
-}
-
-function readStat(pid: number): Stat | undefined {
-  let raw: string;
-  try {
-    raw = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined; // Gone between readdir and read.
-  }
-  // The command name (field 2) is in parentheses and may contain spaces: parse after the last ")".
-  const fields = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
-  return { state: fields[0] ?? "", pgrp: Number(fields[2]), session: Number(fields[3]) };
-}
-
-/** Sends `signal` to claude's process group and to every process in its session. Never throws. */
-export function signalTree(leaderPid: number, signal: NodeJS.Signals): void {
-  trySignal(-leaderPid, signal);
-  for (const pid of sessionProcesses(leaderPid)) trySignal(pid, signal);
+/** Sends `signal` to claude's process group and to every process of the task. Never throws. */
+export function signalTask(taskId: string, leaderPid: number | undefined, signal: NodeJS.Signals): void {
+  if (leaderPid !== undefined) trySignal(-leaderPid, signal);
+  for (const pid of taskProcesses(taskId)) trySignal(pid, signal);
 }
 
 function trySignal(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {
-    // ESRCH: already gone, which is what we want. EPERM cannot happen for our own children.
+    // ESRCH: already gone, which is what we want.
   }
 }

@@ -1,8 +1,8 @@
 // One task's claude process and its event stream. The lifecycle, spelled out:
-//   start → `started` → output/messages/status … → claude exits → leftover processes of its session are killed →
+//   start → `started` → output/messages/status … → claude exits → leftover processes of the task are killed →
 //   `exited` (always the last event) → the stream closes.
 // Anything that ends a task early (cancel, timeout, idle, client gone, shutdown) records the reason once, sends
-// SIGTERM to claude's whole session, and SIGKILL after the kill grace if anything is still alive.
+// SIGTERM to claude and every process of the task, and SIGKILL after the kill grace if anything is still alive.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
@@ -19,7 +19,7 @@ import {
 } from "../../gen/claudecluster/v1/run_pb.js";
 import { EventQueue } from "../common/event-queue.js";
 import type { Logger } from "../common/logger.js";
-import { signalTree } from "./process-tree.js";
+import { signalTask } from "./process-tree.js";
 
 export interface SessionConfig {
   workerId: string;
@@ -171,8 +171,8 @@ export class Session implements SessionSink {
 
   exited(exit: ProcessExit): void {
     if (this.finished) return;
-    // claude is gone; anything it left behind in its session goes with it.
-    if (this.process) signalTree(this.process.pid, "SIGKILL");
+    // claude is gone; anything it left behind goes with it.
+    signalTask(this.taskId, this.process?.pid, "SIGKILL");
     const result = this.result ?? (this.sessionId ? create(ResultSummarySchema, { sessionId: this.sessionId }) : undefined);
     this.finish({
       exitCode: exit.exitCode ?? -1,
@@ -207,8 +207,8 @@ export class Session implements SessionSink {
     if (pid === undefined) return;
     // A paused source could keep claude blocked on a full pipe; let it drain so it can see the signal and exit.
     this.process?.resume();
-    signalTree(pid, "SIGTERM");
-    this.schedule(this.config.killGraceMs, () => signalTree(pid, "SIGKILL"));
+    signalTask(this.taskId, pid, "SIGTERM");
+    this.schedule(this.config.killGraceMs, () => signalTask(this.taskId, pid, "SIGKILL"));
   }
 
   private schedule(ms: number, fn: () => void): void {

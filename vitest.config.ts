@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["services/**/*.test.ts", "cli/**/*.test.ts", "test/**/*.test.ts"],
+    // End-to-end tests start real claude processes; give them room on a 2-core machine.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    maxWorkers: 2,
+    // A test that leaves a stream or process behind should fail, not hang the run.
+    teardownTimeout: 20_000,
+  },
+});
