@@ -5,29 +5,55 @@
 import { readdirSync, readFileSync } from "node:fs";
 
 export const TASK_ID_ENV = "CC_TASK_ID";
+/** The pid of the worker that started a task's processes: if it is gone, they are orphans. */
+export const WORKER_PID_ENV = "CC_WORKER_PID";
 
-/** Pids of live processes (Linux /proc) whose environment has CC_TASK_ID=<taskId>; empty where /proc is absent. */
-export function taskProcesses(taskId: string): number[] {
-  const marker = Buffer.from(`\0${TASK_ID_ENV}=${taskId}\0`);
-  const atStart = Buffer.from(`${TASK_ID_ENV}=${taskId}\0`);
+/** Live processes (Linux /proc) with their environment; empty where /proc is absent. */
+function* processEnvironments(): Generator<{ pid: number; env: string[] }> {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return [];
+    return;
   }
-  const pids: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let environ: Buffer;
     try {
-      environ = readFileSync(`/proc/${entry}/environ`);
+      yield { pid: Number(entry), env: readFileSync(`/proc/${entry}/environ`, "latin1").split("\0") };
     } catch {
-      continue; // Exited meanwhile, or not ours to read.
+      // Exited meanwhile, or not ours to read.
     }
-    if (environ.includes(marker) || environ.subarray(0, atStart.length).equals(atStart)) pids.push(Number(entry));
   }
-  return pids;
+}
+
+/** Pids of live processes whose environment has CC_TASK_ID=<taskId>. */
+export function taskProcesses(taskId: string): number[] {
+  const marker = `${TASK_ID_ENV}=${taskId}`;
+  return [...processEnvironments()].filter((p) => p.env.includes(marker)).map((p) => p.pid);
+}
+
+/**
+ * Kills task processes whose worker no longer exists (it was SIGKILLed or crashed, so it could not end them).
+ * Processes of live workers, including other workers on this machine, are left alone. Returns the pids killed.
+ */
+export function sweepOrphans(): number[] {
+  const killed: number[] = [];
+  for (const { pid, env } of processEnvironments()) {
+    const owner = Number(env.find((e) => e.startsWith(`${WORKER_PID_ENV}=`))?.slice(WORKER_PID_ENV.length + 1));
+    if (!owner || isAlive(owner)) continue;
+    trySignal(pid, "SIGKILL");
+    killed.push(pid);
+  }
+  return killed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Sends `signal` to claude's process group and to every process of the task. Never throws. */

@@ -5,12 +5,15 @@ import { bearerAuth, errorBoundary } from "../common/interceptors.js";
 import type { Logger } from "../common/logger.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
+import { sweepOrphans } from "./process-tree.js";
 import { prepareClaudeHome } from "./claude-home.js";
 import { workerRoutes } from "./connect.js";
 import { workerService } from "./service.js";
 import { SessionManager } from "./sessions.js";
 import type { WorkerSettings } from "./settings.js";
 import { spawnPty, type SpawnTerminal } from "./terminal.js";
+import { startRegistration, type Registration } from "./registration.js";
+import { hostname } from "node:os";
 
 /** Largest request message accepted: a prompt at the limit plus room for the other fields. */
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
@@ -30,6 +33,12 @@ export interface WorkerOptions {
   spawnTerminal?: SpawnTerminal;
 }
 
+/** Bound to one address: that address; bound to all: the host name. */
+function defaultSelfUrl(host: string, port: number): string {
+  const name = host === "0.0.0.0" || host === "::" ? hostname() : host.includes(":") ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
+
 export async function createWorker(settings: WorkerSettings, options: WorkerOptions): Promise<Worker> {
   const { logger } = options;
   const env = options.env ?? process.env;
@@ -38,6 +47,9 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const home = settings.claudeHome || env["HOME"] || "";
   if (home) prepareClaudeHome(home, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
 
+  // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
+  const orphans = sweepOrphans();
+  if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
   const manager = new SessionManager({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
   const handler = connectNodeAdapter({
     routes: workerRoutes(workerService(manager, settings.disconnectGraceMs)),
@@ -45,13 +57,29 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
   });
   const server = createDualServer(handler);
+  let registration: Registration | undefined;
 
   return {
     server,
     manager,
-    listen: () => server.listen(settings.port, settings.host),
+    async listen() {
+      const port = await server.listen(settings.port, settings.host);
+      if (settings.routerUrl) {
+        registration = startRegistration({
+          routerUrl: settings.routerUrl,
+          selfUrl: settings.advertiseUrl || defaultSelfUrl(settings.host, port),
+          token: settings.workerToken,
+          info: () => manager.info(),
+          logger,
+        });
+      }
+      return port;
+    },
     async shutdown(graceMs = settings.shutdownGraceMs) {
-      await manager.drain(graceMs);
+      const drained = manager.drain(graceMs);
+      // The last heartbeat reports DRAINING, so the router stops placing tasks here at once.
+      await registration?.stop();
+      await drained;
       await manager.close();
       await server.close(1000);
     },

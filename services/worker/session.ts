@@ -18,6 +18,7 @@ import {
   type RunRequest,
 } from "../../gen/claudecluster/v1/run_pb.js";
 import { EventQueue } from "../common/event-queue.js";
+import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
 import { signalTask } from "./process-tree.js";
 
@@ -220,14 +221,6 @@ export class Session implements SessionSink {
     t.unref();
     this.timers.add(t);
   }
-}
-
-/** Bytes an event holds, for the queue's accounting. */
-export function eventSize(event: RunEvent): number {
-  const e = event.event;
-  if (e.case === "output") return e.value.data.length + 64;
-  if (e.case === "message") return e.value.json.length * 2 + 256;
-  return 128;
 }
 
 export { OutputStream, Phase, ExitReason };

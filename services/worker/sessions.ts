@@ -17,7 +17,7 @@ import { claudeInvocation } from "./claude-args.js";
 import { launchHeadless } from "./headless.js";
 import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
-import { TASK_ID_ENV } from "./process-tree.js";
+import { TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
 import { ExitReason, Session } from "./session.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
@@ -136,7 +136,7 @@ export class SessionManager {
         home: settings.claudeHome || env["HOME"] || tmpdir(),
         term: interactive ? "xterm-256color" : undefined,
         // Inherited by everything claude starts, so the task's processes can be found and ended.
-        extra: { [TASK_ID_ENV]: session.taskId },
+        extra: { [TASK_ID_ENV]: session.taskId, [WORKER_PID_ENV]: String(process.pid) },
       }),
     };
     try {

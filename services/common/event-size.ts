@@ -1,0 +1,10 @@
+// How many bytes a RunEvent holds, roughly, for buffer and log accounting on worker and router alike.
+import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+
+export function eventSize(event: RunEvent): number {
+  const e = event.event;
+  if (e.case === "output") return e.value.data.length + 64;
+  // The raw line is kept and most of it is parsed again into typed fields.
+  if (e.case === "message") return e.value.json.length * 2 + 256;
+  return 128;
+}

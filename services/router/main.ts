@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Entry point: `npm run router`. Reads settings from the environment, listens, and drains on SIGTERM/SIGINT.
+import { createLogger } from "../common/logger.js";
+import { SettingsError } from "../common/settings.js";
+import { createRouter } from "./server.js";
+import { readRouterSettings } from "./settings.js";
+
+async function main(): Promise<void> {
+  let settings;
+  try {
+    settings = readRouterSettings();
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      console.error(`router: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger("router", settings.logLevel);
+  const router = createRouter(settings, { logger });
+  const port = await router.listen();
+  logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: settings.shutdownGraceMs }, "draining");
+    router.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+void main();

@@ -1,0 +1,205 @@
+// The workers a router knows. Static ones (CC_WORKERS) are probed with GetInfo; others register themselves and
+// send heartbeats (RegisterWorker). Silence marks a worker offline, and longer silence removes a registered one.
+// Placement picks the least-loaded online worker whose labels match.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Client } from "@connectrpc/connect";
+import { WorkerHealth, type WorkerRecord, WorkerRecordSchema } from "../../gen/claudecluster/v1/router_pb.js";
+import { type WorkerInfo, type WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
+import { describe } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { createWorkerClient } from "../common/worker-client.js";
+
+export interface WorkerEntry {
+  /** Explicit id, or the worker's own once it answered. */
+  id: string;
+  url: string;
+  static: boolean;
+  /** Elastic pools: capacity configured here rather than reported by the worker. */
+  poolCapacity: number;
+  info: WorkerInfo | undefined;
+  lastSeen: Date | undefined;
+  /** Why it is offline, if it is. */
+  problem: string;
+  /** Tasks this router placed there that have not ended. */
+  assigned: number;
+  client: Client<typeof WorkerService>;
+}
+
+export interface RegistryOptions {
+  staticWorkers: string[];
+  workerToken: string | undefined;
+  heartbeatMs: number;
+  offlineAfterMs: number;
+  removeAfterMs: number;
+  logger: Logger;
+  /** Called when a worker may have become able to take tasks. */
+  onCapacity: () => void;
+  now?: () => number;
+}
+
+/** `URL`, `id=URL` or `id=URL@capacity`. */
+export function parseStaticWorker(spec: string): { id: string; url: string; poolCapacity: number } {
+  const m = /^(?:([A-Za-z0-9_-]+)=)?(https?:\/\/[^@\s]+?)(?:@(\d+))?$/.exec(spec.trim());
+  if (!m) throw new Error(`CC_WORKERS entry "${spec}" is not URL, id=URL or id=URL@capacity`);
+  return { id: m[1] ?? "", url: m[2]!, poolCapacity: m[3] ? Number(m[3]) : 0 };
+}
+
+export class Registry {
+  private readonly entries = new Map<string, WorkerEntry>(); // by URL
+  private timer: NodeJS.Timeout | undefined;
+  private rotation = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly options: RegistryOptions) {
+    this.now = options.now ?? Date.now;
+    for (const spec of options.staticWorkers) {
+      const { id, url, poolCapacity } = parseStaticWorker(spec);
+      this.entries.set(url, this.newEntry(id, url, true, poolCapacity));
+    }
+  }
+
+  /** Starts probing static workers and sweeping silent ones. */
+  start(): void {
+    void this.probeAll();
+    this.timer = setInterval(() => {
+      void this.probeAll();
+      this.sweep();
+    }, this.options.heartbeatMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Registration and heartbeat in one: adds the worker or refreshes it. */
+  register(url: string, info: WorkerInfo): WorkerEntry {
+    let entry = this.entries.get(url);
+    // A worker that moved to another URL under the same id replaces its old entry.
+    for (const other of this.entries.values()) {
+      if (other !== entry && !other.static && other.id === info.workerId && other.assigned === 0) this.entries.delete(other.url);
+    }
+    if (!entry) {
+      entry = this.newEntry(info.workerId, url, false, 0);
+      this.entries.set(url, entry);
+      this.options.logger.info({ workerId: info.workerId, url }, "worker registered");
+    }
+    this.seen(entry, info);
+    return entry;
+  }
+
+  list(): WorkerEntry[] {
+    return [...this.entries.values()];
+  }
+
+  byId(id: string): WorkerEntry | undefined {
+    return this.list().find((e) => e.id === id);
+  }
+
+  capacity(entry: WorkerEntry): number {
+    return entry.poolCapacity || entry.info?.capacity || 0;
+  }
+
+  health(entry: WorkerEntry): WorkerHealth {
+    if (entry.problem || !entry.info) return WorkerHealth.OFFLINE;
+    if (entry.info.state === WorkerState.DRAINING) return WorkerHealth.DRAINING;
+    if (entry.info.state !== WorkerState.SERVING) return WorkerHealth.OFFLINE;
+    return entry.assigned >= this.capacity(entry) ? WorkerHealth.FULL : WorkerHealth.ONLINE;
+  }
+
+  /** Online workers carrying every label, least loaded first. */
+  candidates(labels: Record<string, string>, exclude: ReadonlySet<string> = new Set()): WorkerEntry[] {
+    const matching = this.list().filter((e) => {
+      const h = this.health(e);
+      return (h === WorkerHealth.ONLINE || h === WorkerHealth.FULL) && !exclude.has(e.id) && hasLabels(e, labels);
+    });
+    return matching;
+  }
+
+  /** The least-loaded worker with a free slot among `candidates`; ties rotate. */
+  pick(candidates: WorkerEntry[]): WorkerEntry | undefined {
+    const free = candidates.filter((e) => this.health(e) === WorkerHealth.ONLINE);
+    if (free.length === 0) return undefined;
+    const load = (e: WorkerEntry) => e.assigned / Math.max(1, this.capacity(e));
+    const best = Math.min(...free.map(load));
+    const tied = free.filter((e) => load(e) === best);
+    return tied[this.rotation++ % tied.length];
+  }
+
+  /** A call to the worker failed in a way that says it is unreachable. */
+  markFailed(entry: WorkerEntry, problem: string): void {
+    if (!entry.problem) this.options.logger.warn({ workerId: entry.id, problem }, "worker offline");
+    entry.problem = problem;
+  }
+
+  record(entry: WorkerEntry): WorkerRecord {
+    return create(WorkerRecordSchema, {
+      id: entry.id,
+      url: entry.url,
+      health: this.health(entry),
+      info: entry.info,
+      assigned: entry.assigned,
+      lastSeen: entry.lastSeen ? timestampFromDate(entry.lastSeen) : undefined,
+      static: entry.static,
+      poolCapacity: entry.poolCapacity,
+      problem: entry.problem || entry.info?.problem || "",
+    });
+  }
+
+  private newEntry(id: string, url: string, isStatic: boolean, poolCapacity: number): WorkerEntry {
+    return {
+      id: id || url,
+      url,
+      static: isStatic,
+      poolCapacity,
+      info: undefined,
+      lastSeen: undefined,
+      problem: isStatic ? "not probed yet" : "",
+      assigned: 0,
+      client: createWorkerClient(url, this.options.workerToken),
+    };
+  }
+
+  private seen(entry: WorkerEntry, info: WorkerInfo): void {
+    const wasUsable = this.health(entry) === WorkerHealth.ONLINE;
+    entry.info = info;
+    if (!entry.static || entry.id === entry.url) entry.id = info.workerId || entry.id;
+    entry.lastSeen = new Date(this.now());
+    entry.problem = info.state === WorkerState.BROKEN ? info.problem || "the worker reports it cannot run tasks" : "";
+    if (!wasUsable && this.health(entry) === WorkerHealth.ONLINE) this.options.onCapacity();
+  }
+
+  private async probeAll(): Promise<void> {
+    await Promise.all(
+      this.list()
+        .filter((e) => e.static)
+        .map(async (entry) => {
+          try {
+            this.seen(entry, await entry.client.getInfo({}, { timeoutMs: Math.max(1000, this.options.heartbeatMs) }));
+          } catch (err) {
+            this.markFailed(entry, `unreachable: ${describe(err)}`);
+          }
+        }),
+    );
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const entry of this.list()) {
+      if (entry.static || !entry.lastSeen) continue;
+      const silentMs = now - entry.lastSeen.getTime();
+      if (silentMs > this.options.removeAfterMs && entry.assigned === 0) {
+        this.entries.delete(entry.url);
+        this.options.logger.info({ workerId: entry.id }, "worker removed after missed heartbeats");
+      } else if (silentMs > this.options.offlineAfterMs) {
+        this.markFailed(entry, `no heartbeat for ${Math.round(silentMs / 1000)}s`);
+      }
+    }
+  }
+}
+
+function hasLabels(entry: WorkerEntry, labels: Record<string, string>): boolean {
+  const have = entry.info?.labels ?? {};
+  return Object.entries(labels).every(([k, v]) => have[k] === v);
+}

@@ -1,0 +1,74 @@
+// Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
+import type { Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { bearerAuth, errorBoundary } from "../common/interceptors.js";
+import type { Logger } from "../common/logger.js";
+import { createDualServer, type DualServer } from "../common/serve.js";
+import { routerRoutes } from "./connect.js";
+import { Dispatcher } from "./dispatcher.js";
+import { Registry } from "./registry.js";
+import { routerService } from "./service.js";
+import type { RouterSettings } from "./settings.js";
+import { TaskStore } from "./tasks.js";
+
+const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
+
+export interface Router {
+  readonly server: DualServer;
+  readonly registry: Registry;
+  readonly tasks: TaskStore;
+  readonly dispatcher: Dispatcher;
+  listen(): Promise<number>;
+  /** Graceful stop: refuse new tasks, let running ones finish within `graceMs`, cancel the rest, close. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Workers authenticate RegisterWorker with the worker token; everything else takes the client token. */
+function authByMethod(settings: RouterSettings): Interceptor {
+  const clients = bearerAuth(settings.tokens, "router token (CC_TOKEN)");
+  const workers = bearerAuth(settings.workerTokens, "worker token (CC_WORKER_TOKEN)");
+  return (next) => {
+    const forClients = clients(next);
+    const forWorkers = workers(next);
+    return (req) => (req.method.name === "RegisterWorker" ? forWorkers(req) : forClients(req));
+  };
+}
+
+export function createRouter(settings: RouterSettings, options: { logger: Logger }): Router {
+  const { logger } = options;
+  const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs });
+  let dispatcher: Dispatcher | undefined;
+  const registry = new Registry({
+    staticWorkers: settings.workers,
+    workerToken: settings.workerTokens[0],
+    heartbeatMs: settings.heartbeatMs,
+    offlineAfterMs: settings.offlineAfterMs,
+    removeAfterMs: settings.removeAfterMs,
+    logger,
+    onCapacity: () => dispatcher?.pump(),
+  });
+  dispatcher = new Dispatcher(settings, registry, tasks, logger);
+  const handler = connectNodeAdapter({
+    routes: routerRoutes(routerService({ settings, dispatcher, tasks, registry })),
+    interceptors: [errorBoundary(logger), authByMethod(settings)],
+    readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
+  });
+  const server = createDualServer(handler);
+  const d = dispatcher;
+  return {
+    server,
+    registry,
+    tasks,
+    dispatcher: d,
+    async listen() {
+      const port = await server.listen(settings.port, settings.host);
+      registry.start();
+      return port;
+    },
+    async shutdown(graceMs = settings.shutdownGraceMs) {
+      await d.drain(graceMs);
+      registry.stop();
+      await server.close(1000);
+    },
+  };
+}

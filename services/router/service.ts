@@ -1,0 +1,82 @@
+// RouterService: the RPC surface over the dispatcher, the task store and the registry. Run and Attach are async
+// generators over the task's log; ctx.signal tells us when a caller leaves.
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
+import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
+import type { Dispatcher } from "./dispatcher.js";
+import type { Registry } from "./registry.js";
+import type { RouterSettings } from "./settings.js";
+import type { TaskEntry, TaskStore } from "./tasks.js";
+
+const MAX_LIST = 1000;
+
+export function routerService(deps: { settings: RouterSettings; dispatcher: Dispatcher; tasks: TaskStore; registry: Registry }): ServiceImpl<typeof RouterService> {
+  const { settings, dispatcher, tasks, registry } = deps;
+
+  async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
+    if (entry.log.subscriberCount >= settings.maxSubscribers) {
+      throw resourceExhausted(`task ${entry.id} already has ${settings.maxSubscribers} callers attached (CC_MAX_SUBSCRIBERS)`);
+    }
+    dispatcher.callerJoined(entry);
+    try {
+      yield* entry.log.follow(afterSeq, ctx.signal);
+    } finally {
+      dispatcher.callerLeft(entry);
+    }
+  }
+
+  /** The worker running a task, for input and resizes. */
+  function runningWorker(taskId: string) {
+    const entry = tasks.get(taskId);
+    if (entry.ended) throw failedPrecondition(`task ${taskId} has ended`);
+    if (!entry.started || !entry.worker) throw failedPrecondition(`task ${taskId} has not started yet`);
+    return entry.worker;
+  }
+
+  return {
+    async *run(req, ctx) {
+      const entry = dispatcher.submit(req);
+      yield* follow(entry, 0n, ctx);
+    },
+
+    async *attach(req, ctx) {
+      yield* follow(tasks.get(req.taskId), req.afterSeq, ctx);
+    },
+
+    getTask(req) {
+      return tasks.get(req.taskId).snapshot();
+    },
+
+    listTasks(req) {
+      if (req.limit > MAX_LIST) throw invalidArgument("limit", `must be at most ${MAX_LIST}`);
+      return create(ListTasksResponseSchema, { tasks: tasks.list(req.statuses, req.limit || 50) });
+    },
+
+    async cancelTask(req) {
+      const entry = tasks.get(req.taskId);
+      await dispatcher.cancel(entry, req.reason);
+      return entry.snapshot();
+    },
+
+    async sendInput(req) {
+      return runningWorker(req.taskId).client.sendInput(req);
+    },
+
+    async resize(req) {
+      return runningWorker(req.taskId).client.resize(req);
+    },
+
+    listWorkers() {
+      return create(ListWorkersResponseSchema, { workers: registry.list().map((w) => registry.record(w)) });
+    },
+
+    registerWorker(req) {
+      if (!/^https?:\/\/\S+$/.test(req.url)) throw invalidArgument("url", "must be the http:// or https:// URL the router can reach the worker at");
+      if (!req.info?.workerId) throw invalidArgument("info.worker_id", "is required");
+      registry.register(req.url, req.info);
+      return { heartbeatIntervalMs: settings.heartbeatMs };
+    },
+  };
+}

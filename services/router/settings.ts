@@ -1,0 +1,46 @@
+// Every router setting in one table: environment variable, default, meaning.
+import { duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+
+export const ROUTER_SETTINGS = {
+  port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
+  host: { env: "CC_HOST", default: "0.0.0.0", description: "Address to listen on.", parse: text },
+  workers: {
+    env: "CC_WORKERS",
+    default: "",
+    description: "Static workers, comma-separated: `URL`, `id=URL`, or `id=URL@capacity` for an elastic pool such as a Cloud Run service.",
+    parse: list,
+  },
+  tokens: { env: "CC_TOKEN", default: "", description: "Bearer token(s) clients must present, comma-separated for rotation; empty accepts any client.", parse: list },
+  workerTokens: {
+    env: "CC_WORKER_TOKEN",
+    default: "",
+    description: "Token sent to workers, and accepted from workers registering (comma-separated: the first is sent).",
+    parse: list,
+  },
+  queueLimit: { env: "CC_QUEUE_LIMIT", default: "100", description: "Tasks that may wait for a free worker; more get RESOURCE_EXHAUSTED.", parse: integer(0, 100_000) },
+  maxAttempts: { env: "CC_MAX_ATTEMPTS", default: "3", description: "Placements of a task whose worker fails before claude starts.", parse: integer(1, 20) },
+  callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
+  retainTasks: { env: "CC_RETAIN_TASKS", default: "1000", description: "Ended tasks kept (records and logs); the oldest go first.", parse: integer(1, 1_000_000) },
+  retainAgeMs: { env: "CC_RETAIN_AGE", default: "24h", description: "Ended tasks older than this are forgotten.", parse: duration },
+  logBytes: { env: "CC_TASK_LOG_BYTES", default: "8388608", description: "Event log kept per task, in bytes; the oldest events are dropped past it.", parse: integer(64 * 1024, 1024 * 1024 * 1024) },
+  subscriberLagBytes: {
+    env: "CC_SUBSCRIBER_LAG_BYTES",
+    default: "4194304",
+    description: "How far (bytes) an attached caller may fall behind before it is cut off with RESOURCE_EXHAUSTED.",
+    parse: integer(16 * 1024, 1024 * 1024 * 1024),
+  },
+  maxSubscribers: { env: "CC_MAX_SUBSCRIBERS", default: "32", description: "Callers attached to one task at once.", parse: integer(1, 10_000) },
+  heartbeatMs: { env: "CC_HEARTBEAT_INTERVAL", default: "5s", description: "How often registered workers send heartbeats, and static ones are probed.", parse: duration },
+  offlineAfterMs: { env: "CC_OFFLINE_AFTER", default: "15s", description: "A worker silent this long is marked offline.", parse: duration },
+  removeAfterMs: { env: "CC_REMOVE_AFTER", default: "2m", description: "A registered worker silent this long is forgotten.", parse: duration },
+  shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are cancelled.", parse: duration },
+  maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
+  maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
+  logLevel: { env: "CC_LOG_LEVEL", default: "info", description: "pino log level: debug, info, warn, error, silent.", parse: text },
+};
+
+export type RouterSettings = SettingsOf<typeof ROUTER_SETTINGS>;
+
+export function readRouterSettings(env: Record<string, string | undefined> = process.env): RouterSettings {
+  return readSettings(ROUTER_SETTINGS, env);
+}

@@ -1,0 +1,126 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { claudeInvocation } from "./claude-args.js";
+
+const HEADLESS_BASE = ["-p", "--output-format=stream-json", "--verbose", "--include-partial-messages"];
+
+function req(init: MessageInitShape<typeof RunRequestSchema>) {
+  return create(RunRequestSchema, init);
+}
+
+/** Every AgentOptions field set, list fields with more than one entry. */
+const FULL_AGENT = {
+  model: "opus",
+  allowedTools: ["Bash(git *)", "Edit"],
+  disallowedTools: ["WebFetch", "WebSearch"],
+  permissionMode: "acceptEdits",
+  maxTurns: 7,
+  systemPrompt: "You are terse.\nVery terse.",
+  appendSystemPrompt: "Answer in French.",
+  mcpConfigJson: '{"mcpServers":{"x":{"command":"y"}}}',
+  resumeSessionId: "0d5e6f1c-1234-4abc-8def-0123456789ab",
+  maxBudgetUsd: 0.25,
+};
+
+const FULL_AGENT_FLAGS = [
+  "--model=opus",
+  "--allowedTools=Bash(git *)",
+  "--allowedTools=Edit",
+  "--disallowedTools=WebFetch",
+  "--disallowedTools=WebSearch",
+  "--permission-mode=acceptEdits",
+  "--system-prompt=You are terse.\nVery terse.",
+  "--append-system-prompt=Answer in French.",
+  '--mcp-config={"mcpServers":{"x":{"command":"y"}}}',
+  "--resume=0d5e6f1c-1234-4abc-8def-0123456789ab",
+];
+
+describe("claudeInvocation, headless", () => {
+  it("runs claude -p with stream-json and partial messages, and writes the prompt to stdin", () => {
+    expect(claudeInvocation(req({ prompt: "hello there" }))).toEqual({ args: HEADLESS_BASE, stdin: "hello there" });
+  });
+
+  it("treats RUN_MODE_UNSPECIFIED and RUN_MODE_HEADLESS alike", () => {
+    const unspecified = claudeInvocation(req({ prompt: "p", mode: RunMode.UNSPECIFIED }));
+    const headless = claudeInvocation(req({ prompt: "p", mode: RunMode.HEADLESS }));
+    expect(unspecified).toEqual(headless);
+    expect(headless.args).toEqual(HEADLESS_BASE);
+  });
+
+  it("never puts the prompt in argv, even one that looks like a flag", () => {
+    const prompt = "--dangerously-skip-permissions and more";
+    const inv = claudeInvocation(req({ prompt, agent: FULL_AGENT }));
+    expect(inv.stdin).toBe(prompt);
+    expect(inv.args).not.toContain(prompt);
+    expect(inv.args.some((a) => a.includes("dangerously"))).toBe(false);
+    expect(inv.args).not.toContain("--");
+  });
+
+  it("maps every AgentOptions field to its flag in --flag=value form, max turns and budget last", () => {
+    const inv = claudeInvocation(req({ prompt: "go", agent: FULL_AGENT }));
+    expect(inv.args).toEqual([...HEADLESS_BASE, ...FULL_AGENT_FLAGS, "--max-turns=7", "--max-budget-usd=0.25"]);
+    expect(inv.stdin).toBe("go");
+  });
+
+  it("repeats list flags once per entry", () => {
+    const inv = claudeInvocation(req({ prompt: "go", agent: { allowedTools: ["Read", "Write", "Bash(npm test)"] } }));
+    expect(inv.args.filter((a) => a.startsWith("--allowedTools"))).toEqual([
+      "--allowedTools=Read",
+      "--allowedTools=Write",
+      "--allowedTools=Bash(npm test)",
+    ]);
+  });
+
+  it("leaves out flags for empty fields (zero turns and budget mean claude's defaults)", () => {
+    const inv = claudeInvocation(req({ prompt: "go", agent: { maxTurns: 0, maxBudgetUsd: 0, model: "" } }));
+    expect(inv.args).toEqual(HEADLESS_BASE);
+  });
+
+  it("ignores hook settings (they are for the interactive TUI)", () => {
+    const inv = claudeInvocation(req({ prompt: "go" }), '{"hooks":{}}');
+    expect(inv.args).toEqual(HEADLESS_BASE);
+  });
+
+  it("keeps a multi-line system prompt as one argv entry", () => {
+    const inv = claudeInvocation(req({ prompt: "go", agent: { systemPrompt: "line 1\nline 2 with spaces" } }));
+    expect(inv.args).toContain("--system-prompt=line 1\nline 2 with spaces");
+    expect(inv.args).toHaveLength(HEADLESS_BASE.length + 1);
+  });
+});
+
+describe("claudeInvocation, interactive", () => {
+  const SETTINGS = '{"hooks":{"Stop":[]}}';
+
+  it("ends with --, prompt and has no stdin", () => {
+    const inv = claudeInvocation(req({ prompt: "hello", mode: RunMode.INTERACTIVE }), SETTINGS);
+    expect(inv).toEqual({ args: [`--settings=${SETTINGS}`, "--", "hello"] });
+    expect(inv.stdin).toBeUndefined();
+  });
+
+  it("puts agent flags first, then --settings=, then -- and the prompt", () => {
+    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), SETTINGS);
+    expect(inv.args).toEqual([...FULL_AGENT_FLAGS, `--settings=${SETTINGS}`, "--", "do it"]);
+  });
+
+  it("passes neither --max-turns nor --max-budget-usd (headless only), and none of the -p flags", () => {
+    const inv = claudeInvocation(req({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { maxTurns: 3, maxBudgetUsd: 1 } }), SETTINGS);
+    expect(inv.args).toEqual([`--settings=${SETTINGS}`, "--", "x"]);
+    for (const flag of HEADLESS_BASE) expect(inv.args).not.toContain(flag);
+  });
+
+  it("an empty prompt adds no -- and no prompt entry", () => {
+    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { model: "sonnet" } }), SETTINGS);
+    expect(inv.args).toEqual(["--model=sonnet", `--settings=${SETTINGS}`]);
+  });
+
+  it("a prompt that starts with - stays a prompt after --", () => {
+    const inv = claudeInvocation(req({ prompt: "-v please", mode: RunMode.INTERACTIVE }), SETTINGS);
+    expect(inv.args.slice(-2)).toEqual(["--", "-v please"]);
+  });
+
+  it("without hook settings there is no --settings", () => {
+    const inv = claudeInvocation(req({ prompt: "hi", mode: RunMode.INTERACTIVE }));
+    expect(inv.args).toEqual(["--", "hi"]);
+  });
+});

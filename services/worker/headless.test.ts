@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { LineSplitter, MAX_LINE_BYTES } from "./headless.js";
+
+function splitter(maxLine = 1024) {
+  const lines: string[] = [];
+  const oversized: string[] = [];
+  const s = new LineSplitter(maxLine, (l) => lines.push(l), (head) => oversized.push(head.toString("latin1")));
+  return { s, lines, oversized, push: (...chunks: (string | Buffer)[]) => chunks.forEach((c) => s.push(Buffer.isBuffer(c) ? c : Buffer.from(c))) };
+}
+
+describe("LineSplitter", () => {
+  it("reports each complete line of one chunk", () => {
+    const { push, lines } = splitter();
+    push("one\ntwo\nthree\n");
+    expect(lines).toEqual(["one", "two", "three"]);
+  });
+
+  it("joins a line split across chunks", () => {
+    const { push, lines } = splitter();
+    push('{"type":', '"system"', '}\n{"a"', ":1}\n");
+    expect(lines).toEqual(['{"type":"system"}', '{"a":1}']);
+  });
+
+  it("holds an unterminated line until its newline arrives", () => {
+    const { push, lines } = splitter();
+    push("partial");
+    expect(lines).toEqual([]);
+    push(" line\n");
+    expect(lines).toEqual(["partial line"]);
+  });
+
+  it("strips CR of CRLF, also when CR and LF arrive in different chunks", () => {
+    const { push, lines } = splitter();
+    push("a\r\nb\r", "\nc\n");
+    expect(lines).toEqual(["a", "b", "c"]);
+  });
+
+  it("keeps a CR inside a line", () => {
+    const { push, lines } = splitter();
+    push("progress\r50%\r\n");
+    expect(lines).toEqual(["progress\r50%"]);
+  });
+
+  it("skips empty lines", () => {
+    const { push, lines } = splitter();
+    push("\n\na\n\r\n\n");
+    expect(lines).toEqual(["a"]);
+  });
+
+  it("decodes a multibyte UTF-8 character split across chunks", () => {
+    const { push, lines } = splitter();
+    const bytes = Buffer.from("héllo 🌍 世界\n", "utf8");
+    // Cut inside é (2 bytes), inside 🌍 (4 bytes) and inside 世 (3 bytes).
+    const e = bytes.indexOf(0xc3) + 1;
+    const globe = bytes.indexOf(0xf0) + 2;
+    const shi = bytes.indexOf(0xe4) + 1;
+    push(bytes.subarray(0, e), bytes.subarray(e, globe), bytes.subarray(globe, shi), bytes.subarray(shi));
+    expect(lines).toEqual(["héllo 🌍 世界"]);
+  });
+
+  it("decodes a line delivered one byte at a time", () => {
+    const { push, lines } = splitter();
+    for (const b of Buffer.from("ü€😀\n", "utf8")) push(Buffer.from([b]));
+    expect(lines).toEqual(["ü€😀"]);
+  });
+
+  it("a line of exactly maxLine bytes is a line", () => {
+    const { push, lines, oversized } = splitter(8);
+    push("12345678\n");
+    expect(lines).toEqual(["12345678"]);
+    expect(oversized).toEqual([]);
+  });
+
+  it("reports an oversized line once, by its first maxLine bytes, then skips to the next newline", () => {
+    const { push, lines, oversized } = splitter(8);
+    push("before\n0123456789abcdef\nafter\n");
+    expect(oversized).toEqual(["01234567"]);
+    expect(lines).toEqual(["before", "after"]);
+  });
+
+  it("an oversized line spread over many chunks is reported once", () => {
+    const { push, lines, oversized } = splitter(8);
+    push("012", "3456", "789a", "bcdef", "ghij", "k\nok\n");
+    expect(oversized).toEqual(["01234567"]);
+    expect(lines).toEqual(["ok"]);
+  });
+
+  it("two oversized lines are each reported once", () => {
+    const { push, lines, oversized } = splitter(4);
+    push("aaaaaa\nbb\ncccccc", "c\n");
+    expect(oversized).toEqual(["aaaa", "cccc"]);
+    expect(lines).toEqual(["bb"]);
+  });
+
+  it("end() flushes a last unterminated line, once", () => {
+    const { s, push, lines } = splitter();
+    push("first\nlast without newline");
+    expect(lines).toEqual(["first"]);
+    s.end();
+    expect(lines).toEqual(["first", "last without newline"]);
+    s.end();
+    expect(lines).toEqual(["first", "last without newline"]);
+  });
+
+  it("end() with nothing pending reports nothing", () => {
+    const { s, push, lines, oversized } = splitter();
+    push("done\n");
+    s.end();
+    expect(lines).toEqual(["done"]);
+    expect(oversized).toEqual([]);
+  });
+
+  it("end() after an unterminated oversized line reports no line", () => {
+    const { s, push, lines, oversized } = splitter(4);
+    push("abcdefgh");
+    s.end();
+    expect(oversized).toEqual(["abcd"]);
+    expect(lines).toEqual([]);
+  });
+
+  it("end() drops a trailing CR of the last line", () => {
+    const { s, push, lines } = splitter();
+    push("last\r");
+    s.end();
+    expect(lines).toEqual(["last"]);
+  });
+
+  it("the worker's limit is 32 MiB", () => {
+    expect(MAX_LINE_BYTES).toBe(32 * 1024 * 1024);
+  });
+});

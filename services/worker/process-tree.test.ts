@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { once } from "node:events";
+import { afterEach, describe, expect, it } from "vitest";
+import { newTaskId } from "../common/ids.js";
+import { signalTask, TASK_ID_ENV, taskProcesses } from "./process-tree.js";
+
+/** Polls a condition that depends on other processes (bounded; there is no event to wait for). */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function comm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Session id of a process: field 6 of /proc/<pid>/stat (after the parenthesised command name). */
+function sessionOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
+}
+
+/** Process state letter (R, S, Z...) from /proc/<pid>/stat; "" once the process is gone. */
+function stateOf(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!;
+  } catch {
+    return "";
+  }
+}
+
+const sleepsOf = (taskId: string) => taskProcesses(taskId).filter((pid) => comm(pid) === "sleep");
+
+describe("process tree", () => {
+  const started: { taskId: string; child: ChildProcess }[] = [];
+
+  function startTask(env: Record<string, string>, taskId: string): ChildProcess {
+    const child = spawn("sh", ["-c", "setsid sleep 30 & sleep 30"], { env, detached: true, stdio: "ignore" });
+    started.push({ taskId, child });
+    return child;
+  }
+
+  afterEach(async () => {
+    for (const { taskId, child } of started.splice(0)) {
+      signalTask(taskId, child.pid, "SIGKILL");
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    }
+  });
+
+  it("finds every process of a task, even one in its own session, and signalTask ends them all", async () => {
+    const taskId = `test-${newTaskId()}`;
+    const child = startTask({ PATH: process.env["PATH"] ?? "/usr/bin:/bin", [TASK_ID_ENV]: taskId }, taskId);
+    const exited = once(child, "exit");
+    await until(() => sleepsOf(taskId).length === 2);
+
+    const sleeps = sleepsOf(taskId);
+    expect(taskProcesses(taskId)).toEqual(expect.arrayContaining(sleeps));
+    // One sleep escaped into a session of its own (setsid), out of reach of the process group.
+    const own = sleeps.filter((pid) => sessionOf(pid) === pid);
+    expect(own).toHaveLength(1);
+    expect(sessionOf(child.pid!)).not.toBe(own[0]);
+
+    signalTask(taskId, child.pid, "SIGTERM");
+    await exited;
+    await until(() => taskProcesses(taskId).length === 0);
+    // Gone, or a zombie waiting for init to reap it: nothing runs any more.
+    for (const pid of sleeps) expect(["", "Z"]).toContain(stateOf(pid));
+  });
+
+  it("matches the whole id, wherever the variable sits in the environment", async () => {
+    const id = `test-${newTaskId()}`;
+    // First entry (no NUL before it) and a later entry, plus ids that only share a prefix or a suffix.
+    startTask({ [TASK_ID_ENV]: id, PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, id);
+    startTask({ PATH: process.env["PATH"] ?? "/usr/bin:/bin", [TASK_ID_ENV]: `${id}x` }, `${id}x`);
+    startTask({ PATH: process.env["PATH"] ?? "/usr/bin:/bin", [TASK_ID_ENV]: `x${id}` }, `x${id}`);
+    // The marker text inside another variable's value is not the variable.
+    startTask({ PATH: process.env["PATH"] ?? "/usr/bin:/bin", OTHER: `${TASK_ID_ENV}=${id}`, [TASK_ID_ENV]: `${id}-other` }, `${id}-other`);
+    await until(() => [id, `${id}x`, `x${id}`, `${id}-other`].every((t) => sleepsOf(t).length === 2));
+
+    const mine = taskProcesses(id);
+    for (const other of [`${id}x`, `x${id}`, `${id}-other`]) {
+      for (const pid of taskProcesses(other)) expect(mine).not.toContain(pid);
+    }
+    expect(sleepsOf(id)).toHaveLength(2);
+  });
+
+  it("a task with no processes has none, and signalling it is harmless", () => {
+    const taskId = `test-${newTaskId()}`;
+    expect(taskProcesses(taskId)).toEqual([]);
+    expect(() => signalTask(taskId, undefined, "SIGTERM")).not.toThrow();
+    // A leader that is long gone: ESRCH is swallowed.
+    expect(() => signalTask(taskId, 2 ** 22 + 12345, "SIGKILL")).not.toThrow();
+  });
+});

@@ -1,0 +1,119 @@
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { SettingsError } from "../common/settings.js";
+import { readWorkerSettings, WORKER_SETTINGS } from "./settings.js";
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    readWorkerSettings(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(SettingsError);
+    return (err as Error).message;
+  }
+  throw new Error("no SettingsError thrown");
+}
+
+describe("worker settings", () => {
+  it("has these defaults", () => {
+    expect(readWorkerSettings({})).toEqual({
+      port: 8080,
+      host: "0.0.0.0",
+      workerId: hostname(),
+      routerUrl: "",
+      advertiseUrl: "",
+      workerToken: "",
+      claudeBin: "",
+      claudeHome: "",
+      workspaceRoot: join(tmpdir(), "claudecluster", "workspaces"),
+      maxSessions: 4,
+      labels: {},
+      taskTimeoutMs: 3_600_000,
+      maxTaskTimeoutMs: 86_400_000,
+      idleTimeoutMs: 1_800_000,
+      disconnectGraceMs: 10_000,
+      shutdownGraceMs: 30_000,
+      killGraceMs: 5_000,
+      maxPromptBytes: 1_048_576,
+      streamBufferBytes: 1_048_576,
+      logLevel: "info",
+    });
+  });
+
+  it("reads every variable from the environment", () => {
+    const s = readWorkerSettings({
+      PORT: "9000",
+      CC_HOST: "127.0.0.1",
+      CC_WORKER_ID: "w-7",
+      CC_ROUTER_URL: "http://router:8080",
+      CC_WORKER_URL: "http://w7:9000",
+      CC_WORKER_TOKEN: "s3cret",
+      CC_CLAUDE_BIN: "/opt/claude",
+      CC_CLAUDE_HOME: "/home/claude",
+      CC_WORKSPACE_ROOT: "/srv/ws",
+      CC_MAX_SESSIONS: "16",
+      CC_LABELS: "region=eu, gpu=true",
+      CC_TASK_TIMEOUT: "90",
+      CC_MAX_TASK_TIMEOUT: "2h",
+      CC_IDLE_TIMEOUT: "0",
+      CC_DISCONNECT_GRACE: "250ms",
+      CC_SHUTDOWN_GRACE: "1m",
+      CC_KILL_GRACE: "2s",
+      CC_MAX_PROMPT_BYTES: "2048",
+      CC_STREAM_BUFFER_BYTES: "16384",
+      CC_LOG_LEVEL: "debug",
+    });
+    expect(s).toEqual({
+      port: 9000,
+      host: "127.0.0.1",
+      workerId: "w-7",
+      routerUrl: "http://router:8080",
+      advertiseUrl: "http://w7:9000",
+      workerToken: "s3cret",
+      claudeBin: "/opt/claude",
+      claudeHome: "/home/claude",
+      workspaceRoot: "/srv/ws",
+      maxSessions: 16,
+      labels: { region: "eu", gpu: "true" },
+      taskTimeoutMs: 90_000,
+      maxTaskTimeoutMs: 7_200_000,
+      idleTimeoutMs: 0,
+      disconnectGraceMs: 250,
+      shutdownGraceMs: 60_000,
+      killGraceMs: 2_000,
+      maxPromptBytes: 2048,
+      streamBufferBytes: 16_384,
+      logLevel: "debug",
+    });
+  });
+
+  it.each([
+    [{ PORT: "70000" }, 'PORT="70000": expected a whole number from 0 to 65535'],
+    [{ PORT: "http" }, 'PORT="http": expected a whole number from 0 to 65535'],
+    [{ CC_MAX_SESSIONS: "0" }, 'CC_MAX_SESSIONS="0": expected a whole number from 1 to 1000'],
+    [{ CC_MAX_SESSIONS: "2.5" }, 'CC_MAX_SESSIONS="2.5": expected a whole number from 1 to 1000'],
+    [{ CC_LABELS: "eu" }, 'CC_LABELS="eu": expected key=value pairs separated by commas, got "eu"'],
+    [{ CC_TASK_TIMEOUT: "soon" }, 'CC_TASK_TIMEOUT="soon": expected a duration such as 30s, 5m or 1h'],
+    [{ CC_MAX_TASK_TIMEOUT: "1d" }, 'CC_MAX_TASK_TIMEOUT="1d": expected a duration such as 30s, 5m or 1h'],
+    [{ CC_IDLE_TIMEOUT: "-1" }, 'CC_IDLE_TIMEOUT="-1": expected a duration such as 30s, 5m or 1h'],
+    [{ CC_KILL_GRACE: "" }, 'CC_KILL_GRACE="": expected a duration such as 30s, 5m or 1h'],
+    [{ CC_MAX_PROMPT_BYTES: "0" }, 'CC_MAX_PROMPT_BYTES="0": expected a whole number from 1 to 67108864'],
+    [{ CC_STREAM_BUFFER_BYTES: "1024" }, 'CC_STREAM_BUFFER_BYTES="1024": expected a whole number from 16384 to 268435456'],
+  ])("refuses %j", (env, message) => {
+    expect(errorOf(env)).toBe(message);
+  });
+
+  it("ignores variables that are not its own", () => {
+    expect(readWorkerSettings({ HOME: "/root", CC_TOKEN: "x", PATH: "/bin" })).toEqual(readWorkerSettings({}));
+  });
+
+  it("every setting has its own variable, a description, and a default that parses", () => {
+    const envs = Object.values(WORKER_SETTINGS).map((s) => s.env);
+    expect(new Set(envs).size).toBe(envs.length);
+    for (const s of Object.values(WORKER_SETTINGS)) {
+      expect(s.env).toMatch(/^(PORT|CC_[A-Z_]+)$/);
+      expect(s.description.length).toBeGreaterThan(0);
+      expect(() => s.parse(s.default)).not.toThrow();
+    }
+  });
+});
