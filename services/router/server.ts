@@ -1,7 +1,7 @@
 // Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
 import type { Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
+import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./connect.js";
@@ -48,7 +48,8 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     onCapacity: () => dispatcher?.pump(),
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger);
-  const handler = connectNodeAdapter({
+  const handler = createConnectHandler({
+    logger,
     routes: routerRoutes(routerService({ settings, dispatcher, tasks, registry })),
     interceptors: [errorBoundary(logger), authByMethod(settings)],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,

@@ -13,8 +13,11 @@ export interface LaunchOptions {
   env: Record<string, string>;
 }
 
-/** A stream-json line longer than this (a huge tool result) is passed on as raw stdout output instead of parsed. */
-export const MAX_LINE_BYTES = 32 * 1024 * 1024;
+/**
+ * A stream-json line longer than this is passed on as raw stdout output, piece by piece, instead of parsed. claude
+ * truncates tool output long before this, so only something broken prints such a line.
+ */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 export function launchHeadless(options: LaunchOptions, sink: SessionSink): ClaudeProcess | undefined {
   const child = spawn(options.bin, options.args, {
@@ -67,7 +70,10 @@ export function launchHeadless(options: LaunchOptions, sink: SessionSink): Claud
   };
 }
 
-/** Splits a byte stream into UTF-8 lines without holding more than `maxLine` bytes of an unfinished one. */
+/**
+ * Splits a byte stream into UTF-8 lines without holding more than `maxLine` bytes of an unfinished one: past that,
+ * the line's bytes go to `onOversized` as they come, up to and including its end.
+ */
 export class LineSplitter {
   private parts: Buffer[] = [];
   private size = 0;
@@ -76,7 +82,7 @@ export class LineSplitter {
   constructor(
     private readonly maxLine: number,
     private readonly onLine: (line: string) => void,
-    private readonly onOversized: (head: Buffer) => void,
+    private readonly onOversized: (piece: Buffer) => void,
   ) {}
 
   push(chunk: Buffer): void {
@@ -94,10 +100,13 @@ export class LineSplitter {
   }
 
   private append(part: Buffer): void {
-    if (this.overflowing) return;
+    if (part.length === 0) return;
+    if (this.overflowing) {
+      this.onOversized(part);
+      return;
+    }
     if (this.size + part.length > this.maxLine) {
-      // Report the head once, then skip to the end of the line.
-      this.onOversized(Buffer.concat([...this.parts, part]).subarray(0, this.maxLine));
+      this.onOversized(Buffer.concat([...this.parts, part]));
       this.parts = [];
       this.size = 0;
       this.overflowing = true;
@@ -108,7 +117,8 @@ export class LineSplitter {
   }
 
   private flush(): void {
-    if (!this.overflowing) {
+    if (this.overflowing) this.onOversized(Buffer.from("\n"));
+    else {
       const line = Buffer.concat(this.parts, this.size).toString("utf8").replace(/\r$/, "");
       if (line !== "") this.onLine(line);
     }

@@ -1,7 +1,7 @@
 // Wiring: builds an unstarted worker server from settings. Only main.ts listens on a real port and handles
 // signals; tests build the same thing on port 0.
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
+import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
@@ -51,7 +51,8 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const orphans = sweepOrphans();
   if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
   const manager = new SessionManager({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
-  const handler = connectNodeAdapter({
+  const handler = createConnectHandler({
+    logger,
     routes: workerRoutes(workerService(manager, settings.disconnectGraceMs)),
     interceptors: [errorBoundary(logger), bearerAuth(settings.workerToken ? [settings.workerToken] : [], "worker token (CC_WORKER_TOKEN)")],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,

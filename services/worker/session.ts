@@ -100,6 +100,11 @@ export class Session implements SessionSink {
     return this.finished;
   }
 
+  /** Bytes of events waiting for the caller to read them. */
+  get bufferedBytes(): number {
+    return this.queue.queuedBytes;
+  }
+
   /** Called by the launcher once claude runs. */
   attach(process: ClaudeProcess, timeoutMs: number): void {
     this.process = process;
