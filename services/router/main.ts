@@ -7,8 +7,12 @@ import { readRouterSettings } from "./settings.js";
 
 async function main(): Promise<void> {
   let settings;
+  let logger;
+  let router;
   try {
     settings = readRouterSettings();
+    logger = createLogger("router", settings.logLevel);
+    router = createRouter(settings, { logger });
   } catch (err) {
     if (err instanceof SettingsError) {
       console.error(`router: ${err.message}`);
@@ -16,8 +20,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger("router", settings.logLevel);
-  const router = createRouter(settings, { logger });
   const port = await router.listen();
   logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
 

@@ -8,6 +8,7 @@ import { WorkerHealth, type WorkerRecord, WorkerRecordSchema } from "../../gen/c
 import { type WorkerInfo, type WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { describe } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
+import { SettingsError } from "../common/settings.js";
 import { createWorkerClient } from "../common/worker-client.js";
 
 export interface WorkerEntry {
@@ -41,7 +42,7 @@ export interface RegistryOptions {
 /** `URL`, `id=URL` or `id=URL@capacity`. */
 export function parseStaticWorker(spec: string): { id: string; url: string; poolCapacity: number } {
   const m = /^(?:([A-Za-z0-9_-]+)=)?(https?:\/\/[^@\s]+?)(?:@(\d+))?$/.exec(spec.trim());
-  if (!m) throw new Error(`CC_WORKERS entry "${spec}" is not URL, id=URL or id=URL@capacity`);
+  if (!m) throw new SettingsError(`CC_WORKERS entry "${spec}" is not URL, id=URL or id=URL@capacity`);
   return { id: m[1] ?? "", url: m[2]!, poolCapacity: m[3] ? Number(m[3]) : 0 };
 }
 

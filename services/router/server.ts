@@ -1,8 +1,10 @@
 // Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
+import { readFileSync } from "node:fs";
 import type { Interceptor } from "@connectrpc/connect";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
+import { SettingsError } from "../common/settings.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./connect.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -34,12 +36,27 @@ function authByMethod(settings: RouterSettings): Interceptor {
   };
 }
 
+/** One worker entry per line; blank lines and `#` comments are skipped. */
+export function readWorkersFile(path: string): string[] {
+  if (!path) return [];
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new SettingsError(`CC_WORKERS_FILE=${JSON.stringify(path)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return text
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter(Boolean);
+}
+
 export function createRouter(settings: RouterSettings, options: { logger: Logger }): Router {
   const { logger } = options;
   const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs });
   let dispatcher: Dispatcher | undefined;
   const registry = new Registry({
-    staticWorkers: settings.workers,
+    staticWorkers: [...settings.workers, ...readWorkersFile(settings.workersFile)],
     workerToken: settings.workerTokens[0],
     heartbeatMs: settings.heartbeatMs,
     offlineAfterMs: settings.offlineAfterMs,

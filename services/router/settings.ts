@@ -10,6 +10,12 @@ export const ROUTER_SETTINGS = {
     description: "Static workers, comma-separated: `URL`, `id=URL`, or `id=URL@capacity` for an elastic pool such as a Cloud Run service.",
     parse: list,
   },
+  workersFile: {
+    env: "CC_WORKERS_FILE",
+    default: "",
+    description: "A file listing more static workers, one entry per line in the CC_WORKERS forms (`#` starts a comment).",
+    parse: text,
+  },
   tokens: { env: "CC_TOKEN", default: "", description: "Bearer token(s) clients must present, comma-separated for rotation; empty accepts any client.", parse: list },
   workerTokens: {
     env: "CC_WORKER_TOKEN",

@@ -1,5 +1,5 @@
 // Every worker setting in one table: environment variable, default, meaning. `npm run worker` reads them from the
-// environment; the README's table is generated from this one (scripts/settings-docs.ts).
+// environment; the README's table is this one (test/docs.test.ts keeps them equal).
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { duration, integer, labels, readSettings, text, type SettingsOf } from "../common/settings.js";
@@ -7,13 +7,18 @@ import { duration, integer, labels, readSettings, text, type SettingsOf } from "
 export const WORKER_SETTINGS = {
   port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
   host: { env: "CC_HOST", default: "0.0.0.0", description: "Address to listen on.", parse: text },
-  workerId: { env: "CC_WORKER_ID", default: hostname(), description: "This worker's id in the cluster.", parse: text },
+  workerId: { env: "CC_WORKER_ID", default: "", description: "This worker's id in the cluster; default the host name.", parse: (raw: string) => text(raw) || hostname() },
   routerUrl: { env: "CC_ROUTER_URL", default: "", description: "Router to register with and send heartbeats to; empty for none.", parse: text },
   advertiseUrl: { env: "CC_WORKER_URL", default: "", description: "URL the router uses to reach this worker; default http://<host name>:<port>.", parse: text },
   workerToken: { env: "CC_WORKER_TOKEN", default: "", description: "Bearer token that callers (the router) must present; empty accepts any caller.", parse: text },
   claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
   claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
-  workspaceRoot: { env: "CC_WORKSPACE_ROOT", default: join(tmpdir(), "claudecluster", "workspaces"), description: "Directory under which every task's workspace lives.", parse: text },
+  workspaceRoot: {
+    env: "CC_WORKSPACE_ROOT",
+    default: "",
+    description: "Directory under which every task's workspace lives; default `$TMPDIR/claudecluster/workspaces`.",
+    parse: (raw: string) => text(raw) || join(tmpdir(), "claudecluster", "workspaces"),
+  },
   maxSessions: { env: "CC_MAX_SESSIONS", default: "4", description: "Sessions run at once; more get RESOURCE_EXHAUSTED.", parse: integer(1, 1000) },
   labels: { env: "CC_LABELS", default: "", description: "Placement labels, e.g. `region=eu,gpu=true`.", parse: labels },
   taskTimeoutMs: { env: "CC_TASK_TIMEOUT", default: "1h", description: "Default wall-clock limit of a task.", parse: duration },
