@@ -25,7 +25,7 @@ async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** The queue's internal array, to check that drained slots are released and compacted. */
-function internals(q: EventQueue<unknown>): { items: unknown[]; head: number } {
+function internals<T>(q: EventQueue<T>): { items: unknown[]; head: number } {
   return q as unknown as { items: unknown[]; head: number };
 }
 

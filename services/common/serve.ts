@@ -32,10 +32,31 @@ export interface DualServerOptions {
   idleTimeoutMs?: number;
 }
 
+/** HTTP/1.1 sockets: a request must arrive this soon after connecting or after the previous response. */
+const H1_IDLE_MS = 30_000;
+
 export function createDualServer(handler: RequestHandler, options: DualServerOptions = {}): DualServer {
   const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
   const h1 = http.createServer(handler as http.RequestListener);
-  h1.keepAliveTimeout = 5_000;
+  // The HTTP/1.1 server never listens itself (sockets are handed to it), so Node's own idle tracking
+  // (closeIdleConnections, headersTimeout) never starts: we count requests in flight per socket instead. Idle sockets
+  // time out; a socket with a request in flight (a long stream) does not.
+  const h1InFlight = new Map<net.Socket, number>();
+  let closing = false;
+  const h1Idle = (socket: net.Socket) => {
+    if (closing) socket.destroy();
+    else socket.setTimeout(H1_IDLE_MS, () => socket.destroy());
+  };
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1InFlight.set(socket, (h1InFlight.get(socket) ?? 0) + 1);
+    socket.setTimeout(0);
+    res.once("close", () => {
+      const left = (h1InFlight.get(socket) ?? 1) - 1;
+      h1InFlight.set(socket, left);
+      if (left === 0) h1Idle(socket);
+    });
+  });
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   h2.setTimeout(idleTimeoutMs);
   const sockets = new Set<net.Socket>();
@@ -59,6 +80,9 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
         // let them flow to no listener and lose the preface.
         h2.emit("connection", socket);
       } else {
+        h1InFlight.set(socket, 0);
+        socket.once("close", () => h1InFlight.delete(socket));
+        h1Idle(socket);
         h1.emit("connection", socket);
         socket.resume();
       }
@@ -80,8 +104,9 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
     },
     close(graceMs = 0) {
       return new Promise((resolve) => {
+        closing = true;
         tcp.close(() => resolve());
-        h1.closeIdleConnections();
+        for (const [socket, inFlight] of h1InFlight) if (inFlight === 0) socket.destroy();
         // GOAWAY: clients open no new streams here; streams already open run on.
         for (const session of sessions) session.close();
         const kill = setTimeout(() => {

@@ -97,9 +97,9 @@ describe("parsers", () => {
     expect(() => integer(0, 100)(raw)).toThrow("expected a whole number from 0 to 100");
   });
 
-  // Source bug (not fixed here): Number("") and Number("  ") are 0, so integer() accepts an empty value as 0 when 0 is
-  // in range. PORT="" (a variable set but left empty) silently means "any free port" instead of an error.
-  it.todo('integer(0, 65535) refuses "" (settings.ts integer(): Number("") is 0, so "" reads as 0)');
+  it.each([[""], ["  "], ["0x10"], ["1e3"], ["0b11"], ["+5"]])("integer(0, 65535) refuses %j", (raw) => {
+    expect(() => integer(0, 65535)(raw)).toThrow("expected a whole number from 0 to 65535");
+  });
 
   it.each([["1"], ["true"], ["YES"], [" on "]])("boolean reads %j as true", (raw) => {
     expect(boolean(raw)).toBe(true);

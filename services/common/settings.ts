@@ -47,8 +47,8 @@ export const text = (raw: string): string => raw.trim();
 
 export function integer(min: number, max: number): (raw: string) => number {
   return (raw) => {
-    const n = Number(raw.trim());
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`expected a whole number from ${min} to ${max}`);
+    const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`expected a whole number from ${min} to ${max}`);
     return n;
   };
 }

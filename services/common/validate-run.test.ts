@@ -21,6 +21,8 @@ const dir = (value: string): Init["workspace"] => ({ source: { case: "directory"
 const manyLabels = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
 
 /** [what, request, exact message prefix]. Every one is INVALID_ARGUMENT naming the field. */
+const DIR_RULE = 'workspace.directory: must be "." or a relative path under the workspace root whose parts do not start with ".", got';
+
 const BAD: [string, Init, string][] = [
   ["unknown mode", { prompt: "x", mode: 7 as RunMode }, "mode: unknown value 7; use RUN_MODE_HEADLESS or RUN_MODE_INTERACTIVE"],
   ["empty headless prompt", { prompt: "" }, "prompt: is empty; a headless task needs a prompt"],
@@ -88,10 +90,12 @@ const BAD: [string, Init, string][] = [
   ["infinite budget", { prompt: "x", agent: { maxBudgetUsd: Number.POSITIVE_INFINITY } }, "agent.max_budget_usd: must be zero or a positive amount"],
   ["empty workspace directory", { prompt: "x", workspace: dir("") }, "workspace.directory: must be 1-255 characters"],
   ["workspace directory of 256 characters", { prompt: "x", workspace: dir("d".repeat(256)) }, "workspace.directory: must be 1-255 characters"],
-  ["absolute workspace directory", { prompt: "x", workspace: dir("/etc") }, 'workspace.directory: must be a relative path under the workspace root without "..", got "/etc"'],
-  ["workspace directory with ..", { prompt: "x", workspace: dir("a/../../b") }, 'workspace.directory: must be a relative path under the workspace root without "..", got "a/../../b"'],
-  ["workspace directory with a backslash ..", { prompt: "x", workspace: dir("a\\..\\b") }, "workspace.directory: must be a relative path under the workspace root"],
-  ["workspace directory with an empty part", { prompt: "x", workspace: dir("a//b") }, 'workspace.directory: must be a relative path under the workspace root without "..", got "a//b"'],
+  ["absolute workspace directory", { prompt: "x", workspace: dir("/etc") }, `${DIR_RULE} "/etc"`],
+  ["workspace directory with ..", { prompt: "x", workspace: dir("a/../../b") }, `${DIR_RULE} "a/../../b"`],
+  ["workspace directory with a backslash ..", { prompt: "x", workspace: dir("a\\..\\b") }, DIR_RULE],
+  ["workspace directory with an empty part", { prompt: "x", workspace: dir("a//b") }, `${DIR_RULE} "a//b"`],
+  ["a hidden workspace directory", { prompt: "x", workspace: dir("a/.hidden") }, `${DIR_RULE} "a/.hidden"`],
+  ["another task's fresh workspace", { prompt: "x", workspace: dir(".tasks/01abc") }, `${DIR_RULE} ".tasks/01abc"`],
   ["workspace directory with a space", { prompt: "x", workspace: dir("my project") }, "workspace.directory: may contain only letters, digits, '.', '_', '-' and '/'"],
   ["workspace directory with a shell character", { prompt: "x", workspace: dir("a;rm") }, "workspace.directory: may contain only letters, digits"],
 ];
@@ -115,11 +119,12 @@ describe("validateRunRequest rejects", () => {
     expect((err as ConnectError).rawMessage).toBe("workspace.repository: cloning a repository is not implemented yet; use workspace.directory");
   });
 
-  // Source gap (not fixed here): agent.mcp_config_json has no size limit. It becomes one argv entry
-  // (`--mcp-config=<json>`), Linux caps one argument at 128 KiB, so a 200 KiB config passes validation and spawn()
-  // throws E2BIG, which fromPlatformError maps to "internal error": the task fails with
-  // "claude could not be started: internal error" instead of INVALID_ARGUMENT naming the field.
-  it.todo("an MCP config over 100 KiB with INVALID_ARGUMENT naming agent.mcp_config_json (validate-run.ts has no size check)");
+  it("an MCP config over 100 KiB (one argv entry) with INVALID_ARGUMENT naming agent.mcp_config_json", () => {
+    const mcpConfigJson = JSON.stringify({ mcpServers: { big: { command: "x", args: ["y".repeat(200 * 1024)] } } });
+    const err = check({ prompt: "x", agent: { mcpConfigJson } });
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toBe("agent.mcp_config_json: is over 102400 bytes (it travels as one command-line argument)");
+  });
 
   it("the prompt over the caller's limit before the interactive limit", () => {
     const err = check({ prompt: "x".repeat(2000), mode: RunMode.INTERACTIVE }, { maxPromptBytes: 1000, maxTimeoutMs: 1000 });
@@ -162,7 +167,8 @@ describe("validateRunRequest accepts", () => {
     ...PERMISSION_MODES.map((mode): [string, Init] => [`permission mode ${mode}`, { prompt: "x", agent: { permissionMode: mode } }]),
     ["200 allowed tools", { prompt: "x", agent: { allowedTools: Array.from({ length: 200 }, (_, i) => `Tool${i}`) } }],
     ["a nested workspace directory", { prompt: "x", workspace: dir("team/project-1/v2.0") }],
-    ["a workspace directory with dots in names", { prompt: "x", workspace: dir("a..b/.hidden") }],
+    ["a workspace directory with dots in names", { prompt: "x", workspace: dir("a..b/c.d") }],
+    ["the workspace root itself", { prompt: "x", workspace: dir(".") }],
     ["an empty workspace", { prompt: "x", workspace: {} }],
   ];
 

@@ -14,7 +14,7 @@ export interface RunLimits {
   maxTimeoutMs: number;
 }
 
-/** Interactive prompts travel as one argv entry, and Linux caps a single argument at 128 KiB. */
+/** Interactive prompts (and system prompts, MCP config) travel as one argv entry; Linux caps one at 128 KiB. */
 export const MAX_INTERACTIVE_PROMPT_BYTES = 100 * 1024;
 const MAX_TERMINAL_CELLS = 1000;
 const MAX_FIELD_CHARS = 1024;
@@ -84,6 +84,9 @@ function validateAgentOptions(req: RunRequest): void {
     if (Buffer.byteLength(value) > MAX_INTERACTIVE_PROMPT_BYTES) throw invalidArgument(field, `is over ${MAX_INTERACTIVE_PROMPT_BYTES} bytes`);
   }
   if (a.mcpConfigJson) {
+    if (Buffer.byteLength(a.mcpConfigJson) > MAX_INTERACTIVE_PROMPT_BYTES) {
+      throw invalidArgument("agent.mcp_config_json", `is over ${MAX_INTERACTIVE_PROMPT_BYTES} bytes (it travels as one command-line argument)`);
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(a.mcpConfigJson);
@@ -106,8 +109,10 @@ function validateWorkspace(req: RunRequest): void {
   if (source.case === "directory") {
     const dir = source.value;
     if (dir === "" || dir.length > 255) throw invalidArgument("workspace.directory", "must be 1-255 characters");
-    if (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === ".." || part === "")) {
-      throw invalidArgument("workspace.directory", `must be a relative path under the workspace root without "..", got "${dir}"`);
+    // "." is the root itself. Other parts may not start with "." — that excludes "..", hidden directories and the
+    // root's .tasks/ where fresh task workspaces live, private to their task.
+    if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
+      throw invalidArgument("workspace.directory", `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
     }
     if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument("workspace.directory", "may contain only letters, digits, '.', '_', '-' and '/'");
     return;

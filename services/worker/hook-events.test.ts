@@ -133,14 +133,24 @@ describe("HookEventsFile", () => {
     ]);
   });
 
-  // Source bug (not fixed here): HookEventsFile.readNew() (hook-events.ts:47-51) decodes the bytes of each read on
-  // their own (`this.pending += buf.toString("utf8", 0, n)`), so a multibyte character cut by a read boundary turns
-  // into U+FFFD replacement characters. Two ways to hit it:
-  //  - the relay's `cat` appends a large payload in pieces and the watcher fires between them: append
-  //    '{"hook_event_name":"UserPromptSubmit","session_id":"s","prompt":"' plus the first byte of "é", readNew(),
-  //    append the rest ('\xa9世🌍"}\n'), readNew(): prompt is "\ufffd\ufffd世🌍", expected "é世🌍";
-  //  - a payload over 64 KiB whose character straddles the 64 KiB read buffer, within one readNew().
-  // Keeping undecoded bytes (or a StringDecoder) across reads would fix both.
-  it.todo("keeps multibyte text intact when a read stops inside a character (hook-events.ts readNew decodes per read)");
-  it.todo("keeps a multibyte character that straddles the 64 KiB read buffer intact (same cause)");
+  it("keeps multibyte text intact when a read stops inside a character", () => {
+    open();
+    const line = Buffer.from('{"hook_event_name":"UserPromptSubmit","session_id":"s","prompt":"é世🌍"}\n');
+    const cut = line.indexOf(Buffer.from("é")) + 1;
+    appendFileSync(path, line.subarray(0, cut));
+    file!.readNew();
+    appendFileSync(path, line.subarray(cut));
+    file!.readNew();
+    expect(events.map((e) => e.payload["prompt"])).toEqual(["é世🌍"]);
+  });
+
+  it("keeps a multibyte character that straddles the 64 KiB read buffer intact", () => {
+    open();
+    const head = '{"hook_event_name":"UserPromptSubmit","session_id":"s","prompt":"';
+    // Put "é" (2 bytes) across the 65,536-byte boundary of the first read.
+    const prompt = "a".repeat(64 * 1024 - Buffer.byteLength(head) - 1) + "é" + "z";
+    appendFileSync(path, `${head}${prompt}"}\n`);
+    file!.readNew();
+    expect(events.map((e) => e.payload["prompt"])).toEqual([prompt]);
+  });
 });

@@ -2,6 +2,7 @@
 // passes claude `--settings` whose hooks append each hook's JSON payload, one line each, to a file named by
 // $CC_HOOK_EVENTS; this module follows that file.
 import { closeSync, openSync, readSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 
 export const HOOK_EVENTS_ENV = "CC_HOOK_EVENTS";
 const HOOKED = ["SessionStart", "UserPromptSubmit", "Stop"] as const;
@@ -26,6 +27,8 @@ export class HookEventsFile {
   private watcher: FSWatcher | undefined;
   private offset = 0;
   private pending = "";
+  /** Keeps a UTF-8 sequence cut by a read boundary until its remaining bytes arrive. */
+  private readonly decoder = new StringDecoder("utf8");
 
   constructor(
     readonly path: string,
@@ -47,7 +50,7 @@ export class HookEventsFile {
       const buf = Buffer.alloc(64 * 1024);
       for (let n; (n = readSync(fd, buf, 0, buf.length, this.offset)) > 0; ) {
         this.offset += n;
-        this.pending += buf.toString("utf8", 0, n);
+        this.pending += this.decoder.write(buf.subarray(0, n));
       }
     } finally {
       closeSync(fd);
