@@ -1,0 +1,167 @@
+// Command-line parsing: every command's options land where expected, and mistakes are usage errors (exit 2) with a
+// message on stderr that says what to do.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createCli, runCli } from "./cli.js";
+import { AttachCommand } from "./commands/attach.js";
+import { CancelCommand } from "./commands/cancel.js";
+import { ConfigDeleteCommand } from "./commands/config/delete.js";
+import { ConfigSetCommand } from "./commands/config/set.js";
+import { ConfigShowCommand } from "./commands/config/show.js";
+import { ConfigUseCommand } from "./commands/config/use.js";
+import { DemoCommand } from "./commands/demo.js";
+import { LogsCommand } from "./commands/logs.js";
+import { PsCommand } from "./commands/ps.js";
+import { RunCommand } from "./commands/run.js";
+import { UpCommand } from "./commands/up.js";
+import { WorkersCommand } from "./commands/workers.js";
+import { Capture } from "./testing/fixtures.js";
+
+const cli = createCli();
+const parse = (...argv: string[]) => cli.process(argv, {});
+
+/** Runs a command line with no router configured and an empty config home. */
+const home = mkdtempSync(join(tmpdir(), "cc-cli-test-"));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+async function run(...argv: string[]) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runCli(createCli(), argv, { stdout, stderr, env: { XDG_CONFIG_HOME: home, HOME: home } });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+describe("cc run parsing", () => {
+  it("joins the prompt words and takes claude's flags by claude's names", () => {
+    const c = parse(
+      "run", "--model", "sonnet", "--allowed-tools", "Bash,Edit", "--allowedTools", "Read", "--disallowed-tools", "WebFetch",
+      "--permission-mode", "acceptEdits", "--max-turns", "3", "--system-prompt", "be brief", "--append-system-prompt", "and kind",
+      "--mcp-config", '{"mcpServers":{}}', "--resume", "abc-123", "--max-budget-usd", "0.5", "fix", "the", "tests",
+    ) as RunCommand;
+    expect(c).toBeInstanceOf(RunCommand);
+    expect(c.prompt).toEqual(["fix", "the", "tests"]);
+    expect(c.model).toBe("sonnet");
+    expect(c.allowedTools).toEqual(["Bash,Edit", "Read"]);
+    expect(c.disallowedTools).toEqual(["WebFetch"]);
+    expect(c.permissionMode).toBe("acceptEdits");
+    expect(c.maxTurns).toBe("3");
+    expect(c.systemPrompt).toBe("be brief");
+    expect(c.appendSystemPrompt).toBe("and kind");
+    expect(c.mcpConfig).toBe('{"mcpServers":{}}');
+    expect(c.resume).toBe("abc-123");
+    expect(c.maxBudgetUsd).toBe("0.5");
+  });
+
+  it("takes the cluster options, the modes and the router options", () => {
+    const c = parse(
+      "run", "-d", "--worker", "w1", "--label", "region=eu", "--label", "gpu=true", "--cwd", "proj", "--timeout", "5m",
+      "--router", "http://r:1", "--token", "t", "--profile", "cloud", "hello",
+    ) as RunCommand;
+    expect([c.detach, c.interactive, c.worker, c.label, c.cwd, c.timeout]).toEqual([true, false, "w1", ["region=eu", "gpu=true"], "proj", "5m"]);
+    expect([c.router, c.token, c.profile]).toEqual(["http://r:1", "t", "cloud"]);
+    const i = parse("run", "-i") as RunCommand;
+    expect([i.interactive, i.prompt]).toEqual([true, []]);
+    const r = parse("run", "--repo", "https://github.com/a/b", "--ref", "main", "--output-format", "json", "go") as RunCommand;
+    expect([r.repo, r.ref, r.outputFormat]).toEqual(["https://github.com/a/b", "main", "json"]);
+  });
+
+  it("reads options after the prompt too, and treats everything after -- as prompt", () => {
+    const c = parse("run", "hello", "there", "--model", "opus") as RunCommand;
+    expect([c.prompt, c.model]).toEqual([["hello", "there"], "opus"]);
+    const d = parse("run", "--", "-x", "is", "a", "flag") as RunCommand;
+    expect(d.prompt).toEqual(["-x", "is", "a", "flag"]);
+    const s = parse("run", "-") as RunCommand;
+    expect(s.prompt).toEqual(["-"]);
+  });
+
+  it("refuses unknown options and wrong values with exit code 2 and a hint", async () => {
+    const cases: [string[], RegExp][] = [
+      [["run", "--bogus", "x"], /Unsupported option name \("--bogus"\)/],
+      [["run"], /give a prompt/],
+      [["run", "--output-format", "yaml", "x"], /--output-format must be one of text, json, stream-json/],
+      [["run", "-i", "-d"], /-i and -d do not go together/],
+      [["run", "-i", "x"], /-i needs a terminal/],
+      [["run", "-d", "--output-format", "json", "x"], /-d prints only the task id/],
+      [["run", "--include-partial-messages", "x"], /needs --output-format stream-json/],
+      [["run", "-d", "x"], /-d needs a router that keeps running after cc returns/],
+      [["run", "--max-turns", "many", "x"], /--max-turns expects a whole number/],
+      [["run", "--max-budget-usd", "0", "x"], /--max-budget-usd expects an amount/],
+      [["run", "--timeout", "soon", "x"], /--timeout expects a duration such as 30s/],
+      [["run", "--label", "eu", "x"], /--label expects key=value/],
+      [["run", "--ref", "main", "x"], /--ref needs --repo/],
+      [["run", "--cwd", "../up", "x"], /--cwd is a directory name/],
+      [["run", "--permission-mode", "yolo", "x"], /--permission-mode must be one of acceptEdits/],
+      [["run", "--mcp-config", "/nonexistent/mcp.json", "x"], /--mcp-config: cannot read \/nonexistent\/mcp.json: ENOENT/],
+      [["run", "--mcp-config", "{not json", "x"], /--mcp-config: the value is not valid JSON/],
+      [["run", "--router", "ftp://x", "x"], /--router .*expected an http:\/\/ or https:\/\/ URL/],
+      [["ps", "--profile", "nope"], /no profile "nope": there are no profiles yet/],
+      [["up", "--workers", "0"], /--workers expects a whole number from 1 to 64/],
+      [["cancel"], /Not enough positional arguments/],
+      [["attach"], /Not enough positional arguments/],
+      [["nosuchcommand"], /Command not found/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await run(...argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr, argv.join(" ")).toMatch(message);
+      expect(r.stdout, argv.join(" ")).toBe("");
+    }
+  });
+
+  it("says how to get a router when none is configured", async () => {
+    const r = await run("ps");
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe("cc: no router configured — start one with `cc up` and set --router (or CC_ROUTER_URL), or save it with `cc config set local --router URL`\n");
+  });
+
+  it("documents the exit codes in cc run --help", async () => {
+    const r = await run("run", "--help");
+    expect(r.code).toBe(0);
+    for (const code of ["`0`", "`1`", "`2`", "`3`", "`4`", "`130`"]) expect(r.stdout).toContain(code);
+  });
+});
+
+describe("other commands' parsing", () => {
+  it("attach, logs, ps, cancel, workers", () => {
+    const a = parse("attach", "--output-format", "stream-json", "--include-partial-messages", "t1") as AttachCommand;
+    expect(a).toBeInstanceOf(AttachCommand);
+    expect([a.task, a.outputFormat, a.includePartialMessages]).toEqual(["t1", "stream-json", true]);
+    const l = parse("logs", "-f", "t2") as LogsCommand;
+    expect([l.task, l.follow]).toEqual(["t2", true]);
+    expect((parse("logs", "t2") as LogsCommand).follow).toBe(false);
+    const p = parse("ps", "--all", "--json") as PsCommand;
+    expect([p.all, p.json]).toEqual([true, true]);
+    expect((parse("ps") as PsCommand).all).toBe(false);
+    const c = parse("cancel", "--reason", "done", "t1", "t2") as CancelCommand;
+    expect([c.tasks, c.reason]).toEqual([["t1", "t2"], "done"]);
+    const w = parse("workers", "--json", "--router", "http://x:1") as WorkersCommand;
+    expect([w.json, w.router]).toEqual([true, "http://x:1"]);
+  });
+
+  it("config set/use/show/delete", () => {
+    const s = parse("config", "set", "cloud", "--router", "https://r", "--token", "t") as ConfigSetCommand;
+    expect(s).toBeInstanceOf(ConfigSetCommand);
+    expect([s.name, s.routerUrl, s.token]).toEqual(["cloud", "https://r", "t"]);
+    expect((parse("config", "use", "local") as ConfigUseCommand).name).toBe("local");
+    expect(parse("config", "show", "--json")).toBeInstanceOf(ConfigShowCommand);
+    expect(parse("config")).toBeInstanceOf(ConfigShowCommand);
+    expect((parse("config", "delete", "cloud") as ConfigDeleteCommand).name).toBe("cloud");
+  });
+
+  it("up and demo", () => {
+    const u = parse("up", "--workers", "3", "--port", "0", "--max-sessions", "2") as UpCommand;
+    expect([u.workers, u.port, u.maxSessions, u.host]).toEqual(["3", "0", "2", "127.0.0.1"]);
+    expect((parse("up") as UpCommand).port).toBe("8400");
+    expect(parse("demo")).toBeInstanceOf(DemoCommand);
+  });
+
+  it("prints the command list for `cc` alone and the version for --version", async () => {
+    const r = await run();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("cc run");
+    expect(r.stdout).toContain("cc config set");
+    const v = await run("--version");
+    expect(v.stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});

@@ -1,0 +1,71 @@
+// The cc program: its commands and how a command line becomes an exit code. Only clipanion and the command classes
+// load here; each command imports what it needs when it runs, so `cc --help` starts fast.
+import { Builtins, Cli, type BaseContext } from "clipanion";
+import { VERSION } from "../services/common/version.js";
+import { CcCommand } from "./command.js";
+import { AttachCommand } from "./commands/attach.js";
+import { CancelCommand } from "./commands/cancel.js";
+import { ConfigDeleteCommand } from "./commands/config/delete.js";
+import { ConfigSetCommand } from "./commands/config/set.js";
+import { ConfigShowCommand } from "./commands/config/show.js";
+import { ConfigUseCommand } from "./commands/config/use.js";
+import { DemoCommand } from "./commands/demo.js";
+import { LogsCommand } from "./commands/logs.js";
+import { PsCommand } from "./commands/ps.js";
+import { RunCommand } from "./commands/run.js";
+import { UpCommand } from "./commands/up.js";
+import { WorkersCommand } from "./commands/workers.js";
+import { ExitCode } from "./exit-codes.js";
+import { helpColors } from "./help-request.js";
+
+export const COMMANDS = [
+  RunCommand,
+  AttachCommand,
+  LogsCommand,
+  PsCommand,
+  CancelCommand,
+  WorkersCommand,
+  UpCommand,
+  DemoCommand,
+  ConfigSetCommand,
+  ConfigUseCommand,
+  ConfigShowCommand,
+  ConfigDeleteCommand,
+  Builtins.HelpCommand,
+  Builtins.VersionCommand,
+];
+
+export { helpColors };
+
+export function createCli(binaryName = "cc", enableColors = false): Cli {
+  const cli = new Cli({
+    binaryLabel: "ClaudeCluster",
+    binaryName,
+    binaryVersion: VERSION,
+    enableCapture: false,
+    enableColors,
+  });
+  for (const command of COMMANDS) cli.register(command);
+  return cli;
+}
+
+/**
+ * Parses and runs one command line. A command line clipanion cannot parse is a usage error (exit 2, message on
+ * stderr); a command's own failure carries the exit code it chose (see CcCommand.catch).
+ */
+export async function runCli(cli: Cli, argv: string[], context: Partial<BaseContext> = {}): Promise<number> {
+  const base = { ...Cli.defaultContext, ...context };
+  const colored = helpColors(base.stdout as { isTTY?: boolean }, base.env);
+  const ctx = { ...base, colorDepth: colored ? Math.max(base.colorDepth, 8) : 1 };
+  // `cc` alone lists the commands, like `cc --help`.
+  if (argv.length === 0) argv = ["--help"];
+  let command;
+  try {
+    command = cli.process(argv, ctx);
+  } catch (err) {
+    ctx.stderr.write(cli.error(err, { colored: colored && (ctx.stderr as { isTTY?: boolean }).isTTY === true }));
+    return ExitCode.Usage;
+  }
+  const code = await cli.run(command, ctx);
+  return command instanceof CcCommand && command.failure !== undefined ? command.failure : code;
+}

@@ -1,0 +1,56 @@
+// How a task's end maps to what cc reports: the exit code (exit-codes.ts) and the summary line.
+import { ExitReason, type Exited } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitCode } from "../exit-codes.js";
+import type { Summary } from "./formats.js";
+
+const REASON_WORDS: Record<number, string> = {
+  [ExitReason.CANCELLED]: "cancelled",
+  [ExitReason.TIMED_OUT]: "timed out",
+  [ExitReason.IDLE]: "ended after waiting for input too long",
+  [ExitReason.CLIENT_GONE]: "abandoned by its caller",
+  [ExitReason.SHUTDOWN]: "stopped: its worker shut down",
+  [ExitReason.FAILED]: "failed",
+};
+
+export interface Outcome {
+  exitCode: number;
+  summary: Summary;
+}
+
+export interface OutcomeContext {
+  taskId: string;
+  workerId?: string;
+  /** The user pressed Ctrl-C and cc cancelled the task. */
+  interrupted?: boolean;
+  /** Fallback duration when claude reported none (ms between the first and the last event). */
+  elapsedMs?: number;
+}
+
+export function taskOutcome(exited: Exited, ctx: OutcomeContext): Outcome {
+  const result = exited.result;
+  let ok = false;
+  let outcome: string;
+  if (exited.reason === ExitReason.COMPLETED || exited.reason === ExitReason.UNSPECIFIED) {
+    ok = exited.exitCode === 0 && !result?.isError;
+    if (ok) outcome = "done";
+    else if (result?.subtype && result.subtype !== "success") outcome = result.subtype;
+    else if (result?.isError) outcome = "error";
+    else outcome = exited.signal ? `claude was ended by ${exited.signal}` : `claude exited with code ${exited.exitCode}`;
+  } else {
+    outcome = REASON_WORDS[exited.reason] ?? "ended";
+  }
+  const durationMs = result && result.durationMs > 0n ? Number(result.durationMs) : ctx.elapsedMs;
+  const summary: Summary = {
+    ok,
+    outcome,
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    ...(result?.numTurns ? { turns: result.numTurns } : {}),
+    ...(result?.totalCostUsd ? { costUsd: result.totalCostUsd } : {}),
+    ...(result?.sessionId ? { sessionId: result.sessionId } : {}),
+    ...(ctx.workerId ? { workerId: ctx.workerId } : {}),
+    taskId: ctx.taskId,
+    ...(exited.message ? { message: exited.message } : {}),
+  };
+  const exitCode = ok ? ExitCode.Ok : ctx.interrupted && exited.reason === ExitReason.CANCELLED ? ExitCode.Interrupted : ExitCode.AgentError;
+  return { exitCode, summary };
+}

@@ -1,0 +1,75 @@
+// The glue behind `cc run`: checks the flags, reads the prompt, opens the router (or an embedded cluster) and runs
+// the task. Loaded by the command only when it runs.
+import { create } from "@bufbuild/protobuf";
+import { UsageError } from "clipanion";
+import { WorkspaceSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { resolveConnection, type ConnectionFlags } from "./connection.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "./formats.js";
+import type { CommandIO, SignalSource } from "./io.js";
+import { resolvePrompt } from "./prompt.js";
+import { openRouter } from "./router.js";
+import { buildRunRequest, type RunFlags } from "./run-request.js";
+import { runTask } from "./run-task.js";
+import { styleFor } from "./style.js";
+import type { Format } from "./task-output.js";
+
+export interface RunCommandInput extends RunFlags, ConnectionFlags {
+  prompt: string[];
+  outputFormat?: string | undefined;
+  includePartialMessages?: boolean | undefined;
+}
+
+export function checkOutputFormat(raw: string | undefined): Format {
+  if (raw === undefined) return "pretty";
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(raw)) throw new UsageError(`--output-format must be one of ${OUTPUT_FORMATS.join(", ")}; got "${raw}"`);
+  return raw as OutputFormat;
+}
+
+/** Flag combinations that make no sense, caught before anything is sent. */
+export function checkRunFlags(input: RunCommandInput, io: Pick<CommandIO, "stdin" | "stdout">): Format {
+  const format = checkOutputFormat(input.outputFormat);
+  if (input.interactive && input.detach) throw new UsageError("-i and -d do not go together: start with -i and detach with Ctrl-P Ctrl-Q instead");
+  if (input.interactive && format !== "pretty") throw new UsageError("--output-format applies to headless runs, not to -i");
+  if (input.detach && format !== "pretty") throw new UsageError("-d prints only the task id; use --output-format with `cc attach` later");
+  if (input.includePartialMessages && format !== "stream-json") throw new UsageError("--include-partial-messages needs --output-format stream-json");
+  if (input.interactive) {
+    const stdin = io.stdin as { isTTY?: boolean };
+    if (!stdin.isTTY || !(io.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("-i needs a terminal on stdin and stdout");
+    if (input.prompt.length === 1 && input.prompt[0] === "-") throw new UsageError("-i cannot read the prompt from stdin; give it as arguments");
+  }
+  return format;
+}
+
+export async function runCommand(io: CommandIO, input: RunCommandInput, options: { signals?: SignalSource; onRouter?: (url: string) => void } = {}): Promise<number> {
+  const format = checkRunFlags(input, io);
+  const prompt = await resolvePrompt(input.prompt, io.stdin);
+  const stdout = io.stdout as { columns?: number; rows?: number };
+  const request = buildRunRequest(prompt, input, { terminal: { cols: stdout.columns ?? 120, rows: stdout.rows ?? 40 } });
+  // A detached task must outlive this command, which a cluster started for the call does not.
+  if (input.detach && resolveConnection(io.env, input).router === "") {
+    throw new UsageError("-d needs a router that keeps running after cc returns: start one with `cc up` and set --router or CC_ROUTER_URL");
+  }
+  // On a cluster started for this call, claude works where cc was run, as `claude -p` would.
+  const embedded = resolveConnection(io.env, input).router === "";
+  if (embedded && !request.workspace) request.workspace = create(WorkspaceSchema, { source: { case: "directory", value: "." } });
+  const router = await openRouter(io.env, input, { allowEmbedded: true, ...(embedded ? { workspaceRoot: process.cwd() } : {}) });
+  options.onRouter?.(router.url);
+  if (router.embedded && format === "pretty" && !input.interactive && io.stderr.isTTY) {
+    io.stderr.write(styleFor(io.stderr, io.env).dim("no router configured: running on a local cluster started for this call (see `cc up` and `cc config`)\n"));
+  }
+  try {
+    return await runTask({
+      io,
+      client: router.client,
+      router: router.url,
+      request,
+      format,
+      includePartials: input.includePartialMessages === true,
+      embedded: router.embedded,
+      ...(options.signals ? { signals: options.signals } : {}),
+    });
+  } finally {
+    await router.close();
+  }
+}
+

@@ -1,0 +1,175 @@
+// Turns `cc run`'s flags into a RunRequest. Pure apart from reading an --mcp-config file; every mistake is a
+// UsageError that says how to fix it.
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { UsageError } from "clipanion";
+import { RunMode, RunRequestSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { duration } from "../../services/common/settings.js";
+import { PERMISSION_MODES } from "../../services/common/validate-run.js";
+
+export interface RunFlags {
+  model?: string | undefined;
+  allowedTools?: string[] | undefined;
+  disallowedTools?: string[] | undefined;
+  permissionMode?: string | undefined;
+  maxTurns?: string | undefined;
+  systemPrompt?: string | undefined;
+  appendSystemPrompt?: string | undefined;
+  mcpConfig?: string | undefined;
+  resume?: string | undefined;
+  maxBudgetUsd?: string | undefined;
+  worker?: string | undefined;
+  labels?: string[] | undefined;
+  cwd?: string | undefined;
+  repo?: string | undefined;
+  ref?: string | undefined;
+  timeout?: string | undefined;
+  interactive?: boolean | undefined;
+  detach?: boolean | undefined;
+}
+
+export interface RunRequestContext {
+  /** The local terminal's size, for interactive runs. */
+  terminal?: { cols: number; rows: number } | undefined;
+  readFile?: (path: string) => string;
+  requestId?: string;
+}
+
+/**
+ * Tool lists as claude takes them: repeatable, and each value comma- or space-separated, except inside
+ * parentheses (`Bash(git add:*, git commit:*)` is one entry).
+ */
+export function splitToolList(values: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const value of values ?? []) {
+    let depth = 0;
+    let current = "";
+    for (const ch of value) {
+      if (ch === "(") depth += 1;
+      if (ch === ")") depth = Math.max(0, depth - 1);
+      if (depth === 0 && (ch === "," || /\s/.test(ch))) {
+        if (current.trim()) out.push(current.trim());
+        current = "";
+        continue;
+      }
+      current += ch;
+    }
+    if (current.trim()) out.push(current.trim());
+  }
+  return out;
+}
+
+/** `k=v` (repeatable; a value may also hold several comma-separated pairs). */
+export function parseLabels(values: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values ?? []) {
+    for (const pair of value.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) throw new UsageError(`--label expects key=value, got "${pair}" (e.g. --label region=eu)`);
+      out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+    }
+  }
+  return out;
+}
+
+function positiveInteger(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} expects a whole number of 1 or more, got "${raw}"`);
+  return n;
+}
+
+function positiveAmount(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} expects an amount in US dollars above 0, got "${raw}"`);
+  return n;
+}
+
+/** `--mcp-config` is a JSON document or the path of a JSON file; the request carries the document. */
+export function mcpConfigJson(raw: string, readFile: (path: string) => string): string {
+  const trimmed = raw.trim();
+  let text = trimmed;
+  if (!trimmed.startsWith("{")) {
+    try {
+      text = readFile(trimmed);
+    } catch (err) {
+      throw new UsageError(`--mcp-config: cannot read ${trimmed}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; give a JSON file or a JSON string`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--mcp-config: ${trimmed.startsWith("{") ? "the value" : trimmed} is not valid JSON`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError('--mcp-config: expected a JSON object such as {"mcpServers": {...}}');
+  }
+  return JSON.stringify(parsed);
+}
+
+export function parseTimeout(raw: string): number {
+  let ms: number;
+  try {
+    ms = duration(raw);
+  } catch {
+    throw new UsageError(`--timeout expects a duration such as 30s, 5m or 1h, got "${raw}"`);
+  }
+  if (ms <= 0) throw new UsageError("--timeout must be more than 0");
+  return ms;
+}
+
+export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequestContext = {}): RunRequest {
+  const readFile = ctx.readFile ?? ((path: string) => readFileSync(path, "utf8"));
+  if (flags.permissionMode !== undefined && !(PERMISSION_MODES as readonly string[]).includes(flags.permissionMode)) {
+    throw new UsageError(`--permission-mode must be one of ${PERMISSION_MODES.join(", ")}; got "${flags.permissionMode}"`);
+  }
+  if (flags.ref !== undefined && flags.repo === undefined) throw new UsageError("--ref needs --repo URL");
+  if (flags.repo !== undefined && flags.cwd !== undefined) throw new UsageError("give either --cwd (a directory on the worker) or --repo (a repository to clone), not both");
+  if (flags.cwd !== undefined && (flags.cwd === "" || flags.cwd.startsWith("/") || flags.cwd.split("/").includes(".."))) {
+    throw new UsageError(`--cwd is a directory name under the worker's workspace root, without "/" at the start or "..", got "${flags.cwd}"`);
+  }
+
+  const interactive = flags.interactive === true;
+  if (!interactive && prompt.trim() === "") throw new UsageError("give a prompt: cc run \"your prompt\" (or `cc run -` to read it from stdin)");
+
+  const agent = {
+    model: flags.model ?? "",
+    allowedTools: splitToolList(flags.allowedTools),
+    disallowedTools: splitToolList(flags.disallowedTools),
+    permissionMode: flags.permissionMode ?? "",
+    maxTurns: flags.maxTurns !== undefined ? positiveInteger("--max-turns", flags.maxTurns) : 0,
+    systemPrompt: flags.systemPrompt ?? "",
+    appendSystemPrompt: flags.appendSystemPrompt ?? "",
+    mcpConfigJson: flags.mcpConfig !== undefined ? mcpConfigJson(flags.mcpConfig, readFile) : "",
+    resumeSessionId: flags.resume ?? "",
+    maxBudgetUsd: flags.maxBudgetUsd !== undefined ? positiveAmount("--max-budget-usd", flags.maxBudgetUsd) : 0,
+  };
+
+  const workspace =
+    flags.repo !== undefined
+      ? { source: { case: "repository" as const, value: { url: flags.repo, ref: flags.ref ?? "" } } }
+      : flags.cwd !== undefined
+        ? { source: { case: "directory" as const, value: flags.cwd } }
+        : undefined;
+
+  return create(RunRequestSchema, {
+    prompt,
+    mode: interactive ? RunMode.INTERACTIVE : RunMode.HEADLESS,
+    agent,
+    ...(workspace ? { workspace } : {}),
+    ...(interactive && ctx.terminal ? { terminal: { cols: clamp(ctx.terminal.cols), rows: clamp(ctx.terminal.rows) } } : {}),
+    ...(flags.timeout !== undefined ? { timeout: durationFromMs(parseTimeout(flags.timeout)) } : {}),
+    labels: parseLabels(flags.labels),
+    workerId: flags.worker ?? "",
+    requestId: ctx.requestId ?? randomUUID(),
+    // Interactive tasks are always detachable: Ctrl-P Ctrl-Q must leave them running (the worker's idle timeout
+    // ends one nobody comes back to).
+    detach: flags.detach === true || interactive,
+  });
+}
+
+function clamp(n: number): number {
+  return Math.max(1, Math.min(1000, Math.trunc(n)));
+}

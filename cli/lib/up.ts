@@ -1,0 +1,63 @@
+// `cc up`: a local cluster (router and workers in this process) in the foreground until Ctrl-C.
+import { ExitCode } from "../exit-codes.js";
+import { embeddedLogger, startLocalCluster, type LocalClusterOptions } from "./embedded.js";
+import { CliError } from "./errors.js";
+import { processSignals, type CommandIO, type SignalSource } from "./io.js";
+import { styleFor } from "./style.js";
+
+export interface UpOptions {
+  workers: number;
+  port: number;
+  host: string;
+  maxSessions?: number | undefined;
+  workspaceRoot?: string | undefined;
+  claudeHome?: string | undefined;
+}
+
+export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = processSignals): Promise<number> {
+  const logger = await embeddedLogger(io.env, "warn");
+  const options: LocalClusterOptions = {
+    workers: o.workers,
+    port: o.port,
+    host: o.host,
+    logger,
+    ...(o.maxSessions !== undefined ? { maxSessionsPerWorker: o.maxSessions } : {}),
+    ...(o.workspaceRoot !== undefined ? { workspaceRoot: o.workspaceRoot } : {}),
+    ...(o.claudeHome !== undefined ? { claudeHome: o.claudeHome } : {}),
+  };
+  let cluster;
+  try {
+    cluster = await startLocalCluster(options);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new CliError(`port ${o.port} on ${o.host} is in use — pick another with --port, or is a cluster already up? (\`cc workers --router http://${o.host}:${o.port}\`)`, ExitCode.AgentError);
+    }
+    throw err;
+  }
+  const s = styleFor(io.stdout, io.env);
+  const lines = [
+    `${s.bold("router")}    ${cluster.url}`,
+    ...cluster.workerUrls.map((u, i) => `${s.bold(`worker ${i + 1}`)}  ${u}`),
+    "",
+    "Use it from another terminal:",
+    `  export CC_ROUTER_URL=${cluster.url}`,
+    `  ${s.dim(`or save it: cc config set local --router ${cluster.url}`)}`,
+    "",
+    s.dim("Ctrl-C stops the cluster."),
+  ];
+  io.stdout.write(lines.join("\n") + "\n");
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      signals.off("SIGINT", stop);
+      signals.off("SIGTERM", stop);
+      resolve();
+    };
+    signals.on("SIGINT", stop);
+    signals.on("SIGTERM", stop);
+  });
+  io.stdout.write("\nstopping the cluster…\n");
+  await cluster.close();
+  io.stdout.write("stopped\n");
+  return ExitCode.Ok;
+}
