@@ -2,6 +2,7 @@
 // Entry point: `npm run router`. Reads settings from the environment, listens, and drains on SIGTERM/SIGINT.
 import { createLogger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
+import { drainOnSignals } from "../common/shutdown.js";
 import { createRouter } from "./server.js";
 import { readRouterSettings } from "./settings.js";
 
@@ -23,21 +24,7 @@ async function main(): Promise<void> {
   const port = await router.listen();
   logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceMs: settings.shutdownGraceMs }, "draining");
-    router.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  drainOnSignals(logger, settings.shutdownGraceMs, () => router.shutdown());
 }
 
 void main();

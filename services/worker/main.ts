@@ -2,6 +2,7 @@
 // Entry point: `npm run worker`. Reads settings from the environment, listens, and drains on SIGTERM/SIGINT.
 import { createLogger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
+import { drainOnSignals } from "../common/shutdown.js";
 import { createWorker } from "./server.js";
 import { readWorkerSettings } from "./settings.js";
 
@@ -21,21 +22,7 @@ async function main(): Promise<void> {
   const port = await worker.listen();
   logger.info({ port, workerId: settings.workerId, capacity: settings.maxSessions }, "worker listening");
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceMs: settings.shutdownGraceMs }, "draining");
-    worker.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  drainOnSignals(logger, settings.shutdownGraceMs, () => worker.shutdown());
 }
 
 void main();

@@ -7,7 +7,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
-import { ExitReason, Phase, type RunEvent, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, Phase, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { silentLogger } from "../../services/common/logger.js";
@@ -16,6 +16,7 @@ import { readRouterSettings } from "../../services/router/settings.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
 import { collect, ofCase } from "../helpers/worker.js";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/worker-process.js";
 
@@ -240,12 +241,3 @@ describe("router with three worker processes", () => {
     expect(tasks.tasks.filter((t) => t.promptSummary.startsWith("bulk ")).every((t) => t.status === TaskStatus.SUCCEEDED)).toBe(true);
   }, 180_000);
 });
-
-async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-void ({} as RunRequest);

@@ -12,6 +12,7 @@ import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker } from "../helpers/worker.js";
 import { spawnWorkerProcess } from "../helpers/worker-process.js";
 
@@ -87,11 +88,3 @@ describe("worker process lifecycle", () => {
     });
   }
 });
-
-async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -1,6 +1,6 @@
 // The worker running the real claude against the scripted model: headless streams, a tool call that writes a file,
 // the interactive TUI with hooks, and every way a task can end leaving no process behind.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import { ExitReason, OutputStream, Phase, RunMode, type RunEvent } from "../../g
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
 /** Runs as root here: claude refuses to skip permissions, so tests allow the tools they use. */
@@ -201,12 +202,3 @@ describe("worker without a usable claude", () => {
     }
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-void existsSync;
