@@ -1,6 +1,7 @@
 // A single-consumer queue measured in bytes, with high and low water marks. The producer is told to pause when the
 // queue passes the high mark and to resume when the consumer has drained it below the low mark, so a slow reader
 // slows the source (a PTY, a pipe) instead of growing memory.
+import { waitForWake } from "./wake.js";
 
 export interface EventQueueOptions<T> {
   /** Above this many queued bytes the producer is asked to pause. */
@@ -79,15 +80,7 @@ export class EventQueue<T> {
   }
 
   private waitForItem(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        signal?.removeEventListener("abort", done);
-        this.wake = undefined;
-        resolve();
-      };
-      this.wake = done;
-      signal?.addEventListener("abort", done, { once: true });
-    });
+    return waitForWake(signal, (wake) => (this.wake = wake));
   }
 
   private notify(): void {

@@ -111,11 +111,10 @@ export class Registry {
 
   /** Online workers carrying every label, least loaded first. */
   candidates(labels: Record<string, string>, exclude: ReadonlySet<string> = new Set()): WorkerEntry[] {
-    const matching = this.list().filter((e) => {
+    return this.list().filter((e) => {
       const h = this.health(e);
       return (h === WorkerHealth.ONLINE || h === WorkerHealth.FULL) && !exclude.has(e.id) && hasLabels(e, labels);
     });
-    return matching;
   }
 
   /** The least-loaded worker with a free slot among `candidates`; ties rotate. */

@@ -5,6 +5,7 @@
 import { ConnectError, Code } from "@connectrpc/connect";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { eventSize } from "../common/event-size.js";
+import { waitForWake } from "../common/wake.js";
 
 export interface TaskLogOptions {
   maxBytes: number;
@@ -97,15 +98,7 @@ export class TaskLog {
           if (this.failure) throw this.failure;
           return;
         }
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            signal?.removeEventListener("abort", done);
-            cursor.wake = undefined;
-            resolve();
-          };
-          cursor.wake = done;
-          signal?.addEventListener("abort", done, { once: true });
-        });
+        await waitForWake(signal, (wake) => (cursor.wake = wake));
       }
     } finally {
       this.cursors.delete(cursor);
