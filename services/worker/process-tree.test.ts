@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { newTaskId } from "../common/ids.js";
-import { signalTask, TASK_ID_ENV, taskProcesses } from "./process-tree.js";
+import { signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses, WORKER_PID_ENV } from "./process-tree.js";
 
 /** Polls a condition that depends on other processes (bounded; there is no event to wait for). */
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -99,5 +99,23 @@ describe("process tree", () => {
     expect(() => signalTask(taskId, undefined, "SIGTERM")).not.toThrow();
     // A leader that is long gone: ESRCH is swallowed.
     expect(() => signalTask(taskId, 2 ** 22 + 12345, "SIGKILL")).not.toThrow();
+  });
+
+  it("sweepOrphans ends the processes of a dead worker and leaves a live worker's alone", async () => {
+    const gone = spawn("true");
+    await once(gone, "exit");
+    const path = process.env["PATH"] ?? "/usr/bin:/bin";
+    const orphan = `test-${newTaskId()}`;
+    const owned = `test-${newTaskId()}`;
+    startTask({ PATH: path, [TASK_ID_ENV]: orphan, [WORKER_PID_ENV]: String(gone.pid) }, orphan);
+    startTask({ PATH: path, [TASK_ID_ENV]: owned, [WORKER_PID_ENV]: String(process.pid) }, owned);
+    await until(() => sleepsOf(orphan).length === 2 && sleepsOf(owned).length === 2);
+
+    const orphans = taskProcesses(orphan);
+    const killed = sweepOrphans();
+    expect(killed).toEqual(expect.arrayContaining(orphans));
+    await until(() => sleepsOf(orphan).every((pid) => ["", "Z"].includes(stateOf(pid))));
+    expect(sleepsOf(owned)).toHaveLength(2);
+    for (const pid of sleepsOf(owned)) expect(killed).not.toContain(pid);
   });
 });

@@ -204,8 +204,8 @@ describe("router with three worker processes", () => {
     expect((down as ConnectError).code).toBe(Code.Unavailable);
     // The router still serves.
     expect(ofCase(await run({ prompt: "still there?" }), "exited")[0]?.exitCode).toBe(0);
-    // claude and its command were orphaned by the kill; the restarted worker ends them.
-    expect(processesUnder(workspace).length).toBeGreaterThan(0);
+    // Whatever the kill left running (claude may end itself when its pipes close, its command need not) is gone
+    // once the worker is back: it sweeps processes whose worker died (unit-tested in process-tree.test.ts).
     await startWorker("w3");
     expect(await waitForNoProcessesUnder(workspace)).toEqual([]);
   });
