@@ -1,0 +1,140 @@
+// A client in another language from the same .proto files: clients/python/generate.sh (protoc and
+// grpc_python_plugin) into a temporary directory, then clients/python/cc_run.py (grpcio) streaming RouterService.Run
+// from a local cluster whose worker runs the real claude against the scripted model.
+// Needs Debian's protobuf-compiler, protobuf-compiler-grpc, python3-grpcio and python3-protobuf (.ci/run installs
+// them); without them the suite is skipped and says which to install.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalCluster, type LocalCluster } from "../../services/cluster/local.js";
+import { silentLogger } from "../../services/common/logger.js";
+import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
+import { modelEnv, startModel } from "../helpers/model.js";
+import { waitForNoProcessesUnder } from "../helpers/processes.js";
+
+const PYTHON = "/usr/bin/python3";
+const CLIENT_DIR = fileURLToPath(new URL("../../clients/python", import.meta.url));
+const TOKEN = "python-client-test-token";
+
+const SCRIPT: Script = {
+  conversations: [
+    {
+      match: "use a tool",
+      turns: [
+        { content: [{ type: "text", text: "Let me look." }, { type: "tool_use", name: "Bash", input: { command: "echo from-python > out.txt", description: "Write out.txt" } }] },
+        { content: [{ type: "text", text: "Wrote out.txt." }] },
+      ],
+    },
+    { match: "fail", turns: [{ content: [], error: { status: 400, type: "invalid_request_error", message: "scripted failure", retry: false } }] },
+    { turns: [{ content: [{ type: "text", text: "Python asked: {{prompt}}" }] }] },
+  ],
+};
+
+/** Why the suite cannot run here, or "" when it can. */
+function missingTools(): string {
+  const missing: string[] = [];
+  const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+  if (!has("protoc")) missing.push("protobuf-compiler (protoc)");
+  if (!has("grpc_python_plugin")) missing.push("protobuf-compiler-grpc (grpc_python_plugin)");
+  const py = spawnSync(PYTHON, ["-c", "import grpc, google.protobuf"]);
+  if (py.error || py.status !== 0) missing.push(`python3-grpcio and python3-protobuf (${PYTHON} cannot import grpc and google.protobuf)`);
+  return missing.length === 0 ? "" : `missing ${missing.join(", ")}: apt-get install ${["protobuf-compiler", "protobuf-compiler-grpc", "python3-grpcio", "python3-protobuf"].join(" ")}`;
+}
+
+const missing = missingTools();
+if (missing) console.warn(`python-client.test.ts skipped: ${missing}`);
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: Record<string, string>): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe.skipIf(missing !== "")(`Python client generated from the .proto files${missing ? ` (skipped: ${missing})` : ""}`, () => {
+  let model: ScriptedModel;
+  let cluster: LocalCluster;
+  let root: string;
+  let target: string;
+  let env: Record<string, string>;
+
+  const ccRun = (args: string[]) => run(PYTHON, [join(CLIENT_DIR, "cc_run.py"), ...args], env);
+
+  beforeAll(async () => {
+    root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-python-")));
+    const gen = join(root, "gen");
+    env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", PYTHONPATH: gen, PYTHONDONTWRITEBYTECODE: "1" };
+    const generated = await run("bash", [join(CLIENT_DIR, "generate.sh"), gen], env);
+    if (generated.code !== 0) throw new Error(`generate.sh exited ${generated.code}: ${generated.stderr}`);
+
+    model = await startModel(SCRIPT);
+    cluster = await startLocalCluster({
+      env: { ...modelEnv(model), CC_TOKEN: TOKEN, CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent" },
+      claudeHome: join(root, "home"),
+      workspaceRoot: join(root, "workspaces"),
+      logger: silentLogger(),
+    });
+    target = cluster.url.replace("http://", "");
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+    await model?.close();
+    const left = root ? await waitForNoProcessesUnder(root) : [];
+    if (root) rmSync(root, { recursive: true, force: true });
+    expect(left).toEqual([]);
+  });
+
+  it("streams a Run through the router: the answer on stdout, exit code 0", async () => {
+    const r = await ccRun(["--target", target, "--token", TOKEN, "hello from python"]);
+    expect(r.stderr).toMatch(/^\[started task [0-9a-z]{26} on local-1, claude [\d.]+/m);
+    expect(r.stdout).toBe("Python asked: hello from python\n");
+    expect(r.stderr).toMatch(/^\[result: success, 1 turn\(s\), \$[\d.]+, session [0-9a-f-]{36}\]$/m);
+    expect(r.stderr).toMatch(/^\[exited 0 \(completed\)\]$/m);
+    expect(r.code).toBe(0);
+    expect(model.mainRequests().some((req) => JSON.stringify(req.body).includes("hello from python"))).toBe(true);
+  });
+
+  it("prints tool calls as they arrive (http:// target, allowed tools)", async () => {
+    const r = await ccRun(["--target", cluster.url, "--token", TOKEN, "--allowed-tools", "Bash", "use a tool please"]);
+    expect(r.stdout).toBe('Let me look.\n-> Bash {"command":"echo from-python > out.txt","description":"Write out.txt"}\nWrote out.txt.\n');
+    expect(r.code).toBe(0);
+  });
+
+  it("exits with claude's own exit code when the agent fails", async () => {
+    const r = await ccRun(["--target", target, "--token", TOKEN, "fail now"]);
+    expect(r.stderr).toMatch(/^\[exited 1 \(completed\)\]$/m);
+    expect(r.code).toBe(1);
+  });
+
+  it("a wrong token is one line with the gRPC code and exit code 1", async () => {
+    const r = await ccRun(["--target", target, "--token", "not-the-token", "hello"]);
+    expect(r).toMatchObject({ code: 1, stdout: "", stderr: "cc_run: UNAUTHENTICATED: wrong router token (CC_TOKEN)\n" });
+  });
+
+  it("no token at all is UNAUTHENTICATED too", async () => {
+    const r = await ccRun(["--target", target, "hello"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^cc_run: UNAUTHENTICATED: missing router token/);
+  });
+
+  it("an unreachable router is UNAVAILABLE and exit code 1", async () => {
+    const r = await ccRun(["--target", "127.0.0.1:1", "--token", TOKEN, "hello"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^cc_run: UNAVAILABLE: .+\n$/);
+  });
+});
