@@ -2,6 +2,7 @@
 // cause goes to the log) and bearer-token authentication.
 import { timingSafeEqual, createHash } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { internal } from "./errors.js";
 import type { Logger } from "./logger.js";
 
@@ -42,10 +43,20 @@ function tokenMatches(presented: string, accepted: readonly string[]): boolean {
   return ok;
 }
 
-/** Requires `authorization: Bearer <token>` with one of `tokens` (several allow rotation). No tokens: open. */
+/**
+ * Services anyone may call without a token. Health only: Kubernetes and Cloud Run gRPC probes and Docker
+ * HEALTHCHECKs cannot send headers, and a status reveals nothing. Reflection is not here: the schema stays behind
+ * the token like every other RPC.
+ */
+export const TOKEN_FREE_SERVICES: ReadonlySet<string> = new Set([Health.typeName]);
+
+/**
+ * Requires `authorization: Bearer <token>` with one of `tokens` (several allow rotation), except for
+ * TOKEN_FREE_SERVICES. No tokens: open.
+ */
 export function bearerAuth(tokens: readonly string[], what: string): Interceptor {
   return (next) => async (req) => {
-    if (tokens.length === 0) return next(req);
+    if (tokens.length === 0 || TOKEN_FREE_SERVICES.has(req.service.typeName)) return next(req);
     const header = req.header.get("authorization") ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match) throw new ConnectError(`missing ${what}: send "authorization: Bearer <token>"`, Code.Unauthenticated);

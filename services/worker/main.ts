@@ -8,8 +8,12 @@ import { readWorkerSettings } from "./settings.js";
 
 async function main(): Promise<void> {
   let settings;
+  let worker;
+  let logger;
   try {
     settings = readWorkerSettings();
+    logger = createLogger("worker", settings.logLevel);
+    worker = await createWorker(settings, { logger });
   } catch (err) {
     if (err instanceof SettingsError) {
       console.error(`worker: ${err.message}`);
@@ -17,8 +21,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger("worker", settings.logLevel);
-  const worker = await createWorker(settings, { logger });
   const port = await worker.listen();
   logger.info({ port, workerId: settings.workerId, capacity: settings.maxSessions }, "worker listening");
 

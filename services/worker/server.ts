@@ -1,12 +1,16 @@
 // Wiring: builds an unstarted worker server from settings. Only main.ts listens on a real port and handles
 // signals; tests build the same thing on port 0.
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
+import { HealthState, healthRoutes, ServingStatus } from "../common/health.js";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
+import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
 import { sweepOrphans } from "./process-tree.js";
-import { prepareClaudeHome } from "./claude-home.js";
+import { prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
 import { workerRoutes } from "./connect.js";
 import { workerService } from "./service.js";
 import { SessionManager } from "./sessions.js";
@@ -21,6 +25,8 @@ const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 export interface Worker {
   readonly server: DualServer;
   readonly manager: SessionManager;
+  /** What grpc.health.v1.Health answers: SERVING once listening with a usable claude, NOT_SERVING once draining. */
+  readonly health: HealthState;
   /** Listens on settings.port (0 = any free port) and resolves with the bound port. */
   listen(): Promise<number>;
   /** Graceful stop: refuse new tasks, let running ones finish within `graceMs`, then stop them and close. */
@@ -45,15 +51,21 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const claude = await probeClaude(settings.claudeBin);
   if (claude.problem) logger.error({ problem: claude.problem }, "claude is not usable; tasks will be refused");
   const home = settings.claudeHome || env["HOME"] || "";
+  if (home && settings.claudeConfigDir) seedClaudeConfig(home, settings.claudeConfigDir);
   if (home) prepareClaudeHome(home, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
 
   // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
   const orphans = sweepOrphans();
   if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
   const manager = new SessionManager({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
+  const health = new HealthState([WorkerService.typeName]);
   const handler = createConnectHandler({
     logger,
-    routes: workerRoutes(workerService(manager, settings.disconnectGraceMs)),
+    routes: (router) => {
+      workerRoutes(workerService(manager, settings.disconnectGraceMs))(router);
+      healthRoutes(health)(router);
+      reflectionRoutes([WorkerService, Health])(router);
+    },
     interceptors: [errorBoundary(logger), bearerAuth(settings.workerToken ? [settings.workerToken] : [], "worker token (CC_WORKER_TOKEN)")],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
   });
@@ -63,8 +75,11 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   return {
     server,
     manager,
+    health,
     async listen() {
       const port = await server.listen(settings.port, settings.host);
+      // A worker whose claude cannot run refuses every task: probes should route around it, not to it.
+      health.setAll(claude.problem ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
       if (settings.routerUrl) {
         registration = startRegistration({
           routerUrl: settings.routerUrl,
@@ -77,11 +92,14 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       return port;
     },
     async shutdown(graceMs = settings.shutdownGraceMs) {
+      // First, so probes and Watchers stop sending work here while running tasks finish.
+      health.setAll(ServingStatus.NOT_SERVING);
       const drained = manager.drain(graceMs);
       // The last heartbeat reports DRAINING, so the router stops placing tasks here at once.
       await registration?.stop();
       await drained;
       await manager.close();
+      health.close();
       await server.close(1000);
     },
   };

@@ -13,6 +13,12 @@ export const WORKER_SETTINGS = {
   workerToken: { env: "CC_WORKER_TOKEN", default: "", description: "Bearer token that callers (the router) must present; empty accepts any caller.", parse: text },
   claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
   claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
+  claudeConfigDir: {
+    env: "CC_CLAUDE_CONFIG",
+    default: "",
+    description: "A directory laid out like ~/.claude (credentials, settings.json, CLAUDE.md), e.g. a read-only secret mount; copied into claude's HOME at start.",
+    parse: text,
+  },
   workspaceRoot: {
     env: "CC_WORKSPACE_ROOT",
     default: "",
