@@ -75,12 +75,25 @@ export interface DescribeContext {
   taskId?: string;
 }
 
+/** OpenSSL's and Node's codes for a certificate the client does not trust or that names another host. */
+const TLS_TRUST_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 /** The one place that words failures for the user. */
 export function describeError(err: unknown, ctx: DescribeContext): Described {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof ConnectError) {
     if (isNetworkError(err)) {
       const code = causeCode(err);
+      if (TLS_TRUST_CODES.has(code)) {
+        return {
+          message: `cannot verify the TLS certificate of the router at ${ctx.router} (${code}) — if it comes from a private CA or is self-signed, point NODE_EXTRA_CA_CERTS at that CA's certificate`,
+          exitCode: ExitCode.Unreachable,
+        };
+      }
       if (code.startsWith("ERR_HTTP2_")) {
         return {
           message: `cannot reach the router at ${ctx.router}: it does not answer gRPC over HTTP/2 (${code}) — check the URL, or start a router with \`cc up\``,

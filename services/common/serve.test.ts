@@ -1,8 +1,11 @@
+import { rmSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import * as https from "node:https";
 import * as net from "node:net";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
+import { selfSignedCertificate } from "../../test/helpers/tls.js";
 import { createDualServer, type DualServer, type RequestHandler } from "./serve.js";
 
 /** Answers "<HTTP version> <path>"; /hang sends headers and a first chunk, then never ends. */
@@ -195,4 +198,35 @@ describe("createDualServer", () => {
   // serve.ts gives a silent socket 10 s (a constant, not an option) before destroying it; Node's socket timeouts do not
   // run on vi's fake timers, so checking it needs a real 10 s wait, left out of the unit tests.
   it.skip("destroys a socket that sends nothing after 10 s", () => {});
+});
+
+describe("createDualServer with TLS", () => {
+  it("serves HTTP/2 and HTTP/1.1 on one port, chosen by ALPN, and refuses cleartext", async () => {
+    const material = selfSignedCertificate();
+    const server = createDualServer(handler(), { tls: material });
+    const port = await server.listen(0, "127.0.0.1");
+    try {
+      const session = http2.connect(`https://localhost:${port}`, { ca: material.cert });
+      session.on("error", () => {});
+      await once(session, "connect");
+      expect(await h2Get(session, "/h2")).toEqual({ status: 200, body: "2.0 GET /h2" });
+      session.close();
+
+      const h1 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        https.get({ host: "127.0.0.1", port, path: "/h1", ca: material.cert, servername: "localhost", ALPNProtocols: ["http/1.1"] }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => (body += c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        }).on("error", reject);
+      });
+      expect(h1).toEqual({ status: 200, body: "1.1 GET /h1" });
+
+      // A cleartext client gets no HTTP answer: the bytes are not a TLS handshake.
+      await expect(h1Get(port, "/plain")).rejects.toThrow();
+    } finally {
+      await server.close(0);
+      rmSync(material.dir, { recursive: true, force: true });
+    }
+  });
 });

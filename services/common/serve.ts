@@ -1,11 +1,12 @@
 // One listening port for every client: gRPC and Cloud Run speak HTTP/2 cleartext with prior knowledge (h2c), while
 // browsers, curl and the Connect protocol's unary calls often speak HTTP/1.1. Node's http2.createServer only speaks
 // h2c (`allowHTTP1` works only with TLS), so a plain TCP server peeks at each connection's first bytes and hands the
-// socket to the HTTP/2 or the HTTP/1.1 server.
+// socket to the HTTP/2 or the HTTP/1.1 server. With TLS (self-hosting without a proxy in front), ALPN says which.
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
+import * as tls from "node:tls";
 
 /** Every HTTP/2 connection opens with this preface (RFC 9113 §3.4); no HTTP/1.x request starts with "PRI". */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -30,7 +31,12 @@ export interface DualServer {
 export interface DualServerOptions {
   /** HTTP/2 keep-alive: idle sessions are closed after this many ms (streams in flight are not affected). */
   idleTimeoutMs?: number;
+  /** Serve TLS with this PEM certificate chain and key, offering h2 and http/1.1 by ALPN; cleartext without. */
+  tls?: { cert: Buffer; key: Buffer };
 }
+
+/** A client must finish connecting (and the TLS handshake) and send its first bytes this soon. */
+const FIRST_BYTES_MS = 10_000;
 
 /** HTTP/1.1 sockets: a request must arrive this soon after connecting or after the previous response. */
 const H1_IDLE_MS = 30_000;
@@ -66,11 +72,21 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
     session.once("close", () => sessions.delete(session));
   });
 
-  const tcp = net.createServer((socket) => {
+  const toH1 = (socket: net.Socket) => {
+    h1InFlight.set(socket, 0);
+    socket.once("close", () => h1InFlight.delete(socket));
+    h1Idle(socket);
+    h1.emit("connection", socket);
+  };
+  const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+  };
+
+  const cleartext = (socket: net.Socket) => {
+    track(socket);
     // A client that connects and says nothing must not hold a socket forever.
-    socket.setTimeout(10_000, () => socket.destroy());
+    socket.setTimeout(FIRST_BYTES_MS, () => socket.destroy());
     socket.once("data", (first: Buffer) => {
       socket.setTimeout(0);
       socket.pause();
@@ -80,14 +96,19 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
         // let them flow to no listener and lose the preface.
         h2.emit("connection", socket);
       } else {
-        h1InFlight.set(socket, 0);
-        socket.once("close", () => h1InFlight.delete(socket));
-        h1Idle(socket);
-        h1.emit("connection", socket);
+        toH1(socket);
         socket.resume();
       }
     });
-  });
+  };
+  const encrypted = (socket: tls.TLSSocket) => {
+    track(socket);
+    if (socket.alpnProtocol === "h2") h2.emit("connection", socket);
+    else toH1(socket);
+  };
+  const tcp = options.tls
+    ? tls.createServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: FIRST_BYTES_MS }, encrypted)
+    : net.createServer(cleartext);
 
   return {
     listen(port, host = "0.0.0.0") {

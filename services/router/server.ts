@@ -7,6 +7,7 @@ import { HealthState, healthRoutes, ServingStatus } from "../common/health.js";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
+import { readTlsFiles } from "../common/secrets.js";
 import { SettingsError } from "../common/settings.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
@@ -85,7 +86,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     interceptors: [errorBoundary(logger), authByMethod(settings)],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
   });
-  const server = createDualServer(handler);
+  const server = createDualServer(handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   const d = dispatcher;
   return {
     server,

@@ -1,4 +1,5 @@
 // Every router setting in one table: environment variable, default, meaning.
+import { readTokenFile } from "../common/secrets.js";
 import { duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
@@ -23,6 +24,10 @@ export const ROUTER_SETTINGS = {
     description: "Token sent to workers, and accepted from workers registering (comma-separated: the first is sent).",
     parse: list,
   },
+  tokenFile: { env: "CC_TOKEN_FILE", default: "", description: "A file with more client tokens (one per line), e.g. a mounted secret.", parse: text },
+  workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line); used like CC_WORKER_TOKEN, after it.", parse: text },
+  tlsCert: { env: "CC_TLS_CERT", default: "", description: "PEM certificate chain: serve TLS (h2 and HTTP/1.1 by ALPN) instead of cleartext h2c. With CC_TLS_KEY.", parse: text },
+  tlsKey: { env: "CC_TLS_KEY", default: "", description: "PEM private key for CC_TLS_CERT.", parse: text },
   queueLimit: { env: "CC_QUEUE_LIMIT", default: "100", description: "Tasks that may wait for a free worker; more get RESOURCE_EXHAUSTED.", parse: integer(0, 100_000) },
   maxAttempts: { env: "CC_MAX_ATTEMPTS", default: "3", description: "Placements of a task whose worker fails before claude starts.", parse: integer(1, 20) },
   callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
@@ -48,5 +53,8 @@ export const ROUTER_SETTINGS = {
 export type RouterSettings = SettingsOf<typeof ROUTER_SETTINGS>;
 
 export function readRouterSettings(env: Record<string, string | undefined> = process.env): RouterSettings {
-  return readSettings(ROUTER_SETTINGS, env);
+  const settings = readSettings(ROUTER_SETTINGS, env);
+  settings.tokens = [...settings.tokens, ...readTokenFile("CC_TOKEN_FILE", settings.tokenFile)];
+  settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
+  return settings;
 }

@@ -10,6 +10,7 @@ import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
 import { sweepOrphans } from "./process-tree.js";
+import { readTlsFiles } from "../common/secrets.js";
 import { prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
 import { workerRoutes } from "./connect.js";
 import { workerService } from "./service.js";
@@ -40,9 +41,9 @@ export interface WorkerOptions {
 }
 
 /** Bound to one address: that address; bound to all: the host name. */
-function defaultSelfUrl(host: string, port: number): string {
+function defaultSelfUrl(host: string, port: number, tls: boolean): string {
   const name = host === "0.0.0.0" || host === "::" ? hostname() : host.includes(":") ? `[${host}]` : host;
-  return `http://${name}:${port}`;
+  return `${tls ? "https" : "http"}://${name}:${port}`;
 }
 
 export async function createWorker(settings: WorkerSettings, options: WorkerOptions): Promise<Worker> {
@@ -66,10 +67,10 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },
-    interceptors: [errorBoundary(logger), bearerAuth(settings.workerToken ? [settings.workerToken] : [], "worker token (CC_WORKER_TOKEN)")],
+    interceptors: [errorBoundary(logger), bearerAuth(settings.workerTokens, "worker token (CC_WORKER_TOKEN)")],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
   });
-  const server = createDualServer(handler);
+  const server = createDualServer(handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   let registration: Registration | undefined;
 
   return {
@@ -83,8 +84,8 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       if (settings.routerUrl) {
         registration = startRegistration({
           routerUrl: settings.routerUrl,
-          selfUrl: settings.advertiseUrl || defaultSelfUrl(settings.host, port),
-          token: settings.workerToken,
+          selfUrl: settings.advertiseUrl || defaultSelfUrl(settings.host, port, Boolean(settings.tlsCert)),
+          token: settings.workerTokens[0] ?? "",
           info: () => manager.info(),
           logger,
         });

@@ -2,7 +2,8 @@
 // environment; the README's table is this one (test/docs.test.ts keeps them equal).
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { duration, integer, labels, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { readTokenFile } from "../common/secrets.js";
+import { duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const WORKER_SETTINGS = {
   port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
@@ -10,7 +11,15 @@ export const WORKER_SETTINGS = {
   workerId: { env: "CC_WORKER_ID", default: "", description: "This worker's id in the cluster; default the host name.", parse: (raw: string) => text(raw) || hostname() },
   routerUrl: { env: "CC_ROUTER_URL", default: "", description: "Router to register with and send heartbeats to; empty for none.", parse: text },
   advertiseUrl: { env: "CC_WORKER_URL", default: "", description: "URL the router uses to reach this worker; default http://<host name>:<port>.", parse: text },
-  workerToken: { env: "CC_WORKER_TOKEN", default: "", description: "Bearer token that callers (the router) must present; empty accepts any caller.", parse: text },
+  workerTokens: {
+    env: "CC_WORKER_TOKEN",
+    default: "",
+    description: "Bearer token(s) that callers (the router) must present, comma-separated for rotation; the first is sent when registering. Empty accepts any caller.",
+    parse: list,
+  },
+  workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line), e.g. a mounted secret.", parse: text },
+  tlsCert: { env: "CC_TLS_CERT", default: "", description: "PEM certificate chain: serve TLS (h2 and HTTP/1.1 by ALPN) instead of cleartext h2c. With CC_TLS_KEY.", parse: text },
+  tlsKey: { env: "CC_TLS_KEY", default: "", description: "PEM private key for CC_TLS_CERT.", parse: text },
   claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
   claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
   claudeConfigDir: {
@@ -41,5 +50,7 @@ export const WORKER_SETTINGS = {
 export type WorkerSettings = SettingsOf<typeof WORKER_SETTINGS>;
 
 export function readWorkerSettings(env: Record<string, string | undefined> = process.env): WorkerSettings {
-  return readSettings(WORKER_SETTINGS, env);
+  const settings = readSettings(WORKER_SETTINGS, env);
+  settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
+  return settings;
 }
