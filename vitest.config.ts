@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["services/**/*.test.ts", "cli/**/*.test.ts", "test/**/*.test.ts"],
+    // The container tests build images: they have their own command, `npm run test:containers`.
+    exclude: ["test/containers/**", "**/node_modules/**"],
     // End-to-end tests start real claude processes; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,

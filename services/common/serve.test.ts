@@ -213,7 +213,7 @@ describe("createDualServer with TLS", () => {
       session.close();
 
       const h1 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        https.get({ host: "127.0.0.1", port, path: "/h1", ca: material.cert, servername: "localhost", ALPNProtocols: ["http/1.1"] }, (res) => {
+        https.get({ host: "127.0.0.1", port, path: "/h1", ca: material.cert, servername: "localhost" }, (res) => {
           let body = "";
           res.setEncoding("utf8");
           res.on("data", (c: string) => (body += c));
