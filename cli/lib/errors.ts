@@ -14,6 +14,17 @@ export class CliError extends Error {
   }
 }
 
+/** Following a task was given up: the router stayed unreachable through every re-attach attempt. */
+export class FollowLostError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly attempts: number,
+    override readonly cause: unknown,
+  ) {
+    super(`lost the router while following task ${taskId}`);
+  }
+}
+
 /** Error codes of the socket layer, as Node reports them in `cause.code`. */
 const NETWORK_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EPIPE",
@@ -85,6 +96,16 @@ const TLS_TRUST_CODES = new Set([
 /** The one place that words failures for the user. */
 export function describeError(err: unknown, ctx: DescribeContext): Described {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof FollowLostError) {
+    const why = err.cause instanceof ConnectError && isNetworkError(err.cause) ? causeCode(err.cause) || dropReason(err.cause) : dropReason(err.cause);
+    return {
+      message:
+        `lost the router at ${ctx.router} while following task ${err.taskId} (${why}; ${err.attempts} attempts to re-attach) — ` +
+        `its worker stops the task once it notices the router is gone; when the router is back, \`cc attach ${err.taskId}\` shows ` +
+        "what happened (a restarted router no longer knows the task)",
+      exitCode: ExitCode.Unreachable,
+    };
+  }
   if (err instanceof ConnectError) {
     if (isNetworkError(err)) {
       const code = causeCode(err);

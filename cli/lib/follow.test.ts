@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { RunRequestSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { exitedEv, FakeRouter, failedTask, networkError, outputEv } from "../testing/fake-router.js";
+import { describeError, FollowLostError } from "./errors.js";
 import { follow, type FollowOptions } from "./follow.js";
 
 const request = create(RunRequestSchema, { prompt: "hi" });
@@ -68,7 +69,11 @@ describe("follow", () => {
 
   it("gives up after the retries, with the last error", async () => {
     const router = new FakeRouter({ events: [outputEv(1, "a")], error: networkError() }, ...Array.from({ length: 3 }, () => ({ events: [], error: networkError("ECONNREFUSED") })));
-    await expect(collect(router, { retries: 2, maxDelayMs: 300 })).rejects.toThrow("ECONNREFUSED");
+    const err = await collect(router, { retries: 2, maxDelayMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FollowLostError);
+    expect((err as FollowLostError).attempts).toBe(2);
+    expect(String((err as FollowLostError).cause)).toContain("ECONNREFUSED");
+    expect(describeError(err, { router: "http://r:1" }).message).toMatch(/^lost the router at http:\/\/r:1 while following task .* \(ECONNREFUSED; 2 attempts to re-attach\)/);
     expect(router.methods()).toEqual(["run", "attach", "attach"]);
   });
 

@@ -6,7 +6,7 @@
 import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import type { RunEvent, RunRequest, Exited } from "../../gen/claudecluster/v1/run_pb.js";
 import type { RouterClient } from "./client.js";
-import { isNetworkError, isStreamDrop } from "./errors.js";
+import { FollowLostError, isNetworkError, isStreamDrop } from "./errors.js";
 
 export type FollowStart = { run: RunRequest } | { attach: string; afterSeq?: bigint };
 
@@ -97,7 +97,7 @@ export async function follow(options: FollowOptions): Promise<FollowResult> {
       }
     }
     failures += 1;
-    if (failures > retries) throw error;
+    if (failures > retries) throw isNetworkError(error) ? new FollowLostError(taskId, failures - 1, error) : error;
     const delay = Math.min(maxDelay, base * 2 ** (failures - 1));
     options.onReconnect?.(failures, delay, error);
     await sleep(delay, signal);
