@@ -61,6 +61,41 @@ export function fromPlatformError(err: unknown, subject: string): ConnectError {
   }
 }
 
+const PARSE_BINARY = /^parse binary: ([\s\S]*)$/;
+const OVER_READ_MAX = /^message size (?:(\d+) )?is larger than configured readMaxBytes (\d+)$/;
+
+/**
+ * Restates connect-es's own errors about a request it could not read, for the caller whose mistake they are:
+ * bytes that are not a valid message come as INTERNAL "parse binary: …" (the code gRPC libraries use for a corrupt
+ * message) and become INVALID_ARGUMENT naming the message type; a message over readMaxBytes keeps
+ * RESOURCE_EXHAUSTED and says which setting sets the limit (both services derive it from CC_MAX_PROMPT_BYTES).
+ * Only for errors raised while reading the request: a worker's answer the router cannot parse stays INTERNAL.
+ */
+export function clarifyRequestError(err: ConnectError, inputType: string): ConnectError {
+  const parse = err.code === Code.Internal ? PARSE_BINARY.exec(err.rawMessage) : null;
+  if (parse) {
+    return new ConnectError(
+      `the request is not a valid ${inputType} message (${parse[1]}); check that the client encodes it with this service's .proto`,
+      Code.InvalidArgument,
+      undefined,
+      undefined,
+      err,
+    );
+  }
+  const big = err.code === Code.ResourceExhausted ? OVER_READ_MAX.exec(err.rawMessage) : null;
+  if (big) {
+    const size = big[1] ? `${big[1]} bytes, ` : "";
+    return new ConnectError(
+      `the request message is ${size}over this server's limit of ${big[2]} bytes (set by CC_MAX_PROMPT_BYTES); shorten the prompt or put the material in the workspace`,
+      Code.ResourceExhausted,
+      undefined,
+      undefined,
+      err,
+    );
+  }
+  return err;
+}
+
 /** The only shape an unexpected error takes on the wire; the cause stays on the error for the log. */
 export function internal(cause: unknown): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, cause);

@@ -8,6 +8,8 @@ import { ExitReason, ExitedSchema, Phase, StatusSchema, type RunRequest } from "
 import { describe, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
+import { markReceived } from "../common/metrics.js";
+import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
@@ -19,6 +21,8 @@ const RETRYABLE = new Set([Code.Unavailable, Code.ResourceExhausted, Code.Failed
 export class Dispatcher {
   private readonly queue: TaskEntry[] = [];
   private draining = false;
+  /** The x-request-id of the Run that submitted each task, passed on to its worker. */
+  private readonly requestIds = new WeakMap<TaskEntry, string>();
 
   constructor(
     private readonly settings: RouterSettings,
@@ -27,8 +31,11 @@ export class Dispatcher {
     private readonly logger: Logger,
   ) {}
 
-  /** Accepts a task (or returns the earlier one with the same request id) and places or queues it. */
-  submit(req: RunRequest): TaskEntry {
+  /**
+   * Accepts a task (or returns the earlier one with the same request id) and places or queues it. `rpcRequestId`:
+   * the submitting call's x-request-id, sent on to the worker.
+   */
+  submit(req: RunRequest, rpcRequestId = ""): TaskEntry {
     if (this.draining) throw unavailable("the router is shutting down; try again shortly");
     const earlier = this.tasks.byRequest(req.requestId);
     if (earlier) return earlier;
@@ -39,6 +46,7 @@ export class Dispatcher {
       throw resourceExhausted(`every worker is busy and ${this.queue.length} tasks are already waiting (CC_QUEUE_LIMIT); try again later`);
     }
     const entry = new TaskEntry(newTaskId(), req, { maxBytes: this.settings.logBytes, maxLagBytes: this.settings.subscriberLagBytes });
+    if (rpcRequestId) this.requestIds.set(entry, rpcRequestId);
     this.tasks.add(entry);
     this.queue.push(entry);
     this.logger.info({ taskId: entry.id, workerTarget: req.workerId || undefined }, "task accepted");
@@ -69,7 +77,7 @@ export class Dispatcher {
   }
 
   /** Stops a task wherever it is. Resolves when it has ended (bounded by the worker's kill grace). */
-  async cancel(entry: TaskEntry, reason: string): Promise<void> {
+  async cancel(entry: TaskEntry, reason: string, rpcRequestId = ""): Promise<void> {
     if (entry.ended) return;
     const message = reason ? `cancelled: ${reason}` : "cancelled";
     const queued = this.queue.indexOf(entry);
@@ -86,7 +94,7 @@ export class Dispatcher {
       return;
     }
     try {
-      await entry.worker.client.cancel({ taskId: entry.id, reason }, { timeoutMs: 30_000 });
+      await entry.worker.client.cancel({ taskId: entry.id, reason }, { timeoutMs: 30_000, headers: requestIdHeaders(rpcRequestId) });
     } catch (err) {
       // The worker is unreachable: stop following it, and record the cancel.
       this.logger.warn({ taskId: entry.id, err: describe(err) }, "cancel on worker failed");
@@ -152,8 +160,11 @@ export class Dispatcher {
     entry.record.workerId = worker.id;
     let failure: unknown;
     try {
-      const stream = worker.client.run({ ...entry.request, taskId: entry.id }, { signal: entry.abort.signal });
+      const headers = requestIdHeaders(this.requestIds.get(entry));
+      const stream = worker.client.run({ ...entry.request, taskId: entry.id }, { signal: entry.abort.signal, headers });
       for await (const event of stream) {
+        // Router-added latency is measured from here to the event leaving for a caller (metrics).
+        if (entry.log.subscriberCount > 0) markReceived(event);
         if (event.event.case === "started") {
           entry.markStarted(worker);
           event.event.value.attempt = entry.record.attempts;

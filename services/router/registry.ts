@@ -6,7 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
 import { WorkerHealth, type WorkerRecord, WorkerRecordSchema } from "../../gen/claudecluster/v1/router_pb.js";
 import { type WorkerInfo, type WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
-import { describe } from "../common/errors.js";
+import { describe, invalidArgument } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
 import { createWorkerClient } from "../common/worker-client.js";
@@ -46,6 +46,35 @@ export function parseStaticWorker(spec: string): { id: string; url: string; pool
   return { id: m[1] ?? "", url: m[2]!, poolCapacity: m[3] ? Number(m[3]) : 0 };
 }
 
+const MAX_WORKER_URL_CHARS = 2048;
+/** Host names can be 253 characters; worker ids default to the host name. */
+const MAX_WORKER_ID_CHARS = 253;
+const UNPRINTABLE = /[\s\u0000-\u001f\u007f-\u009f]/u;
+
+/**
+ * Throws INVALID_ARGUMENT unless `url` is a plain http(s)://host[:port][/path] URL the router can call, and
+ * `workerId` an id that is safe in logs, metrics and `cc workers`: what a registering worker says is kept and shown.
+ */
+export function validateRegistration(url: string, workerId: string): void {
+  const badUrl = (problem: string) => invalidArgument("url", `${problem}; give the http:// or https:// URL the router can reach the worker at`);
+  if (url.length > MAX_WORKER_URL_CHARS) throw badUrl(`is longer than ${MAX_WORKER_URL_CHARS} characters`);
+  if (UNPRINTABLE.test(url)) throw badUrl("contains whitespace or control characters");
+  // As written, not as URL() repairs it: "http:///x" would become host "x".
+  if (!/^https?:\/\/[^/?#]/i.test(url)) throw badUrl("has no host");
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw badUrl("is not a valid URL");
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw badUrl(`uses the scheme "${parsed.protocol}"`);
+  if (parsed.username !== "" || parsed.password !== "") throw badUrl("must not carry credentials (the router sends CC_WORKER_TOKEN)");
+  if (parsed.hostname === "") throw badUrl("has no host");
+  if (parsed.search !== "" || parsed.hash !== "") throw badUrl("must not have a query or fragment");
+  if (workerId.length > MAX_WORKER_ID_CHARS) throw invalidArgument("info.worker_id", `is longer than ${MAX_WORKER_ID_CHARS} characters`);
+  if (UNPRINTABLE.test(workerId)) throw invalidArgument("info.worker_id", "contains whitespace or control characters; set CC_WORKER_ID to a plain name");
+}
+
 export class Registry {
   private readonly entries = new Map<string, WorkerEntry>(); // by URL
   private timer: NodeJS.Timeout | undefined;
@@ -76,6 +105,7 @@ export class Registry {
 
   /** Registration and heartbeat in one: adds the worker or refreshes it. */
   register(url: string, info: WorkerInfo): WorkerEntry {
+    validateRegistration(url, info.workerId);
     let entry = this.entries.get(url);
     // A worker that moved to another URL under the same id replaces its old entry.
     for (const other of this.entries.values()) {

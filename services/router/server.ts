@@ -1,12 +1,14 @@
 // Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
 import { readFileSync } from "node:fs";
 import type { Interceptor } from "@connectrpc/connect";
-import { RouterService } from "../../gen/claudecluster/v1/router_pb.js";
+import { RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { HealthState, healthRoutes, ServingStatus } from "../common/health.js";
+import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
+import { LATENCY_BUCKETS, ServerMetrics, takeReceived } from "../common/metrics.js";
+import { rpcLog } from "../common/rpc-log.js";
 import { readTlsFiles } from "../common/secrets.js";
 import { SettingsError } from "../common/settings.js";
 import { reflectionRoutes } from "../common/reflection.js";
@@ -76,6 +78,15 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger);
   const health = new HealthState([RouterService.typeName]);
+  const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
+  /** The worker a task was placed on, for log lines of calls that name the task. */
+  const workerOf = (taskId: string) => {
+    try {
+      return tasks.get(taskId).record.workerId || undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
@@ -83,10 +94,12 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },
-    interceptors: [errorBoundary(logger), authByMethod(settings)],
+    // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
+    interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings)],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
+    ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
-  const server = createDualServer(handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
+  const server = createDualServer(metrics ? metrics.handler(handler) : handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   const d = dispatcher;
   return {
     server,
@@ -110,4 +123,54 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       await server.close(1000);
     },
   };
+}
+
+const lower = (name: string | undefined, value: number) => (name ?? String(value)).toLowerCase();
+
+/**
+ * The router's metrics, read from the task store, the dispatcher and the registry when Prometheus scrapes. Ended
+ * tasks are counted (and claude's cost and tokens added) once each at the first scrape that finds them, so a
+ * detached task that no one followed counts too.
+ */
+function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger): ServerMetrics {
+  const metrics = new ServerMetrics(logger);
+  const statuses = Object.values(TaskStatus).filter((v): v is TaskStatus => typeof v === "number" && v !== TaskStatus.UNSPECIFIED);
+  metrics.labelledGauge("router_tasks", "Tasks the router keeps (CC_RETAIN_TASKS, CC_RETAIN_AGE), by status.", ["status"], () => {
+    const counts = new Map(statuses.map((s) => [s, 0]));
+    for (const task of tasks.list([], Number.MAX_SAFE_INTEGER)) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
+    return [...counts].map(([status, n]) => [{ status: lower(TaskStatus[status], status) }, n]);
+  });
+  metrics.gauge("router_queue_depth", "Tasks waiting for a free worker slot.", () => dispatcher.queued);
+  metrics.gauge("router_tasks_running", "Tasks running on workers (claude started).", () => tasks.active().filter((t) => t.started).length);
+  metrics.labelledGauge("router_workers", "Workers the router knows: 1 for each worker's current status.", ["worker_id", "status"], () =>
+    registry.list().map((w) => {
+      const h = registry.health(w);
+      return [{ worker_id: w.id, status: lower(WorkerHealth[h], h) }, 1];
+    }),
+  );
+  metrics.gauge("serving", "1 while grpc.health.v1 answers SERVING for the whole server, else 0.", () => (health.get(OVERALL) === ServingStatus.SERVING ? 1 : 0));
+  const latency = metrics.histogram(
+    "router_event_latency_seconds",
+    "Time the router adds: from a worker's event arriving to it leaving for the first caller following the task.",
+    LATENCY_BUCKETS,
+  );
+  metrics.onEvent((event) => {
+    const seconds = takeReceived(event);
+    if (seconds !== undefined) latency.observe(seconds);
+  });
+  const ended = metrics.counter("router_tasks_ended_total", "Tasks ended, by final status.", ["status"]);
+  for (const status of [TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED]) ended.inc({ status: lower(TaskStatus[status], status) }, 0);
+  let counted = new Set<string>();
+  metrics.onScrape(() => {
+    const seen = new Set<string>();
+    for (const task of tasks.list([], Number.MAX_SAFE_INTEGER)) {
+      if (!task.endedAt) continue;
+      seen.add(task.id);
+      if (counted.has(task.id)) continue;
+      ended.inc({ status: lower(TaskStatus[task.status], task.status) });
+      metrics.recordResult(task.exit?.result);
+    }
+    counted = seen;
+  });
+  return metrics;
 }

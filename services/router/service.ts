@@ -5,6 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
+import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
@@ -37,7 +38,7 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
 
   return {
     async *run(req, ctx) {
-      const entry = dispatcher.submit(req);
+      const entry = dispatcher.submit(req, ctx.values.get(REQUEST_ID));
       yield* follow(entry, 0n, ctx);
     },
 
@@ -54,18 +55,18 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
       return create(ListTasksResponseSchema, { tasks: tasks.list(req.statuses, req.limit || 50) });
     },
 
-    async cancelTask(req) {
+    async cancelTask(req, ctx) {
       const entry = tasks.get(req.taskId);
-      await dispatcher.cancel(entry, req.reason);
+      await dispatcher.cancel(entry, req.reason, ctx.values.get(REQUEST_ID));
       return entry.snapshot();
     },
 
-    async sendInput(req) {
-      return runningWorker(req.taskId).client.sendInput(req);
+    async sendInput(req, ctx) {
+      return runningWorker(req.taskId).client.sendInput(req, { headers: requestIdHeaders(ctx) });
     },
 
-    async resize(req) {
-      return runningWorker(req.taskId).client.resize(req);
+    async resize(req, ctx) {
+      return runningWorker(req.taskId).client.resize(req, { headers: requestIdHeaders(ctx) });
     },
 
     listWorkers() {

@@ -1,6 +1,7 @@
 // Every router setting in one table: environment variable, default, meaning.
 import { readTokenFile } from "../common/secrets.js";
-import { duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { parseLogFormat } from "../common/logger.js";
+import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
   port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
@@ -48,6 +49,18 @@ export const ROUTER_SETTINGS = {
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
   logLevel: { env: "CC_LOG_LEVEL", default: "info", description: "pino log level: debug, info, warn, error, silent.", parse: text },
+  logFormat: {
+    env: "CC_LOG_FORMAT",
+    default: "auto",
+    description: "Log lines as `json` (one pino object a line), `pretty` (`time level component message key=value`), or `auto`: pretty on a terminal, JSON otherwise.",
+    parse: parseLogFormat,
+  },
+  metrics: {
+    env: "CC_METRICS",
+    default: "on",
+    description: "Serve Prometheus metrics at GET /metrics on the same port, without a token (`off` to turn off).",
+    parse: boolean,
+  },
 };
 
 export type RouterSettings = SettingsOf<typeof ROUTER_SETTINGS>;

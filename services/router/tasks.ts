@@ -5,7 +5,8 @@ import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import { type Task, TaskSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, type Exited, type RunEvent, RunEventSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
-import { notFound } from "../common/errors.js";
+import { invalidArgument, notFound } from "../common/errors.js";
+import { isValidTaskId } from "../common/ids.js";
 import type { WorkerEntry } from "./registry.js";
 import { TaskLog, type TaskLogOptions } from "./task-log.js";
 
@@ -140,6 +141,9 @@ export class TaskStore {
   }
 
   get(id: string): TaskEntry {
+    if (id === "") throw invalidArgument("task_id", "is required; list tasks with `cc ps --all`");
+    // Checked before the lookup so that a malformed id (overlong, control characters) is never echoed back.
+    if (!isValidTaskId(id)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'; list tasks with `cc ps --all`");
     const entry = this.tasks.get(id);
     if (!entry) throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
     return entry;
