@@ -10,6 +10,7 @@ const REASON_WORDS: Record<number, string> = {
   [ExitReason.CLIENT_GONE]: "abandoned by its caller",
   [ExitReason.SHUTDOWN]: "stopped: its worker shut down",
   [ExitReason.FAILED]: "failed",
+  [ExitReason.OUTPUT_LIMIT]: "stopped: it printed more than its worker allows",
 };
 
 export interface Outcome {

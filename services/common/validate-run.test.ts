@@ -100,6 +100,77 @@ const BAD: [string, Init, string][] = [
   ["workspace directory with a shell character", { prompt: "x", workspace: dir("a;rm") }, "workspace.directory: may contain only letters, digits"],
 ];
 
+const repo = (value: { url: string; ref?: string; token?: string }): Init["workspace"] => ({ source: { case: "repository", value } });
+const URL_RULE = "only https://host/path, ssh://[user@]host/path and scp-like user@host:path URLs are accepted";
+const bad = (problem: string) => `workspace.repository.url: ${problem}; ${URL_RULE}`;
+const CREDENTIALS = bad("must not carry credentials (user:password@host), pass an access token in workspace.repository.token");
+const REF_HINT = "give a branch or tag name, a full commit id, or a full ref name such as refs/heads/main";
+const badRef = (problem: string) => `workspace.repository.ref: ${problem}; ${REF_HINT}`;
+const GOOD_URL = "https://github.com/acme/widgets.git";
+
+/** [what, repository, exact message]. */
+const BAD_REPOSITORIES: [string, { url: string; ref?: string; token?: string }, string][] = [
+  ["with an empty URL", { url: "" }, bad("is empty")],
+  ["with a URL over 2048 characters", { url: `https://example.com/${"r".repeat(2030)}` }, bad("is longer than 2048 characters")],
+  ["with a space in the URL", { url: "https://example.com/a b.git" }, bad("contains whitespace or control characters")],
+  ["with a newline in the URL", { url: "https://example.com/r.git\n--upload-pack=x" }, bad("contains whitespace or control characters")],
+  ["with a NUL in the URL", { url: "https://example.com/r\0.git" }, bad("contains whitespace or control characters")],
+  ["with a DEL in the URL", { url: "https://example.com/r\u007f.git" }, bad("contains whitespace or control characters")],
+  ["that is an option", { url: "--upload-pack=touch /tmp/x" }, bad("contains whitespace or control characters")],
+  ["that is an option without spaces", { url: "--upload-pack=id" }, bad('must not start with "-"')],
+  ["ext::", { url: "ext::sh -c touch% /tmp/pwned" }, bad("contains whitespace or control characters")],
+  ["ext:: without spaces", { url: "ext::id" }, bad('names a git transport helper ("::")')],
+  ["fd::", { url: "fd::3" }, bad('names a git transport helper ("::")')],
+  ["a transport helper after a host", { url: "git@host::x" }, bad('names a git transport helper ("::")')],
+  ["file://", { url: "file:///etc/passwd" }, bad('uses the scheme "file://"')],
+  ["git://", { url: "git://github.com/acme/widgets.git" }, bad('uses the scheme "git://"')],
+  ["plain http://", { url: "http://github.com/acme/widgets.git" }, bad('uses the scheme "http://"')],
+  ["ftp://", { url: "ftp://example.com/r.git" }, bad('uses the scheme "ftp://"')],
+  ["git+ssh://", { url: "git+ssh://git@example.com/r.git" }, bad('uses the scheme "git+ssh://"')],
+  ["an upper-case scheme", { url: "HTTPS://example.com/r.git" }, bad('uses the scheme "HTTPS://"')],
+  ["an absolute local path", { url: "/srv/git/r.git" }, bad("is a local path, not a URL")],
+  ["a relative local path", { url: "../r.git" }, bad("is a local path, not a URL")],
+  ["a bare name", { url: "widgets" }, bad("is a local path, not a URL")],
+  ["a local path with a colon after a slash", { url: "./a:b" }, bad("is a local path, not a URL")],
+  ["https with user and password", { url: "https://user:pass@github.com/acme/widgets.git" }, CREDENTIALS],
+  ["https with a token as user", { url: "https://ghp_abc@github.com/acme/widgets.git" }, CREDENTIALS],
+  ["ssh with a password", { url: "ssh://git:pw@example.com/r.git" }, CREDENTIALS],
+  ["scp-like with a password", { url: "git:pw@example.com:r.git" }, CREDENTIALS],
+  ["https without a host", { url: "https:///r.git" }, bad("has no valid host name")],
+  ["ssh with an option as host", { url: "ssh://-oProxyCommand=id/r.git" }, bad("has no valid host name")],
+  ["ssh with an option as user", { url: "ssh://-oProxyCommand=id@example.com/r.git" }, bad("has a user name that is not letters, digits, '.', '_', '~' and '-', or starts with '-'")],
+  ["https without a path", { url: "https://github.com" }, bad("has no repository path")],
+  ["https with only /", { url: "https://github.com/" }, bad("has no repository path")],
+  ["scp-like with an option as host", { url: "-oProxyCommand=id:r.git" }, bad('must not start with "-"')],
+  ["scp-like with an option as user", { url: "-u@example.com:r.git" }, bad('must not start with "-"')],
+  ["scp-like with a bad host", { url: "git@exa_mple!:r.git" }, bad("has no valid [user@]host before the colon")],
+  ["scp-like with an empty user", { url: "@example.com:r.git" }, bad("has no valid [user@]host before the colon")],
+  ["scp-like with an empty path", { url: "git@example.com:" }, bad('has an empty path or one starting with "-"')],
+  ["scp-like with a path that is an option", { url: "git@example.com:-x" }, bad('has an empty path or one starting with "-"')],
+  ["a ref that is an option", { url: GOOD_URL, ref: "--upload-pack=id" }, badRef('must not start with "-"')],
+  ["a ref with ..", { url: GOOD_URL, ref: "main..dev" }, badRef('contains ".."')],
+  ["a ref with a space", { url: GOOD_URL, ref: "my branch" }, badRef("contains whitespace or control characters")],
+  ["a ref with a control character", { url: GOOD_URL, ref: "main\u0001" }, badRef("contains whitespace or control characters")],
+  ["a ref with ~", { url: GOOD_URL, ref: "main~1" }, badRef("contains one of ~ ^ : ? * [ \\")],
+  ["a ref with ^", { url: GOOD_URL, ref: "main^" }, badRef("contains one of ~ ^ : ? * [ \\")],
+  ["a ref with :", { url: GOOD_URL, ref: "a:b" }, badRef("contains one of ~ ^ : ? * [ \\")],
+  ["a ref with a glob", { url: GOOD_URL, ref: "release/*" }, badRef("contains one of ~ ^ : ? * [ \\")],
+  ["a ref with a backslash", { url: GOOD_URL, ref: "a\\b" }, badRef("contains one of ~ ^ : ? * [ \\")],
+  ["a ref with @{", { url: GOOD_URL, ref: "main@{1}" }, badRef('is "@" or contains "@{"')],
+  ["the ref @", { url: GOOD_URL, ref: "@" }, badRef('is "@" or contains "@{"')],
+  ["a ref starting with /", { url: GOOD_URL, ref: "/main" }, badRef('starts or ends with "/" or contains "//"')],
+  ["a ref ending with /", { url: GOOD_URL, ref: "main/" }, badRef('starts or ends with "/" or contains "//"')],
+  ["a ref with //", { url: GOOD_URL, ref: "a//b" }, badRef('starts or ends with "/" or contains "//"')],
+  ["a ref ending with .", { url: GOOD_URL, ref: "main." }, badRef('ends with "."')],
+  ["a ref ending with .lock", { url: GOOD_URL, ref: "main.lock" }, badRef('has a part that starts with "." or ends with ".lock"')],
+  ["a ref with a part ending with .lock", { url: GOOD_URL, ref: "a.lock/b" }, badRef('has a part that starts with "." or ends with ".lock"')],
+  ["a ref with a hidden part", { url: GOOD_URL, ref: "a/.b" }, badRef('has a part that starts with "." or ends with ".lock"')],
+  ["a ref over 255 characters", { url: GOOD_URL, ref: "r".repeat(256) }, badRef("is longer than 255 characters")],
+  ["a token with an ssh URL", { url: "git@github.com:acme/widgets.git", token: "t" }, "workspace.repository.token: is only used with https:// URLs; ssh uses the worker's keys"],
+  ["a token with a newline", { url: GOOD_URL, token: "abc\npassword=evil" }, "workspace.repository.token: contains whitespace or control characters"],
+  ["a token over 4096 characters", { url: GOOD_URL, token: "t".repeat(4097) }, "workspace.repository.token: is longer than 4096 characters"],
+];
+
 describe("validateRunRequest rejects", () => {
   it.each(BAD)("%s", (_what, init, message) => {
     const err = check(init);
@@ -112,11 +183,21 @@ describe("validateRunRequest rejects", () => {
     expect(BAD.length).toBeGreaterThanOrEqual(25);
   });
 
-  it("a repository workspace with UNIMPLEMENTED naming the field", () => {
-    const err = check({ prompt: "x", workspace: { source: { case: "repository", value: { url: "https://example.com/r.git" } } } });
+  it.each(BAD_REPOSITORIES)("repository %s", (_what, repository, message) => {
+    const err = check({ prompt: "x", workspace: repo(repository) });
     expect(err).toBeInstanceOf(ConnectError);
-    expect((err as ConnectError).code).toBe(Code.Unimplemented);
-    expect((err as ConnectError).rawMessage).toBe("workspace.repository: cloning a repository is not implemented yet; use workspace.directory");
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((err as ConnectError).rawMessage).toBe(message);
+  });
+
+  it("has at least 40 distinct repository cases", () => {
+    expect(BAD_REPOSITORIES.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("never echoes a token or a password in its message", () => {
+    for (const repository of [{ url: "https://u:hunter2@example.com/r.git" }, { url: "git@example.com:r.git", token: "hunter2" }, { url: "https://example.com/r.git", token: "hunter2\n" }]) {
+      expect((check({ prompt: "x", workspace: repo(repository) }) as ConnectError).rawMessage).not.toContain("hunter2");
+    }
   });
 
   it("an MCP config over 100 KiB (one argv entry) with INVALID_ARGUMENT naming agent.mcp_config_json", () => {
@@ -170,6 +251,17 @@ describe("validateRunRequest accepts", () => {
     ["a workspace directory with dots in names", { prompt: "x", workspace: dir("a..b/c.d") }],
     ["the workspace root itself", { prompt: "x", workspace: dir(".") }],
     ["an empty workspace", { prompt: "x", workspace: {} }],
+    ["an https repository", { prompt: "x", workspace: repo({ url: GOOD_URL }) }],
+    ["an https repository with a port, a query and a token", { prompt: "x", workspace: repo({ url: "https://git.example.com:8443/a/b?x=1", token: "ghp_" + "a".repeat(4092) }) }],
+    ["an https repository on an IPv6 address", { prompt: "x", workspace: repo({ url: "https://[::1]:8443/r.git" }) }],
+    ["an ssh:// repository with a user and a port", { prompt: "x", workspace: repo({ url: "ssh://git@github.com:22/acme/widgets.git" }) }],
+    ["an ssh:// repository without a user", { prompt: "x", workspace: repo({ url: "ssh://example.com/~me/r.git" }) }],
+    ["an scp-like repository", { prompt: "x", workspace: repo({ url: "git@github.com:acme/widgets.git" }) }],
+    ["an scp-like repository without a user", { prompt: "x", workspace: repo({ url: "example.com:r.git" }) }],
+    ["a URL of exactly 2048 characters", { prompt: "x", workspace: repo({ url: `https://example.com/${"r".repeat(2048 - 20)}` }) }],
+    ...["main", "v1.2.3", "feature/x-y_z", "0123456789abcdef0123456789abcdef01234567", "refs/heads/main", "refs/pull/7/head", "HEAD", "a..b".replace("..", "."), "ünïcode", "r".repeat(255)].map(
+      (ref): [string, Init] => [`the ref ${ref.slice(0, 40)}`, { prompt: "x", workspace: repo({ url: GOOD_URL, ref }) }],
+    ),
   ];
 
   it.each(GOOD)("%s", (_what, init) => {

@@ -1,7 +1,7 @@
 // Checks a RunRequest before anything is queued or spawned, so that every mistake comes back as INVALID_ARGUMENT
 // naming the field, and nothing unchecked reaches claude's command line or the file system.
 import { RunMode, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
-import { Code, ConnectError, invalidArgument } from "./errors.js";
+import { type ConnectError, invalidArgument } from "./errors.js";
 import { isValidTaskId } from "./ids.js";
 
 /** Permission modes the pinned claude accepts (`claude --help`). */
@@ -117,6 +117,92 @@ function validateWorkspace(req: RunRequest): void {
     if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument("workspace.directory", "may contain only letters, digits, '.', '_', '-' and '/'");
     return;
   }
-  // Repository workspaces: the field is part of the contract; the clone itself comes with the hardening work.
-  throw new ConnectError("workspace.repository: cloning a repository is not implemented yet; use workspace.directory", Code.Unimplemented);
+  const repo = source.value;
+  validateRepositoryUrl(repo.url);
+  validateRef(repo.ref);
+  validateToken(repo.token, repo.url);
+}
+
+// Repository workspaces. The worker hands these values to git (as arguments after `--`, never through a shell), so
+// everything git could read as an option, a local path or a transport helper (`ext::`, `file://`) is refused here;
+// git itself is also told to allow only https and ssh.
+
+export const MAX_REPOSITORY_URL_CHARS = 2048;
+export const MAX_REF_CHARS = 255;
+export const MAX_TOKEN_CHARS = 4096;
+const URL_RULE = "only https://host/path, ssh://[user@]host/path and scp-like user@host:path URLs are accepted";
+/** Whitespace and control characters: nothing git, ssh or a log line should ever see inside a URL, ref or token. */
+const UNPRINTABLE = /[\s\u0000-\u001f\u007f-\u009f]/u;
+/** An ssh user name, possibly empty, that cannot be read as an option. */
+const USER = /^(?:[A-Za-z0-9._~][A-Za-z0-9._~-]*)?$/;
+/** Host names and bracketed IP literals: nothing that could reach ssh or curl as an option or an escape. */
+const HOST = /^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])$/;
+const HOST_PORT = new RegExp(`${HOST.source.slice(0, -1)}(?::[0-9]{1,5})?$`);
+
+function badUrl(problem: string): ConnectError {
+  return invalidArgument("workspace.repository.url", `${problem}; ${URL_RULE}`);
+}
+
+function credentialsInUrl(): ConnectError {
+  return badUrl("must not carry credentials (user:password@host), pass an access token in workspace.repository.token");
+}
+
+/** Throws INVALID_ARGUMENT unless `url` is an https://, ssh:// or scp-like URL git can clone without surprises. */
+export function validateRepositoryUrl(url: string): void {
+  if (url === "") throw badUrl("is empty");
+  if (url.length > MAX_REPOSITORY_URL_CHARS) throw badUrl(`is longer than ${MAX_REPOSITORY_URL_CHARS} characters`);
+  if (UNPRINTABLE.test(url)) throw badUrl("contains whitespace or control characters");
+  if (url.startsWith("-")) throw badUrl('must not start with "-"');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1];
+  if (scheme === "https" || scheme === "ssh") {
+    // Parsed by hand, strictly: a lenient parser (WHATWG URL turns "https:///x" into host "x") may disagree with git.
+    const [, authority = "", rest = ""] = /^[a-z]+:\/\/([^/?#]*)(.*)$/.exec(url) ?? [];
+    const at = authority.lastIndexOf("@");
+    const userinfo = at < 0 ? undefined : authority.slice(0, at);
+    // https takes no user name at all (the token is the credential); ssh takes one (`ssh://git@host/...`) but no password.
+    if (userinfo !== undefined && (scheme === "https" || userinfo.includes(":"))) throw credentialsInUrl();
+    if (userinfo !== undefined && (userinfo === "" || !USER.test(userinfo))) throw badUrl("has a user name that is not letters, digits, '.', '_', '~' and '-', or starts with '-'");
+    if (!HOST_PORT.test(authority.slice(at + 1))) throw badUrl("has no valid host name");
+    if (!/^\/[^?#]/.test(rest)) throw badUrl("has no repository path");
+    return;
+  }
+  if (scheme !== undefined) throw badUrl(`uses the scheme "${scheme}://"`);
+  // `<transport>::<address>` runs a transport helper (`ext::sh -c ...`, `fd::3`).
+  if (url.includes("::")) throw badUrl('names a git transport helper ("::")');
+  // scp-like `[user@]host:path`. Like git, a URL with no colon, or a slash before the first colon, is a local path.
+  const colon = url.indexOf(":");
+  if (colon < 0 || url.slice(0, colon).includes("/")) throw badUrl("is a local path, not a URL");
+  const [authority, path] = [url.slice(0, colon), url.slice(colon + 1)];
+  const at = authority.lastIndexOf("@");
+  const [user, host] = at < 0 ? ["", authority] : [authority.slice(0, at), authority.slice(at + 1)];
+  // `user:password@host:path` splits at its first colon into host "user" and a path "password@host:path".
+  if (/^[^/]*@/.test(path)) throw credentialsInUrl();
+  if (!HOST.test(host) || !USER.test(user) || (at >= 0 && user === "")) throw badUrl("has no valid [user@]host before the colon");
+  if (path === "" || path.startsWith("-")) throw badUrl('has an empty path or one starting with "-"');
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `ref` is empty or a name `git check-ref-format --allow-onelevel` accepts (the rules
+ * of git-check-ref-format(1), applied here rather than by running git), that does not start with "-".
+ */
+export function validateRef(ref: string): void {
+  if (ref === "") return;
+  const bad = (problem: string) =>
+    invalidArgument("workspace.repository.ref", `${problem}; give a branch or tag name, a full commit id, or a full ref name such as refs/heads/main`);
+  if (ref.length > MAX_REF_CHARS) throw bad(`is longer than ${MAX_REF_CHARS} characters`);
+  if (ref.startsWith("-")) throw bad('must not start with "-"');
+  if (UNPRINTABLE.test(ref)) throw bad("contains whitespace or control characters");
+  if (/[~^:?*[\\]/.test(ref)) throw bad("contains one of ~ ^ : ? * [ \\");
+  if (ref.includes("..")) throw bad('contains ".."');
+  if (ref.includes("@{") || ref === "@") throw bad('is "@" or contains "@{"');
+  if (ref.startsWith("/") || ref.endsWith("/") || ref.includes("//")) throw bad('starts or ends with "/" or contains "//"');
+  if (ref.endsWith(".")) throw bad('ends with "."');
+  if (ref.split("/").some((part) => part.startsWith(".") || part.endsWith(".lock"))) throw bad('has a part that starts with "." or ends with ".lock"');
+}
+
+function validateToken(token: string, url: string): void {
+  if (token === "") return;
+  if (!url.startsWith("https://")) throw invalidArgument("workspace.repository.token", "is only used with https:// URLs; ssh uses the worker's keys");
+  if (token.length > MAX_TOKEN_CHARS) throw invalidArgument("workspace.repository.token", `is longer than ${MAX_TOKEN_CHARS} characters`);
+  if (UNPRINTABLE.test(token)) throw invalidArgument("workspace.repository.token", "contains whitespace or control characters");
 }

@@ -1,8 +1,8 @@
 // Headless mode: `claude -p --output-format stream-json` through pipes. Pipes give clean JSON (no terminal echo, no
 // line wrapping); every stdout line becomes a `message` event and stderr is passed on as raw `output`.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { OutputStream } from "../../gen/claudecluster/v1/run_pb.js";
-import type { ClaudeProcess, SessionSink } from "./session.js";
+import type { ClaudeProcess, ProcessExit, SessionSink } from "./session.js";
 import { parseStreamJsonLine } from "./stream-json.js";
 
 export interface LaunchOptions {
@@ -19,55 +19,132 @@ export interface LaunchOptions {
  */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-export function launchHeadless(options: LaunchOptions, sink: SessionSink): ClaudeProcess | undefined {
-  const child = spawn(options.bin, options.args, {
-    cwd: options.cwd,
-    env: options.env,
-    // Its own session and process group, so the whole tree can be signalled at once.
-    detached: true,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let started = child.pid !== undefined;
-  child.once("error", (err) => {
-    // spawn failures (ENOENT, EACCES) arrive here, after spawn() returned.
-    if (!started) sink.failedToStart(`claude could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-  });
-  if (child.pid === undefined) return undefined;
+/** Output a process may print before it is bound to a task (a warm process's start-up); past this it is killed. */
+const MAX_HELD_BYTES = 1024 * 1024;
 
-  child.stdin.on("error", () => {
-    // EPIPE if claude exits before reading its prompt; its exit is reported through "close".
-  });
-  child.stdin.end(options.stdin ?? "");
+/**
+ * A headless claude process. Until it is bound to a session, what it prints is held (a warm process may print before
+ * its task exists); binding replays that, then passes everything on as it comes.
+ */
+export class HeadlessClaude {
+  readonly pid: number | undefined;
+  private readonly child: ChildProcess;
+  private sink: SessionSink | undefined;
+  private held: ((sink: SessionSink) => void)[] = [];
+  private heldBytes = 0;
+  private exit: ProcessExit | undefined;
+  private spawnError: string | undefined;
+  /** Resolves when the process has exited and its pipes are drained. */
+  readonly closed: Promise<ProcessExit>;
 
-  const lines = new LineSplitter(MAX_LINE_BYTES, (line) => {
-    const message = parseStreamJsonLine(line);
-    if (!message) {
-      sink.emit({ case: "output", value: { data: Buffer.from(line + "\n"), stream: OutputStream.STDOUT } });
-      return;
+  constructor(options: LaunchOptions) {
+    this.child = spawn(options.bin, options.args, {
+      cwd: options.cwd,
+      env: options.env,
+      // Its own session and process group, so the whole tree can be signalled at once.
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.pid = this.child.pid;
+    let settle!: (exit: ProcessExit) => void;
+    this.closed = new Promise((resolve) => (settle = resolve));
+    this.child.once("error", (err) => {
+      // spawn failures (ENOENT, EACCES) arrive here, after spawn() returned.
+      if (this.pid === undefined) {
+        this.spawnError = `claude could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+        this.deliver((sink) => sink.failedToStart(this.spawnError!));
+        settle({ exitCode: null, signal: null });
+      }
+    });
+    if (this.pid === undefined) return;
+    this.child.stdin!.on("error", () => {
+      // EPIPE if claude exits before reading its prompt; its exit is reported through "close".
+    });
+    const lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.deliver((sink) => onLine(sink, line), line.length), (oversized) =>
+      this.deliver((sink) => sink.emit({ case: "output", value: { data: oversized, stream: OutputStream.STDOUT } }), oversized.length),
+    );
+    this.child.stdout!.on("data", (chunk: Buffer) => lines.push(chunk));
+    this.child.stderr!.on("data", (chunk: Buffer) => this.deliver((sink) => sink.emit({ case: "output", value: { data: chunk, stream: OutputStream.STDERR } }), chunk.length));
+    // "close" waits for the pipes to drain, so every line is reported before `exited`.
+    this.child.once("close", (exitCode, signal) => {
+      lines.end();
+      this.exit = { exitCode, signal };
+      this.deliver((sink) => sink.exited({ exitCode, signal }));
+      settle(this.exit);
+    });
+    if (options.stdin !== undefined) this.child.stdin!.end(options.stdin);
+  }
+
+  /** Still running and unbound: a warm process that can take a task. */
+  get available(): boolean {
+    return this.pid !== undefined && this.exit === undefined && this.sink === undefined;
+  }
+
+  /** Bytes printed before the process was bound. */
+  get heldOutputBytes(): number {
+    return this.heldBytes;
+  }
+
+  /** Hands the process to `sink`: what was held is replayed first. Returns undefined if it could not start. */
+  bind(sink: SessionSink): ClaudeProcess | undefined {
+    this.sink = sink;
+    for (const call of this.held) call(sink);
+    this.held = [];
+    return this.handle();
+  }
+
+  /** The process as a session controls it; undefined if it could not start. */
+  handle(): ClaudeProcess | undefined {
+    if (this.pid === undefined) return undefined;
+    const child = this.child;
+    return {
+      pid: this.pid,
+      pause: () => {
+        child.stdout!.pause();
+        child.stderr!.pause();
+      },
+      resume: () => {
+        child.stdout!.resume();
+        child.stderr!.resume();
+      },
+    };
+  }
+
+  /** Sends a prompt as a stream-json user message and closes stdin, so claude exits after answering it. */
+  sendPrompt(prompt: string): void {
+    const message = { type: "user", message: { role: "user", content: [{ type: "text", text: prompt }] } };
+    this.child.stdin!.end(`${JSON.stringify(message)}\n`);
+  }
+
+  private deliver(call: (sink: SessionSink) => void, bytes = 0): void {
+    if (this.sink) return call(this.sink);
+    this.held.push(call);
+    this.heldBytes += bytes;
+    // A process waiting for its task has little to say; one that keeps talking is broken and is not kept.
+    if (this.heldBytes > MAX_HELD_BYTES && this.pid !== undefined && this.exit === undefined) {
+      try {
+        process.kill(-this.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
     }
-    sink.emit({ case: "message", value: message });
-    if (message.sessionId) sink.noteSessionId(message.sessionId);
-    if (message.body.case === "result") sink.setResult(message.body.value);
-  }, (oversized) => sink.emit({ case: "output", value: { data: oversized, stream: OutputStream.STDOUT } }));
-  child.stdout.on("data", (chunk: Buffer) => lines.push(chunk));
-  child.stderr.on("data", (chunk: Buffer) => sink.emit({ case: "output", value: { data: chunk, stream: OutputStream.STDERR } }));
-  // "close" waits for the pipes to drain, so every line is reported before `exited`.
-  child.once("close", (exitCode, signal) => {
-    lines.end();
-    sink.exited({ exitCode, signal });
-  });
+  }
+}
 
-  return {
-    pid: child.pid,
-    pause: () => {
-      child.stdout.pause();
-      child.stderr.pause();
-    },
-    resume: () => {
-      child.stdout.resume();
-      child.stderr.resume();
-    },
-  };
+function onLine(sink: SessionSink, line: string): void {
+  const message = parseStreamJsonLine(line);
+  if (!message) {
+    sink.emit({ case: "output", value: { data: Buffer.from(line + "\n"), stream: OutputStream.STDOUT } });
+    return;
+  }
+  sink.emit({ case: "message", value: message });
+  if (message.sessionId) sink.noteSessionId(message.sessionId);
+  if (message.body.case === "result") sink.setResult(message.body.value);
+}
+
+/** A cold start: spawns claude with its prompt on stdin and binds it to the session at once. */
+export function launchHeadless(options: LaunchOptions, sink: SessionSink): ClaudeProcess | undefined {
+  return new HeadlessClaude({ ...options, stdin: options.stdin ?? "" }).bind(sink);
 }
 
 /**

@@ -1,11 +1,14 @@
 // Wiring: builds an unstarted worker server from settings. Only main.ts listens on a real port and handles
 // signals; tests build the same thing on port 0.
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ExitReason } from "../../gen/claudecluster/v1/run_pb.js";
 import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
-import { HealthState, healthRoutes, ServingStatus } from "../common/health.js";
+import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
 import { bearerAuth, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
+import { ServerMetrics } from "../common/metrics.js";
+import { rpcLog } from "../common/rpc-log.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
@@ -60,6 +63,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
   const manager = new SessionManager({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
   const health = new HealthState([WorkerService.typeName]);
+  const metrics = settings.metrics ? workerMetrics(manager, health, logger) : undefined;
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
@@ -67,10 +71,17 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },
-    interceptors: [errorBoundary(logger), bearerAuth(settings.workerTokens, "worker token (CC_WORKER_TOKEN)")],
+    // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
+    interceptors: [
+      rpcLog(logger, { workerId: settings.workerId }),
+      ...(metrics ? [metrics.interceptor()] : []),
+      errorBoundary(logger),
+      bearerAuth(settings.workerTokens, "worker token (CC_WORKER_TOKEN)"),
+    ],
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
+    ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
-  const server = createDualServer(handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
+  const server = createDualServer(metrics ? metrics.handler(handler) : handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   let registration: Registration | undefined;
 
   return {
@@ -104,4 +115,35 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       await server.close(1000);
     },
   };
+}
+
+/**
+ * The worker's metrics: sessions running and ended, whether it serves, and claude's cost and tokens from the
+ * `exited` events its Run streams carry (a session whose caller left before the end is not seen there).
+ */
+function workerMetrics(manager: SessionManager, health: HealthState, logger: Logger): ServerMetrics {
+  const metrics = new ServerMetrics(logger);
+  metrics.gauge("worker_sessions_active", "Sessions (claude processes with their task) running on this worker.", () => manager.info().activeSessions);
+  metrics.gauge("worker_sessions_capacity", "Sessions this worker runs at once (CC_MAX_SESSIONS).", () => manager.info().capacity);
+  metrics.gauge("serving", "1 while grpc.health.v1 answers SERVING for the whole server, else 0.", () => (health.get(OVERALL) === ServingStatus.SERVING ? 1 : 0));
+  metrics.gauge("worker_warm_pool_size", "Warm claude processes the pool keeps (CC_WARM_POOL).", () => manager.info().warmPool?.size ?? 0);
+  metrics.gauge("worker_warm_pool_ready", "Warm claude processes waiting for a task now.", () => manager.info().warmPool?.ready ?? 0);
+  metrics.labelledGauge("worker_warm_pool_tasks", "Headless tasks that took a warm process (hit) or started cold (miss), since the worker started.", ["result"], () => {
+    const pool = manager.info().warmPool;
+    return [
+      [{ result: "hit" }, Number(pool?.hits ?? 0n)],
+      [{ result: "miss" }, Number(pool?.misses ?? 0n)],
+    ];
+  });
+  const ended = metrics.counter("worker_sessions_ended_total", "Sessions ended, by exit reason, as their Run stream reported it.", ["reason"]);
+  const reasonOf = (reason: ExitReason) => (ExitReason[reason] ?? String(reason)).toLowerCase();
+  // Every reason from the start, so rate() and increase() see the first session of each.
+  for (const reason of Object.values(ExitReason)) if (typeof reason === "number" && reason !== ExitReason.UNSPECIFIED) ended.inc({ reason: reasonOf(reason) }, 0);
+  metrics.onEvent((event) => {
+    if (event.event.case !== "exited") return;
+    const exited = event.event.value;
+    ended.inc({ reason: reasonOf(exited.reason) });
+    metrics.recordResult(exited.result);
+  });
+  return metrics;
 }

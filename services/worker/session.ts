@@ -31,6 +31,10 @@ export interface SessionConfig {
   idleTimeoutMs: number;
   /** Queue high-water mark in bytes; the source is paused above it and resumed below half of it. */
   bufferBytes: number;
+  /** Output (message and raw output bytes) the task may print before it is stopped; 0 = no limit. */
+  maxOutputBytes: number;
+  /** The CC_TASK_ID its processes carry, when it is not the task id (a warm process started before its task). */
+  processTag?: string;
   logger: Logger;
 }
 
@@ -71,8 +75,13 @@ export class Session implements SessionSink {
   private sessionId = "";
   private phase = Phase.UNSPECIFIED;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Aborted when the task is stopped before claude runs: ends the workspace preparation (a clone) in progress. */
+  private readonly preparation = new AbortController();
   private idleTimer: NodeJS.Timeout | undefined;
   private finished = false;
+  private outputBytes = 0;
+  /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
+  readonly processTag: string;
   private resolveDone!: () => void;
   /** Resolves once `exited` has been queued and every process of the task is gone. */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
@@ -84,6 +93,7 @@ export class Session implements SessionSink {
     private readonly config: SessionConfig,
   ) {
     this.mode = request.mode === RunMode.INTERACTIVE ? RunMode.INTERACTIVE : RunMode.HEADLESS;
+    this.processTag = config.processTag ?? taskId;
     this.queue = new EventQueue<RunEvent>({
       highWaterBytes: config.bufferBytes,
       lowWaterBytes: config.bufferBytes / 2,
@@ -98,6 +108,11 @@ export class Session implements SessionSink {
 
   get ended(): boolean {
     return this.finished;
+  }
+
+  /** Aborts once the task is stopped (cancel, caller gone, shutdown) before claude started. */
+  get stopSignal(): AbortSignal {
+    return this.preparation.signal;
   }
 
   /** Bytes of events waiting for the caller to read them. */
@@ -129,6 +144,7 @@ export class Session implements SessionSink {
     this.end = { reason, message };
     this.config.logger.info({ taskId: this.taskId, reason: ExitReason[reason] }, "stopping task");
     if (this.process) this.terminate();
+    else this.preparation.abort();
   }
 
   /** The caller went away: the task ends unless it finishes on its own within `graceMs`. */
@@ -152,7 +168,17 @@ export class Session implements SessionSink {
     // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered.
     if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) return;
     this.seq += 1n;
-    this.queue.push(create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event }));
+    const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
+    this.queue.push(ev);
+    if (event?.case === "output" || event?.case === "message") this.countOutput(eventSize(ev));
+  }
+
+  private countOutput(bytes: number): void {
+    const limit = this.config.maxOutputBytes;
+    this.outputBytes += bytes;
+    if (limit > 0 && this.outputBytes > limit) {
+      this.stop(ExitReason.OUTPUT_LIMIT, `the task printed more than ${limit} bytes, the worker's limit per task (CC_MAX_OUTPUT_BYTES); ask for less output or raise the limit`);
+    }
   }
 
   setPhase(phase: Phase, detail = ""): void {
@@ -167,6 +193,11 @@ export class Session implements SessionSink {
     }
   }
 
+  /** A status event in the current phase with new detail, e.g. a clone's progress. */
+  progress(detail: string): void {
+    this.emit({ case: "status", value: { phase: this.phase, detail } });
+  }
+
   setResult(result: ResultSummary): void {
     this.result = result;
   }
@@ -178,7 +209,7 @@ export class Session implements SessionSink {
   exited(exit: ProcessExit): void {
     if (this.finished) return;
     // claude is gone; anything it left behind goes with it.
-    signalTask(this.taskId, this.process?.pid, "SIGKILL");
+    signalTask(this.processTag, this.process?.pid, "SIGKILL");
     const result = this.result ?? (this.sessionId ? create(ResultSummarySchema, { sessionId: this.sessionId }) : undefined);
     this.finish({
       exitCode: exit.exitCode ?? -1,
@@ -189,8 +220,9 @@ export class Session implements SessionSink {
     });
   }
 
+  /** claude never ran: it could not start, or the preparation failed, or the task was stopped first (that reason wins). */
   failedToStart(message: string): void {
-    this.finish({ exitCode: -1, signal: "", reason: ExitReason.FAILED, message, result: undefined });
+    this.finish({ exitCode: -1, signal: "", reason: this.end?.reason ?? ExitReason.FAILED, message: this.end?.message ?? message, result: undefined });
   }
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
@@ -213,8 +245,8 @@ export class Session implements SessionSink {
     if (pid === undefined) return;
     // A paused source could keep claude blocked on a full pipe; let it drain so it can see the signal and exit.
     this.process?.resume();
-    signalTask(this.taskId, pid, "SIGTERM");
-    this.schedule(this.config.killGraceMs, () => signalTask(this.taskId, pid, "SIGKILL"));
+    signalTask(this.processTag, pid, "SIGTERM");
+    this.schedule(this.config.killGraceMs, () => signalTask(this.processTag, pid, "SIGKILL"));
   }
 
   private schedule(ms: number, fn: () => void): void {

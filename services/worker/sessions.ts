@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { RunMode, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
-import { Code, ConnectError, failedPrecondition, fromPlatformError, notFound, resourceExhausted, unavailable } from "../common/errors.js";
+import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
+import { SettingsError } from "../common/settings.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { VERSION } from "../common/version.js";
 import type { ClaudeProbe } from "./claude-bin.js";
@@ -17,11 +18,13 @@ import { claudeInvocation } from "./claude-args.js";
 import { launchHeadless } from "./headless.js";
 import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
-import { TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
+import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
+import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { ExitReason, Session } from "./session.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
-import { prepareWorkspace } from "./workspace.js";
+import { WarmPool, type WarmClaude } from "./warm-pool.js";
+import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
 const DEFAULT_ROWS = 40;
@@ -41,7 +44,27 @@ export class SessionManager {
   /** Hook event files of interactive sessions; private to this process, removed at close. */
   private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
 
-  constructor(private readonly deps: SessionManagerDeps) {}
+  /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
+  private readonly pool: WarmPool | undefined;
+
+  constructor(private readonly deps: SessionManagerDeps) {
+    const { settings, claude } = deps;
+    if (settings.warmPool > 0 && !claude.problem) {
+      this.pool = new WarmPool({
+        size: settings.warmPool,
+        bin: claude.bin,
+        profileArgs: warmProfileArgs(settings),
+        newWorkspace: () => {
+          const tag = newTaskId();
+          return { tag, dir: prepareWorkspace(settings.workspaceRoot, tag, undefined) };
+        },
+        discardWorkspace: (dir) => removeTaskWorkspace(settings.workspaceRoot, dir),
+        env: (tag) => this.claudeEnvFor(tag),
+        logger: deps.logger,
+      });
+      this.pool.start();
+    }
+  }
 
   get activeCount(): number {
     return this.sessions.size;
@@ -58,9 +81,12 @@ export class SessionManager {
     const taskId = req.taskId || newTaskId();
     if (this.sessions.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
 
+    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
+    const headless = req.mode !== RunMode.INTERACTIVE;
+    const warm = headless ? this.pool?.take(req.workspace?.source.case ? undefined : claudeInvocation(req).args) : undefined;
     let workspace: string;
     try {
-      workspace = prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
+      workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
     } catch (err) {
       throw fromPlatformError(err, "preparing the workspace");
     }
@@ -70,6 +96,8 @@ export class SessionManager {
       killGraceMs: settings.killGraceMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       bufferBytes: settings.streamBufferBytes,
+      maxOutputBytes: settings.maxOutputBytes,
+      ...(warm ? { processTag: warm.tag } : {}),
       logger,
     });
     this.sessions.set(taskId, session);
@@ -78,8 +106,11 @@ export class SessionManager {
       this.sessions.delete(taskId);
       rmSync(hookEventsPath, { force: true });
     });
-    logger.info({ taskId, mode: RunMode[session.mode], workspace }, "task starting");
-    this.launch(session, hookEventsPath);
+    logger.info({ taskId, mode: RunMode[session.mode], workspace, warm: warm !== undefined }, "task starting");
+    const source = req.workspace?.source;
+    if (warm) this.launchWarm(session, warm);
+    else if (source?.case === "repository") void this.cloneThenLaunch(session, source.value, hookEventsPath);
+    else this.launch(session, hookEventsPath);
     return session;
   }
 
@@ -101,17 +132,21 @@ export class SessionManager {
       state: claude.problem ? WorkerState.BROKEN : this.draining ? WorkerState.DRAINING : WorkerState.SERVING,
       activeTaskIds: [...this.sessions.keys()],
       problem: claude.problem,
+      ...(this.pool ? { warmPool: this.pool.info() } : {}),
     });
   }
 
   /** Refuses new tasks, lets running ones finish for `graceMs`, then stops the rest. Resolves when all are gone. */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
+    // No task will take a warm process any more.
+    const poolClosed = this.pool?.close();
     const all = Promise.all([...this.sessions.values()].map((s) => s.done));
     const timer = setTimeout(() => {
       for (const s of this.sessions.values()) s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
     }, graceMs);
     await all;
+    await poolClosed;
     clearTimeout(timer);
   }
 
@@ -121,10 +156,80 @@ export class SessionManager {
     rmSync(this.hooksDir, { recursive: true, force: true });
   }
 
+  /**
+   * Clones the task's repository into its fresh workspace, reporting progress as `status` events (PHASE_STARTING),
+   * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
+   * it was stopped for) before claude ever starts, and its directory is removed.
+   */
+  private async cloneThenLaunch(session: Session, repo: GitRepository, hookEventsPath: string): Promise<void> {
+    const { settings, env, logger } = this.deps;
+    const spec = { url: repo.url, ref: repo.ref, token: repo.token };
+    const target = describeRepository(spec);
+    session.setPhase(Phase.STARTING, `cloning ${target}`);
+    try {
+      const { commit } = await cloneRepository(spec, {
+        dir: session.workspace,
+        env,
+        // git and its helpers are found and ended like claude's processes (cancel, shutdown, orphan sweep).
+        extraEnv: { [TASK_ID_ENV]: session.taskId, [WORKER_PID_ENV]: String(process.pid) },
+        timeoutMs: settings.cloneTimeoutMs,
+        signal: session.stopSignal,
+        onProgress: (line) => session.progress(line),
+      });
+      session.progress(commit ? `cloned ${spec.url} at ${commit.slice(0, 12)}` : `cloned ${spec.url} (an empty repository)`);
+      logger.info({ taskId: session.taskId, url: spec.url, ref: spec.ref || undefined, commit }, "repository cloned");
+    } catch (err) {
+      const message = err instanceof ConnectError ? err.rawMessage : `cloning ${target} failed: ${fromPlatformError(err, "preparing the clone").rawMessage}`;
+      logger.warn({ taskId: session.taskId, err: scrub(describe(err), spec.token) }, "clone failed");
+      this.discardWorkspace(session);
+      session.failedToStart(scrub(message, spec.token));
+      return;
+    }
+    if (session.stopSignal.aborted) {
+      // Stopped just as the clone finished: claude is not started.
+      this.discardWorkspace(session);
+      session.failedToStart("the task was stopped before claude started");
+      return;
+    }
+    this.launch(session, hookEventsPath);
+  }
+
+  /** Whatever a failed clone left: processes first, then the directory. */
+  private discardWorkspace(session: Session): void {
+    signalTask(session.taskId, undefined, "SIGKILL");
+    try {
+      removeTaskWorkspace(this.deps.settings.workspaceRoot, session.workspace);
+    } catch (err) {
+      this.deps.logger.error({ taskId: session.taskId, err }, "could not remove the workspace of a failed clone");
+    }
+  }
+
+  /** claude's environment; `tag` marks every process it starts, so they can be found and ended. */
+  private claudeEnvFor(tag: string, term?: string): Record<string, string> {
+    const { settings, env } = this.deps;
+    return claudeEnv(env, {
+      home: settings.claudeHome || env["HOME"] || tmpdir(),
+      term,
+      extra: { [TASK_ID_ENV]: tag, [WORKER_PID_ENV]: String(process.pid) },
+    });
+  }
+
+  private timeoutMs(req: RunRequest): number {
+    return req.timeout ? Number(req.timeout.seconds) * 1000 + Math.round(req.timeout.nanos / 1e6) : this.deps.settings.taskTimeoutMs;
+  }
+
+  /** A warm process takes the task: the session attaches first, then hears what it printed while it waited. */
+  private launchWarm(session: Session, warm: WarmClaude): void {
+    const handle = warm.claude.handle();
+    if (handle) session.attach(handle, this.timeoutMs(session.request));
+    warm.claude.bind(session);
+    warm.claude.sendPrompt(session.request.prompt);
+  }
+
   private launch(session: Session, hookEventsPath: string): void {
-    const { settings, claude, env, spawnTerminal } = this.deps;
+    const { claude, spawnTerminal } = this.deps;
     const req = session.request;
-    const timeoutMs = req.timeout ? Number(req.timeout.seconds) * 1000 + Math.round(req.timeout.nanos / 1e6) : settings.taskTimeoutMs;
+    const timeoutMs = this.timeoutMs(req);
     const interactive = session.mode === RunMode.INTERACTIVE;
     const invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined);
     const launchOptions = {
@@ -132,12 +237,7 @@ export class SessionManager {
       args: invocation.args,
       stdin: invocation.stdin,
       cwd: session.workspace,
-      env: claudeEnv(env, {
-        home: settings.claudeHome || env["HOME"] || tmpdir(),
-        term: interactive ? "xterm-256color" : undefined,
-        // Inherited by everything claude starts, so the task's processes can be found and ended.
-        extra: { [TASK_ID_ENV]: session.taskId, [WORKER_PID_ENV]: String(process.pid) },
-      }),
+      env: this.claudeEnvFor(session.taskId, interactive ? "xterm-256color" : undefined),
     };
     try {
       const process = interactive
@@ -153,4 +253,15 @@ export class SessionManager {
       session.failedToStart(`claude could not be started: ${fromPlatformError(err, "starting claude").rawMessage}`);
     }
   }
+}
+
+/** claude's flags for a task with the warm profile's options; a profile that a request could not ask for is refused. */
+function warmProfileArgs(settings: WorkerSettings): string[] {
+  const profile = create(RunRequestSchema, { prompt: "warm", agent: settings.warmProfile });
+  try {
+    validateRunRequest(profile, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
+  } catch (err) {
+    throw new SettingsError(`CC_WARM_PROFILE: ${err instanceof ConnectError ? err.rawMessage : String(err)}`);
+  }
+  return claudeInvocation(profile).args;
 }

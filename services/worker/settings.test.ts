@@ -1,6 +1,8 @@
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { AgentOptionsSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { SettingsError } from "../common/settings.js";
 import { readWorkerSettings, WORKER_SETTINGS } from "./settings.js";
 
@@ -29,6 +31,7 @@ describe("worker settings", () => {
       claudeBin: "",
       claudeHome: "",
       claudeConfigDir: "",
+      cloneTimeoutMs: 300_000,
       workspaceRoot: join(tmpdir(), "claudecluster", "workspaces"),
       maxSessions: 4,
       labels: {},
@@ -40,7 +43,12 @@ describe("worker settings", () => {
       killGraceMs: 5_000,
       maxPromptBytes: 1_048_576,
       streamBufferBytes: 1_048_576,
+      maxOutputBytes: 104_857_600,
+      warmPool: 0,
+      warmProfile: create(AgentOptionsSchema),
       logLevel: "info",
+      logFormat: "auto",
+      metrics: true,
     });
   });
 
@@ -57,6 +65,7 @@ describe("worker settings", () => {
       CC_CLAUDE_BIN: "/opt/claude",
       CC_CLAUDE_HOME: "/home/claude",
       CC_CLAUDE_CONFIG: "/run/secrets/claude",
+      CC_CLONE_TIMEOUT: "90s",
       CC_WORKSPACE_ROOT: "/srv/ws",
       CC_MAX_SESSIONS: "16",
       CC_LABELS: "region=eu, gpu=true",
@@ -68,7 +77,12 @@ describe("worker settings", () => {
       CC_KILL_GRACE: "2s",
       CC_MAX_PROMPT_BYTES: "2048",
       CC_STREAM_BUFFER_BYTES: "16384",
+      CC_MAX_OUTPUT_BYTES: "0",
+      CC_WARM_POOL: "2",
+      CC_WARM_PROFILE: '{"allowedTools":["Bash"],"model":"sonnet"}',
       CC_LOG_LEVEL: "debug",
+      CC_LOG_FORMAT: "json",
+      CC_METRICS: "off",
     });
     expect(s).toEqual({
       port: 9000,
@@ -83,6 +97,7 @@ describe("worker settings", () => {
       claudeBin: "/opt/claude",
       claudeHome: "/home/claude",
       claudeConfigDir: "/run/secrets/claude",
+      cloneTimeoutMs: 90_000,
       workspaceRoot: "/srv/ws",
       maxSessions: 16,
       labels: { region: "eu", gpu: "true" },
@@ -94,7 +109,12 @@ describe("worker settings", () => {
       killGraceMs: 2_000,
       maxPromptBytes: 2048,
       streamBufferBytes: 16_384,
+      maxOutputBytes: 0,
+      warmPool: 2,
+      warmProfile: create(AgentOptionsSchema, { allowedTools: ["Bash"], model: "sonnet" }),
       logLevel: "debug",
+      logFormat: "json",
+      metrics: false,
     });
   });
 
@@ -108,10 +128,17 @@ describe("worker settings", () => {
     [{ CC_MAX_TASK_TIMEOUT: "1d" }, 'CC_MAX_TASK_TIMEOUT="1d": expected a duration such as 30s, 5m or 1h'],
     [{ CC_IDLE_TIMEOUT: "-1" }, 'CC_IDLE_TIMEOUT="-1": expected a duration such as 30s, 5m or 1h'],
     [{ CC_KILL_GRACE: "" }, 'CC_KILL_GRACE="": expected a duration such as 30s, 5m or 1h'],
+    [{ CC_LOG_FORMAT: "text" }, 'CC_LOG_FORMAT="text": expected one of json, pretty, auto'],
+    [{ CC_METRICS: "maybe" }, 'CC_METRICS="maybe": expected true or false'],
     [{ CC_MAX_PROMPT_BYTES: "0" }, 'CC_MAX_PROMPT_BYTES="0": expected a whole number from 1 to 67108864'],
     [{ CC_STREAM_BUFFER_BYTES: "1024" }, 'CC_STREAM_BUFFER_BYTES="1024": expected a whole number from 16384 to 268435456'],
+    [{ CC_WARM_POOL: "100" }, 'CC_WARM_POOL="100": expected a whole number from 0 to 64'],
   ])("refuses %j", (env, message) => {
     expect(errorOf(env)).toBe(message);
+  });
+
+  it("refuses a warm profile that is not AgentOptions JSON, with an example", () => {
+    expect(errorOf({ CC_WARM_PROFILE: '{"tools":1}' })).toMatch(/^CC_WARM_PROFILE=.*: expected the JSON of claudecluster.v1.AgentOptions, e.g. \{"allowedTools":\["Bash"\]\}/);
   });
 
   it("ignores variables that are not its own", () => {

@@ -1,9 +1,12 @@
 // Every worker setting in one table: environment variable, default, meaning. `npm run worker` reads them from the
 // environment; the README's table is this one (test/docs.test.ts keeps them equal).
 import { hostname, tmpdir } from "node:os";
+import { create, fromJsonString } from "@bufbuild/protobuf";
+import { type AgentOptions, AgentOptionsSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { join } from "node:path";
 import { readTokenFile } from "../common/secrets.js";
-import { duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { parseLogFormat } from "../common/logger.js";
+import { boolean, duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const WORKER_SETTINGS = {
   port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
@@ -42,10 +45,51 @@ export const WORKER_SETTINGS = {
   disconnectGraceMs: { env: "CC_DISCONNECT_GRACE", default: "10s", description: "How long a task outlives a caller that went away.", parse: duration },
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are stopped.", parse: duration },
   killGraceMs: { env: "CC_KILL_GRACE", default: "5s", description: "Between SIGTERM and SIGKILL when a task is stopped.", parse: duration },
+  cloneTimeoutMs: { env: "CC_CLONE_TIMEOUT", default: "5m", description: "Longest a task's repository clone (`workspace.repository`) may take; past it the task fails before claude starts.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
   streamBufferBytes: { env: "CC_STREAM_BUFFER_BYTES", default: "1048576", description: "Per-task output buffer; claude is paused while a slow reader leaves it full.", parse: integer(16 * 1024, 256 * 1024 * 1024) },
+  maxOutputBytes: {
+    env: "CC_MAX_OUTPUT_BYTES",
+    default: "104857600",
+    description: "Output one task may print (claude's messages and raw output, in bytes) before it is stopped with reason OUTPUT_LIMIT; 0 for no limit.",
+    parse: integer(0, Number.MAX_SAFE_INTEGER),
+  },
+  warmPool: {
+    env: "CC_WARM_POOL",
+    default: "0",
+    description: "Headless claude processes kept started ahead of tasks; a task with the profile's options skips claude's start-up.",
+    parse: integer(0, 64),
+  },
+  warmProfile: {
+    env: "CC_WARM_PROFILE",
+    default: "",
+    description: 'The options warm processes start with, as the JSON of `AgentOptions`, e.g. `{"allowedTools":["Bash"]}`; only tasks asking for exactly these use the pool.',
+    parse: agentProfile,
+  },
   logLevel: { env: "CC_LOG_LEVEL", default: "info", description: "pino log level: debug, info, warn, error, silent.", parse: text },
+  logFormat: {
+    env: "CC_LOG_FORMAT",
+    default: "auto",
+    description: "Log lines as `json` (one pino object a line), `pretty` (`time level component message key=value`), or `auto`: pretty on a terminal, JSON otherwise.",
+    parse: parseLogFormat,
+  },
+  metrics: {
+    env: "CC_METRICS",
+    default: "on",
+    description: "Serve Prometheus metrics at GET /metrics on the same port, without a token (`off` to turn off).",
+    parse: boolean,
+  },
 };
+
+/** `AgentOptions` in protobuf JSON; empty means none (a task that sets no options). */
+function agentProfile(raw: string): AgentOptions {
+  if (!raw.trim()) return create(AgentOptionsSchema);
+  try {
+    return fromJsonString(AgentOptionsSchema, raw);
+  } catch (err) {
+    throw new Error(`expected the JSON of claudecluster.v1.AgentOptions, e.g. {"allowedTools":["Bash"]} (${(err as Error).message})`);
+  }
+}
 
 export type WorkerSettings = SettingsOf<typeof WORKER_SETTINGS>;
 

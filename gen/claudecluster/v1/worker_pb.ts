@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IrQCCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqeQoLV29ya2VyU3RhdGUSHAoYV09SS0VSX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUV09SS0VSX1NUQVRFX1NFUlZJTkcQARIZChVXT1JLRVJfU1RBVEVfRFJBSU5JTkcQAhIXChNXT1JLRVJfU1RBVEVfQlJPS0VOEAMyjQMKDVdvcmtlclNlcnZpY2USQQoDUnVuEhwuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJLCgZDYW5jZWwSHy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlc3BvbnNlEkkKB0dldEluZm8SIC5jbGF1ZGVjbHVzdGVyLnYxLkdldEluZm9SZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvYgZwcm90bzM", [file_claudecluster_v1_run]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IucCCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMo0DCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJJCgdHZXRJbmZvEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRJbmZvUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mb2IGcHJvdG8z", [file_claudecluster_v1_run]);
 
 /**
  * Cancel's request.
@@ -140,6 +140,13 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
    * @generated from field: string problem = 9;
    */
   problem: string;
+
+  /**
+   * The pool of headless claude processes started ahead of tasks (CC_WARM_POOL); absent when there is none.
+   *
+   * @generated from field: claudecluster.v1.WarmPoolInfo warm_pool = 10;
+   */
+  warmPool?: WarmPoolInfo | undefined;
 };
 
 /**
@@ -148,6 +155,56 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_worker, 3);
+
+/**
+ * The warm pool: claude processes started before their task arrives, each waiting for its first message on stdin.
+ * A headless task whose options match the pool's profile takes one and skips claude's start-up; others start cold.
+ *
+ * @generated from message claudecluster.v1.WarmPoolInfo
+ */
+export type WarmPoolInfo = Message<"claudecluster.v1.WarmPoolInfo"> & {
+  /**
+   * Processes the pool keeps ready (CC_WARM_POOL).
+   *
+   * @generated from field: uint32 size = 1;
+   */
+  size: number;
+
+  /**
+   * Processes started and waiting for a task now.
+   *
+   * @generated from field: uint32 ready = 2;
+   */
+  ready: number;
+
+  /**
+   * Tasks that took a warm process.
+   *
+   * @generated from field: uint64 hits = 3;
+   */
+  hits: bigint;
+
+  /**
+   * Headless tasks that started cold: options that differ from the profile, or no process ready.
+   *
+   * @generated from field: uint64 misses = 4;
+   */
+  misses: bigint;
+
+  /**
+   * The claude flags warm processes are started with (besides the stream-json ones); a task must ask for exactly these.
+   *
+   * @generated from field: repeated string profile_args = 5;
+   */
+  profileArgs: string[];
+};
+
+/**
+ * Describes the message claudecluster.v1.WarmPoolInfo.
+ * Use `create(WarmPoolInfoSchema)` to create a new message.
+ */
+export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 4);
 
 /**
  * Whether a worker takes new tasks.
