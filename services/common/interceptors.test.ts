@@ -223,19 +223,24 @@ describe("bearerAuth", () => {
   it("a missing header is UNAUTHENTICATED naming the token and how to send it", async () => {
     const err = await failure(auth(["s3cret"]));
     expect(err.code).toBe(Code.Unauthenticated);
-    expect(err.rawMessage).toBe('missing worker token (CC_WORKER_TOKEN): send "authorization: Bearer <token>"');
+    expect(err.rawMessage).toBe('missing worker token (CC_WORKER_TOKEN) (no authorization header): send "authorization: Bearer <token>"');
   });
 
-  it.each([["s3cret"], ["Basic czNjcmV0"], ["Bearer"], ["Bearer "]])("a header that is not \"Bearer <token>\" (%j) counts as missing", async (header) => {
+  it.each([
+    ["s3cret", "a malformed authorization header"],
+    ["Basic czNjcmV0", "got the Basic scheme"],
+    ["Bearer", "an empty Bearer token"],
+    ["Bearer ", "an empty Bearer token"],
+  ])("a header that is not \"Bearer <token>\" (%j) counts as missing, saying what came", async (header, got) => {
     const err = await failure(auth(["s3cret"], header));
     expect(err.code).toBe(Code.Unauthenticated);
-    expect(err.rawMessage).toBe('missing worker token (CC_WORKER_TOKEN): send "authorization: Bearer <token>"');
+    expect(err.rawMessage).toBe(`missing worker token (CC_WORKER_TOKEN) (${got}): send "authorization: Bearer <token>"`);
   });
 
   it.each([["Bearer wrong"], ["Bearer s3cre"], ["Bearer s3cret2"], ["Bearer S3CRET"]])("a wrong token (%j) is UNAUTHENTICATED", async (header) => {
     const err = await failure(auth(["s3cret"], header));
     expect(err.code).toBe(Code.Unauthenticated);
-    expect(err.rawMessage).toBe("wrong worker token (CC_WORKER_TOKEN)");
+    expect(err.rawMessage).toBe("wrong worker token (CC_WORKER_TOKEN): check the token you were given for this cluster");
   });
 
   it("the right token gets in, whatever the case of Bearer and the spacing", async () => {
@@ -247,7 +252,7 @@ describe("bearerAuth", () => {
   it("any of several tokens is accepted (rotation)", async () => {
     const tokens = ["old-token", "new-token", "other"];
     for (const t of tokens) expect((await auth(tokens, `Bearer ${t}`)).workerId).toBe("w1");
-    expect((await failure(auth(tokens, "Bearer older-token"))).rawMessage).toBe("wrong worker token (CC_WORKER_TOKEN)");
+    expect((await failure(auth(tokens, "Bearer older-token"))).rawMessage).toBe("wrong worker token (CC_WORKER_TOKEN): check the token you were given for this cluster");
   });
 
   it("guards streaming calls too", async () => {
@@ -263,7 +268,7 @@ describe("bearerAuth", () => {
     const { logger, error } = fakeLogger();
     const c = client(impl, [errorBoundary(logger), bearerAuth(["s3cret"], WHAT)]);
     const err = await failure(c.getInfo({}, { headers: { authorization: "Bearer nope" } }));
-    expect([err.code, err.rawMessage]).toEqual([Code.Unauthenticated, "wrong worker token (CC_WORKER_TOKEN)"]);
+    expect([err.code, err.rawMessage]).toEqual([Code.Unauthenticated, "wrong worker token (CC_WORKER_TOKEN): check the token you were given for this cluster"]);
     expect(error).not.toHaveBeenCalled();
   });
 });

@@ -1,7 +1,7 @@
 // Interceptors shared by worker and router: the error boundary (unexpected errors leave as "internal error", their
 // cause goes to the log) and bearer-token authentication.
 import { timingSafeEqual, createHash } from "node:crypto";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { internal } from "./errors.js";
 import type { Logger } from "./logger.js";
@@ -56,11 +56,37 @@ export const TOKEN_FREE_SERVICES: ReadonlySet<string> = new Set([Health.typeName
  */
 export function bearerAuth(tokens: readonly string[], what: string): Interceptor {
   return (next) => async (req) => {
-    if (tokens.length === 0 || TOKEN_FREE_SERVICES.has(req.service.typeName)) return next(req);
-    const header = req.header.get("authorization") ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (!match) throw new ConnectError(`missing ${what}: send "authorization: Bearer <token>"`, Code.Unauthenticated);
-    if (!tokenMatches(match[1]!.trim(), tokens)) throw new ConnectError(`wrong ${what}`, Code.Unauthenticated);
+    checkBearer(req.service.typeName, req.header, tokens, what);
     return next(req);
   };
+}
+
+/**
+ * The same check as bearerAuth, as a Connect `requestGate`: it runs once the headers are in, before any request
+ * body is read or parsed, so a caller without the token cannot make the server read (or diagnose) a message.
+ * `tokensFor` picks the tokens and their name by method (the router takes worker tokens on RegisterWorker).
+ */
+export function bearerGate(logger: Logger, tokensFor: (method: string) => { tokens: readonly string[]; what: string }): (ctx: HandlerContext) => void {
+  return (ctx) => {
+    const { tokens, what } = tokensFor(ctx.method.name);
+    try {
+      checkBearer(ctx.service.typeName, ctx.requestHeader, tokens, what);
+    } catch (err) {
+      // Refused before the interceptors run, so the per-RPC log line is written here.
+      logger.info({ method: `${ctx.service.typeName}/${ctx.method.name}`, code: "unauthenticated", err: (err as Error).message }, "rpc refused");
+      throw err;
+    }
+  };
+}
+
+function checkBearer(service: string, header: Headers, tokens: readonly string[], what: string): void {
+  if (tokens.length === 0 || TOKEN_FREE_SERVICES.has(service)) return;
+  const value = header.get("authorization") ?? "";
+  const match = /^Bearer\s+(.+)$/i.exec(value);
+  if (!match) {
+    const scheme = /^(\S+)\s/.exec(value)?.[1];
+    const got = !value ? "no authorization header" : /^bearer\s*$/i.test(value) ? "an empty Bearer token" : scheme ? `got the ${scheme} scheme` : "a malformed authorization header";
+    throw new ConnectError(`missing ${what} (${got}): send "authorization: Bearer <token>"`, Code.Unauthenticated);
+  }
+  if (!tokenMatches(match[1]!.trim(), tokens)) throw new ConnectError(`wrong ${what}: check the token you were given for this cluster`, Code.Unauthenticated);
 }

@@ -1,7 +1,10 @@
 // Serves Connect routes on Node's http/http2 servers, like connectNodeAdapter, but reports failed responses through
 // our logger: a caller that disconnects in the middle of a stream is routine for a streaming service, not an error
 // worth printing to stderr (connectNodeAdapter console.error()s it). It can also count the bytes of streaming
-// responses as they are written, for the metrics.
+// responses as they are written, for the metrics. And it smooths three rough edges of connect-es for callers that
+// send something wrong: a request it cannot decode or that is too large is answered in words the caller can act on
+// (clarifyRequestError), the unread rest of a refused request is drained so the client sees the answer, and
+// grpc-message is percent-encoded the way every gRPC client decodes it.
 import {
   Code,
   ConnectError,
@@ -102,14 +105,17 @@ const requestReading: Interceptor = (next) => async (req) => {
 };
 
 /**
- * grpc-message percent-encoded as the gRPC spec says: only "%" and bytes outside printable ASCII. connect-es uses
- * encodeURIComponent, which grpc-js undoes with decodeURI, leaving its users with "prompt%3A is empty%3B …".
+ * grpc-message percent-encoded as the gRPC spec says: only "%" and bytes outside printable ASCII (and spaces at either
+ * end, which HTTP would trim). connect-es uses encodeURIComponent, which grpc-js undoes with decodeURI, leaving its
+ * users with "prompt%3A is empty%3B …".
  */
-export function grpcPercentEncode(text: string): string {
+function grpcPercentEncode(text: string): string {
+  const bytes = Buffer.from(text, "utf8");
   let out = "";
-  for (const byte of Buffer.from(text, "utf8")) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
+  bytes.forEach((byte, i) => {
+    const plain = byte > 0x20 ? byte <= 0x7e && byte !== 0x25 : byte === 0x20 && i > 0 && i < bytes.length - 1;
+    out += plain ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  });
   return out;
 }
 
@@ -130,12 +136,11 @@ function fixingGrpcTrailer(
     if (err) setTrailerStatus(trailer, restate(err));
     const message = trailer.get("grpc-message");
     if (message === null) return;
-    let text = message;
+    let text: string;
     try {
       text = decodeURIComponent(message);
     } catch {
-      // Not ours to fix: leave it as it is.
-      return;
+      return; // not encoded by connect-es: leave it as it is
     }
     trailer.set("grpc-message", grpcPercentEncode(text));
   };
@@ -143,12 +148,23 @@ function fixingGrpcTrailer(
     fix();
     return res;
   }
+  return { ...res, body: whenDone(body, fix) };
+}
+
+/** `body`, calling `done` once it has ended, before the writer goes on to the trailers; otherwise unchanged. */
+function whenDone(body: Body, done: () => void): Body {
   return {
-    ...res,
-    body: (async function* () {
-      yield* body;
-      fix();
-    })(),
+    [Symbol.asyncIterator]() {
+      const it = body[Symbol.asyncIterator]();
+      const seen = (r: IteratorResult<Uint8Array>) => {
+        if (r.done === true) done();
+        return r;
+      };
+      const wrapped: AsyncIterator<Uint8Array> = { next: () => it.next().then(seen) };
+      if (it.throw) wrapped.throw = (e?: unknown) => it.throw!(e);
+      if (it.return) wrapped.return = (v?: unknown) => it.return!(v);
+      return wrapped;
+    },
   };
 }
 

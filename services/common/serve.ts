@@ -49,9 +49,11 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
   // time out; a socket with a request in flight (a long stream) does not.
   const h1InFlight = new Map<net.Socket, number>();
   let closing = false;
+  // setTimeout(ms, callback) would add a listener per response on a keep-alive socket; the one "timeout" listener
+  // is added when the socket is handed over (toH1), and this only re-arms the timer.
   const h1Idle = (socket: net.Socket) => {
     if (closing) socket.destroy();
-    else socket.setTimeout(H1_IDLE_MS, () => socket.destroy());
+    else socket.setTimeout(H1_IDLE_MS);
   };
   h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
@@ -73,6 +75,7 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
   });
 
   const toH1 = (socket: net.Socket) => {
+    socket.on("timeout", () => socket.destroy());
     h1InFlight.set(socket, 0);
     socket.once("close", () => h1InFlight.delete(socket));
     h1Idle(socket);
@@ -86,9 +89,11 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
   const cleartext = (socket: net.Socket) => {
     track(socket);
     // A client that connects and says nothing must not hold a socket forever.
-    socket.setTimeout(FIRST_BYTES_MS, () => socket.destroy());
+    const silent = () => socket.destroy();
+    socket.setTimeout(FIRST_BYTES_MS, silent);
     socket.once("data", (first: Buffer) => {
       socket.setTimeout(0);
+      socket.off("timeout", silent);
       socket.pause();
       socket.unshift(first);
       if (first.subarray(0, 3).equals(H2_PREFACE.subarray(0, 3))) {

@@ -97,7 +97,7 @@ function validateAgentOptions(req: RunRequest): void {
       throw invalidArgument("agent.mcp_config_json", 'must be a JSON object such as {"mcpServers": {...}}');
     }
   }
-  if (a.resumeSessionId && !/^[A-Za-z0-9-]{1,64}$/.test(a.resumeSessionId)) {
+  if (a.resumeSessionId && !/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/.test(a.resumeSessionId)) {
     throw invalidArgument("agent.resume_session_id", "must be a claude session id (letters, digits and '-')");
   }
   if (!Number.isFinite(a.maxBudgetUsd) || a.maxBudgetUsd < 0) throw invalidArgument("agent.max_budget_usd", "must be zero or a positive amount");

@@ -4,7 +4,7 @@ import type { Interceptor } from "@connectrpc/connect";
 import { RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
-import { bearerAuth, errorBoundary } from "../common/interceptors.js";
+import { bearerAuth, bearerGate, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
 import { LATENCY_BUCKETS, ServerMetrics, takeReceived } from "../common/metrics.js";
@@ -34,13 +34,16 @@ export interface Router {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+const ROUTER_TOKEN = "router token (CC_TOKEN)";
+const WORKER_TOKEN = "worker token (CC_WORKER_TOKEN)";
+
 /**
  * Workers authenticate RegisterWorker with the worker token; everything else takes the client token, except health
  * (bearerAuth lets TOKEN_FREE_SERVICES through, for probes that cannot send headers).
  */
 function authByMethod(settings: RouterSettings): Interceptor {
-  const clients = bearerAuth(settings.tokens, "router token (CC_TOKEN)");
-  const workers = bearerAuth(settings.workerTokens, "worker token (CC_WORKER_TOKEN)");
+  const clients = bearerAuth(settings.tokens, ROUTER_TOKEN);
+  const workers = bearerAuth(settings.workerTokens, WORKER_TOKEN);
   return (next) => {
     const forClients = clients(next);
     const forWorkers = workers(next);
@@ -96,6 +99,10 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     },
     // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
     interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings)],
+    // The same tokens checked before any request body is read.
+    requestGate: bearerGate(logger, (method) =>
+      method === "RegisterWorker" ? { tokens: settings.workerTokens, what: WORKER_TOKEN } : { tokens: settings.tokens, what: ROUTER_TOKEN },
+    ),
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });

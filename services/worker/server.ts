@@ -4,7 +4,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ExitReason } from "../../gen/claudecluster/v1/run_pb.js";
 import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
 import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
-import { bearerAuth, errorBoundary } from "../common/interceptors.js";
+import { bearerAuth, bearerGate, errorBoundary } from "../common/interceptors.js";
 import { createConnectHandler } from "../common/node-adapter.js";
 import type { Logger } from "../common/logger.js";
 import { ServerMetrics } from "../common/metrics.js";
@@ -49,6 +49,8 @@ function defaultSelfUrl(host: string, port: number, tls: boolean): string {
   return `${tls ? "https" : "http"}://${name}:${port}`;
 }
 
+const WORKER_TOKEN = "worker token (CC_WORKER_TOKEN)";
+
 export async function createWorker(settings: WorkerSettings, options: WorkerOptions): Promise<Worker> {
   const { logger } = options;
   const env = options.env ?? process.env;
@@ -76,8 +78,10 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       rpcLog(logger, { workerId: settings.workerId }),
       ...(metrics ? [metrics.interceptor()] : []),
       errorBoundary(logger),
-      bearerAuth(settings.workerTokens, "worker token (CC_WORKER_TOKEN)"),
+      bearerAuth(settings.workerTokens, WORKER_TOKEN),
     ],
+    // The same token checked before any request body is read.
+    requestGate: bearerGate(logger, () => ({ tokens: settings.workerTokens, what: WORKER_TOKEN })),
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });

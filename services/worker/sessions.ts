@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
-import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, notFound, resourceExhausted, unavailable } from "../common/errors.js";
-import { newTaskId } from "../common/ids.js";
+import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
+import { isValidTaskId, newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
 import { validateRunRequest } from "../common/validate-run.js";
@@ -115,6 +115,8 @@ export class SessionManager {
   }
 
   get(taskId: string): Session {
+    if (!taskId) throw invalidArgument("task_id", "is required");
+    if (!isValidTaskId(taskId)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'");
     const session = this.sessions.get(taskId);
     if (!session) throw notFound(`task ${taskId}`, "it is not running on this worker (it may have ended)");
     return session;

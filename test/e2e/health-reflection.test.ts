@@ -238,7 +238,7 @@ describe("health and reflection with tokens", () => {
       })().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectError);
       expect((err as ConnectError).code).toBe(Code.Unauthenticated);
-      expect((err as ConnectError).rawMessage).toBe(`missing ${what}: send "authorization: Bearer <token>"`);
+      expect((err as ConnectError).rawMessage).toBe(`missing ${what} (no authorization header): send "authorization: Bearer <token>"`);
 
       const refused = await buf("--list-services", url());
       expect(refused.code).not.toBe(0);

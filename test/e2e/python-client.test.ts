@@ -123,7 +123,7 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
 
   it("a wrong token is one line with the gRPC code and exit code 1", async () => {
     const r = await ccRun(["--target", target, "--token", "not-the-token", "hello"]);
-    expect(r).toMatchObject({ code: 1, stdout: "", stderr: "cc_run: UNAUTHENTICATED: wrong router token (CC_TOKEN)\n" });
+    expect(r).toMatchObject({ code: 1, stdout: "", stderr: "cc_run: UNAUTHENTICATED: wrong router token (CC_TOKEN): check the token you were given for this cluster\n" });
   });
 
   it("no token at all is UNAUTHENTICATED too", async () => {
