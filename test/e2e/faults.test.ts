@@ -1,6 +1,7 @@
 // Faults, each ending with the expected code and task status and no process left behind: a hung (SIGSTOPped)
 // worker, a router restart, the model failing (429, 500, overloaded) or never answering, and claude itself killed.
 // A worker SIGKILLed, a caller that vanishes and a subscriber that never reads are in router.test.ts and worker.test.ts.
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -178,12 +179,17 @@ describe("faults", () => {
     const taskId = started.stdout.trim();
     const workspace = join(root, "ws-f1", ".tasks", taskId);
     await until(() => processesUnder(workspace).length >= 2);
-    // cc follows the task while the router dies under it.
-    const following = runCommand(process.execPath, [CC, "attach", "--router", router.url, taskId]);
-    await new Promise((r) => setTimeout(r, 500));
+    // cc follows the task (it has replayed what the task printed so far) when the router dies under it.
+    const following = spawn(process.execPath, [CC, "attach", "--router", router.url, taskId], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const attachResult = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      let stderr = "";
+      following.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      following.on("close", (code) => resolve({ code, stderr }));
+    });
+    await new Promise((resolve) => following.stdout.once("data", resolve));
     router.child.kill("SIGKILL");
     await router.exited;
-    const attach = await following;
+    const attach = await attachResult;
     expect(attach.code).not.toBe(0);
     expect(attach.stderr).toContain(`lost the router at ${router.url} while following task ${taskId}`);
     expect(attach.stderr).toContain(`cc attach ${taskId}`);
