@@ -56,10 +56,37 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Sends `signal` to claude's process group and to every process of the task. Never throws. */
+/** Tasks to look for in the next pass over /proc, with the signal each gets (SIGKILL wins over SIGTERM). */
+const pending = new Map<string, NodeJS.Signals>();
+let sweepScheduled = false;
+
+/**
+ * Sends `signal` to claude's process group at once, and to every process of the task in a pass over /proc on the
+ * next turn of the event loop. One pass serves every task signalled in the same turn: reading the environment of
+ * every process on the machine is the expensive part, and when hundreds of tasks end together a pass per task kept
+ * a busy worker from answering for seconds. Never throws.
+ */
 export function signalTask(taskId: string, leaderPid: number | undefined, signal: NodeJS.Signals): void {
   if (leaderPid !== undefined) trySignal(-leaderPid, signal);
-  for (const pid of taskProcesses(taskId)) trySignal(pid, signal);
+  if (pending.get(taskId) !== "SIGKILL") pending.set(taskId, signal);
+  if (sweepScheduled) return;
+  sweepScheduled = true;
+  setImmediate(signalPending);
+}
+
+function signalPending(): void {
+  sweepScheduled = false;
+  const byMarker = new Map([...pending].map(([taskId, signal]) => [`${TASK_ID_ENV}=${taskId}`, signal]));
+  pending.clear();
+  for (const { pid, env } of processEnvironments()) {
+    for (const entry of env) {
+      const signal = byMarker.get(entry);
+      if (signal) {
+        trySignal(pid, signal);
+        break;
+      }
+    }
+  }
 }
 
 function trySignal(pid: number, signal: NodeJS.Signals): void {
