@@ -1,11 +1,10 @@
 // Every router setting in one table: environment variable, default, meaning.
 import { readTokenFile } from "../common/secrets.js";
-import { parseLogFormat } from "../common/logger.js";
-import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
+import { duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
-  port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
-  host: { env: "CC_HOST", default: "0.0.0.0", description: "Address to listen on.", parse: text },
+  ...LISTEN_SETTINGS,
   workers: {
     env: "CC_WORKERS",
     default: "",
@@ -27,8 +26,6 @@ export const ROUTER_SETTINGS = {
   },
   tokenFile: { env: "CC_TOKEN_FILE", default: "", description: "A file with more client tokens (one per line), e.g. a mounted secret.", parse: text },
   workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line); used like CC_WORKER_TOKEN, after it.", parse: text },
-  tlsCert: { env: "CC_TLS_CERT", default: "", description: "PEM certificate chain: serve TLS (h2 and HTTP/1.1 by ALPN) instead of cleartext h2c. With CC_TLS_KEY.", parse: text },
-  tlsKey: { env: "CC_TLS_KEY", default: "", description: "PEM private key for CC_TLS_CERT.", parse: text },
   queueLimit: { env: "CC_QUEUE_LIMIT", default: "100", description: "Tasks that may wait for a free worker; more get RESOURCE_EXHAUSTED.", parse: integer(0, 100_000) },
   maxAttempts: { env: "CC_MAX_ATTEMPTS", default: "3", description: "Placements of a task whose worker fails before claude starts.", parse: integer(1, 20) },
   callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
@@ -48,19 +45,7 @@ export const ROUTER_SETTINGS = {
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are cancelled.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
-  logLevel: { env: "CC_LOG_LEVEL", default: "info", description: "pino log level: debug, info, warn, error, silent.", parse: text },
-  logFormat: {
-    env: "CC_LOG_FORMAT",
-    default: "auto",
-    description: "Log lines as `json` (one pino object a line), `pretty` (`time level component message key=value`), or `auto`: pretty on a terminal, JSON otherwise.",
-    parse: parseLogFormat,
-  },
-  metrics: {
-    env: "CC_METRICS",
-    default: "on",
-    description: "Serve Prometheus metrics at GET /metrics on the same port, without a token (`off` to turn off).",
-    parse: boolean,
-  },
+  ...REPORTING_SETTINGS,
 };
 
 export type RouterSettings = SettingsOf<typeof ROUTER_SETTINGS>;

@@ -5,12 +5,11 @@ import { create, fromJsonString } from "@bufbuild/protobuf";
 import { type AgentOptions, AgentOptionsSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { join } from "node:path";
 import { readTokenFile } from "../common/secrets.js";
-import { parseLogFormat } from "../common/logger.js";
-import { boolean, duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
+import { duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const WORKER_SETTINGS = {
-  port: { env: "PORT", default: "8080", description: "Port to listen on (gRPC, gRPC-Web and Connect on one port).", parse: integer(0, 65535) },
-  host: { env: "CC_HOST", default: "0.0.0.0", description: "Address to listen on.", parse: text },
+  ...LISTEN_SETTINGS,
   workerId: { env: "CC_WORKER_ID", default: "", description: "This worker's id in the cluster; default the host name.", parse: (raw: string) => text(raw) || hostname() },
   routerUrl: { env: "CC_ROUTER_URL", default: "", description: "Router to register with and send heartbeats to; empty for none.", parse: text },
   advertiseUrl: { env: "CC_WORKER_URL", default: "", description: "URL the router uses to reach this worker; default http://<host name>:<port>.", parse: text },
@@ -21,8 +20,6 @@ export const WORKER_SETTINGS = {
     parse: list,
   },
   workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line), e.g. a mounted secret.", parse: text },
-  tlsCert: { env: "CC_TLS_CERT", default: "", description: "PEM certificate chain: serve TLS (h2 and HTTP/1.1 by ALPN) instead of cleartext h2c. With CC_TLS_KEY.", parse: text },
-  tlsKey: { env: "CC_TLS_KEY", default: "", description: "PEM private key for CC_TLS_CERT.", parse: text },
   claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
   claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
   claudeConfigDir: {
@@ -66,19 +63,7 @@ export const WORKER_SETTINGS = {
     description: 'The options warm processes start with, as the JSON of `AgentOptions`, e.g. `{"allowedTools":["Bash"]}`; only tasks asking for exactly these use the pool.',
     parse: agentProfile,
   },
-  logLevel: { env: "CC_LOG_LEVEL", default: "info", description: "pino log level: debug, info, warn, error, silent.", parse: text },
-  logFormat: {
-    env: "CC_LOG_FORMAT",
-    default: "auto",
-    description: "Log lines as `json` (one pino object a line), `pretty` (`time level component message key=value`), or `auto`: pretty on a terminal, JSON otherwise.",
-    parse: parseLogFormat,
-  },
-  metrics: {
-    env: "CC_METRICS",
-    default: "on",
-    description: "Serve Prometheus metrics at GET /metrics on the same port, without a token (`off` to turn off).",
-    parse: boolean,
-  },
+  ...REPORTING_SETTINGS,
 };
 
 /** `AgentOptions` in protobuf JSON; empty means none (a task that sets no options). */
