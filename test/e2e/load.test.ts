@@ -1,7 +1,8 @@
 // Load: 200 tasks over 4 worker processes, each running the real claude against the scripted model, through a
 // router process. Every stream must be complete (seq 1..n, no gap, no duplicate, an `exited` at the end), and
-// afterwards nothing may be left: no claude process, no file descriptor the run opened, memory near where it began.
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+// afterwards nothing may be left: no claude process, no file descriptor the run opened, and a heap (after a full
+// collection, read through each process's inspector) near where it began.
+import { mkdtempSync, readdirSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -12,6 +13,7 @@ import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { waitForNoProcessesUnder } from "../helpers/processes.js";
+import { heapUsedAfterGc, inspectorUrl } from "../helpers/inspector.js";
 import { spawnRouterProcess, type RouterProcess } from "../helpers/router-process.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase } from "../helpers/worker.js";
@@ -25,10 +27,8 @@ function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-function rssMiB(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  return kb / 1024;
-}
+const INSPECT = { NODE_OPTIONS: "--inspect=127.0.0.1:0" };
+const MiB = 1024 * 1024;
 
 describe(`load: ${TASKS} tasks over ${WORKERS} workers`, () => {
   let model: ScriptedModel;
@@ -37,19 +37,21 @@ describe(`load: ${TASKS} tasks over ${WORKERS} workers`, () => {
   let client: Client<typeof RouterService>;
   const workers: WorkerProcess[] = [];
 
-  const pids = () => [router.child.pid!, ...workers.map((w) => w.child.pid!)];
-  const snapshot = () => pids().map((pid) => ({ pid, fds: openFds(pid), rss: rssMiB(pid) }));
+  const processes = () => [router, ...workers];
+  const fds = () => processes().map((p) => openFds(p.child.pid!));
+  const heaps = () => Promise.all(processes().map((p) => heapUsedAfterGc(inspectorUrl(p.logs)!)));
 
   beforeAll(async () => {
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-load-")));
     model = await startModel({ conversations: [{ turns: [{ content: [{ type: "text", text: "answer to {{prompt}}" }] }] }] });
     // The queue holds every task that does not fit at once.
-    router = await spawnRouterProcess({ CC_QUEUE_LIMIT: String(TASKS), CC_HEARTBEAT_INTERVAL: "1s" });
+    router = await spawnRouterProcess({ ...INSPECT, CC_QUEUE_LIMIT: String(TASKS), CC_HEARTBEAT_INTERVAL: "1s" });
     client = createClient(RouterService, createGrpcTransport({ baseUrl: router.url }));
     for (let i = 1; i <= WORKERS; i++) {
       workers.push(
         await spawnWorkerProcess(`load-${i}`, {
           ...modelEnv(model),
+          ...INSPECT,
           CC_ROUTER_URL: router.url,
           CC_MAX_SESSIONS: String(SESSIONS_PER_WORKER),
           CC_CLAUDE_HOME: join(root, "home"),
@@ -71,7 +73,8 @@ describe(`load: ${TASKS} tasks over ${WORKERS} workers`, () => {
   it("completes every stream, then leaves no process, no descriptor and no memory behind", async () => {
     // Warm up (first claude start-ups, connections between router and workers), then take the baseline.
     await Promise.all(Array.from({ length: WORKERS * 2 }, (_, i) => collect(client.run({ prompt: `warm ${i}` }))));
-    const before = snapshot();
+    const fdsBefore = fds();
+    const heapBefore = await heaps();
 
     const results = await Promise.all(Array.from({ length: TASKS }, (_, i) => collect(client.run({ prompt: `load ${i}` }))));
     const perWorker = new Map<string, number>();
@@ -95,17 +98,12 @@ describe(`load: ${TASKS} tasks over ${WORKERS} workers`, () => {
     for (let i = 0; i < TASKS; i++) expect(bodies.filter((b) => b.includes(`"load ${i}"`)).length, `load ${i}`).toBe(1);
 
     expect(await waitForNoProcessesUnder(root, 15_000)).toEqual([]);
-    // Descriptors back to the baseline, give or take a pooled connection or two. Memory: the router keeps the task
-    // records and logs (bounded by CC_RETAIN_TASKS and CC_TASK_LOG_BYTES), and V8 returns pages to the system only
-    // after a collection, so RSS is given time to settle; a per-stream leak would show as far more than this.
-    const settled = (s: ReturnType<typeof snapshot>) => s.every((p, i) => p.fds <= before[i]!.fds + 4 && p.rss < before[i]!.rss + 60);
-    let after = snapshot();
-    const deadline = Date.now() + 30_000;
-    while (!settled(after) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      after = snapshot();
-    }
-    const table = after.map((p, i) => `pid ${p.pid}: fds ${before[i]!.fds} -> ${p.fds}, RSS ${before[i]!.rss.toFixed(0)} -> ${p.rss.toFixed(0)} MiB`);
-    expect(settled(after), table.join("\n")).toBe(true);
+    // Descriptors back to the baseline, give or take a pooled connection or two.
+    await until(() => fds().every((n, i) => n <= fdsBefore[i]! + 4), 15_000);
+    // Heap after a full collection: the router keeps the task records and their logs (CC_RETAIN_TASKS,
+    // CC_TASK_LOG_BYTES), a few KiB each here; the workers keep nothing. A per-stream leak would show as far more.
+    const heapAfter = await heaps();
+    const table = heapAfter.map((h, i) => `${i === 0 ? "router" : `worker ${i}`}: heap ${(heapBefore[i]! / MiB).toFixed(1)} -> ${(h / MiB).toFixed(1)} MiB`);
+    heapAfter.forEach((h, i) => expect(h - heapBefore[i]!, table.join("\n")).toBeLessThan((i === 0 ? 30 : 10) * MiB));
   }, 600_000);
 });
