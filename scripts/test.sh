@@ -7,7 +7,16 @@ bash scripts/bootstrap.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 npm run --silent build
 mkdir -p .cache
+rm -f .cache/vitest.json .cache/vitest-load.json
 status=0
-vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json "$@" || status=$?
-node scripts/test-summary.mjs .cache/vitest.json || true
+if [ $# -gt 0 ]; then
+  vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json "$@" || status=$?
+  node scripts/test-summary.mjs .cache/vitest.json || true
+  exit $status
+fi
+# The load test keeps both cores busy with claude processes for a couple of minutes; run beside other end-to-end
+# tests it would starve their timing, so it runs on its own after them.
+vitest run --exclude test/e2e/load.test.ts --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?
+vitest run test/e2e/load.test.ts --reporter=default --reporter=json --outputFile.json=.cache/vitest-load.json || status=$?
+node scripts/test-summary.mjs .cache/vitest.json .cache/vitest-load.json || true
 exit $status
