@@ -125,16 +125,19 @@ describe("faults", () => {
   });
 
   it("claude itself killed: the task ends FAILED with the signal in exited, and its command ends too", async () => {
+    let claudePid = 0;
     let workspace = "";
+    let killed = false;
     const events: RunEvent[] = [];
     for await (const ev of client.run({ prompt: "hang", agent: ALLOW_BASH })) {
       events.push(ev);
-      if (ev.event.case === "started") workspace = ev.event.value.workspace;
-      if (ev.event.case === "message" && ev.event.value.body.case === "assistant") {
-        await until(() => processesUnder(workspace).length >= 2);
-        // claude is the process whose command line is the claude binary; its Bash command is `tail`.
-        const claude = processesUnder(workspace).filter((pid) => !commandLine(pid).includes("tail"));
-        for (const pid of claude) process.kill(pid, "SIGKILL");
+      if (ev.event.case === "started") ({ pid: claudePid, workspace } = ev.event.value);
+      if (!killed && ev.event.case === "message" && ev.event.value.body.case === "assistant") {
+        // Its Bash command (`tail`) must be running, so there is something claude leaves behind. Other children of
+        // claude may come and go at start-up: only the tail counts.
+        await until(() => processesUnder(workspace).some((pid) => commandLine(pid).includes("tail")));
+        process.kill(claudePid, "SIGKILL");
+        killed = true;
       }
     }
     const exited = ofCase(events, "exited")[0]!;

@@ -110,5 +110,7 @@ describe("warm pool with the real claude", () => {
     }
     expect(ofCase(events, "exited")[0]?.message).toContain("changed my mind");
     expect(processesUnder(ofCase(events, "started")[0]!.workspace)).toEqual([]);
+    // The waiting replacement lives under the same workspace root: the worker's close() in afterAll fails if
+    // shutdown leaves it (or anything else) running there.
   });
 });

@@ -56,31 +56,48 @@ export interface RawOptions {
   headers?: Record<string, string>;
 }
 
-/** A unary call in the Connect protocol over HTTP/1.1: `POST /pkg.Service/Method` with the body as given. */
-export function connectUnary(baseUrl: string, path: string, body: Uint8Array | string, options: RawOptions & { contentType?: string } = {}): Promise<Answer> {
-  const url = new URL(path, baseUrl);
-  return new Promise<Answer>((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: "POST",
-        headers: { "content-type": options.contentType ?? "application/proto", "connect-protocol-version": "1", ...options.headers },
-        timeout: TIMEOUT_MS,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        const answer = () => resolve(connectUnaryAnswer(res.statusCode ?? 0, String(res.headers["content-type"] ?? ""), Buffer.concat(chunks)));
-        res.on("data", (c: Buffer) => chunks.push(c));
-        // A server that answers early (431 for oversized headers) may reset the connection right after: the answer
-        // already arrived, so it stands.
-        res.on("error", answer);
-        res.on("end", answer);
-      },
-    );
+interface Http1Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * POSTs `body` over HTTP/1.1 and reads the whole response. A server that answers early (431 for oversized headers)
+ * may reset the connection right after: with `keepEarlyAnswer` the answer that already arrived stands.
+ */
+function post(url: URL, headers: Record<string, string>, body: Uint8Array | string, keepEarlyAnswer = false): Promise<Http1Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", headers, timeout: TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      const answer = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("error", keepEarlyAnswer ? answer : reject);
+      res.on("end", answer);
+    });
     req.on("timeout", () => req.destroy(new Error(`no answer from ${url} in ${TIMEOUT_MS} ms`)));
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** The first envelope (5-byte prefix: flags, length) of `all` whose flags have `flag` set. */
+function envelopeWithFlag(all: Buffer, flag: number): Buffer | undefined {
+  for (let at = 0; at + 5 <= all.length; ) {
+    const flags = all[at]!;
+    const len = all.readUInt32BE(at + 1);
+    const payload = all.subarray(at + 5, at + 5 + len);
+    at += 5 + len;
+    if (flags & flag) return payload;
+  }
+  return undefined;
+}
+
+/** A unary call in the Connect protocol over HTTP/1.1: `POST /pkg.Service/Method` with the body as given. */
+export async function connectUnary(baseUrl: string, path: string, body: Uint8Array | string, options: RawOptions & { contentType?: string } = {}): Promise<Answer> {
+  const headers = { "content-type": options.contentType ?? "application/proto", "connect-protocol-version": "1", ...options.headers };
+  const res = await post(new URL(path, baseUrl), headers, body, true);
+  return connectUnaryAnswer(res.status, String(res.headers["content-type"] ?? ""), res.body);
 }
 
 function connectUnaryAnswer(status: number, contentType: string, body: Buffer): Answer {
@@ -120,86 +137,38 @@ export function http1Raw(baseUrl: string, request: string): Promise<Answer> {
 }
 
 /** A server-streaming call in the Connect protocol over HTTP/1.1; `body` is the enveloped request. */
-export function connectStream(baseUrl: string, path: string, body: Uint8Array, options: RawOptions = {}): Promise<Answer> {
-  const url = new URL(path, baseUrl);
-  return new Promise<Answer>((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: "POST", headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1", ...options.headers }, timeout: TIMEOUT_MS },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const status = res.statusCode ?? 0;
-          const all = Buffer.concat(chunks);
-          if (status !== 200) return resolve({ code: connectCodeFromHttp(status), message: all.toString("utf8"), httpStatus: status });
-          // Walk the envelopes to the end-stream message (flag 0b10), which carries the error if there is one.
-          for (let at = 0; at + 5 <= all.length; ) {
-            const flags = all[at]!;
-            const len = all.readUInt32BE(at + 1);
-            const payload = all.subarray(at + 5, at + 5 + len);
-            at += 5 + len;
-            if (flags & 0b10) {
-              const end = JSON.parse(payload.toString("utf8")) as { error?: { code?: string; message?: string } };
-              if (!end.error) return resolve({ code: undefined, message: "", httpStatus: status });
-              return resolve({ code: codeFromString(end.error.code ?? "") ?? Code.Unknown, message: end.error.message ?? "", httpStatus: status });
-            }
-          }
-          resolve({ code: Code.Unknown, message: "stream ended without an end-stream message", httpStatus: status });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`no answer from ${url} in ${TIMEOUT_MS} ms`)));
-    req.on("error", reject);
-    req.end(body);
-  });
+export async function connectStream(baseUrl: string, path: string, body: Uint8Array, options: RawOptions = {}): Promise<Answer> {
+  const headers = { "content-type": "application/connect+proto", "connect-protocol-version": "1", ...options.headers };
+  const { status, body: all } = await post(new URL(path, baseUrl), headers, body);
+  if (status !== 200) return { code: connectCodeFromHttp(status), message: all.toString("utf8"), httpStatus: status };
+  // The end-stream message (flag 0b10) carries the error if there is one.
+  const endStream = envelopeWithFlag(all, 0b10);
+  if (!endStream) return { code: Code.Unknown, message: "stream ended without an end-stream message", httpStatus: status };
+  const end = JSON.parse(endStream.toString("utf8")) as { error?: { code?: string; message?: string } };
+  if (!end.error) return { code: undefined, message: "", httpStatus: status };
+  return { code: codeFromString(end.error.code ?? "") ?? Code.Unknown, message: end.error.message ?? "", httpStatus: status };
 }
 
 /** A gRPC-web call over HTTP/1.1 (as browsers make them); the status comes from the trailer envelope (flag 0x80). */
-export function grpcWebCall(baseUrl: string, path: string, body: Uint8Array, options: RawOptions = {}): Promise<Answer> {
-  const url = new URL(path, baseUrl);
-  return new Promise<Answer>((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: "POST", headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", ...options.headers }, timeout: TIMEOUT_MS },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const status = res.statusCode ?? 0;
-          const all = Buffer.concat(chunks);
-          const fromHeaders = res.headers["grpc-status"];
-          if (fromHeaders !== undefined) {
-            const code = Number(fromHeaders);
-            return resolve({ code: code === 0 ? undefined : (code as Code), message: decodeURIComponent(String(res.headers["grpc-message"] ?? "")), httpStatus: status });
-          }
-          for (let at = 0; at + 5 <= all.length; ) {
-            const flags = all[at]!;
-            const len = all.readUInt32BE(at + 1);
-            const payload = all.subarray(at + 5, at + 5 + len);
-            at += 5 + len;
-            if (flags & 0x80) {
-              const fields = new Map(
-                payload
-                  .toString("utf8")
-                  .split("\r\n")
-                  .filter(Boolean)
-                  .map((line) => [line.slice(0, line.indexOf(":")).trim().toLowerCase(), line.slice(line.indexOf(":") + 1).trim()] as const),
-              );
-              const code = Number(fields.get("grpc-status") ?? 2);
-              return resolve({ code: code === 0 ? undefined : (code as Code), message: decodeURIComponent(fields.get("grpc-message") ?? ""), httpStatus: status });
-            }
-          }
-          resolve({ code: grpcCodeFromHttp(status), message: "no trailers", httpStatus: status });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`no answer from ${url} in ${TIMEOUT_MS} ms`)));
-    req.on("error", reject);
-    req.end(body);
-  });
+export async function grpcWebCall(baseUrl: string, path: string, body: Uint8Array, options: RawOptions = {}): Promise<Answer> {
+  const headers = { "content-type": "application/grpc-web+proto", "x-grpc-web": "1", ...options.headers };
+  const { status, headers: resHeaders, body: all } = await post(new URL(path, baseUrl), headers, body);
+  const fromHeaders = resHeaders["grpc-status"];
+  if (fromHeaders !== undefined) {
+    const code = Number(fromHeaders);
+    return { code: code === 0 ? undefined : (code as Code), message: decodeURIComponent(String(resHeaders["grpc-message"] ?? "")), httpStatus: status };
+  }
+  const trailer = envelopeWithFlag(all, 0x80);
+  if (!trailer) return { code: grpcCodeFromHttp(status), message: "no trailers", httpStatus: status };
+  const fields = new Map(
+    trailer
+      .toString("utf8")
+      .split("\r\n")
+      .filter(Boolean)
+      .map((line) => [line.slice(0, line.indexOf(":")).trim().toLowerCase(), line.slice(line.indexOf(":") + 1).trim()] as const),
+  );
+  const code = Number(fields.get("grpc-status") ?? 2);
+  return { code: code === 0 ? undefined : (code as Code), message: decodeURIComponent(fields.get("grpc-message") ?? ""), httpStatus: status };
 }
 
 /** HTTP/2 error codes by number (RFC 9113 §7). */

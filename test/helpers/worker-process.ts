@@ -1,38 +1,10 @@
 // A worker as its own process (`node dist/services/worker/main.js`), for tests that kill or signal it.
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
+import { spawnServiceProcess, type ServiceProcess } from "./service-process.js";
 
-const WORKER_MAIN = new URL("../../dist/services/worker/main.js", import.meta.url).pathname;
-
-export interface WorkerProcess {
+export interface WorkerProcess extends ServiceProcess {
   id: string;
-  url: string;
-  child: ChildProcess;
-  /** Resolves with the exit code (or signal name) once the process is gone. */
-  exited: Promise<number | string>;
-  /** Log lines the worker printed (pino JSON). */
-  logs: string[];
 }
 
 export async function spawnWorkerProcess(id: string, env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [WORKER_MAIN], {
-    env: { ...process.env, PORT: "0", CC_HOST: "127.0.0.1", CC_WORKER_ID: id, CC_LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${id} did not start: ${logs.join("\n")}`)), 15_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      logs.push(line);
-      const m = /"port":(\d+).*"worker listening"/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    createInterface({ input: child.stderr! }).on("line", (line) => logs.push(line));
-    child.once("exit", () => reject(new Error(`worker ${id} exited early: ${logs.join("\n")}`)));
-  });
-  return { id, url: `http://127.0.0.1:${port}`, child, exited, logs };
+  return { id, ...(await spawnServiceProcess("worker", { CC_WORKER_ID: id, ...env })) };
 }
