@@ -1,4 +1,4 @@
-// cc end to end: the built CLI (dist/cli/main.js) as a child process, against a local cluster whose workers run
+// cc end to end: the built CLI (dist/cc/main.js) as a child process, against a local cluster whose workers run
 // the real claude pointed at the scripted model. Run `npm run build` first (npm test does).
 import { spawn } from "node:child_process";
 import { createServer, connect, type Socket } from "node:net";
@@ -16,7 +16,7 @@ import { waitForNoProcessesUnder } from "../test/helpers/processes.js";
 import { stripAnsi } from "./lib/style.js";
 import { recordedCases } from "./testing/fixtures.js";
 
-const MAIN = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const MAIN = new URL("../dist/cc/main.js", import.meta.url).pathname;
 const NODE = process.execPath;
 
 const hello = recordedCases().find((c) => c.name === "hello")!;

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 npm run --silent build
+# The build type-checks the services; this covers the CLI (bundled by esbuild, which does not check types), tests
+# and benchmarks.
+npm run --silent typecheck
 mkdir -p .cache
 rm -f .cache/vitest.json .cache/vitest-load.json
 status=0

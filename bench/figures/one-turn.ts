@@ -169,7 +169,7 @@ export const oneTurn: Figure = {
         workerEnv: hasWarmPool() ? { CC_WARM_POOL: "0" } : {},
         warm: false,
         notes: [
-          "Wall time from spawn to exit of `node dist/cli/main.js run --router URL --output-format text PROMPT` (router and worker already running, as child processes) and of `claude -p PROMPT`, alternating, against the scripted model; one untimed run of each first.",
+          "Wall time from spawn to exit of `node dist/cc/main.js run --router URL --output-format text PROMPT` (router and worker already running, as child processes) and of `claude -p PROMPT`, alternating, against the scripted model; one untimed run of each first.",
         ],
       }),
     ];

@@ -23,7 +23,7 @@ const DIST = join(REPO_ROOT, "dist");
 export const ROUTER_MAIN = join(DIST, "services", "router", "main.js");
 export const WORKER_MAIN = join(DIST, "services", "worker", "main.js");
 export const MODEL_MAIN = join(DIST, "services", "scripted-model", "main.js");
-export const CLI_MAIN = join(DIST, "cli", "main.js");
+export const CLI_MAIN = join(DIST, "cc", "main.js");
 
 export const FIXTURES = join(REPO_ROOT, "bench", "fixtures");
 export const RESULTS_DIR = join(REPO_ROOT, "bench", "results");

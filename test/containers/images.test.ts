@@ -8,7 +8,7 @@ import { runCommand, type CommandResult } from "../helpers/command.js";
 import { findContainerTool, type ContainerTool } from "../helpers/containers.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
 
-const CC = new URL("../../dist/cli/main.js", import.meta.url).pathname;
+const CC = new URL("../../dist/cc/main.js", import.meta.url).pathname;
 const WORKER_IMAGE = "localhost/claudecluster-worker:test";
 const ROUTER_IMAGE = "localhost/claudecluster-router:test";
 const ROUTER = "cc-test-router";

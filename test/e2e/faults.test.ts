@@ -19,7 +19,7 @@ import { until } from "../helpers/wait.js";
 import { collect, ofCase } from "../helpers/worker.js";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/worker-process.js";
 
-const CC = new URL("../../dist/cli/main.js", import.meta.url).pathname;
+const CC = new URL("../../dist/cc/main.js", import.meta.url).pathname;
 const ALLOW_BASH = { allowedTools: ["Bash"] };
 const apiError = (status: number, type: string, message: string) => ({ content: [], error: { status, type, message, retry: false } });
 

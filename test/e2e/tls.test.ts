@@ -9,7 +9,7 @@ import { spawnRouterProcess, type RouterProcess } from "../helpers/router-proces
 import { selfSignedCertificate, type TestCertificate } from "../helpers/tls.js";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/worker-process.js";
 
-const CC = new URL("../../dist/cli/main.js", import.meta.url).pathname;
+const CC = new URL("../../dist/cc/main.js", import.meta.url).pathname;
 const PROBE = new URL("../../dist/services/common/healthcheck.js", import.meta.url).pathname;
 const TOKEN = "tls-test-token";
 
