@@ -14,6 +14,7 @@ import { validateRunRequest } from "../common/validate-run.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import { TaskEntry, type TaskStore } from "./tasks.js";
+import { adoptWorkerEvent } from "./undecoded-events.js";
 
 /** Worker errors before claude started that mean "try another worker". */
 const RETRYABLE = new Set([Code.Unavailable, Code.ResourceExhausted, Code.FailedPrecondition, Code.Unknown, Code.Internal, Code.DeadlineExceeded, Code.Aborted, Code.Canceled]);
@@ -152,7 +153,7 @@ export class Dispatcher {
     return unavailable("no workers are online; start one with `npm run worker` (CC_ROUTER_URL pointing here) or list workers in CC_WORKERS");
   }
 
-  /** Runs the task on `worker`, copying its events into the task's log. */
+  /** Runs the task on `worker`, copying its events, undecoded but for `started` and `exited`, into the task's log. */
   private async forward(entry: TaskEntry, worker: WorkerEntry): Promise<void> {
     entry.worker = worker;
     worker.assigned += 1;
@@ -161,8 +162,9 @@ export class Dispatcher {
     let failure: unknown;
     try {
       const headers = requestIdHeaders(this.requestIds.get(entry));
-      const stream = worker.client.run({ ...entry.request, taskId: entry.id }, { signal: entry.abort.signal, headers });
-      for await (const event of stream) {
+      const stream = worker.events.run({ ...entry.request, taskId: entry.id }, { signal: entry.abort.signal, headers });
+      for await (const raw of stream) {
+        const event = adoptWorkerEvent(raw);
         // Router-added latency is measured from here to the event leaving for a caller (metrics).
         if (entry.log.subscriberCount > 0) markReceived(event);
         if (event.event.case === "started") {

@@ -3,13 +3,14 @@
 // Placement picks the least-loaded online worker whose labels match.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Client } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { WorkerHealth, type WorkerRecord, WorkerRecordSchema } from "../../gen/claudecluster/v1/router_pb.js";
-import { type WorkerInfo, type WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
+import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { describe, invalidArgument } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
-import { createWorkerClient } from "../common/worker-client.js";
+import { createWorkerTransport } from "../common/worker-client.js";
+import { UndecodedWorkerService } from "./undecoded-events.js";
 
 export interface WorkerEntry {
   /** Explicit id, or the worker's own once it answered. */
@@ -25,6 +26,8 @@ export interface WorkerEntry {
   /** Tasks this router placed there that have not ended. */
   assigned: number;
   client: Client<typeof WorkerService>;
+  /** Run with its events left undecoded, for forwarding; same connection as `client`. */
+  events: Client<typeof UndecodedWorkerService>;
 }
 
 export interface RegistryOptions {
@@ -178,6 +181,7 @@ export class Registry {
   }
 
   private newEntry(id: string, url: string, isStatic: boolean, poolCapacity: number): WorkerEntry {
+    const transport = createWorkerTransport(url, this.options.workerToken);
     return {
       id: id || url,
       url,
@@ -187,7 +191,8 @@ export class Registry {
       lastSeen: undefined,
       problem: isStatic ? "not probed yet" : "",
       assigned: 0,
-      client: createWorkerClient(url, this.options.workerToken),
+      client: createClient(WorkerService, transport),
+      events: createClient(UndecodedWorkerService, transport),
     };
   }
 

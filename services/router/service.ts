@@ -1,5 +1,6 @@
 // RouterService: the RPC surface over the dispatcher, the task store and the registry. Run and Attach are async
-// generators over the task's log; ctx.signal tells us when a caller leaves.
+// generators over the task's log; ctx.signal tells us when a caller leaves. Worker events in the log are mostly
+// undecoded (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
@@ -10,6 +11,7 @@ import type { Dispatcher } from "./dispatcher.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskEntry, TaskStore } from "./tasks.js";
+import { decoded, isJsonCall } from "./undecoded-events.js";
 
 const MAX_LIST = 1000;
 
@@ -22,7 +24,9 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
     }
     dispatcher.callerJoined(entry);
     try {
-      yield* entry.log.follow(afterSeq, ctx.signal);
+      const events = entry.log.follow(afterSeq, ctx.signal);
+      if (!isJsonCall(ctx.requestHeader.get("content-type"))) yield* events;
+      else for await (const event of events) yield decoded(event);
     } finally {
       dispatcher.callerLeft(entry);
     }

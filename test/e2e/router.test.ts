@@ -4,7 +4,7 @@ import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, Phase, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
@@ -126,6 +126,17 @@ describe("router with three worker processes", () => {
     expect(tail).toEqual(original.slice(5));
     const task = await client.getTask({ taskId });
     expect(task).toMatchObject({ status: TaskStatus.SUCCEEDED, promptSummary: "replay me", lastSeq: BigInt(original.length), attempts: 1 });
+  });
+
+  it("replays the same events to Connect JSON and gRPC-Web callers as to gRPC ones", async () => {
+    // The router forwards worker events undecoded to binary callers and decodes them for JSON ones.
+    const original = await run({ prompt: "every protocol" });
+    const taskId = original[0]!.taskId;
+    expect(original.some((e) => e.event.case === "message" && e.event.value.body.case === "assistant")).toBe(true);
+    const json = createClient(RouterService, createConnectTransport({ baseUrl: routerUrl(), httpVersion: "1.1", useBinaryFormat: false }));
+    const grpcWeb = createClient(RouterService, createGrpcWebTransport({ baseUrl: routerUrl(), httpVersion: "1.1" }));
+    expect(await collect(json.attach({ taskId, afterSeq: 0n }))).toEqual(original);
+    expect(await collect(grpcWeb.attach({ taskId, afterSeq: 0n }))).toEqual(original);
   });
 
   it("attach mid-run continues with no gap and no duplicate; two subscribers see the same events", async () => {
