@@ -68,7 +68,7 @@ export function readWorkersFile(path: string): string[] {
 
 export function createRouter(settings: RouterSettings, options: { logger: Logger }): Router {
   const { logger } = options;
-  const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs });
+  const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs, retainLogBytes: settings.retainLogBytes });
   let dispatcher: Dispatcher | undefined;
   const registry = new Registry({
     staticWorkers: [...settings.workers, ...readWorkersFile(settings.workersFile)],

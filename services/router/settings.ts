@@ -31,6 +31,12 @@ export const ROUTER_SETTINGS = {
   callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
   retainTasks: { env: "CC_RETAIN_TASKS", default: "1000", description: "Ended tasks kept (records and logs); the oldest go first.", parse: integer(1, 1_000_000) },
   retainAgeMs: { env: "CC_RETAIN_AGE", default: "24h", description: "Ended tasks older than this are forgotten.", parse: duration },
+  retainLogBytes: {
+    env: "CC_RETAIN_LOG_BYTES",
+    default: "536870912",
+    description: "Event-log bytes all ended tasks may hold together; past it, the oldest ended tasks are forgotten.",
+    parse: integer(1024 * 1024, 64 * 1024 * 1024 * 1024),
+  },
   logBytes: { env: "CC_TASK_LOG_BYTES", default: "8388608", description: "Event log kept per task, in bytes; the oldest events are dropped past it.", parse: integer(64 * 1024, 1024 * 1024 * 1024) },
   subscriberLagBytes: {
     env: "CC_SUBSCRIBER_LAG_BYTES",

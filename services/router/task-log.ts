@@ -42,6 +42,11 @@ export class TaskLog {
     return this.cursors.size;
   }
 
+  /** Bytes of the events held (as eventSize counts them). */
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

@@ -1,5 +1,6 @@
 // Task records: one entry per task with its record (the Task message), its event log and its place in the
-// cluster. The store keeps ended tasks for a bounded count and age, and indexes request ids for idempotency.
+// cluster. The store keeps ended tasks within a count, an age and a total of log bytes, and indexes request ids for
+// idempotency.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
@@ -125,6 +126,8 @@ export function statusOf(exited: Exited): TaskStatus {
 export interface TaskStoreOptions {
   retainTasks: number;
   retainAgeMs: number;
+  /** Bytes the event logs of ended tasks may hold together; past it, the oldest ended tasks go. */
+  retainLogBytes: number;
   now?: () => number;
 }
 
@@ -169,17 +172,23 @@ export class TaskStore {
     return [...this.tasks.values()].filter((t) => !t.ended);
   }
 
-  /** Forgets the oldest ended tasks past the count and age limits. */
+  /**
+   * Forgets the oldest ended tasks past the count, age and log-bytes limits. Callers still reading a forgotten
+   * task's log read it to the end: they hold the log, the store only lets go of it.
+   */
   evict(): void {
     const now = this.options.now?.() ?? Date.now();
     const ended = [...this.tasks.values()].filter((t) => t.ended).sort((a, b) => (a.id < b.id ? -1 : 1));
     let excess = ended.length - this.options.retainTasks;
+    let logBytes = 0;
+    for (const t of ended) logBytes += t.log.retainedBytes;
     for (const t of ended) {
       const endedMs = t.record.endedAt ? Number(t.record.endedAt.seconds) * 1000 : now;
-      if (excess > 0 || now - endedMs > this.options.retainAgeMs) {
+      if (excess > 0 || logBytes > this.options.retainLogBytes || now - endedMs > this.options.retainAgeMs) {
         this.tasks.delete(t.id);
         if (this.byRequestId.get(t.request.requestId) === t) this.byRequestId.delete(t.request.requestId);
         excess -= 1;
+        logBytes -= t.log.retainedBytes;
       }
     }
   }
