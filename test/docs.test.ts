@@ -1,6 +1,6 @@
 // The README's settings tables are the settings tables of the code. `UPDATE_DOCS=1 npm test -- test/docs.test.ts`
 // rewrites them after a change.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { settingsMarkdown, type SettingsTable } from "../services/common/settings.js";
 import { CLI_SETTINGS } from "../cli/settings.js";
@@ -26,6 +26,28 @@ describe("README", () => {
         return;
       }
       expect(actual).toBe(expected);
+    });
+  }
+});
+
+describe("docs/architecture.md", () => {
+  const page = readFileSync(new URL("../docs/architecture.md", import.meta.url), "utf8");
+  // `path/to/file.ts` · `Symbol` (or `Class.method`): the file exists and declares the symbol.
+  const refs = [...page.matchAll(/`((?:services|cli|proto|web|deploy|bench|scripts|test)\/[\w./-]+)`(?: · `([\w.]+)`)?/g)];
+
+  it("names files", () => {
+    expect(refs.length).toBeGreaterThan(20);
+  });
+
+  for (const [, path, symbol] of refs) {
+    it(`${path}${symbol ? ` declares ${symbol}` : " exists"}`, () => {
+      const url = new URL(`../${path}`, import.meta.url);
+      expect(existsSync(url), `${path} is named in docs/architecture.md but does not exist`).toBe(true);
+      if (!symbol || !path!.endsWith(".ts")) return;
+      const source = readFileSync(url, "utf8");
+      for (const name of symbol.split(".")) {
+        expect(source, `${path} does not declare ${name}`).toMatch(new RegExp(`\\b${name}\\b\\s*[(:=<{]|(?:class|function|interface|type|const|let)\\s+${name}\\b`));
+      }
     });
   }
 });

@@ -106,7 +106,7 @@ export class Dispatcher {
   }
 
   /** A caller left; with no one attached and no detach, the task is cancelled after the grace period. */
-  callerLeft(entry: TaskEntry): void {
+  subscriberLeft(entry: TaskEntry): void {
     if (entry.ended || entry.request.detach || entry.log.subscriberCount > 0) return;
     clearTimeout(entry.graceTimer);
     entry.graceTimer = setTimeout(() => {
@@ -117,7 +117,7 @@ export class Dispatcher {
     entry.graceTimer.unref();
   }
 
-  callerJoined(entry: TaskEntry): void {
+  subscriberJoined(entry: TaskEntry): void {
     clearTimeout(entry.graceTimer);
   }
 

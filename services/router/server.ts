@@ -13,7 +13,7 @@ import { readTlsFiles } from "../common/secrets.js";
 import { SettingsError } from "../common/settings.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
-import { routerRoutes } from "./connect.js";
+import { routerRoutes } from "./routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Registry } from "./registry.js";
 import { routerService } from "./service.js";

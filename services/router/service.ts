@@ -22,13 +22,13 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
     if (entry.log.subscriberCount >= settings.maxSubscribers) {
       throw resourceExhausted(`task ${entry.id} already has ${settings.maxSubscribers} callers attached (CC_MAX_SUBSCRIBERS)`);
     }
-    dispatcher.callerJoined(entry);
+    dispatcher.subscriberJoined(entry);
     try {
       const events = entry.log.follow(afterSeq, ctx.signal);
       if (!isJsonCall(ctx.requestHeader.get("content-type"))) yield* events;
       else for await (const event of events) yield decoded(event);
     } finally {
-      dispatcher.callerLeft(entry);
+      dispatcher.subscriberLeft(entry);
     }
   }
 

@@ -2,7 +2,7 @@
 // line wrapping); every stdout line becomes a `message` event and stderr is passed on as raw `output`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { OutputStream } from "../../gen/claudecluster/v1/run_pb.js";
-import type { ClaudeProcess, ProcessExit, SessionSink } from "./session.js";
+import type { ClaudeProcess, ProcessExit, TaskRunSink } from "./task-run.js";
 import { parseStreamJsonLine } from "./stream-json.js";
 
 export interface LaunchOptions {
@@ -29,8 +29,8 @@ const MAX_HELD_BYTES = 1024 * 1024;
 export class HeadlessClaude {
   readonly pid: number | undefined;
   private readonly child: ChildProcess;
-  private sink: SessionSink | undefined;
-  private held: ((sink: SessionSink) => void)[] = [];
+  private sink: TaskRunSink | undefined;
+  private held: ((sink: TaskRunSink) => void)[] = [];
   private heldBytes = 0;
   private exit: ProcessExit | undefined;
   private spawnError: string | undefined;
@@ -52,7 +52,7 @@ export class HeadlessClaude {
       // spawn failures (ENOENT, EACCES) arrive here, after spawn() returned.
       if (this.pid === undefined) {
         this.spawnError = `claude could not be started: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
-        this.deliver((sink) => sink.failedToStart(this.spawnError!));
+        this.deliver((sink) => sink.endBeforeLaunch(this.spawnError!));
         settle({ exitCode: null, signal: null });
       }
     });
@@ -86,7 +86,7 @@ export class HeadlessClaude {
   }
 
   /** Hands the process to `sink`: what was held is replayed first. Returns undefined if it could not start. */
-  bind(sink: SessionSink): ClaudeProcess | undefined {
+  bind(sink: TaskRunSink): ClaudeProcess | undefined {
     this.sink = sink;
     for (const call of this.held) call(sink);
     this.held = [];
@@ -116,7 +116,7 @@ export class HeadlessClaude {
     this.child.stdin!.end(`${JSON.stringify(message)}\n`);
   }
 
-  private deliver(call: (sink: SessionSink) => void, bytes = 0): void {
+  private deliver(call: (sink: TaskRunSink) => void, bytes = 0): void {
     if (this.sink) return call(this.sink);
     this.held.push(call);
     this.heldBytes += bytes;
@@ -131,7 +131,7 @@ export class HeadlessClaude {
   }
 }
 
-function onLine(sink: SessionSink, line: string): void {
+function onLine(sink: TaskRunSink, line: string): void {
   const message = parseStreamJsonLine(line);
   if (!message) {
     sink.emit({ case: "output", value: { data: Buffer.from(line + "\n"), stream: OutputStream.STDOUT } });
@@ -143,7 +143,7 @@ function onLine(sink: SessionSink, line: string): void {
 }
 
 /** A cold start: spawns claude with its prompt on stdin and binds it to the session at once. */
-export function launchHeadless(options: LaunchOptions, sink: SessionSink): ClaudeProcess | undefined {
+export function launchHeadless(options: LaunchOptions, sink: TaskRunSink): ClaudeProcess | undefined {
   return new HeadlessClaude({ ...options, stdin: options.stdin ?? "" }).bind(sink);
 }
 

@@ -4,7 +4,7 @@
 import { OutputStream } from "../../gen/claudecluster/v1/run_pb.js";
 import { HookEventsFile, HOOK_EVENTS_ENV } from "./hook-events.js";
 import type { LaunchOptions } from "./headless.js";
-import { Phase, type ClaudeProcess, type SessionSink } from "./session.js";
+import { Phase, type ClaudeProcess, type TaskRunSink } from "./task-run.js";
 import type { SpawnTerminal } from "./terminal.js";
 
 export interface InteractiveOptions extends LaunchOptions {
@@ -14,7 +14,7 @@ export interface InteractiveOptions extends LaunchOptions {
   hookEventsPath: string;
 }
 
-export function launchInteractive(options: InteractiveOptions, sink: SessionSink, spawnTerminal: SpawnTerminal): ClaudeProcess {
+export function launchInteractive(options: InteractiveOptions, sink: TaskRunSink, spawnTerminal: SpawnTerminal): ClaudeProcess {
   const hooks = new HookEventsFile(options.hookEventsPath, (event) => {
     sink.noteSessionId(event.sessionId);
     if (event.name === "UserPromptSubmit") sink.setPhase(Phase.RUNNING);

@@ -15,9 +15,9 @@ import { probeClaude } from "./claude-bin.js";
 import { sweepOrphans } from "./process-tree.js";
 import { readTlsFiles } from "../common/secrets.js";
 import { prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
-import { workerRoutes } from "./connect.js";
+import { workerRoutes } from "./routes.js";
 import { workerService } from "./service.js";
-import { SessionManager } from "./sessions.js";
+import { Runner } from "./runner.js";
 import type { WorkerSettings } from "./settings.js";
 import { spawnPty, type SpawnTerminal } from "./terminal.js";
 import { startRegistration, type Registration } from "./registration.js";
@@ -28,7 +28,7 @@ const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 
 export interface Worker {
   readonly server: DualServer;
-  readonly manager: SessionManager;
+  readonly runner: Runner;
   /** What grpc.health.v1.Health answers: SERVING once listening with a usable claude, NOT_SERVING once draining. */
   readonly health: HealthState;
   /** Listens on settings.port (0 = any free port) and resolves with the bound port. */
@@ -63,13 +63,13 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
   const orphans = sweepOrphans();
   if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
-  const manager = new SessionManager({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
+  const runner = new Runner({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
   const health = new HealthState([WorkerService.typeName]);
-  const metrics = settings.metrics ? workerMetrics(manager, health, logger) : undefined;
+  const metrics = settings.metrics ? workerMetrics(runner, health, logger) : undefined;
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      workerRoutes(workerService(manager, settings.disconnectGraceMs))(router);
+      workerRoutes(workerService(runner, settings.disconnectGraceMs))(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },
@@ -90,7 +90,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
 
   return {
     server,
-    manager,
+    runner,
     health,
     async listen() {
       const port = await server.listen(settings.port, settings.host);
@@ -101,7 +101,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
           routerUrl: settings.routerUrl,
           selfUrl: settings.advertiseUrl || defaultSelfUrl(settings.host, port, Boolean(settings.tlsCert)),
           token: settings.workerTokens[0] ?? "",
-          info: () => manager.info(),
+          info: () => runner.info(),
           logger,
         });
       }
@@ -110,11 +110,11 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     async shutdown(graceMs = settings.shutdownGraceMs) {
       // First, so probes and Watchers stop sending work here while running tasks finish.
       health.setAll(ServingStatus.NOT_SERVING);
-      const drained = manager.drain(graceMs);
+      const drained = runner.drain(graceMs);
       // The last heartbeat reports DRAINING, so the router stops placing tasks here at once.
       await registration?.stop();
       await drained;
-      await manager.close();
+      await runner.close();
       health.close();
       await server.close(1000);
     },
@@ -125,15 +125,15 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
  * The worker's metrics: sessions running and ended, whether it serves, and claude's cost and tokens from the
  * `exited` events its Run streams carry (a session whose caller left before the end is not seen there).
  */
-function workerMetrics(manager: SessionManager, health: HealthState, logger: Logger): ServerMetrics {
+function workerMetrics(runner: Runner, health: HealthState, logger: Logger): ServerMetrics {
   const metrics = new ServerMetrics(logger);
-  metrics.gauge("worker_sessions_active", "Sessions (claude processes with their task) running on this worker.", () => manager.info().activeSessions);
-  metrics.gauge("worker_sessions_capacity", "Sessions this worker runs at once (CC_MAX_SESSIONS).", () => manager.info().capacity);
+  metrics.gauge("worker_sessions_active", "Sessions (claude processes with their task) running on this worker.", () => runner.info().activeSessions);
+  metrics.gauge("worker_sessions_capacity", "Sessions this worker runs at once (CC_MAX_SESSIONS).", () => runner.info().capacity);
   metrics.gauge("serving", "1 while grpc.health.v1 answers SERVING for the whole server, else 0.", () => (health.get(OVERALL) === ServingStatus.SERVING ? 1 : 0));
-  metrics.gauge("worker_warm_pool_size", "Warm claude processes the pool keeps (CC_WARM_POOL).", () => manager.info().warmPool?.size ?? 0);
-  metrics.gauge("worker_warm_pool_ready", "Warm claude processes waiting for a task now.", () => manager.info().warmPool?.ready ?? 0);
+  metrics.gauge("worker_warm_pool_size", "Warm claude processes the pool keeps (CC_WARM_POOL).", () => runner.info().warmPool?.size ?? 0);
+  metrics.gauge("worker_warm_pool_ready", "Warm claude processes waiting for a task now.", () => runner.info().warmPool?.ready ?? 0);
   metrics.labelledGauge("worker_warm_pool_tasks", "Headless tasks that took a warm process (hit) or started cold (miss), since the worker started.", ["result"], () => {
-    const pool = manager.info().warmPool;
+    const pool = runner.info().warmPool;
     return [
       [{ result: "hit" }, Number(pool?.hits ?? 0n)],
       [{ result: "miss" }, Number(pool?.misses ?? 0n)],

@@ -237,7 +237,7 @@ describe("worker with a repository workspace", () => {
     expect(events.map((e) => e.event.case)).toEqual(["status", "exited"]);
     expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: test", exitCode: -1 });
     expect(taskDirs()).not.toContain(events[0]!.taskId);
-    expect(w.worker.manager.activeCount).toBe(0);
+    expect(w.worker.runner.activeCount).toBe(0);
   });
 
   it("refuses a file:// repository with INVALID_ARGUMENT before anything runs", async () => {

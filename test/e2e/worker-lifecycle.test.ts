@@ -65,7 +65,7 @@ describe("worker process lifecycle", () => {
       try {
         const stream = w.client.run({ prompt: "flood", mode })[Symbol.asyncIterator]();
         const first = (await stream.next()).value as RunEvent;
-        const session = w.worker.manager.get(first.taskId);
+        const session = w.worker.runner.get(first.taskId);
         // Read a little, then stop reading while the source keeps trying to write.
         let read = 0;
         while (read < 2 * 1024 * 1024) {

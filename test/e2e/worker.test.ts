@@ -140,19 +140,19 @@ describe("worker with the real claude", () => {
       }
     }).rejects.toThrow();
     expect(await waitForNoProcessesUnder(workspace)).toEqual([]);
-    await until(() => w.worker.manager.activeCount === 0);
+    await until(() => w.worker.runner.activeCount === 0);
   });
 
   it("refuses work past its capacity with RESOURCE_EXHAUSTED", async () => {
     model.setScript({ conversations: [{ turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] }] });
     const aborts = [new AbortController(), new AbortController(), new AbortController()];
     const running = aborts.map((a) => collect(w.client.run({ prompt: "hold", agent: ALLOW_BASH }, { signal: a.signal })).catch(() => []));
-    await until(() => w.worker.manager.activeCount === 3);
+    await until(() => w.worker.runner.activeCount === 3);
     const err = await collect(w.client.run({ prompt: "one too many" })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
     expect((err as ConnectError).rawMessage).toBe("worker test-worker is running 3 of 3 sessions; try again later or add workers");
-    for (const id of w.worker.manager.info().activeTaskIds) await w.client.cancel({ taskId: id });
+    for (const id of w.worker.runner.info().activeTaskIds) await w.client.cancel({ taskId: id });
     aborts.forEach((a) => a.abort());
     await Promise.all(running);
   });
@@ -171,7 +171,7 @@ describe("worker with the real claude", () => {
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
       expect((err as ConnectError).rawMessage).toContain(message);
     }
-    expect(w.worker.manager.activeCount).toBe(0);
+    expect(w.worker.runner.activeCount).toBe(0);
   });
 
   it("SendInput to a headless task is FAILED_PRECONDITION; an unknown task is NOT_FOUND", async () => {

@@ -433,7 +433,8 @@ export const RegisterWorkerResponseSchema: GenMessage<RegisterWorkerResponse> = 
   messageDesc(file_claudecluster_v1_router, 10);
 
 /**
- * Where a task stands.
+ * Where a task stands in its life, as its record keeps it: queued, running, or how it ended. The coarse view for
+ * listings and exit codes; Phase (run.proto) is the live detail while it runs.
  *
  * @generated from enum claudecluster.v1.TaskStatus
  */
@@ -488,7 +489,8 @@ export const TaskStatusSchema: GenEnum<TaskStatus> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_router, 0);
 
 /**
- * How the router sees a worker.
+ * How the router sees a worker, combining the worker's own WorkerState with reachability and load. This is what
+ * placement uses: only ONLINE workers take new tasks.
  *
  * @generated from enum claudecluster.v1.WorkerHealth
  */

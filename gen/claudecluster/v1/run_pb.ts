@@ -22,8 +22,9 @@ export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
  */
 export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
   /**
-   * The prompt, passed to claude as a single argument (never through a shell). Required in headless mode; in
-   * interactive mode it may be empty to start at claude's input box.
+   * The prompt, never through a shell: headless, written to claude's standard input; interactive, passed as one
+   * argument after `--`. Required in headless mode; in interactive mode it may be empty to start at claude's input
+   * box.
    *
    * @generated from field: string prompt = 1;
    */
@@ -67,13 +68,15 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
 
   /**
    * Labels the chosen worker must carry, every key with the same value (for example `region=eu`, `gpu=true`).
+   * Router only: a worker called directly ignores it.
    *
    * @generated from field: map<string, string> labels = 7;
    */
   labels: { [key: string]: string };
 
   /**
-   * Run on this worker only (router only). Unknown: NOT_FOUND; known but offline: UNAVAILABLE.
+   * Run on this worker only. Unknown: NOT_FOUND; known but offline: UNAVAILABLE. Router only: a worker called
+   * directly ignores it.
    *
    * @generated from field: string worker_id = 8;
    */
@@ -81,7 +84,7 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
 
   /**
    * Client-chosen idempotency key: a second Run with the same request_id attaches to the first task instead of
-   * starting another (router only).
+   * starting another. Router only: a worker called directly ignores it.
    *
    * @generated from field: string request_id = 9;
    */
@@ -89,7 +92,7 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
 
   /**
    * Task id. Clients leave it empty: the router assigns one and passes it to the worker; a worker called directly
-   * assigns its own.
+   * assigns its own when it is empty, and refuses an id it is already running with ALREADY_EXISTS.
    *
    * @generated from field: string task_id = 10;
    */
@@ -97,7 +100,7 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
 
   /**
    * Keep running when the caller goes away, with no grace-period cancel, so the task can be attached later
-   * (router only; `cc run --detach`).
+   * (`cc run --detach`). Router only: a worker called directly ignores it.
    *
    * @generated from field: bool detach = 11;
    */
@@ -303,6 +306,10 @@ export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
  * with the last seq it saw (RouterService.Attach) misses nothing and sees nothing twice.
  *
+ * Each hop numbers the stream it serves: a worker numbers the events of its run of the task, and the router
+ * renumbers them into the task's own sequence (which also holds the router's `status` events while the task is
+ * queued), so the `seq` a router caller sees is the task's, not the worker's.
+ *
  * @generated from message claudecluster.v1.RunEvent
  */
 export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
@@ -314,7 +321,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
   taskId: string;
 
   /**
-   * Position in the task's stream: 1, 2, 3, ... strictly increasing.
+   * Position in the stream being read: 1, 2, 3, ... strictly increasing, without gaps.
    *
    * @generated from field: uint64 seq = 2;
    */
@@ -1307,7 +1314,8 @@ export const OutputStreamSchema: GenEnum<OutputStream> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 1);
 
 /**
- * The phase a task is in.
+ * What a task is doing right now, as its `status` events report it. Phase is the fine-grained, live view of one
+ * task; TaskStatus (router.proto) is the coarse outcome kept in the task's record.
  *
  * @generated from enum claudecluster.v1.Phase
  */

@@ -207,7 +207,8 @@ export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_worker, 4);
 
 /**
- * Whether a worker takes new tasks.
+ * Whether a worker takes new tasks, in the worker's own words (GetInfo). The router adds reachability and load to
+ * it to get WorkerHealth.
  *
  * @generated from enum claudecluster.v1.WorkerState
  */

@@ -22,7 +22,7 @@ import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
 import { signalTask } from "./process-tree.js";
 
-export interface SessionConfig {
+export interface TaskRunConfig {
   workerId: string;
   claudeVersion: string;
   /** SIGTERM → SIGKILL delay. */
@@ -38,7 +38,7 @@ export interface SessionConfig {
   logger: Logger;
 }
 
-/** What a running claude looks like to a session, whichever way it was started. */
+/** What a running claude looks like to its task run, whichever way it was started. */
 export interface ClaudeProcess {
   readonly pid: number;
   pause(): void;
@@ -52,20 +52,24 @@ export interface ProcessExit {
   signal: string | null;
 }
 
-/** The part of a session that mode-specific launchers call. */
-export interface SessionSink {
+/** The part of a task run that mode-specific launchers call. */
+export interface TaskRunSink {
   emit(event: EventBody): void;
   setPhase(phase: Phase, detail?: string): void;
   setResult(result: ResultSummary): void;
   noteSessionId(sessionId: string): void;
   exited(exit: ProcessExit): void;
-  failedToStart(message: string): void;
+  endBeforeLaunch(message: string): void;
 }
 
 /** An event's body, as a plain object or a message. */
 export type EventBody = MessageInitShape<typeof RunEventSchema>["event"];
 
-export class Session implements SessionSink {
+/**
+ * One run of a task on this worker: its claude process (bound once it starts), its numbered events and how it ended.
+ * Named a run, not a session, because claude's own session (its `session_id`, a transcript to resume) is another thing.
+ */
+export class TaskRun implements TaskRunSink {
   readonly mode: RunMode;
   private seq = 0n;
   private readonly queue: EventQueue<RunEvent>;
@@ -90,7 +94,7 @@ export class Session implements SessionSink {
     readonly taskId: string,
     readonly request: RunRequest,
     readonly workspace: string,
-    private readonly config: SessionConfig,
+    private readonly config: TaskRunConfig,
   ) {
     this.mode = request.mode === RunMode.INTERACTIVE ? RunMode.INTERACTIVE : RunMode.HEADLESS;
     this.processTag = config.processTag ?? taskId;
@@ -121,7 +125,7 @@ export class Session implements SessionSink {
   }
 
   /** Called by the launcher once claude runs. */
-  attach(process: ClaudeProcess, timeoutMs: number): void {
+  bindProcess(process: ClaudeProcess, timeoutMs: number): void {
     this.process = process;
     this.emit({
       case: "started",
@@ -148,7 +152,7 @@ export class Session implements SessionSink {
   }
 
   /** The caller went away: the task ends unless it finishes on its own within `graceMs`. */
-  callerGone(graceMs: number): void {
+  callerDisconnected(graceMs: number): void {
     if (this.finished) return;
     this.schedule(graceMs, () => this.stop(ExitReason.CLIENT_GONE, "the caller went away and did not come back"));
   }
@@ -161,7 +165,7 @@ export class Session implements SessionSink {
     this.process?.resize?.(cols, rows);
   }
 
-  // SessionSink: called by the launchers.
+  // TaskRunSink: called by the launchers.
 
   emit(event: EventBody): void {
     if (this.finished) return;
@@ -221,7 +225,7 @@ export class Session implements SessionSink {
   }
 
   /** claude never ran: it could not start, or the preparation failed, or the task was stopped first (that reason wins). */
-  failedToStart(message: string): void {
+  endBeforeLaunch(message: string): void {
     this.finish({ exitCode: -1, signal: "", reason: this.end?.reason ?? ExitReason.FAILED, message: this.end?.message ?? message, result: undefined });
   }
 
@@ -239,7 +243,7 @@ export class Session implements SessionSink {
     this.resolveDone();
   }
 
-  /** SIGTERM to the whole session now; SIGKILL after the grace period if claude has not exited. */
+  /** SIGTERM to every process of the task now; SIGKILL after the grace period if claude has not exited. */
   private terminate(): void {
     const pid = this.process?.pid;
     if (pid === undefined) return;

@@ -1,5 +1,5 @@
-// The worker's sessions: admission (draining, claude present, valid request, capacity), launching in the right
-// mode, lookup by task id, and shutdown.
+// The worker's task runs: admission (draining, claude present, valid request, capacity), preparing the workspace,
+// launching claude in the right mode, lookup by task id, and shutdown.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
 import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
-import { ExitReason, Session } from "./session.js";
+import { ExitReason, TaskRun } from "./task-run.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
@@ -29,7 +29,7 @@ import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 const DEFAULT_COLS = 120;
 const DEFAULT_ROWS = 40;
 
-export interface SessionManagerDeps {
+export interface RunnerDeps {
   settings: WorkerSettings;
   claude: ClaudeProbe;
   logger: Logger;
@@ -38,16 +38,16 @@ export interface SessionManagerDeps {
   env: NodeJS.ProcessEnv;
 }
 
-export class SessionManager {
-  private readonly sessions = new Map<string, Session>();
+export class Runner {
+  private readonly runs = new Map<string, TaskRun>();
   private draining = false;
-  /** Hook event files of interactive sessions; private to this process, removed at close. */
+  /** Hook event files of interactive tasks; private to this process, removed at close. */
   private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
 
   /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
   private readonly pool: WarmPool | undefined;
 
-  constructor(private readonly deps: SessionManagerDeps) {
+  constructor(private readonly deps: RunnerDeps) {
     const { settings, claude } = deps;
     if (settings.warmPool > 0 && !claude.problem) {
       this.pool = new WarmPool({
@@ -67,19 +67,19 @@ export class SessionManager {
   }
 
   get activeCount(): number {
-    return this.sessions.size;
+    return this.runs.size;
   }
 
-  start(req: RunRequest): Session {
+  start(req: RunRequest): TaskRun {
     const { settings, claude, logger } = this.deps;
     if (this.draining) throw unavailable(`worker ${settings.workerId} is shutting down; run the task on another worker`);
     if (claude.problem) throw failedPrecondition(claude.problem);
     validateRunRequest(req, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
-    if (this.sessions.size >= settings.maxSessions) {
-      throw resourceExhausted(`worker ${settings.workerId} is running ${this.sessions.size} of ${settings.maxSessions} sessions; try again later or add workers`);
+    if (this.runs.size >= settings.maxSessions) {
+      throw resourceExhausted(`worker ${settings.workerId} is running ${this.runs.size} of ${settings.maxSessions} sessions; try again later or add workers`);
     }
     const taskId = req.taskId || newTaskId();
-    if (this.sessions.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
+    if (this.runs.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
 
     // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
     const headless = req.mode !== RunMode.INTERACTIVE;
@@ -90,7 +90,7 @@ export class SessionManager {
     } catch (err) {
       throw fromPlatformError(err, "preparing the workspace");
     }
-    const session = new Session(taskId, req, workspace, {
+    const task = new TaskRun(taskId, req, workspace, {
       workerId: settings.workerId,
       claudeVersion: claude.version,
       killGraceMs: settings.killGraceMs,
@@ -100,26 +100,26 @@ export class SessionManager {
       ...(warm ? { processTag: warm.tag } : {}),
       logger,
     });
-    this.sessions.set(taskId, session);
+    this.runs.set(taskId, task);
     const hookEventsPath = join(this.hooksDir, `${taskId}.jsonl`);
-    void session.done.then(() => {
-      this.sessions.delete(taskId);
+    void task.done.then(() => {
+      this.runs.delete(taskId);
       rmSync(hookEventsPath, { force: true });
     });
-    logger.info({ taskId, mode: RunMode[session.mode], workspace, warm: warm !== undefined }, "task starting");
+    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task starting");
     const source = req.workspace?.source;
-    if (warm) this.launchWarm(session, warm);
-    else if (source?.case === "repository") void this.cloneThenLaunch(session, source.value, hookEventsPath);
-    else this.launch(session, hookEventsPath);
-    return session;
+    if (warm) this.launchWarm(task, warm);
+    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
+    else this.launch(task, hookEventsPath);
+    return task;
   }
 
-  get(taskId: string): Session {
+  get(taskId: string): TaskRun {
     if (!taskId) throw invalidArgument("task_id", "is required");
     if (!isValidTaskId(taskId)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'");
-    const session = this.sessions.get(taskId);
-    if (!session) throw notFound(`task ${taskId}`, "it is not running on this worker (it may have ended)");
-    return session;
+    const task = this.runs.get(taskId);
+    if (!task) throw notFound(`task ${taskId}`, "it is not running on this worker (it may have ended)");
+    return task;
   }
 
   info(): WorkerInfo {
@@ -129,10 +129,10 @@ export class SessionManager {
       version: VERSION,
       claudeVersion: claude.version,
       capacity: settings.maxSessions,
-      activeSessions: this.sessions.size,
+      activeSessions: this.runs.size,
       labels: settings.labels,
       state: claude.problem ? WorkerState.BROKEN : this.draining ? WorkerState.DRAINING : WorkerState.SERVING,
-      activeTaskIds: [...this.sessions.keys()],
+      activeTaskIds: [...this.runs.keys()],
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
     });
@@ -143,9 +143,9 @@ export class SessionManager {
     this.draining = true;
     // No task will take a warm process any more.
     const poolClosed = this.pool?.close();
-    const all = Promise.all([...this.sessions.values()].map((s) => s.done));
+    const all = Promise.all([...this.runs.values()].map((s) => s.done));
     const timer = setTimeout(() => {
-      for (const s of this.sessions.values()) s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
+      for (const s of this.runs.values()) s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
     }, graceMs);
     await all;
     await poolClosed;
@@ -163,46 +163,46 @@ export class SessionManager {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(session: Session, repo: GitRepository, hookEventsPath: string): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string): Promise<void> {
     const { settings, env, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
-    session.setPhase(Phase.STARTING, `cloning ${target}`);
+    task.setPhase(Phase.STARTING, `cloning ${target}`);
     try {
       const { commit } = await cloneRepository(spec, {
-        dir: session.workspace,
+        dir: task.workspace,
         env,
         // git and its helpers are found and ended like claude's processes (cancel, shutdown, orphan sweep).
-        extraEnv: { [TASK_ID_ENV]: session.taskId, [WORKER_PID_ENV]: String(process.pid) },
+        extraEnv: { [TASK_ID_ENV]: task.taskId, [WORKER_PID_ENV]: String(process.pid) },
         timeoutMs: settings.cloneTimeoutMs,
-        signal: session.stopSignal,
-        onProgress: (line) => session.progress(line),
+        signal: task.stopSignal,
+        onProgress: (line) => task.progress(line),
       });
-      session.progress(commit ? `cloned ${spec.url} at ${commit.slice(0, 12)}` : `cloned ${spec.url} (an empty repository)`);
-      logger.info({ taskId: session.taskId, url: spec.url, ref: spec.ref || undefined, commit }, "repository cloned");
+      task.progress(commit ? `cloned ${spec.url} at ${commit.slice(0, 12)}` : `cloned ${spec.url} (an empty repository)`);
+      logger.info({ taskId: task.taskId, url: spec.url, ref: spec.ref || undefined, commit }, "repository cloned");
     } catch (err) {
       const message = err instanceof ConnectError ? err.rawMessage : `cloning ${target} failed: ${fromPlatformError(err, "preparing the clone").rawMessage}`;
-      logger.warn({ taskId: session.taskId, err: scrub(describe(err), spec.token) }, "clone failed");
-      this.discardWorkspace(session);
-      session.failedToStart(scrub(message, spec.token));
+      logger.warn({ taskId: task.taskId, err: scrub(describe(err), spec.token) }, "clone failed");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch(scrub(message, spec.token));
       return;
     }
-    if (session.stopSignal.aborted) {
+    if (task.stopSignal.aborted) {
       // Stopped just as the clone finished: claude is not started.
-      this.discardWorkspace(session);
-      session.failedToStart("the task was stopped before claude started");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(session, hookEventsPath);
+    this.launch(task, hookEventsPath);
   }
 
   /** Whatever a failed clone left: processes first, then the directory. */
-  private discardWorkspace(session: Session): void {
-    signalTask(session.taskId, undefined, "SIGKILL");
+  private discardWorkspace(task: TaskRun): void {
+    signalTask(task.taskId, undefined, "SIGKILL");
     try {
-      removeTaskWorkspace(this.deps.settings.workspaceRoot, session.workspace);
+      removeTaskWorkspace(this.deps.settings.workspaceRoot, task.workspace);
     } catch (err) {
-      this.deps.logger.error({ taskId: session.taskId, err }, "could not remove the workspace of a failed clone");
+      this.deps.logger.error({ taskId: task.taskId, err }, "could not remove the workspace of a failed clone");
     }
   }
 
@@ -220,39 +220,39 @@ export class SessionManager {
     return req.timeout ? Number(req.timeout.seconds) * 1000 + Math.round(req.timeout.nanos / 1e6) : this.deps.settings.taskTimeoutMs;
   }
 
-  /** A warm process takes the task: the session attaches first, then hears what it printed while it waited. */
-  private launchWarm(session: Session, warm: WarmClaude): void {
+  /** A warm process takes the task: the task attaches first, then hears what it printed while it waited. */
+  private launchWarm(task: TaskRun, warm: WarmClaude): void {
     const handle = warm.claude.handle();
-    if (handle) session.attach(handle, this.timeoutMs(session.request));
-    warm.claude.bind(session);
-    warm.claude.sendPrompt(session.request.prompt);
+    if (handle) task.bindProcess(handle, this.timeoutMs(task.request));
+    warm.claude.bind(task);
+    warm.claude.sendPrompt(task.request.prompt);
   }
 
-  private launch(session: Session, hookEventsPath: string): void {
+  private launch(task: TaskRun, hookEventsPath: string): void {
     const { claude, spawnTerminal } = this.deps;
-    const req = session.request;
+    const req = task.request;
     const timeoutMs = this.timeoutMs(req);
-    const interactive = session.mode === RunMode.INTERACTIVE;
+    const interactive = task.mode === RunMode.INTERACTIVE;
     const invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined);
     const launchOptions = {
       bin: claude.bin,
       args: invocation.args,
       stdin: invocation.stdin,
-      cwd: session.workspace,
-      env: this.claudeEnvFor(session.taskId, interactive ? "xterm-256color" : undefined),
+      cwd: task.workspace,
+      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined),
     };
     try {
       const process = interactive
         ? launchInteractive(
             { ...launchOptions, cols: req.terminal?.cols || DEFAULT_COLS, rows: req.terminal?.rows || DEFAULT_ROWS, hookEventsPath },
-            session,
+            task,
             spawnTerminal,
           )
-        : launchHeadless(launchOptions, session);
-      if (process) session.attach(process, timeoutMs);
+        : launchHeadless(launchOptions, task);
+      if (process) task.bindProcess(process, timeoutMs);
     } catch (err) {
-      this.deps.logger.error({ taskId: session.taskId, err }, "claude failed to start");
-      session.failedToStart(`claude could not be started: ${fromPlatformError(err, "starting claude").rawMessage}`);
+      this.deps.logger.error({ taskId: task.taskId, err }, "claude failed to start");
+      task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "starting claude").rawMessage}`);
     }
   }
 }
