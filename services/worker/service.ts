@@ -50,6 +50,10 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
       return {};
     },
 
+    answerPermission(req) {
+      return { resolved: runner.get(req.taskId).answerPermission(req) };
+    },
+
     getInfo() {
       return runner.info();
     },
