@@ -1,7 +1,8 @@
 // cc answering claude's permission requests, end to end: the built CLI (dist/cc/main.js) against a local cluster
 // whose workers run the real claude pointed at the scripted model. In a pseudo-terminal cc asks
 // `Allow Bash(…)? [y]es / [n]o / [a]lways`; y runs the command, n denies it (the model is sent the denial), a allows
-// the next Bash call without asking. Without a terminal it denies with a note, unless --approve allows the call.
+// the next Bash call without asking. Without a terminal claude refuses by itself and cc says so; with --approve, cc
+// allows what matches and denies the rest.
 // `cc ps` shows a detached task waiting for approval, and `cc attach` asks about it again.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
@@ -158,11 +159,19 @@ describe("cc answers permission requests", () => {
     expect(r.screen).toContain("finished always");
   });
 
-  it("without a terminal denies the call with a note on stderr; --approve allows a matching one", async () => {
-    const denied = await piped(["run", "--cwd", "pipe", "pipe-deny"]);
+  it("without a terminal: claude refuses by itself and cc notes it; with --approve, cc allows what matches and denies the rest", async () => {
+    const refused = await piped(["run", "--cwd", "pipe", "pipe-deny"]);
+    expect(refused.code).toBe(0);
+    expect(refused.stderr).toContain("cc: claude was not allowed Bash(echo piped > piped.txt): run cc on a terminal to be asked, or allow it with `--approve 'Bash(echo piped > piped.txt)'` or --allowed-tools\n");
+    expect(existsSync(join(workspace("pipe"), "piped.txt"))).toBe(false);
+    // Nobody could answer, so the task did not ask: claude -p's own refusal, no round trip.
+    const tasks = JSON.parse((await piped(["ps", "--all", "--json"])).stdout) as { promptSummary: string; agent?: { askPermissions?: boolean } }[];
+    expect(tasks.find((t) => t.promptSummary === "pipe-deny")?.agent?.askPermissions).toBeUndefined();
+
+    const denied = await piped(["run", "--cwd", "pipe2", "--approve", "Bash(npm *)", "pipe-deny"]);
     expect(denied.code).toBe(0);
     expect(denied.stderr).toContain("cc: denied Bash(echo piped > piped.txt): there is no terminal to ask on; `--approve 'Bash(echo piped > piped.txt)'` (or --allowed-tools) would allow it\n");
-    expect(existsSync(join(workspace("pipe"), "piped.txt"))).toBe(false);
+    expect(existsSync(join(workspace("pipe2"), "piped.txt"))).toBe(false);
     expect(toolResultsSent(model)).toContainEqual(expect.objectContaining({ content: expect.stringContaining("cc denied this call: it had no terminal to ask the user on"), isError: true }));
 
     const approved = await piped(["run", "--cwd", "approve", "--approve", "Bash(npm *)", "--output-format", "text", "pipe-approve"]);

@@ -15,7 +15,7 @@ export class RunCommand extends RouterCommand {
 
       \`-d\` starts the task detached: the task id is printed and the task runs on. \`-i\` opens the remote claude's terminal UI here; Ctrl-P Ctrl-Q detaches from it and leaves the task running.
 
-      When claude wants a tool its options do not allow (--allowed-tools, --permission-mode), it asks: on a terminal cc shows \`Allow Bash(rm -rf build)? [y]es / [n]o / [a]lways\` (always: that tool for the rest of the task); without one, the call is denied with a note, unless an \`--approve\` pattern allows it. A request nobody answers is denied after the worker's CC_PERMISSION_TIMEOUT; a detached task waits for \`cc attach\` to answer.
+      When claude wants a tool its options do not allow (--allowed-tools, --permission-mode), it asks: on a terminal cc shows \`Allow Bash(rm -rf build)? [y]es / [n]o / [a]lways\` (always: that tool for the rest of the task), and calls matching an \`--approve\` pattern are allowed without asking (with no terminal, the rest are denied). With neither a terminal nor --approve, claude refuses such calls itself, as \`claude -p\` does, and cc notes each refusal. A request nobody answers is denied after the worker's CC_PERMISSION_TIMEOUT; a detached task waits for \`cc attach\` to answer.
 
       The first Ctrl-C cancels the task. If the stream to the router drops, cc re-attaches to the task by itself. With no router configured (--router, CC_ROUTER_URL or a profile), a local cluster is started for the call.
 

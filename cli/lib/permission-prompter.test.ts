@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { PermissionDecision, PermissionRequestSchema, PermissionResolution, PermissionResolvedSchema } from "../../gen/claudecluster/v1/permissions_pb.js";
+import { ClaudeMessageSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { ev, FakeRouter } from "../testing/fake-router.js";
 import { parseApproveRules } from "./approve-rules.js";
 import { parseReply, PermissionPrompter, type Question } from "./permission-prompter.js";
@@ -163,6 +164,20 @@ describe("cc's answers to permission requests", () => {
     prompter.event(requestEv(2, "r2"));
     await prompter.close();
     expect(stderr).toEqual(["cc: allowed Bash(rm -rf build) (--approve Bash)\n", "cc: allowed Bash(rm -rf build) (--approve Bash)\n", "cc: could not answer for Bash(rm -rf build): the router is shutting down\n"]);
+  });
+
+  it("for a task that does not ask, notes what claude refused by itself, from its result", async () => {
+    const router = new FakeRouter();
+    const stderr: string[] = [];
+    const prompter = new PermissionPrompter({ client: router.client, rules: [], otherwise: "deny", noteRefusals: true, stderr: { write: (s: string) => stderr.push(s) }, style: PLAIN, interject: () => {} });
+    const json = JSON.stringify({ type: "result", permission_denials: [{ tool_name: "Bash", tool_use_id: "x", tool_input: { command: "rm -rf build" } }, { tool_name: "WebFetch", tool_input: { url: "https://example.com/*" } }] });
+    prompter.event(ev(1, { case: "message", value: create(ClaudeMessageSchema, { type: "result", json }) }));
+    await prompter.close();
+    expect(stderr).toEqual([
+      "cc: claude was not allowed Bash(rm -rf build): run cc on a terminal to be asked, or allow it with `--approve 'Bash(rm -rf build)'` or --allowed-tools\n",
+      "cc: claude was not allowed WebFetch(https://example.com/?): run cc on a terminal to be asked, or allow it with `--approve 'WebFetch(https://example.com/?)'` or --allowed-tools\n",
+    ]);
+    expect(router.calls).toEqual([]);
   });
 
   it("reports a timeout, even for a request it was not asking about", async () => {

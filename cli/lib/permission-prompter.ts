@@ -23,6 +23,8 @@ export interface PermissionPrompterOptions {
   question?: Question;
   /** With no question to ask: deny (`cc run`), or leave the request to others and say so (`cc attach`). */
   otherwise: "deny" | "leave";
+  /** The task does not ask (claude refuses by itself): say what it refused, from its result's permission_denials. */
+  noteRefusals?: boolean;
   stderr: { write(s: string): unknown };
   style: Style;
   /** Called before cc writes a line of its own: clears the spinner and ends a half-printed line. */
@@ -74,6 +76,7 @@ export class PermissionPrompter {
   event(ev: RunEvent): void {
     if (this.closed) return;
     const e = ev.event;
+    if (e.case === "message" && e.value.type === "result" && this.o.noteRefusals) this.refusals(e.value.json);
     if (e.case === "permissionRequest") {
       const replay = this.o.replay;
       if (replay && ev.seq <= replay.untilSeq && !replay.pending.has(e.value.requestId)) return;
@@ -112,6 +115,23 @@ export class PermissionPrompter {
     }
     this.queue.push({ taskId, request });
     this.next();
+  }
+
+  /** claude refused calls by itself (no one to ask): one note each, saying how to allow them next time. */
+  private refusals(resultJson: string): void {
+    let denials: unknown;
+    try {
+      denials = (JSON.parse(resultJson) as { permission_denials?: unknown }).permission_denials;
+    } catch {
+      return;
+    }
+    if (!Array.isArray(denials)) return;
+    for (const d of denials.slice(0, 20) as { tool_name?: unknown; tool_input?: unknown }[]) {
+      const tool = typeof d.tool_name === "string" ? d.tool_name : "";
+      if (!tool) continue;
+      const rule = suggestedRule(tool, d.tool_input);
+      this.note(`cc: claude was not allowed ${rule}: run cc on a terminal to be asked, or allow it with \`--approve '${rule}'\` or --allowed-tools`);
+    }
   }
 
   private resolved(resolved: PermissionResolved): void {

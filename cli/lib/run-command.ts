@@ -53,9 +53,12 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
   const stdout = io.stdout as { columns?: number; rows?: number };
   const request = buildRunRequest(prompt, input, { terminal: { cols: stdout.columns ?? 120, rows: stdout.rows ?? 40 } });
   const rules = parseApproveRules(input.approve);
-  // A headless task asks instead of being refused what it was not pre-authorised: cc answers (permission-prompter.ts).
-  if (!input.interactive) (request.agent ??= create(AgentOptionsSchema)).askPermissions = true;
   const ask = (io.stdin as { isTTY?: boolean }).isTTY === true && io.stderr.isTTY === true;
+  // A headless task asks instead of being refused what it was not pre-authorised, when someone can answer: the
+  // person at this terminal, an --approve rule, or (detached) whoever attaches later. Otherwise claude refuses at
+  // once, exactly as `claude -p` does (and a warm process of the default profile can take the task); cc notes
+  // what was refused.
+  if (!input.interactive && (ask || rules.length > 0 || input.detach)) (request.agent ??= create(AgentOptionsSchema)).askPermissions = true;
   // A detached task must outlive this command, which a cluster started for the call does not.
   if (input.detach && resolveConnection(io.env, input).router === "") {
     throw new UsageError("-d needs a router that keeps running after cc returns: start one with `cc up` and set --router or CC_ROUTER_URL");

@@ -131,6 +131,7 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
         rules: o.permissions.rules,
         ...(o.permissions.ask ? { question: terminalQuestion(io.stdin, io.stderr, onInterrupt) } : {}),
         otherwise: o.permissions.otherwise,
+        noteRefusals: o.agent?.askPermissions !== true,
         stderr: io.stderr,
         style: styleFor(io.stderr, io.env),
         interject: () => output.interject(),
