@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AnswerPermissionRequestSchema, PermissionDecision, type PermissionRequest, PermissionResolution } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { Phase } from "../../gen/claudecluster/v1/run_pb.js";
-import { allowLine, denyLine, isControlType, parseControlMessage, PermissionRelay, summarizeCall, type Timers } from "./permissions.js";
+import { allowLine, denyLine, eventInput, isControlType, parseControlMessage, PermissionRelay, summarizeCall, type Timers } from "./permissions.js";
 import type { EventBody } from "./task-run.js";
 
 /** A can_use_tool request exactly as claude printed one. */
@@ -109,6 +109,18 @@ describe("the control-protocol codec", () => {
     ]);
     expect(JSON.parse(denyLine("r1", "no"))).toEqual({ type: "control_response", response: { subtype: "success", request_id: "r1", response: { behavior: "deny", message: "no" } } });
     expect(allowLine("r1", {}).endsWith("}\n")).toBe(true);
+  });
+
+  it("keeps a big input out of the event: long strings cut, the JSON still valid, the call's own input whole", () => {
+    const { r, events, sent } = relay();
+    const input = { file_path: "/w/big.txt", content: "x".repeat(200_000) };
+    ask(r, "big", input);
+    const value = (events[0] as { value: PermissionRequest }).value;
+    expect(value.inputTruncated).toBe(true);
+    expect(JSON.parse(value.inputJson)).toEqual({ file_path: "/w/big.txt", content: `${"x".repeat(4096)}…` });
+    r.answer(answer({ requestId: "big" }));
+    expect(sent()[0]).toMatchObject({ response: { response: { updatedInput: input } } });
+    expect(eventInput({ a: "b" })).toEqual({ json: '{"a":"b"}', truncated: false });
   });
 
   it("summarises a call the way cc prints it", () => {

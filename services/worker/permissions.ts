@@ -103,6 +103,19 @@ const MAIN_ARGUMENT: Record<string, string> = {
 };
 
 const SUMMARY_CHARS = 200;
+/** Past this, a request's input_json is shortened for the event (the call keeps its whole input). */
+export const MAX_EVENT_INPUT_BYTES = 64 * 1024;
+const CUT_STRING_CHARS = 4096;
+
+/** The input as the event carries it: whole, or with its long strings cut when it is over the bound. */
+export function eventInput(input: Json): { json: string; truncated: boolean } {
+  const json = JSON.stringify(input);
+  if (Buffer.byteLength(json) <= MAX_EVENT_INPUT_BYTES) return { json, truncated: false };
+  const cut = (v: unknown): unknown =>
+    typeof v === "string" ? (v.length > CUT_STRING_CHARS ? `${v.slice(0, CUT_STRING_CHARS)}…` : v) : Array.isArray(v) ? v.map(cut) : v !== null && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cut(x)])) : v;
+  const shorter = JSON.stringify(cut(input));
+  return { json: Buffer.byteLength(shorter) <= MAX_EVENT_INPUT_BYTES ? shorter : "{}", truncated: true };
+}
 
 /** `Bash(rm -rf build)`: the tool and its main argument on one line, at most 200 characters. */
 export function summarizeCall(toolName: string, input: Json): string {
@@ -220,10 +233,12 @@ export class PermissionRelay {
       return;
     }
     const expiresAt = this.timers.now() + this.o.timeoutMs;
+    const shown = eventInput(m.input);
     const request = create(PermissionRequestSchema, {
       requestId: m.requestId,
       toolName: m.toolName,
-      inputJson: JSON.stringify(m.input),
+      inputJson: shown.json,
+      inputTruncated: shown.truncated,
       toolUseId: m.toolUseId,
       summary: summarizeCall(m.toolName, m.input),
       reason: m.reason,

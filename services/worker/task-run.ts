@@ -198,7 +198,7 @@ export class TaskRun implements TaskRunSink {
     this.seq += 1n;
     const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
     this.queue.push(ev);
-    if (event?.case === "output" || event?.case === "message") this.countOutput(eventSize(ev));
+    if (event?.case === "output" || event?.case === "message" || event?.case === "permissionRequest") this.countOutput(eventSize(ev));
   }
 
   private countOutput(bytes: number): void {

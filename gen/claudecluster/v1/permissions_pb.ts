@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/permissions.proto.
  */
 export const file_claudecluster_v1_permissions: GenFile = /*@__PURE__*/
-  fileDesc("CiJjbGF1ZGVjbHVzdGVyL3YxL3Blcm1pc3Npb25zLnByb3RvEhBjbGF1ZGVjbHVzdGVyLnYxIrQBChFQZXJtaXNzaW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJEhMKC3Rvb2xfdXNlX2lkGAQgASgJEg8KB3N1bW1hcnkYBSABKAkSDgoGcmVhc29uGAYgASgJEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsABChJQZXJtaXNzaW9uUmVzb2x2ZWQSEgoKcmVxdWVzdF9pZBgBIAEoCRI2CghkZWNpc2lvbhgCIAEoDjIkLmNsYXVkZWNsdXN0ZXIudjEuUGVybWlzc2lvbkRlY2lzaW9uEjoKCnJlc29sdXRpb24YAyABKA4yJi5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXNvbHV0aW9uEg8KB21lc3NhZ2UYBCABKAkSEQoJdG9vbF9uYW1lGAUgASgJIqMBChdBbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSNgoIZGVjaXNpb24YAyABKA4yJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25EZWNpc2lvbhIPCgdtZXNzYWdlGAQgASgJEhoKEnVwZGF0ZWRfaW5wdXRfanNvbhgFIAEoCSJSChhBbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USNgoIcmVzb2x2ZWQYASABKAsyJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXNvbHZlZCqcAQoSUGVybWlzc2lvbkRlY2lzaW9uEiMKH1BFUk1JU1NJT05fREVDSVNJT05fVU5TUEVDSUZJRUQQABIdChlQRVJNSVNTSU9OX0RFQ0lTSU9OX0FMTE9XEAESHAoYUEVSTUlTU0lPTl9ERUNJU0lPTl9ERU5ZEAISJAogUEVSTUlTU0lPTl9ERUNJU0lPTl9BTExPV19BTFdBWVMQAyqrAQoUUGVybWlzc2lvblJlc29sdXRpb24SJQohUEVSTUlTU0lPTl9SRVNPTFVUSU9OX1VOU1BFQ0lGSUVEEAASIgoeUEVSTUlTU0lPTl9SRVNPTFVUSU9OX0FOU1dFUkVEEAESIwofUEVSTUlTU0lPTl9SRVNPTFVUSU9OX1RJTUVEX09VVBACEiMKH1BFUk1JU1NJT05fUkVTT0xVVElPTl9XSVRIRFJBV04QA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiJjbGF1ZGVjbHVzdGVyL3YxL3Blcm1pc3Npb25zLnByb3RvEhBjbGF1ZGVjbHVzdGVyLnYxIs0BChFQZXJtaXNzaW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXRvb2xfbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJEhMKC3Rvb2xfdXNlX2lkGAQgASgJEg8KB3N1bW1hcnkYBSABKAkSDgoGcmVhc29uGAYgASgJEi4KCmV4cGlyZXNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lucHV0X3RydW5jYXRlZBgIIAEoCCLAAQoSUGVybWlzc2lvblJlc29sdmVkEhIKCnJlcXVlc3RfaWQYASABKAkSNgoIZGVjaXNpb24YAiABKA4yJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25EZWNpc2lvbhI6CgpyZXNvbHV0aW9uGAMgASgOMiYuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVzb2x1dGlvbhIPCgdtZXNzYWdlGAQgASgJEhEKCXRvb2xfbmFtZRgFIAEoCSKjAQoXQW5zd2VyUGVybWlzc2lvblJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEjYKCGRlY2lzaW9uGAMgASgOMiQuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uRGVjaXNpb24SDwoHbWVzc2FnZRgEIAEoCRIaChJ1cGRhdGVkX2lucHV0X2pzb24YBSABKAkiUgoYQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEjYKCHJlc29sdmVkGAEgASgLMiQuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVzb2x2ZWQqnAEKElBlcm1pc3Npb25EZWNpc2lvbhIjCh9QRVJNSVNTSU9OX0RFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASHQoZUEVSTUlTU0lPTl9ERUNJU0lPTl9BTExPVxABEhwKGFBFUk1JU1NJT05fREVDSVNJT05fREVOWRACEiQKIFBFUk1JU1NJT05fREVDSVNJT05fQUxMT1dfQUxXQVlTEAMqqwEKFFBlcm1pc3Npb25SZXNvbHV0aW9uEiUKIVBFUk1JU1NJT05fUkVTT0xVVElPTl9VTlNQRUNJRklFRBAAEiIKHlBFUk1JU1NJT05fUkVTT0xVVElPTl9BTlNXRVJFRBABEiMKH1BFUk1JU1NJT05fUkVTT0xVVElPTl9USU1FRF9PVVQQAhIjCh9QRVJNSVNTSU9OX1JFU09MVVRJT05fV0lUSERSQVdOEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A headless task started with `agent.ask_permissions` asks before it uses a tool its options do not pre-authorise
@@ -39,7 +39,8 @@ export type PermissionRequest = Message<"claudecluster.v1.PermissionRequest"> & 
   toolName: string;
 
   /**
-   * The tool's input, a JSON object, e.g. `{"command":"rm -rf build"}`.
+   * The tool's input, a JSON object, e.g. `{"command":"rm -rf build"}`. Over 64 KiB, its long strings are cut (see
+   * `input_truncated`); the call still runs with its whole input.
    *
    * @generated from field: string input_json = 3;
    */
@@ -72,6 +73,13 @@ export type PermissionRequest = Message<"claudecluster.v1.PermissionRequest"> & 
    * @generated from field: google.protobuf.Timestamp expires_at = 7;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * `input_json` was shortened to keep the event small: strings over 4 KiB end in "…".
+   *
+   * @generated from field: bool input_truncated = 8;
+   */
+  inputTruncated: boolean;
 };
 
 /**
