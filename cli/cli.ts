@@ -11,6 +11,7 @@ import { ConfigShowCommand } from "./commands/config/show.js";
 import { ConfigUseCommand } from "./commands/config/use.js";
 import { DemoCommand } from "./commands/demo.js";
 import { LogsCommand } from "./commands/logs.js";
+import { McpCommand } from "./commands/mcp.js";
 import { PsCommand } from "./commands/ps.js";
 import { RunCommand } from "./commands/run.js";
 import { UpCommand } from "./commands/up.js";
@@ -25,6 +26,7 @@ export const COMMANDS = [
   PsCommand,
   CancelCommand,
   WorkersCommand,
+  McpCommand,
   UpCommand,
   DemoCommand,
   ConfigSetCommand,

@@ -15,6 +15,8 @@ export class RunCommand extends RouterCommand {
 
       \`-d\` starts the task detached: the task id is printed and the task runs on. \`-i\` opens the remote claude's terminal UI here; Ctrl-P Ctrl-Q detaches from it and leaves the task running.
 
+      When claude wants a tool its options do not allow (--allowed-tools, --permission-mode), it asks: on a terminal cc shows \`Allow Bash(rm -rf build)? [y]es / [n]o / [a]lways\` (always: that tool for the rest of the task), and calls matching an \`--approve\` pattern are allowed without asking (with no terminal, the rest are denied). With neither a terminal nor --approve, claude refuses such calls itself, as \`claude -p\` does, and cc notes each refusal. A request nobody answers is denied after the worker's CC_PERMISSION_TIMEOUT; a detached task waits for \`cc attach\` to answer.
+
       The first Ctrl-C cancels the task. If the stream to the router drops, cc re-attaches to the task by itself. With no router configured (--router, CC_ROUTER_URL or a profile), a local cluster is started for the call.
 
       ${indented(EXIT_CODES_HELP)}
@@ -23,6 +25,7 @@ export class RunCommand extends RouterCommand {
       ["Ask a question", "$0 run what does this repository do"],
       ["Read the prompt from a file", "$0 run - < prompt.md"],
       ["Let claude run shell commands and edit files", "$0 run --allowed-tools Bash,Edit fix the failing test"],
+      ["In a script: allow the test runner when claude asks, deny the rest", "$0 run --approve 'Bash(npm test*)' --output-format json make the tests pass"],
       ["Print the result as claude -p does, for scripts", "$0 run --output-format json summarise README.md"],
       ["Start a task and come back to it later", "$0 run -d refactor the parser && cc ps"],
       ["Open the remote claude's terminal UI", "$0 run -i"],
@@ -52,6 +55,7 @@ export class RunCommand extends RouterCommand {
   repo = Option.String("--repo", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
   ref = Option.String("--ref", { description: "With --repo: the branch, tag or commit to check out" });
   timeout = Option.String("--timeout", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
+  approve = Option.Array("--approve", { description: "When claude asks, allow calls matching this pattern without asking, e.g. Bash, 'Bash(npm test*)', 'mcp__github__*' (repeatable)" });
 
   prompt = Option.Rest({ name: "prompt" });
 
@@ -79,6 +83,7 @@ export class RunCommand extends RouterCommand {
       repo: this.repo,
       ref: this.ref,
       timeout: this.timeout,
+      approve: this.approve,
       ...this.connectionFlags(),
     }, { onRouter: (url) => (this.routerUrl = url) });
   }

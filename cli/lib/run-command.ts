@@ -2,7 +2,8 @@
 // the task. Loaded by the command only when it runs.
 import { create } from "@bufbuild/protobuf";
 import { UsageError } from "clipanion";
-import { WorkspaceSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { AgentOptionsSchema, WorkspaceSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { parseApproveRules } from "./approve-rules.js";
 import { resolveConnection, type ConnectionFlags } from "./connection.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./formats.js";
 import type { CommandIO, SignalSource } from "./io.js";
@@ -15,6 +16,8 @@ import type { Format } from "./task-output.js";
 
 export interface RunCommandInput extends RunFlags, ConnectionFlags {
   prompt: string[];
+  /** --approve: tool patterns allowed when claude asks. */
+  approve?: string[] | undefined;
   outputFormat?: string | undefined;
   includePartialMessages?: boolean | undefined;
 }
@@ -32,6 +35,10 @@ export function checkRunFlags(input: RunCommandInput, io: Pick<CommandIO, "stdin
   if (input.interactive && format !== "pretty") throw new UsageError("--output-format applies to headless runs, not to -i");
   if (input.detach && format !== "pretty") throw new UsageError("-d prints only the task id; use --output-format with `cc attach` later");
   if (input.includePartialMessages && format !== "stream-json") throw new UsageError("--include-partial-messages needs --output-format stream-json");
+  if (input.approve?.length && input.interactive) throw new UsageError("--approve answers a headless task's permission requests; with -i claude asks in its own terminal UI");
+  if (input.approve?.length && input.detach) {
+    throw new UsageError("--approve is applied by cc while it follows the task; answer a detached task's requests with `cc attach`, or allow tools up front with --allowed-tools");
+  }
   if (input.interactive) {
     const stdin = io.stdin as { isTTY?: boolean };
     if (!stdin.isTTY || !(io.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("-i needs a terminal on stdin and stdout");
@@ -45,6 +52,13 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
   const prompt = await resolvePrompt(input.prompt, io.stdin);
   const stdout = io.stdout as { columns?: number; rows?: number };
   const request = buildRunRequest(prompt, input, { terminal: { cols: stdout.columns ?? 120, rows: stdout.rows ?? 40 } });
+  const rules = parseApproveRules(input.approve);
+  const ask = (io.stdin as { isTTY?: boolean }).isTTY === true && io.stderr.isTTY === true;
+  // A headless task asks instead of being refused what it was not pre-authorised, when someone can answer: the
+  // person at this terminal, an --approve rule, or (detached) whoever attaches later. Otherwise claude refuses at
+  // once, exactly as `claude -p` does (and a warm process of the default profile can take the task); cc notes
+  // what was refused.
+  if (!input.interactive && (ask || rules.length > 0 || input.detach)) (request.agent ??= create(AgentOptionsSchema)).askPermissions = true;
   // A detached task must outlive this command, which a cluster started for the call does not.
   if (input.detach && resolveConnection(io.env, input).router === "") {
     throw new UsageError("-d needs a router that keeps running after cc returns: start one with `cc up` and set --router or CC_ROUTER_URL");
@@ -66,6 +80,7 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
       format,
       includePartials: input.includePartialMessages === true,
       embedded: router.embedded,
+      permissions: { rules, ask, otherwise: "deny" },
       ...(options.signals ? { signals: options.signals } : {}),
     });
   } finally {

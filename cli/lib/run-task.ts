@@ -9,10 +9,13 @@ import { summaryText } from "./formats.js";
 import { runInteractive, type InteractiveEnd, type TerminalIn, type TerminalOut } from "./interactive.js";
 import { outputWidth, processSignals, type CommandIO, type SignalSource } from "./io.js";
 import { taskOutcome } from "./outcome.js";
+import type { ApproveRule } from "./approve-rules.js";
+import { PermissionPrompter } from "./permission-prompter.js";
 import { styleFor } from "./style.js";
+import { terminalQuestion } from "./terminal-question.js";
 import { TaskOutput, type Format } from "./task-output.js";
 
-export type TaskClient = Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask" | "sendInput" | "resize">;
+export type TaskClient = Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask" | "sendInput" | "resize" | "answerPermission">;
 
 export interface RunTaskOptions {
   io: CommandIO;
@@ -26,6 +29,20 @@ export interface RunTaskOptions {
   signals?: SignalSource;
   /** Backoff of re-attaching, for tests. */
   retryDelayMs?: number;
+  /** How claude's permission requests are answered (headless tasks that ask). */
+  permissions?: PermissionAnswering;
+}
+
+/** How `cc run` and `cc attach` answer permission requests: see permission-prompter.ts. */
+export interface PermissionAnswering {
+  /** --approve: calls allowed without asking. */
+  rules: readonly ApproveRule[];
+  /** Ask the person at the terminal (stdin and stderr are one). */
+  ask: boolean;
+  /** What the rules do not allow and nobody is asked about: denied (`cc run`), or left for others (`cc attach`). */
+  otherwise: "deny" | "leave";
+  /** Attaching: where the replay ends and which of its requests still wait. */
+  replay?: { untilSeq: bigint; pending: ReadonlySet<string> };
 }
 
 export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 5) {
@@ -43,7 +60,7 @@ export async function runTask(o: RunTaskOptions): Promise<number> {
 
 export interface FollowTaskOptions {
   io: CommandIO;
-  client: Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask">;
+  client: Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask" | "answerPermission">;
   router: string;
   start: FollowStart;
   format: Format;
@@ -59,6 +76,8 @@ export interface FollowTaskOptions {
   untilSeq?: bigint;
   /** Sees every event before it is printed. */
   onEvent?: (event: RunEvent) => void;
+  /** Answer the task's permission requests (headless tasks started with ask_permissions). */
+  permissions?: PermissionAnswering;
 }
 
 /** Follows a headless task, printing it in the chosen format; returns the exit code. */
@@ -106,6 +125,19 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
       .finally(() => abort.abort());
   };
   signals.on("SIGINT", onInterrupt);
+  const prompter = o.permissions
+    ? new PermissionPrompter({
+        client: o.client,
+        rules: o.permissions.rules,
+        ...(o.permissions.ask ? { question: terminalQuestion(io.stdin, io.stderr, onInterrupt) } : {}),
+        otherwise: o.permissions.otherwise,
+        noteRefusals: o.agent?.askPermissions !== true,
+        stderr: io.stderr,
+        style: styleFor(io.stderr, io.env),
+        interject: () => output.interject(),
+        ...(o.permissions.replay ? { replay: o.permissions.replay } : {}),
+      })
+    : undefined;
   if (!("attach" in o.start)) output.waiting("sending the task to the router…");
   try {
     const result = await follow({
@@ -127,8 +159,10 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
         }
         o.onEvent?.(ev);
         output.event(ev);
+        prompter?.event(ev);
       },
     });
+    await prompter?.close();
     // The task's end may arrive before the answer to CancelTask: wait for both before reporting.
     await cancelling;
     if (result.exited) return output.finish(result.exited, interrupted).exitCode;
@@ -141,6 +175,7 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
     if (interrupted) return ExitCode.Interrupted;
     throw err;
   } finally {
+    await prompter?.close();
     signals.off("SIGINT", onInterrupt);
   }
 }

@@ -26,6 +26,7 @@ export async function attachTask(c: TaskCommandContext, taskId: string, format: 
     if (!(c.io.stdin as { isTTY?: boolean }).isTTY || !c.io.stdout.isTTY) throw new UsageError(`task ${taskId} is interactive: attach from a terminal (or read it with \`cc logs ${taskId}\`)`);
     return interactiveSession(c.io, c.client, { attach: taskId }, task.status === TaskStatus.RUNNING);
   }
+  const ask = (c.io.stdin as { isTTY?: boolean }).isTTY === true && c.io.stderr.isTTY === true;
   return followTask({
     io: c.io,
     client: c.client,
@@ -35,6 +36,10 @@ export async function attachTask(c: TaskCommandContext, taskId: string, format: 
     includePartials,
     onInterrupt: "leave",
     ...(task.agent ? { agent: task.agent } : {}),
+    // Requests the replay shows that are no longer pending were settled: only the pending ones are asked again.
+    ...(task.agent?.askPermissions
+      ? { permissions: { rules: [], ask, otherwise: "leave" as const, replay: { untilSeq: task.lastSeq, pending: new Set(task.pendingPermissions.map((p) => p.requestId)) } } }
+      : {}),
     ...(c.signals ? { signals: c.signals } : {}),
   });
 }

@@ -1,6 +1,7 @@
 // Writes a task's events the way the user asked: rendered for people (default), or exactly like
 // `claude -p --output-format text|json|stream-json`. In the machine formats nothing but claude's output goes to
 // stdout; failures are reported on stderr.
+import { PermissionDecision, PermissionResolution, type PermissionResolved } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { Exited, RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { OutputStream, Phase } from "../../gen/claudecluster/v1/run_pb.js";
 import { jsonResult, streamJsonLine, summaryText, textResult, type OutputFormat, type TextLimits } from "./formats.js";
@@ -84,11 +85,23 @@ export class TaskOutput {
       case "output":
         this.output(e.value.stream, e.value.data);
         break;
+      case "permissionRequest":
+        if (this.o.annotate) this.note(`waiting for approval: ${e.value.summary}`);
+        break;
+      case "permissionResolved":
+        if (this.o.annotate) this.note(`${e.value.toolName} ${resolvedWords(e.value)}`);
+        break;
       case "exited":
         break;
       default:
         break;
     }
+  }
+
+  /** Before cc writes a line of its own (a permission question): no spinner, and the transcript ends its line. */
+  interject(): void {
+    this.status.clear();
+    if (this.o.format === "pretty") this.renderer.finish();
   }
 
   /** Prints what comes at the end (result, summary) and returns the exit code. */
@@ -168,4 +181,13 @@ export class TaskOutput {
     this.renderer.finish();
     this.o.stdout.write(this.o.outStyle.dim(`── ${text}`) + "\n");
   }
+}
+
+/** How a permission request was settled, for `cc logs`. */
+export function resolvedWords(r: PermissionResolved): string {
+  if (r.resolution === PermissionResolution.TIMED_OUT) return "denied: nobody answered in time";
+  if (r.resolution === PermissionResolution.WITHDRAWN) return "withdrawn";
+  if (r.decision === PermissionDecision.ALLOW) return "allowed";
+  if (r.decision === PermissionDecision.ALLOW_ALWAYS) return "allowed for the rest of the task";
+  return r.message ? `denied: ${r.message}` : "denied";
 }

@@ -37,6 +37,7 @@ export class FakeRouter {
   readonly streams: ScriptedStream[] = [];
   task: Task = create(TaskSchema, { id: "t1", status: TaskStatus.RUNNING });
   cancelError: unknown;
+  answerError: unknown;
 
   constructor(...streams: ScriptedStream[]) {
     this.streams.push(...streams);
@@ -89,6 +90,11 @@ export class FakeRouter {
     listWorkers: async (req: unknown) => {
       this.calls.push({ method: "listWorkers", request: req });
       return { workers: [] };
+    },
+    answerPermission: async (req: unknown) => {
+      this.calls.push({ method: "answerPermission", request: req });
+      if (this.answerError) throw this.answerError;
+      return {};
     },
   } as unknown as RouterClient;
 

@@ -101,6 +101,9 @@ function validateAgentOptions(req: RunRequest): void {
     throw invalidArgument("agent.resume_session_id", "must be a claude session id (letters, digits and '-')");
   }
   if (!Number.isFinite(a.maxBudgetUsd) || a.maxBudgetUsd < 0) throw invalidArgument("agent.max_budget_usd", "must be zero or a positive amount");
+  if (a.askPermissions && req.mode === RunMode.INTERACTIVE) {
+    throw invalidArgument("agent.ask_permissions", "applies to headless tasks; an interactive claude asks in its own terminal");
+  }
 }
 
 function validateWorkspace(req: RunRequest): void {

@@ -14,6 +14,7 @@ import { validateRunRequest } from "../common/validate-run.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import { TaskEntry, type TaskStore } from "./tasks.js";
+import { trackPermissionEvent } from "./permissions.js";
 import { adoptWorkerEvent } from "./undecoded-events.js";
 
 /** Worker errors before claude started that mean "try another worker". */
@@ -107,10 +108,12 @@ export class Dispatcher {
 
   /** A caller left; with no one attached and no detach, the task is cancelled after the grace period. */
   subscriberLeft(entry: TaskEntry): void {
-    if (entry.ended || entry.request.detach || entry.log.subscriberCount > 0) return;
+    // A task waiting for approval waits for someone to answer (until its requests time out on the worker).
+    const waiting = () => entry.record.pendingPermissions.length > 0;
+    if (entry.ended || entry.request.detach || entry.log.subscriberCount > 0 || waiting()) return;
     clearTimeout(entry.graceTimer);
     entry.graceTimer = setTimeout(() => {
-      if (entry.log.subscriberCount > 0 || entry.ended) return;
+      if (entry.log.subscriberCount > 0 || entry.ended || waiting()) return;
       this.logger.info({ taskId: entry.id }, "no caller came back; cancelling");
       void this.cancel(entry, "the caller went away and no one attached within the grace period");
     }, this.settings.callerGraceMs);
@@ -177,6 +180,10 @@ export class Dispatcher {
           return;
         }
         entry.append(event);
+        // The caller-gone grace period pauses while the task waits for approval, and starts again after.
+        const permissions = trackPermissionEvent(entry, event);
+        if (permissions === "asked") clearTimeout(entry.graceTimer);
+        if (permissions === "settled") this.subscriberLeft(entry);
       }
       failure = new ConnectError("the worker ended the stream without an exit event", Code.Unavailable);
     } catch (err) {

@@ -8,6 +8,7 @@ import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { answerPermission } from "./permissions.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskEntry, TaskStore } from "./tasks.js";
@@ -71,6 +72,10 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
 
     async resize(req, ctx) {
       return runningWorker(req.taskId).client.resize(req, { headers: requestIdHeaders(ctx) });
+    },
+
+    answerPermission(req, ctx) {
+      return answerPermission(tasks, req, requestIdHeaders(ctx));
     },
 
     listWorkers() {

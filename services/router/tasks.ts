@@ -107,6 +107,7 @@ export class TaskEntry {
 
   private ended_(): void {
     clearTimeout(this.graceTimer);
+    this.record.pendingPermissions = [];
     for (const l of this.endListeners.splice(0)) l();
   }
 }

@@ -37,6 +37,14 @@ const FULL_AGENT_FLAGS = [
 ];
 
 describe("claudeInvocation, headless", () => {
+  it("with ask_permissions, speaks the control protocol: stream-json input, the stdio prompt tool, the prompt as a user message, stdin held open", () => {
+    const inv = claudeInvocation(req({ prompt: "rm it", agent: { askPermissions: true, allowedTools: ["Read"] } }));
+    expect(inv.args).toEqual([...HEADLESS_BASE, "--allowedTools=Read", "--input-format=stream-json", "--permission-prompt-tool=stdio"]);
+    expect(inv.holdStdin).toBe(true);
+    expect(JSON.parse(inv.stdin!)).toEqual({ type: "user", message: { role: "user", content: [{ type: "text", text: "rm it" }] } });
+    expect(inv.stdin!.endsWith("\n")).toBe(true);
+  });
+
   it("runs claude -p with stream-json and partial messages, and writes the prompt to stdin", () => {
     expect(claudeInvocation(req({ prompt: "hello there" }))).toEqual({ args: HEADLESS_BASE, stdin: "hello there" });
   });

@@ -7,6 +7,13 @@ export interface ClaudeInvocation {
   args: string[];
   /** What to write to claude's stdin (headless: the prompt), or undefined for a terminal. */
   stdin?: string;
+  /** Headless with `ask_permissions`: stdin stays open after the prompt, for the answers to claude's prompts. */
+  holdStdin?: boolean;
+}
+
+/** A prompt as claude's `--input-format stream-json` takes it: one user message on one line. */
+export function streamJsonUserMessage(prompt: string): string {
+  return `${JSON.stringify({ type: "user", message: { role: "user", content: [{ type: "text", text: prompt }] } })}\n`;
 }
 
 /**
@@ -25,6 +32,11 @@ export function claudeInvocation(req: RunRequest, hookSettings?: string): Claude
   const args = ["-p", "--output-format=stream-json", "--verbose", "--include-partial-messages", ...agent];
   if (req.agent?.maxTurns) args.push(`--max-turns=${req.agent.maxTurns}`);
   if (req.agent?.maxBudgetUsd) args.push(`--max-budget-usd=${req.agent.maxBudgetUsd}`);
+  // Permission prompts travel over the stream-json control protocol: claude asks on stdout, the answer goes to stdin.
+  if (req.agent?.askPermissions) {
+    args.push("--input-format=stream-json", "--permission-prompt-tool=stdio");
+    return { args, stdin: streamJsonUserMessage(req.prompt), holdStdin: true };
+  }
   return { args, stdin: req.prompt };
 }
 

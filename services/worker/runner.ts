@@ -98,6 +98,7 @@ export class Runner {
       bufferBytes: settings.streamBufferBytes,
       maxOutputBytes: settings.maxOutputBytes,
       ...(warm ? { processTag: warm.tag } : {}),
+      ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
       logger,
     });
     this.runs.set(taskId, task);
@@ -225,7 +226,7 @@ export class Runner {
     const handle = warm.claude.handle();
     if (handle) task.bindProcess(handle, this.timeoutMs(task.request));
     warm.claude.bind(task);
-    warm.claude.sendPrompt(task.request.prompt);
+    warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
   private launch(task: TaskRun, hookEventsPath: string): void {
@@ -238,6 +239,7 @@ export class Runner {
       bin: claude.bin,
       args: invocation.args,
       stdin: invocation.stdin,
+      ...(invocation.holdStdin ? { holdStdin: true } : {}),
       cwd: task.workspace,
       env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined),
     };

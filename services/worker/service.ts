@@ -4,6 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { RunMode } from "../../gen/claudecluster/v1/run_pb.js";
 import type { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
 import { failedPrecondition, invalidArgument } from "../common/errors.js";
+import { checkAnswer } from "../common/permission-answer.js";
 import type { Runner } from "./runner.js";
 import { ExitReason, type TaskRun } from "./task-run.js";
 
@@ -48,6 +49,12 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
       // Answer once claude and its children are gone, so a caller can rely on it.
       await task.done;
       return {};
+    },
+
+    answerPermission(req) {
+      // The answer itself first, as the router does, so both say the same about a malformed one.
+      checkAnswer(req);
+      return { resolved: runner.get(req.taskId).answerPermission(req) };
     },
 
     getInfo() {

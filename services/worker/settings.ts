@@ -42,6 +42,16 @@ export const WORKER_SETTINGS = {
   disconnectGraceMs: { env: "CC_DISCONNECT_GRACE", default: "10s", description: "How long a task outlives a caller that went away.", parse: duration },
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are stopped.", parse: duration },
   killGraceMs: { env: "CC_KILL_GRACE", default: "5s", description: "Between SIGTERM and SIGKILL when a task is stopped.", parse: duration },
+  permissionTimeoutMs: {
+    env: "CC_PERMISSION_TIMEOUT",
+    default: "10m",
+    description: "How long a permission request of a task started with `ask_permissions` waits for an answer (AnswerPermission); then the tool call is denied.",
+    parse: (raw: string) => {
+      const ms = duration(raw);
+      if (ms < 1000) throw new Error("must be at least 1s");
+      return ms;
+    },
+  },
   cloneTimeoutMs: { env: "CC_CLONE_TIMEOUT", default: "5m", description: "Longest a task's repository clone (`workspace.repository`) may take; past it the task fails before claude starts.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
   streamBufferBytes: { env: "CC_STREAM_BUFFER_BYTES", default: "1048576", description: "Per-task output buffer; claude is paused while a slow reader leaves it full.", parse: integer(16 * 1024, 256 * 1024 * 1024) },

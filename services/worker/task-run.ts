@@ -16,10 +16,14 @@ import {
   RunMode,
   type RunEvent,
   type RunRequest,
+  type ClaudeMessage,
 } from "../../gen/claudecluster/v1/run_pb.js";
+import type { AnswerPermissionRequest, PermissionResolved } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { EventQueue } from "../common/event-queue.js";
 import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
+import { failedPrecondition } from "../common/errors.js";
+import { PermissionRelay, parseControlMessage } from "./permissions.js";
 import { signalTask } from "./process-tree.js";
 
 export interface TaskRunConfig {
@@ -35,6 +39,8 @@ export interface TaskRunConfig {
   maxOutputBytes: number;
   /** The CC_TASK_ID its processes carry, when it is not the task id (a warm process started before its task). */
   processTag?: string;
+  /** Headless with `ask_permissions`: claude's permission prompts are relayed, and denied after this long unanswered. */
+  permissionTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -60,6 +66,8 @@ export interface TaskRunSink {
   noteSessionId(sessionId: string): void;
   exited(exit: ProcessExit): void;
   endBeforeLaunch(message: string): void;
+  /** A control-protocol line claude printed (headless with `--permission-prompt-tool stdio`). */
+  control(message: ClaudeMessage): void;
 }
 
 /** An event's body, as a plain object or a message. */
@@ -86,6 +94,8 @@ export class TaskRun implements TaskRunSink {
   private outputBytes = 0;
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
   readonly processTag: string;
+  /** claude's permission prompts waiting for an answer; only for a headless task with `ask_permissions`. */
+  readonly permissions: PermissionRelay | undefined;
   private resolveDone!: () => void;
   /** Resolves once `exited` has been queued and every process of the task is gone. */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
@@ -104,6 +114,14 @@ export class TaskRun implements TaskRunSink {
       sizeOf: eventSize,
       onPressure: (pause) => (pause ? this.process?.pause() : this.process?.resume()),
     });
+    if (config.permissionTimeoutMs !== undefined) {
+      this.permissions = new PermissionRelay({
+        taskId,
+        sink: this,
+        write: (line) => this.process?.write?.(Buffer.from(line)),
+        timeoutMs: config.permissionTimeoutMs,
+      });
+    }
   }
 
   get pid(): number | undefined {
@@ -165,6 +183,12 @@ export class TaskRun implements TaskRunSink {
     this.process?.resize?.(cols, rows);
   }
 
+  /** Answers one of claude's permission prompts (AnswerPermission). */
+  answerPermission(req: AnswerPermissionRequest): PermissionResolved {
+    if (!this.permissions) throw failedPrecondition(`task ${this.taskId} was not started with agent.ask_permissions, so it never waits for approval`);
+    return this.permissions.answer(req);
+  }
+
   // TaskRunSink: called by the launchers.
 
   emit(event: EventBody): void {
@@ -174,7 +198,7 @@ export class TaskRun implements TaskRunSink {
     this.seq += 1n;
     const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
     this.queue.push(ev);
-    if (event?.case === "output" || event?.case === "message") this.countOutput(eventSize(ev));
+    if (event?.case === "output" || event?.case === "message" || event?.case === "permissionRequest") this.countOutput(eventSize(ev));
   }
 
   private countOutput(bytes: number): void {
@@ -200,6 +224,12 @@ export class TaskRun implements TaskRunSink {
   /** A status event in the current phase with new detail, e.g. a clone's progress. */
   progress(detail: string): void {
     this.emit({ case: "status", value: { phase: this.phase, detail } });
+  }
+
+  control(message: ClaudeMessage): void {
+    // Without a relay claude has no reason to speak the protocol; whatever it printed is kept as output.
+    if (!this.permissions) return this.emit({ case: "message", value: message });
+    this.permissions.onControl(parseControlMessage(JSON.parse(message.json) as Record<string, unknown>));
   }
 
   setResult(result: ResultSummary): void {
@@ -231,6 +261,8 @@ export class TaskRun implements TaskRunSink {
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
     if (this.finished) return;
+    // Requests still waiting are withdrawn before `exited`, which is always last.
+    this.permissions?.close();
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();

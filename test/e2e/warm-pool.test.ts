@@ -1,8 +1,9 @@
 // The warm pool with the real claude: a warm task gives the same events as a cold one, nothing of one task is seen
 // by the next, a task whose options differ from the profile starts cold, and the pool refills and reports itself.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
@@ -112,5 +113,36 @@ describe("warm pool with the real claude", () => {
     expect(processesUnder(ofCase(events, "started")[0]!.workspace)).toEqual([]);
     // The waiting replacement lives under the same workspace root: the worker's close() in afterAll fails if
     // shutdown leaves it (or anything else) running there.
+  });
+});
+
+describe("warm pool whose profile asks for permissions", () => {
+  let model: ScriptedModel;
+  let w: TestWorker;
+  const ASKING = { askPermissions: true };
+
+  beforeAll(async () => {
+    model = await startModel(SCRIPT);
+    w = await startTestWorker({ ...modelEnv(model), CC_WARM_POOL: "1", CC_WARM_PROFILE: JSON.stringify(ASKING) });
+    await until(async () => (await w.client.getInfo({})).warmPool?.ready === 1);
+  });
+
+  afterAll(async () => {
+    await w?.close();
+    await model?.close();
+  });
+
+  it("a warm process relays the prompt and takes the answer: stdin stays open until claude's result", async () => {
+    const info = (await w.client.getInfo({})).warmPool!;
+    expect(info.profileArgs).toContain("--permission-prompt-tool=stdio");
+    const events: RunEvent[] = [];
+    for await (const event of w.client.run({ prompt: "make the file", agent: ASKING })) {
+      events.push(event);
+      if (event.event.case === "permissionRequest") await w.client.answerPermission({ taskId: event.taskId, requestId: event.event.value.requestId, decision: PermissionDecision.ALLOW });
+    }
+    expect((await w.client.getInfo({})).warmPool!.hits).toBe(info.hits + 1n);
+    expect(ofCase(events, "permissionRequest").map((r) => r.summary)).toEqual(["Bash(echo hi > out.txt)"]);
+    expect(readFileSync(join(ofCase(events, "started")[0]!.workspace, "out.txt"), "utf8")).toBe("hi\n");
+    expect(ofCase(events, "exited")[0]).toMatchObject({ exitCode: 0, result: { result: "Done." } });
   });
 });
