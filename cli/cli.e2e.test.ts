@@ -190,9 +190,14 @@ describe("cc against a local cluster running the real claude", () => {
   });
 
   it("the first Ctrl-C cancels the task and exits 130", async () => {
+    // One Ctrl-C only: `out` is all of stdout so far, and more of it may arrive before cc handles the signal (a
+    // second SIGINT would make cc quit at once, without waiting for the cancel).
+    let interrupted = false;
     const r = await cc(["run", "--allowed-tools", "Bash", "hang", "on"], {
       onStdout: (out, child) => {
-        if (out.includes("⏺ Bash(")) child.kill("SIGINT");
+        if (interrupted || !out.includes("⏺ Bash(")) return;
+        interrupted = true;
+        child.kill("SIGINT");
       },
     });
     expect(r.code).toBe(130);
