@@ -53,7 +53,7 @@ describe("the web app's file server", () => {
   });
 
   it("serves index.html for the app's pages, revalidated on every load, with the security headers", async () => {
-    for (const path of ["/", "/tasks/01ABC", "/workers?x=1"]) {
+    for (const path of ["/", "/tasks/new", "/tasks/01ABC", "/workers?x=1"]) {
       const r = await get(path);
       expect(r.status).toBe(200);
       expect(r.headers["content-type"]).toBe("text/html; charset=utf-8");
@@ -64,6 +64,10 @@ describe("the web app's file server", () => {
     }
     const first = await get("/");
     expect((await get("/", { "if-none-match": String(first.headers.etag) })).status).toBe(304);
+    // A path that is no page of the app: the app (which says so), with 404.
+    const unknown = await get("/no/such/page");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.toString()).toContain("<title>cc</title>");
   });
 
   it("serves hashed assets for a year, gzipped when asked", async () => {
@@ -86,6 +90,7 @@ describe("the web app's file server", () => {
     expect((await get("/assets/%2e%2e/index.html")).status).toBe(404);
     expect((await get("/claudecluster.v1.RouterService/ListTasks")).status).toBe(418);
     expect((await get("/favicon.ico")).status).toBe(418);
+    expect((await get("/metrics")).status).toBe(418);
     expect((await get("/", {}, "POST")).status).toBe(418);
     expect((await get(`/${BUNDLE_MANIFEST}`)).status).toBe(418);
   });

@@ -1,13 +1,15 @@
 // The web UI's files, served by the router on its own port beside the RPCs (no second server, no CDN). The bundle
 // (scripts/bundle-web.mjs, from web/) is small, so it is read into memory once at start, gzipped once when first
 // asked for, and served from there. Every file but index.html has a content hash in its name and is cached for a year; index.html is
-// revalidated on every load (its ETag), so a new deploy is picked up at once. Any path that is not a file, an RPC
-// or an asset is a page of the app (`/tasks/ID`) and gets index.html, whose script routes it.
+// revalidated on every load (its ETag), so a new deploy is picked up at once. The app's pages (`/tasks/ID`) get
+// index.html, whose script routes them; any other path that is not an RPC, an asset or /metrics gets it too, with
+// status 404, and the app says there is no such page.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { METRICS_PATH } from "../common/metrics.js";
 import type { RequestHandler } from "../common/serve.js";
 
 /** Written by the bundler beside the files: marks a built bundle (web/ itself holds the sources). */
@@ -26,6 +28,9 @@ const TYPES: Record<string, string> = {
   woff2: "font/woff2",
 };
 const COMPRESSIBLE = new Set(["html", "js", "css", "map", "json", "svg"]);
+
+/** The app's pages (web/src/app/routes.ts); other paths are answered 404, with the app's "no such page". */
+const PAGES = /^\/(?:tasks(?:\/[^/]+)?|workers)?$/;
 
 /**
  * What a page of the app may do: scripts, styles and connections to this origin only (no external requests of any
@@ -147,12 +152,12 @@ export function loadWebApp(dir: string): WebApp {
         const path = (req.url ?? "/").split("?", 1)[0]!;
         // RPCs are /package.Service/Method: a dot in the first segment.
         const first = path.split("/", 2)[1] ?? "";
-        if (first.includes(".")) return next(req, res);
+        if (first.includes(".") || path === METRICS_PATH) return next(req, res);
         if (path.startsWith("/assets/")) {
           const file = files.get(path);
           return file ? send(req, res, file) : notFound(res);
         }
-        send(req, res, index);
+        send(req, res, index, PAGES.test(path) ? 200 : 404);
       };
     },
   };

@@ -192,8 +192,8 @@ describe("the web UI", () => {
     await page.locator("details.tool summary").click();
     await page.locator("details.tool[open] .tool-result").waitFor();
     await page.locator(".facts .badge", { hasText: "succeeded" }).waitFor();
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: screenshotPath("transcript"), fullPage: true });
+    await page.evaluate("window.scrollTo(0, 0)");
+    await page.screenshot({ path: screenshotPath("transcript", { readme: true }), fullPage: true });
   });
 
   it("cancel from the page stops a running task and says so", async () => {
@@ -211,7 +211,7 @@ describe("the web UI", () => {
     expect(task.exit?.message).toBe("cancelled: cancelled from the web UI");
   });
 
-  it("an interactive task: typing into the terminal reaches claude, its answer shows in every viewer", async () => {
+  it("an interactive task: typing into the terminal reaches claude, its answer shows in every viewer", { timeout: 120_000 }, async () => {
     await page.getByRole("link", { name: "New task" }).first().click();
     await page.getByLabel("Interactive").check();
     await page.getByRole("button", { name: "Start task" }).click();
@@ -230,17 +230,24 @@ describe("the web UI", () => {
     await second.goto(page.url());
     await second.locator(".xterm-rows").waitFor();
 
+    const screen = async (p: Page) => (await p.locator(".xterm-rows").innerText()).replace(/\s+/g, " ");
+    const shows = (p: Page, text: string, timeoutMs: number) =>
+      until(async () => (await screen(p)).includes(text), timeoutMs).catch(async (err: unknown) => {
+        throw new Error(`the terminal never showed "${text}"; it shows:\n${await p.locator(".xterm-rows").innerText()}`, { cause: err });
+      });
     await page.locator(".xterm").click();
     await page.keyboard.type("hello terminal");
+    // As a person would: the prompt is in claude's input box before Enter.
+    await shows(page, "❯ hello terminal", 10_000);
     await page.keyboard.press("Enter");
-    const answered = async (p: Page) => (await p.locator(".xterm-rows").innerText()).replace(/\s+/g, " ").includes("Terminal answer: hello terminal");
-    await until(() => answered(page), 60_000);
-    await until(() => answered(second), 30_000);
-    await page.screenshot({ path: screenshotPath("terminal") });
+    await shows(page, "Terminal answer: hello terminal", 30_000);
+    await shows(second, "Terminal answer: hello terminal", 10_000);
+    await page.screenshot({ path: screenshotPath("terminal", { readme: true }) });
     await second.close();
 
     await page.locator(".xterm").click();
     await page.keyboard.type("/exit");
+    await shows(page, "❯ /exit", 10_000);
     await page.keyboard.press("Enter");
     await until(async () => (await client.getTask({ taskId: id })).status !== TaskStatus.RUNNING, 30_000);
     await page.locator(".terminal-status", { hasText: "Task completed" }).waitFor();
@@ -268,7 +275,7 @@ describe("the web UI", () => {
     expect(new Set(statuses)).toEqual(new Set(["cancelled"]));
     await page.getByLabel("Status").selectOption("");
     await page.locator(`tr[data-task-id="${id}"]`).waitFor();
-    await page.screenshot({ path: screenshotPath("tasks") });
+    await page.screenshot({ path: screenshotPath("tasks", { readme: true }) });
   });
 
   it("the workers page shows health, load, labels, claude's version and the warm pool", async () => {
@@ -291,7 +298,7 @@ describe("the web UI", () => {
     await phone.addInitScript((token) => sessionStorage.setItem("claudecluster.token", token), TOKEN);
     await phone.goto(router.url);
     await phone.locator("tr.task-row").first().waitFor();
-    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await phone.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     expect(await phone.locator("table.tasks thead").isVisible()).toBe(false);
     await phone.screenshot({ path: screenshotPath("tasks-phone") });
     await phone.close();
@@ -317,7 +324,8 @@ describe("the web UI", () => {
     await page.getByText("Router unreachable: reconnecting…").waitFor();
 
     router = await spawnRouterProcess(routerEnv(port));
-    await page.getByRole("button", { name: "Retry now" }).click().catch(() => undefined);
+    // The page retries by itself with backoff; "Retry now" hurries it (the banner may already be gone).
+    await page.getByRole("button", { name: "Retry now" }).click({ timeout: 1000 }).catch(() => undefined);
     await page.getByText("Live", { exact: true }).waitFor({ timeout: 30_000 });
     expect(await page.locator(".banner").isHidden()).toBe(true);
     // A new router knows no tasks yet (the old one kept them in memory).

@@ -48,9 +48,13 @@ export async function launchBrowser(): Promise<TestBrowser> {
   };
 }
 
-/** Where screenshots go: docs/screenshots with UPDATE_SCREENSHOTS=1 (they are committed), else .cache/screenshots. */
-export function screenshotPath(name: string): string {
-  const dir = new URL(process.env["UPDATE_SCREENSHOTS"] ? "../../docs/screenshots/" : "../../.cache/screenshots/", import.meta.url).pathname;
+/**
+ * Where screenshots go: the README's (`readme`) to docs/screenshots with UPDATE_SCREENSHOTS=1, where they are
+ * committed; every other one, and every one without it, to .cache/screenshots.
+ */
+export function screenshotPath(name: string, options: { readme?: boolean } = {}): string {
+  const committed = options.readme === true && Boolean(process.env["UPDATE_SCREENSHOTS"]);
+  const dir = new URL(committed ? "../../docs/screenshots/" : "../../.cache/screenshots/", import.meta.url).pathname;
   mkdirSync(dir, { recursive: true });
   return `${dir}${name}.png`;
 }

@@ -1,7 +1,7 @@
 // An interactive task's terminal in the page: xterm.js draws the bytes claude's TUI writes (the task's `output`
 // events, replayed from the start on load), keystrokes go back through SendInput, and the terminal's size follows
-// the page through Resize. Several pages may show one task; the size is the one of whichever page last resized or
-// took the keyboard (as in tmux, the latest client wins).
+// the page through Resize. Several pages may show one task; the size is the one of whichever page last opened or
+// was resized (as in tmux, the latest client wins).
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import { describeError, type RouterClient } from "../app/api.js";
@@ -47,7 +47,6 @@ export class TerminalView {
     const encoder = new TextEncoder();
     this.terminal.onData((data) => this.type(encoder.encode(data)));
     this.terminal.onBinary((data) => this.type(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)));
-    this.terminal.textarea?.addEventListener("focus", () => this.sendSize(true));
     this.resizeObserver = new ResizeObserver(() => {
       clearTimeout(this.resizeTimer);
       this.resizeTimer = setTimeout(() => this.sendSize(false), 100);
@@ -57,8 +56,13 @@ export class TerminalView {
 
   /** Once the element is in the page: fits the terminal and tells the task its size. */
   attached(): void {
-    this.sendSize(true);
+    this.sendSize(false);
     this.terminal.focus();
+  }
+
+  /** claude started (live, or in the replay): it takes this page's size now, if it could not before. */
+  started(): void {
+    this.sendSize(true);
   }
 
   write(data: Uint8Array): void {
@@ -116,7 +120,7 @@ export class TerminalView {
     this.sending = false;
   }
 
-  /** Fits the terminal to its box; tells the task when the size changed (or `force`, when this page takes over). */
+  /** Fits the terminal to its box; tells the task when the size changed (or `force`: claude just started). */
   private sendSize(force: boolean): void {
     if (!this.element.isConnected) return;
     try {
@@ -129,7 +133,7 @@ export class TerminalView {
     if (!this.running || (!force && size === this.sentSize) || document.hidden) return;
     this.sentSize = size;
     this.api.resize({ taskId: this.taskId, size: { cols, rows } }).catch(() => {
-      // Not started yet, or just ended: the next resize or focus tries again.
+      // Not started yet (`started` sends it again), or just ended.
       this.sentSize = "";
     });
   }

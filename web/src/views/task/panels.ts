@@ -29,6 +29,7 @@ export async function panelFor(task: Task, api: RouterClient): Promise<TaskPanel
       apply(event) {
         const e = event.event;
         if (e.case === "output" && e.value.stream !== OutputStream.STDERR) terminal.write(e.value.data);
+        else if (e.case === "started") terminal.started();
       },
       attached: () => terminal.attached(),
       ended: (words) => terminal.ended(words),
