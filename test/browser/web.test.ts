@@ -5,11 +5,12 @@
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RouterService, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
+import { AttachRequestSchema, RouterService, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { launchBrowser, screenshotPath, type TestBrowser } from "../helpers/browser.js";
@@ -153,12 +154,18 @@ describe("the web UI", () => {
     expect(browser.requests.filter((u) => u.includes(TOKEN))).toEqual([]);
   });
 
-  it("an empty prompt is refused in the form, with a message, and starts nothing", async () => {
+  it("an empty prompt, or a repository URL the router refuses, gets a message in the form and starts nothing", async () => {
     const before = (await client.listTasks({})).tasks.length;
     await page.getByRole("link", { name: "New task" }).first().click();
     await page.getByRole("button", { name: "Start task" }).click();
     await page.getByRole("alert").filter({ hasText: "Write a prompt" }).waitFor();
     expect(await page.getByLabel("Prompt", { exact: true }).getAttribute("aria-invalid")).toBe("true");
+    // What only the router can judge comes back in its words, next to the field it names.
+    await page.getByLabel("Prompt", { exact: true }).fill("clone this");
+    await page.getByLabel("Repository").fill("file:///etc");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await page.getByRole("alert").filter({ hasText: "The router did not start the task: workspace.repository.url" }).waitFor();
+    expect(await page.getByLabel("Repository").getAttribute("aria-invalid")).toBe("true");
     expect((await client.listTasks({})).tasks.length).toBe(before);
   });
 
@@ -194,6 +201,35 @@ describe("the web UI", () => {
     await page.locator(".facts .badge", { hasText: "succeeded" }).waitFor();
     await page.evaluate("window.scrollTo(0, 0)");
     await page.screenshot({ path: screenshotPath("transcript", { readme: true }), fullPage: true });
+  });
+
+  it("a hidden tab closes its stream; shown again, it resumes from the last event it saw, nothing twice", async () => {
+    const id = await startFromForm("Please look around the workspace once more", { tools: "Bash" });
+    await page.getByText("Here is what I found in the workspace.").waitFor();
+    const attached = async () => (await client.getTask({ taskId: id })).subscribers;
+    expect(await attached()).toBe(1);
+    // What the browser does when the tab is hidden or shown (Page Visibility).
+    const visibility = (hidden: boolean) =>
+      page.evaluate(`Object.defineProperty(document, "hidden", { value: ${hidden}, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"))`);
+    await visibility(true);
+    await page.getByText("Paused while the tab is hidden").waitFor();
+    await until(async () => (await attached()) === 0);
+    // The task goes on (it was started detached) while no page follows it.
+    const hiddenAt = (await client.getTask({ taskId: id })).lastSeq;
+    await until(async () => (await client.getTask({ taskId: id })).lastSeq > hiddenAt + 5n);
+    // Shown again: Attach from the last seq the page saw, not from the start.
+    const resumed = page.waitForRequest((r) => r.url().endsWith("/claudecluster.v1.RouterService/Attach"));
+    await visibility(false);
+    const request = fromBinary(AttachRequestSchema, (await resumed).postDataBuffer()!.subarray(5));
+    expect(request.taskId).toBe(id);
+    expect(request.afterSeq).toBeGreaterThan(0n);
+    expect(request.afterSeq).toBeLessThanOrEqual(hiddenAt);
+    await page.locator(".result-card").waitFor({ timeout: 60_000 });
+    for (const line of ["I'll look at the files first.", "Here is what I found in the workspace.", "A small TypeScript helper would do the same:", "That is all there is to it."]) {
+      expect(await occurrences(line), line).toBe(1);
+    }
+    expect((await client.getTask({ taskId: id })).status).toBe(TaskStatus.SUCCEEDED);
   });
 
   it("cancel from the page stops a running task and says so", async () => {

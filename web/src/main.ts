@@ -92,7 +92,9 @@ document.addEventListener("click", (event) => {
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || a.getAttribute("href")?.startsWith("#")) return;
   event.preventDefault();
+  // A link to the page already shown draws it afresh (an empty form, a new stream), as a reload would.
   if (url.pathname + url.search !== location.pathname + location.search) navigate(url.pathname + url.search);
+  else void show();
 });
 window.addEventListener("popstate", () => void show());
 signOut.addEventListener("click", () => login("Signed out."));
