@@ -144,6 +144,7 @@ describe("the web UI", () => {
     await page.getByLabel("Router token").fill("not-the-token");
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("alert").filter({ hasText: "The router refused this token" }).waitFor();
+    await page.screenshot({ path: screenshotPath("login-refused") });
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await page.getByLabel("Router token").fill(TOKEN);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -166,6 +167,7 @@ describe("the web UI", () => {
     await page.getByRole("button", { name: "Start task" }).click();
     await page.getByRole("alert").filter({ hasText: "The router did not start the task: workspace.repository.url" }).waitFor();
     expect(await page.getByLabel("Repository").getAttribute("aria-invalid")).toBe("true");
+    await page.screenshot({ path: screenshotPath("new-task-refused"), fullPage: true });
     expect((await client.listTasks({})).tasks.length).toBe(before);
   });
 
@@ -175,6 +177,7 @@ describe("the web UI", () => {
     await page.locator("details.tool", { hasText: "ls -la" }).waitFor();
     // Streamed text appears while the task is still running.
     await page.getByText("Here is what I found in the workspace.").waitFor();
+    await page.screenshot({ path: screenshotPath("transcript-streaming") });
     const midway = await client.getTask({ taskId: id });
     expect(midway.status).toBe(TaskStatus.RUNNING);
     expect(await page.locator(".result-card").count()).toBe(0);
@@ -193,8 +196,8 @@ describe("the web UI", () => {
     // Markdown, highlighted: the code blocks are <pre> with highlight.js spans, the bold is <strong>.
     expect(await page.locator(".md strong", { hasText: "one file" }).count()).toBe(1);
     expect(await page.locator('pre[data-language="typescript"] .hljs-keyword').count()).toBeGreaterThan(0);
-    const final = await client.getTask({ taskId: id });
-    expect(final.status).toBe(TaskStatus.SUCCEEDED);
+    // claude prints its result, then exits: the record says succeeded once it has.
+    await until(async () => (await client.getTask({ taskId: id })).status === TaskStatus.SUCCEEDED);
 
     await page.locator("details.tool summary").click();
     await page.locator("details.tool[open] .tool-result").waitFor();
@@ -229,7 +232,7 @@ describe("the web UI", () => {
     for (const line of ["I'll look at the files first.", "Here is what I found in the workspace.", "A small TypeScript helper would do the same:", "That is all there is to it."]) {
       expect(await occurrences(line), line).toBe(1);
     }
-    expect((await client.getTask({ taskId: id })).status).toBe(TaskStatus.SUCCEEDED);
+    await until(async () => (await client.getTask({ taskId: id })).status === TaskStatus.SUCCEEDED);
   });
 
   it("cancel from the page stops a running task and says so", async () => {
@@ -311,7 +314,20 @@ describe("the web UI", () => {
     expect(new Set(statuses)).toEqual(new Set(["cancelled"]));
     await page.getByLabel("Status").selectOption("");
     await page.locator(`tr[data-task-id="${id}"]`).waitFor();
+
+    // A task at work: its phase and the line claude is writing, live in its row.
+    const busy = client.run({ prompt: "Now look around the repository", detach: true, agent: { allowedTools: ["Bash"] } })[Symbol.asyncIterator]();
+    const busyId = (await busy.next()).value!.taskId;
+    await busy.return?.(undefined);
+    const busyRow = page.locator(`tr[data-task-id="${busyId}"]`);
+    await busyRow.locator(".phase", { hasText: "working" }).waitFor();
+    const storyLines = STORY.split("\n").filter((l) => /\w/.test(l));
+    await until(async () => {
+      const line = (await busyRow.locator(".latest-line").allInnerTexts())[0] ?? "";
+      return line !== "" && storyLines.some((l) => l.startsWith(line.replace(/…$/, "")) || line.startsWith(l));
+    });
     await page.screenshot({ path: screenshotPath("tasks", { readme: true }) });
+    await busyRow.locator(".badge", { hasText: "succeeded" }).waitFor({ timeout: 30_000 });
   });
 
   it("the workers page shows health, load, labels, claude's version and the warm pool", async () => {
@@ -344,6 +360,7 @@ describe("the web UI", () => {
     await page.goto(`${router.url}/tasks/01NOSUCHTASK`);
     await page.getByRole("heading", { name: "No such task" }).waitFor();
     expect(await page.getByRole("alert").innerText()).toContain("The router has no task 01NOSUCHTASK");
+    await page.screenshot({ path: screenshotPath("no-such-task") });
     await page.goto(`${router.url}/tasks/${encodeURIComponent("bad id!")}`);
     await page.getByRole("heading", { name: "Not a task id" }).waitFor();
     await page.goto(`${router.url}/no/such/page`);
@@ -358,6 +375,7 @@ describe("the web UI", () => {
     await router.exited;
     await page.getByRole("alert").filter({ hasText: "The router is not answering" }).waitFor();
     await page.getByText("Router unreachable: reconnecting…").waitFor();
+    await page.screenshot({ path: screenshotPath("router-gone") });
 
     router = await spawnRouterProcess(routerEnv(port));
     // The page retries by itself with backoff; "Retry now" hurries it (the banner may already be gone).

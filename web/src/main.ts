@@ -79,7 +79,10 @@ function login(message: string): void {
   generation += 1;
   session.token = "";
   signOut.hidden = true;
+  // Signed out, the page offers nothing but the form.
+  document.body.classList.add("signed-out");
   showLogin(main, message, () => {
+    document.body.classList.remove("signed-out");
     signOut.hidden = false;
     void show();
   });

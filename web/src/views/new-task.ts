@@ -10,7 +10,7 @@ import { parseLabels, parseTools } from "../app/format.js";
 import type { View } from "../app/view.js";
 
 const PERMISSION_MODES: [string, string][] = [
-  ["", "claude's default: asks (headless: what is not allowed is denied)"],
+  ["", "default: claude asks (headless: denied)"],
   ["acceptEdits", "acceptEdits: file edits without asking"],
   ["auto", "auto"],
   ["manual", "manual"],

@@ -97,7 +97,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     const now = Date.now();
     const entries: [string, Node | string][] = [
       ["Status", statusBadge(task.status)],
-      ["Activity", taskPhase(task)],
+      ...(isActive(task.status) ? ([["Activity", taskPhase(task)]] as [string, string][]) : []),
       ["Mode", modeLabel(task.mode)],
       ["Worker", task.workerId || "—"],
       ["Time", `${duration(elapsed(task, now))}${task.endedAt ? "" : isActive(task.status) ? " so far" : ""}`],
