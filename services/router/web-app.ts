@@ -34,8 +34,9 @@ const PAGES = /^\/(?:tasks(?:\/[^/]+)?|workers)?$/;
 
 /**
  * What a page of the app may do: scripts, styles and connections to this origin only (no external requests of any
- * kind). Inline styles are allowed because the terminal (xterm.js) sets its theme and sizes in a <style> element
- * it writes at run time; scripts stay strictly same-origin.
+ * kind). Inline styles are allowed because the terminal (xterm.js) writes its theme and cell sizes into <style>
+ * elements and style attributes at run time (without 'unsafe-inline' Chromium blocks hundreds of them and the
+ * terminal breaks); scripts stay strictly same-origin.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",

@@ -57,6 +57,27 @@ const SCRIPT: Script = {
     },
     // The model never answers: the task runs until it is cancelled.
     { match: "wait forever", turns: [{ delayMs: 600_000, content: [{ type: "text", text: "too late" }] }] },
+    {
+      match: "hostile markdown",
+      turns: [
+        {
+          content: [
+            {
+              type: "text",
+              text: [
+                'Raw HTML: <img src="/x.png" onerror="window.pwned = 1"> and <script>window.pwned = 2</script> <b onclick="window.pwned = 3">bold</b>',
+                "",
+                "[a javascript link](javascript:window.pwned=4) and [a real one](https://example.com/docs)",
+                "",
+                "![an image elsewhere](https://tracker.example/pixel.png)",
+                "",
+                '<iframe src="https://example.com"></iframe>',
+              ].join("\n"),
+            },
+          ],
+        },
+      ],
+    },
     { match: "terminal", turns: [{ content: [{ type: "text", text: "Terminal answer: {{prompt}}" }] }] },
     { turns: [{ content: [{ type: "text", text: "Answer to {{prompt}}" }] }] },
   ],
@@ -232,6 +253,23 @@ describe("the web UI", () => {
     for (const line of ["I'll look at the files first.", "Here is what I found in the workspace.", "A small TypeScript helper would do the same:", "That is all there is to it."]) {
       expect(await occurrences(line), line).toBe(1);
     }
+    await until(async () => (await client.getTask({ taskId: id })).status === TaskStatus.SUCCEEDED);
+  });
+
+  it("sanitises what claude writes: raw HTML shows as text, no script runs, no image loads, no javascript: link", async () => {
+    const id = await startFromForm("Write some hostile markdown");
+    await page.locator(".result-card").waitFor({ timeout: 30_000 });
+    const md = page.locator(".msg.assistant .md");
+    expect(await md.innerText()).toContain('<img src="/x.png" onerror="window.pwned = 1">');
+    expect(await md.locator("img, script, iframe, [onclick], [onerror]").count()).toBe(0);
+    expect(await md.locator('a[href^="javascript:"]').count()).toBe(0);
+    const real = md.locator("a", { hasText: "a real one" });
+    expect(await real.getAttribute("href")).toBe("https://example.com/docs");
+    expect(await real.getAttribute("rel")).toBe("noopener noreferrer nofollow");
+    // The image is a link to it, never fetched (the last test checks that no other site was asked anything).
+    expect(await md.locator("a", { hasText: "an image elsewhere" }).getAttribute("href")).toBe("https://tracker.example/pixel.png");
+    await md.locator("a", { hasText: "a javascript link" }).click();
+    expect(await page.evaluate("window.pwned")).toBeUndefined();
     await until(async () => (await client.getTask({ taskId: id })).status === TaskStatus.SUCCEEDED);
   });
 

@@ -60,6 +60,11 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   }
 });
 
+/** `code` highlighted as `language` (a tool's input, as JSON), sanitised like everything else the page inserts. */
+export function renderHighlighted(code: string, language: string): DocumentFragment {
+  return DOMPurify.sanitize(highlightCode(code, language), { ALLOWED_TAGS: ["span"], ALLOWED_ATTR: ["class"], RETURN_DOM_FRAGMENT: true });
+}
+
 /** Sanitised HTML of `text` as a fragment, ready to insert. */
 export function renderMarkdown(text: string): DocumentFragment {
   const html = markdown.parse(text, { async: false });

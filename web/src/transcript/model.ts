@@ -5,7 +5,7 @@
 // always passes), then whole, one `assistant` event per content block, all with the message's id. The deltas make a
 // draft that the page shows as it is written; each whole block then replaces its draft block, so nothing appears
 // twice. Tool results come back in `user` events and join the tool call they answer.
-import type { ExitReason, Phase, ResultSummary, RunEvent, SystemInit } from "../../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, type Phase, type ResultSummary, type RunEvent, type SystemInit } from "../../../gen/claudecluster/v1/run_pb.js";
 
 export type Block =
   | { kind: "text"; text: string; streaming: boolean }
@@ -58,7 +58,7 @@ export class Transcript {
         return;
       case "exited":
         this.draftDone();
-        if (e.value.reason !== 1 /* COMPLETED */ || !this.items.some((i) => i.kind === "result")) {
+        if (e.value.reason !== ExitReason.COMPLETED || !this.items.some((i) => i.kind === "result")) {
           this.add({ kind: "exit", key: this.key(), version: 0, reason: e.value.reason, exitCode: e.value.exitCode, message: e.value.message });
         }
         return;

@@ -5,7 +5,7 @@
 import type { RunEvent } from "../../../gen/claudecluster/v1/run_pb.js";
 import { h } from "../app/dom.js";
 import { cost, count, duration, EXIT_REASON_LABEL } from "../app/format.js";
-import { highlightCode, renderMarkdown } from "./markdown.js";
+import { renderHighlighted, renderMarkdown } from "./markdown.js";
 import { Transcript, type Block, type Item } from "./model.js";
 
 /** Tool results longer than this are cut, with a button to show the rest. */
@@ -156,8 +156,7 @@ function renderTool(block: Extract<Block, { kind: "tool" }>, key: string): HTMLE
 
 function renderCode(code: string, language: string): HTMLElement {
   const el = h("code", { class: "hljs" });
-  // highlightCode escapes everything it does not mark up; the result is sanitised Markdown-free HTML of spans.
-  el.innerHTML = highlightCode(code, language);
+  el.append(renderHighlighted(code, language));
   return h("pre", {}, el);
 }
 
