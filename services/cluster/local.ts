@@ -34,8 +34,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const logger = options.logger ?? silentLogger();
   const host = options.host ?? "127.0.0.1";
   const baseEnv = { ...process.env, ...options.env };
+  // It lives for one command: no web UI, whose files would only slow every `cc run` down.
   const router = createRouter(
-    readRouterSettings({ ...baseEnv, PORT: String(options.port ?? 0), CC_HOST: host, CC_WORKERS: "", CC_HEARTBEAT_INTERVAL: "2s" }),
+    readRouterSettings({ ...baseEnv, PORT: String(options.port ?? 0), CC_HOST: host, CC_WORKERS: "", CC_HEARTBEAT_INTERVAL: "2s", CC_WEB: "off" }),
     { logger: logger.child({ component: "router" }) },
   );
   const port = await router.listen();

@@ -18,7 +18,10 @@ import { Dispatcher } from "./dispatcher.js";
 import { Registry } from "./registry.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
+import { taskActivity } from "./task-activity.js";
+import { TaskWatchers } from "./task-watch.js";
 import { TaskStore } from "./tasks.js";
+import { defaultWebDir, loadWebApp, type WebApp } from "./web-app.js";
 
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 
@@ -69,6 +72,8 @@ export function readWorkersFile(path: string): string[] {
 export function createRouter(settings: RouterSettings, options: { logger: Logger }): Router {
   const { logger } = options;
   const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs, retainLogBytes: settings.retainLogBytes });
+  tasks.watch(taskActivity());
+  const watchers = new TaskWatchers(tasks, { intervalMs: settings.watchIntervalMs, maxWatchers: settings.maxWatchers });
   let dispatcher: Dispatcher | undefined;
   const registry = new Registry({
     staticWorkers: [...settings.workers, ...readWorkersFile(settings.workersFile)],
@@ -93,7 +98,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      routerRoutes(routerService({ settings, dispatcher, tasks, registry }))(router);
+      routerRoutes(routerService({ settings, dispatcher, tasks, registry, watchers }))(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },
@@ -106,7 +111,9 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
-  const server = createDualServer(metrics ? metrics.handler(handler) : handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
+  const web = settings.web ? webApp(logger) : undefined;
+  const pages = web ? web.handler(handler) : handler;
+  const server = createDualServer(metrics ? metrics.handler(pages) : pages, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   const d = dispatcher;
   return {
     server,
@@ -130,6 +137,18 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       await server.close(1000);
     },
   };
+}
+
+/** The built web UI, or none (with a warning) when this copy of the router was built without it. */
+function webApp(logger: Logger): WebApp | undefined {
+  const dir = defaultWebDir();
+  if (!dir) {
+    logger.warn("the web UI is not built (no dist/web); run `npm run build`, or set CC_WEB=off to silence this");
+    return undefined;
+  }
+  const app = loadWebApp(dir);
+  logger.debug({ dir, files: app.files, bytes: app.bytes }, "serving the web UI at /");
+  return app;
 }
 
 const lower = (name: string | undefined, value: number) => (name ?? String(value)).toLowerCase();

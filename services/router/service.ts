@@ -11,13 +11,20 @@ import type { Dispatcher } from "./dispatcher.js";
 import { answerPermission } from "./permissions.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
+import type { TaskWatchers } from "./task-watch.js";
 import type { TaskEntry, TaskStore } from "./tasks.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
 
 const MAX_LIST = 1000;
 
-export function routerService(deps: { settings: RouterSettings; dispatcher: Dispatcher; tasks: TaskStore; registry: Registry }): ServiceImpl<typeof RouterService> {
-  const { settings, dispatcher, tasks, registry } = deps;
+export function routerService(deps: {
+  settings: RouterSettings;
+  dispatcher: Dispatcher;
+  tasks: TaskStore;
+  registry: Registry;
+  watchers: TaskWatchers;
+}): ServiceImpl<typeof RouterService> {
+  const { settings, dispatcher, tasks, registry, watchers } = deps;
 
   async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
     if (entry.log.subscriberCount >= settings.maxSubscribers) {
@@ -87,6 +94,10 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
       if (!req.info?.workerId) throw invalidArgument("info.worker_id", "is required");
       registry.register(req.url, req.info);
       return { heartbeatIntervalMs: settings.heartbeatMs };
+    },
+
+    watchTasks(req, ctx) {
+      return watchers.watch(req, ctx.signal);
     },
   };
 }

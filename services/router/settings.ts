@@ -1,7 +1,7 @@
 // Every router setting in one table: environment variable, default, meaning.
 import { readTokenFile } from "../common/secrets.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
-import { duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
   ...LISTEN_SETTINGS,
@@ -50,6 +50,19 @@ export const ROUTER_SETTINGS = {
   removeAfterMs: { env: "CC_REMOVE_AFTER", default: "2m", description: "A registered worker silent this long is forgotten.", parse: duration },
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are cancelled.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
+  watchIntervalMs: {
+    env: "CC_WATCH_INTERVAL",
+    default: "250ms",
+    description: "WatchTasks sends a changing task at most once per this interval, with its latest record (`0` for every change).",
+    parse: duration,
+  },
+  maxWatchers: { env: "CC_MAX_WATCHERS", default: "256", description: "WatchTasks streams open at once (web pages showing the task list, `top` views).", parse: integer(1, 100_000) },
+  web: {
+    env: "CC_WEB",
+    default: "on",
+    description: "Serve the web UI at `/` on the same port (`off` to turn off); its pages call the RPCs with the client token.",
+    parse: boolean,
+  },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
   ...REPORTING_SETTINGS,
 };

@@ -28,6 +28,8 @@ export class TaskEntry {
   graceTimer: NodeJS.Timeout | undefined;
   /** Position in the queue last reported to callers; 0 when not queued. */
   queuePosition = 0;
+  /** Told of every change to the record or the log (TaskStore.watch); `event` when one was appended. */
+  changed: ((entry: TaskEntry, event?: RunEvent) => void) | undefined;
   private seq = 0n;
   private readonly endListeners: (() => void)[] = [];
 
@@ -61,6 +63,7 @@ export class TaskEntry {
     event.taskId = this.id;
     this.record.lastSeq = this.seq;
     this.log.append(event);
+    this.changed?.(this, event);
   }
 
   /** Appends a new event from the router itself. */
@@ -108,6 +111,7 @@ export class TaskEntry {
   private ended_(): void {
     clearTimeout(this.graceTimer);
     this.record.pendingPermissions = [];
+    this.changed?.(this);
     for (const l of this.endListeners.splice(0)) l();
   }
 }
@@ -132,16 +136,33 @@ export interface TaskStoreOptions {
   now?: () => number;
 }
 
+/** Told when a task is added or changes (`event`: the one appended, if any), and when the store forgets it. */
+export interface TaskListener {
+  changed(entry: TaskEntry, event?: RunEvent): void;
+  removed(entry: TaskEntry): void;
+}
+
 export class TaskStore {
   private readonly tasks = new Map<string, TaskEntry>();
   private readonly byRequestId = new Map<string, TaskEntry>();
+  private readonly listeners = new Set<TaskListener>();
 
   constructor(private readonly options: TaskStoreOptions) {}
 
   add(entry: TaskEntry): void {
     this.tasks.set(entry.id, entry);
     if (entry.request.requestId) this.byRequestId.set(entry.request.requestId, entry);
+    entry.changed = (e, event) => {
+      for (const l of this.listeners) l.changed(e, event);
+    };
+    entry.changed(entry);
     entry.onEnd(() => this.evict());
+  }
+
+  /** Tells `listener` of every change from now on; returns the function that stops it. */
+  watch(listener: TaskListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   get(id: string): TaskEntry {
@@ -157,13 +178,13 @@ export class TaskStore {
     return requestId ? this.byRequestId.get(requestId) : undefined;
   }
 
-  /** Newest first. */
-  list(statuses: TaskStatus[], limit: number): Task[] {
+  /** Newest first; `where` narrows further. */
+  list(statuses: TaskStatus[], limit: number, where?: (task: Task) => boolean): Task[] {
     const out: Task[] = [];
     const ids = [...this.tasks.keys()].sort().reverse();
     for (const id of ids) {
       const entry = this.tasks.get(id)!;
-      if (statuses.length === 0 || statuses.includes(entry.record.status)) out.push(entry.snapshot());
+      if ((statuses.length === 0 || statuses.includes(entry.record.status)) && (!where || where(entry.record))) out.push(entry.snapshot());
       if (out.length >= limit) break;
     }
     return out;
@@ -188,6 +209,7 @@ export class TaskStore {
       if (excess > 0 || logBytes > this.options.retainLogBytes || now - endedMs > this.options.retainAgeMs) {
         this.tasks.delete(t.id);
         if (this.byRequestId.get(t.request.requestId) === t) this.byRequestId.delete(t.request.requestId);
+        for (const l of this.listeners) l.removed(t);
         excess -= 1;
         logBytes -= t.log.retainedBytes;
       }

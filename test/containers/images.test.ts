@@ -140,6 +140,17 @@ describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engin
     expect(modules.stdout).not.toContain("@anthropic-ai");
   });
 
+  it("the router image serves the web UI at / (the bundle is in the image)", async () => {
+    const page = await fetch(`http://127.0.0.1:${routerPort}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const script = /src="(\/assets\/app-[\w-]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`http://127.0.0.1:${routerPort}${script}`);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+  });
+
   it("the worker registers with the router container", async () => {
     const deadline = Date.now() + 30_000;
     let workers = await cc(["workers"]);

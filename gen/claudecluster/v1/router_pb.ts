@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { AnswerPermissionRequestSchema, AnswerPermissionResponseSchema, PermissionRequest } from "./permissions_pb.js";
 import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
-import type { AgentOptions, Exited, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
+import type { AgentOptions, Exited, Phase, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
 import type { WorkerInfo } from "./worker_pb.js";
 import { file_claudecluster_v1_worker } from "./worker_pb.js";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/router.proto.
  */
 export const file_claudecluster_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSL7BAoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjMKDUF0dGFjaFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQiIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJRChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNIjoKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCJGChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi8KB3dvcmtlcnMYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclJlY29yZCL8AQoMV29ya2VyUmVjb3JkEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckhlYWx0aBIqCgRpbmZvGAQgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEhAKCGFzc2lnbmVkGAUgASgNEi0KCWxhc3Rfc2VlbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdGljGAcgASgIEhUKDXBvb2xfY2FwYWNpdHkYCCABKA0SDwoHcHJvYmxlbRgJIAEoCSJQChVSZWdpc3RlcldvcmtlclJlcXVlc3QSCwoDdXJsGAEgASgJEioKBGluZm8YAiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8iNwoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0qqAEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUQVNLX1NUQVRVU19RVUVVRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfU1VDQ0VFREVEEAMSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAQSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAUqlgEKDFdvcmtlckhlYWx0aBIdChlXT1JLRVJfSEVBTFRIX1VOU1BFQ0lGSUVEEAASGAoUV09SS0VSX0hFQUxUSF9PTkxJTkUQARIWChJXT1JLRVJfSEVBTFRIX0ZVTEwQAhIaChZXT1JLRVJfSEVBTFRIX0RSQUlOSU5HEAMSGQoVV09SS0VSX0hFQUxUSF9PRkZMSU5FEAQy0AYKDVJvdXRlclNlcnZpY2USQQoDUnVuEhwuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkcKBkF0dGFjaBIfLmNsYXVkZWNsdXN0ZXIudjEuQXR0YWNoUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJDCgdHZXRUYXNrEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRUYXNrUmVxdWVzdBoWLmNsYXVkZWNsdXN0ZXIudjEuVGFzaxJUCglMaXN0VGFza3MSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkkKCkNhbmNlbFRhc2sSIy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJpChBBbnN3ZXJQZXJtaXNzaW9uEikuY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEloKC0xpc3RXb3JrZXJzEiQuY2xhdWRlY2x1c3Rlci52MS5MaXN0V29ya2Vyc1JlcXVlc3QaJS5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USYwoOUmVnaXN0ZXJXb3JrZXISJy5jbGF1ZGVjbHVzdGVyLnYxLlJlZ2lzdGVyV29ya2VyUmVxdWVzdBooLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_worker, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLiBQoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIzCg1BdHRhY2hSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiUQoQTGlzdFRhc2tzUmVxdWVzdBIuCghzdGF0dXNlcxgBIAMoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxINCgVsaW1pdBgCIAEoDSI6ChFMaXN0VGFza3NSZXNwb25zZRIlCgV0YXNrcxgBIAMoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFzayI0ChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiRgoTTGlzdFdvcmtlcnNSZXNwb25zZRIvCgd3b3JrZXJzGAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJSZWNvcmQi/AEKDFdvcmtlclJlY29yZBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSLgoGaGVhbHRoGAMgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJIZWFsdGgSKgoEaW5mbxgEIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxIQCghhc3NpZ25lZBgFIAEoDRItCglsYXN0X3NlZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0YXRpYxgHIAEoCBIVCg1wb29sX2NhcGFjaXR5GAggASgNEg8KB3Byb2JsZW0YCSABKAki1QEKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEj8KBmxhYmVscxgCIAMoCzIvLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiggEKClRhc2tDaGFuZ2USJgoEdGFzaxgBIAEoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFza0gAEi8KBnN5bmNlZBgCIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVGFza3NTeW5jZWRIABIRCgdyZW1vdmVkGAMgASgJSABCCAoGY2hhbmdlIhwKC1Rhc2tzU3luY2VkEg0KBWNvdW50GAEgASgNIlAKFVJlZ2lzdGVyV29ya2VyUmVxdWVzdBILCgN1cmwYASABKAkSKgoEaW5mbxgCIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbyI3ChZSZWdpc3RlcldvcmtlclJlc3BvbnNlEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDSqoAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVFVTX1FVRVVFRBABEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAhIZChVUQVNLX1NUQVRVU19TVUNDRUVERUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBBIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBSqWAQoMV29ya2VySGVhbHRoEh0KGVdPUktFUl9IRUFMVEhfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfSEVBTFRIX09OTElORRABEhYKEldPUktFUl9IRUFMVEhfRlVMTBACEhoKFldPUktFUl9IRUFMVEhfRFJBSU5JTkcQAxIZChVXT1JLRVJfSEVBTFRIX09GRkxJTkUQBDKjBwoNUm91dGVyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESRwoGQXR0YWNoEh8uY2xhdWRlY2x1c3Rlci52MS5BdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkMKB0dldFRhc2sSIC5jbGF1ZGVjbHVzdGVyLnYxLkdldFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCUxpc3RUYXNrcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVzcG9uc2USSQoKQ2FuY2VsVGFzaxIjLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsVGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USWgoLTGlzdFdvcmtlcnMSJC5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJjCg5SZWdpc3RlcldvcmtlchInLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiguY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlElEKCldhdGNoVGFza3MSIy5jbGF1ZGVjbHVzdGVyLnYxLldhdGNoVGFza3NSZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrQ2hhbmdlMAFiBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_worker, file_google_protobuf_timestamp]);
 
 /**
  * A task's record.
@@ -145,6 +145,35 @@ export type Task = Message<"claudecluster.v1.Task"> & {
    * @generated from field: repeated claudecluster.v1.PermissionRequest pending_permissions = 50;
    */
   pendingPermissions: PermissionRequest[];
+
+  /**
+   * What it is doing now, from its latest `status` event; PHASE_UNSPECIFIED before the first and once it has ended.
+   *
+   * @generated from field: claudecluster.v1.Phase phase = 60;
+   */
+  phase: Phase;
+
+  /**
+   * With PHASE_QUEUED: its place in the queue, 1 for the next task to be placed.
+   *
+   * @generated from field: uint32 queue_position = 61;
+   */
+  queuePosition: number;
+
+  /**
+   * Its latest line, at most 200 characters: the end of the text claude is writing, the tool it called
+   * (`Bash: npm test`), or the router's detail while it is queued. Empty until there is one.
+   *
+   * @generated from field: string latest_line = 62;
+   */
+  latestLine: string;
+
+  /**
+   * Cost in US dollars as claude last reported it (its result: the end of a headless run); 0 until it does.
+   *
+   * @generated from field: double cost_usd = 63;
+   */
+  costUsd: number;
 };
 
 /**
@@ -394,6 +423,115 @@ export const WorkerRecordSchema: GenMessage<WorkerRecord> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_router, 8);
 
 /**
+ * WatchTasks' request. Filters combine: a task is sent while it matches all of them.
+ *
+ * @generated from message claudecluster.v1.WatchTasksRequest
+ */
+export type WatchTasksRequest = Message<"claudecluster.v1.WatchTasksRequest"> & {
+  /**
+   * Only tasks in these statuses; empty for all. A task whose status changes out of them is sent as `removed`.
+   *
+   * @generated from field: repeated claudecluster.v1.TaskStatus statuses = 1;
+   */
+  statuses: TaskStatus[];
+
+  /**
+   * Only tasks asking for all of these worker labels (the run's `labels`).
+   *
+   * @generated from field: map<string, string> labels = 2;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only tasks placed on this worker.
+   *
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * At most this many tasks in the first snapshot (default 50, at most 1000). After it, every matching task that
+   * changes is sent, whether the snapshot held it or not.
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message claudecluster.v1.WatchTasksRequest.
+ * Use `create(WatchTasksRequestSchema)` to create a new message.
+ */
+export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 9);
+
+/**
+ * One change to the watched task list.
+ *
+ * @generated from message claudecluster.v1.TaskChange
+ */
+export type TaskChange = Message<"claudecluster.v1.TaskChange"> & {
+  /**
+   * What changed.
+   *
+   * @generated from oneof claudecluster.v1.TaskChange.change
+   */
+  change: {
+    /**
+     * A task's current record: part of the snapshot, new, or changed. Replaces what the caller holds for its id.
+     *
+     * @generated from field: claudecluster.v1.Task task = 1;
+     */
+    value: Task;
+    case: "task";
+  } | {
+    /**
+     * The first snapshot is complete: every matching task (up to `limit`) was sent once. Sent once per stream.
+     *
+     * @generated from field: claudecluster.v1.TasksSynced synced = 2;
+     */
+    value: TasksSynced;
+    case: "synced";
+  } | {
+    /**
+     * The id of a task that no longer matches the filters, or that the router forgot (CC_RETAIN_TASKS and friends).
+     *
+     * @generated from field: string removed = 3;
+     */
+    value: string;
+    case: "removed";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message claudecluster.v1.TaskChange.
+ * Use `create(TaskChangeSchema)` to create a new message.
+ */
+export const TaskChangeSchema: GenMessage<TaskChange> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 10);
+
+/**
+ * The end of WatchTasks' first snapshot.
+ *
+ * @generated from message claudecluster.v1.TasksSynced
+ */
+export type TasksSynced = Message<"claudecluster.v1.TasksSynced"> & {
+  /**
+   * Tasks the snapshot held.
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message claudecluster.v1.TasksSynced.
+ * Use `create(TasksSyncedSchema)` to create a new message.
+ */
+export const TasksSyncedSchema: GenMessage<TasksSynced> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 11);
+
+/**
  * RegisterWorker's request.
  *
  * @generated from message claudecluster.v1.RegisterWorkerRequest
@@ -419,7 +557,7 @@ export type RegisterWorkerRequest = Message<"claudecluster.v1.RegisterWorkerRequ
  * Use `create(RegisterWorkerRequestSchema)` to create a new message.
  */
 export const RegisterWorkerRequestSchema: GenMessage<RegisterWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_router, 9);
+  messageDesc(file_claudecluster_v1_router, 12);
 
 /**
  * RegisterWorker's answer.
@@ -440,7 +578,7 @@ export type RegisterWorkerResponse = Message<"claudecluster.v1.RegisterWorkerRes
  * Use `create(RegisterWorkerResponseSchema)` to create a new message.
  */
 export const RegisterWorkerResponseSchema: GenMessage<RegisterWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_router, 10);
+  messageDesc(file_claudecluster_v1_router, 13);
 
 /**
  * Where a task stands in its life, as its record keeps it: queued, running, or how it ended. The coarse view for
@@ -660,6 +798,20 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof RegisterWorkerRequestSchema;
     output: typeof RegisterWorkerResponseSchema;
+  },
+  /**
+   * Streams the task list as it changes, for live views (the web UI's task list, a `top`): first the matching tasks
+   * (newest first, at most `limit`), then `synced`, then a task's whole record again each time it changes (status,
+   * phase, queue position, latest line, cost) and `removed` when it stops matching or the router forgets it.
+   * Changes are coalesced: a task is sent at most once per CC_WATCH_INTERVAL, with its latest record, so a slow
+   * reader gets the current state, never a backlog. RESOURCE_EXHAUSTED past CC_MAX_WATCHERS watchers.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.WatchTasks
+   */
+  watchTasks: {
+    methodKind: "server_streaming";
+    input: typeof WatchTasksRequestSchema;
+    output: typeof TaskChangeSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_router, 0);
