@@ -159,7 +159,7 @@ describe("cc against a local cluster running the real claude", () => {
     expect(a.stderr).toContain(`task ${id}`);
     const logs = await cc(["logs", id]);
     expect(logs.code).toBe(0);
-    expect(logs.stdout).toMatch(new RegExp(`^── started on worker local-\\d \\(claude [\\d.]+\\)\\nHello from the scripted model\\. You said: hi there\\n── ✓ done .* task ${id}\\n$`));
+    expect(logs.stdout).toMatch(new RegExp(`^── accepted by worker local-\\d\\n── started on worker local-\\d \\(claude [\\d.]+\\)\\nHello from the scripted model\\. You said: hi there\\n── ✓ done .* task ${id}\\n$`));
     const json = await cc(["attach", "--output-format", "json", id]);
     expect((JSON.parse(json.stdout) as Json)["result"]).toBe("Hello from the scripted model. You said: hi there");
   });

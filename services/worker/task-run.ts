@@ -20,7 +20,7 @@ import {
 import { EventQueue } from "../common/event-queue.js";
 import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
-import { signalTask } from "./process-tree.js";
+import { signalTask, whenTaskProcessesGone } from "./process-tree.js";
 
 export interface TaskRunConfig {
   workerId: string;
@@ -87,7 +87,7 @@ export class TaskRun implements TaskRunSink {
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
   readonly processTag: string;
   private resolveDone!: () => void;
-  /** Resolves once `exited` has been queued and every process of the task is gone. */
+  /** Resolves once `exited` has been queued and every process of the task is gone (or at most the kill grace later). */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
 
   constructor(
@@ -174,7 +174,7 @@ export class TaskRun implements TaskRunSink {
     this.seq += 1n;
     const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
     this.queue.push(ev);
-    if (event?.case === "output" || event?.case === "message") this.countOutput(eventSize(ev));
+    if (event?.case === "output" || event?.case === "message") this.countOutput(outputBytes(ev));
   }
 
   private countOutput(bytes: number): void {
@@ -240,7 +240,10 @@ export class TaskRun implements TaskRunSink {
       { taskId: this.taskId, exitCode: exited.exitCode, signal: exited.signal || undefined, reason: ExitReason[exited.reason] },
       "task ended",
     );
-    this.resolveDone();
+    void whenTaskProcessesGone(this.processTag, this.config.killGraceMs + 1000).then((left) => {
+      if (left.length > 0) this.config.logger.error({ taskId: this.taskId, pids: left }, "processes of the task outlived SIGKILL");
+      this.resolveDone();
+    });
   }
 
   /** SIGTERM to every process of the task now; SIGKILL after the grace period if claude has not exited. */
@@ -262,6 +265,14 @@ export class TaskRun implements TaskRunSink {
     t.unref();
     this.timers.add(t);
   }
+}
+
+/** Bytes of output an event carries, as CC_MAX_OUTPUT_BYTES counts them: a message's JSON line in UTF-8, raw bytes as they are. */
+export function outputBytes(event: RunEvent): number {
+  const e = event.event;
+  if (e.case === "output") return e.value.data.length;
+  if (e.case === "message") return Buffer.byteLength(e.value.json, "utf8");
+  return 0;
 }
 
 export { OutputStream, Phase, ExitReason };

@@ -91,8 +91,9 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
   requestId: string;
 
   /**
-   * Task id. Clients leave it empty: the router assigns one and passes it to the worker; a worker called directly
-   * assigns its own when it is empty, and refuses an id it is already running with ALREADY_EXISTS.
+   * Task id. Clients leave it empty: the router assigns one and passes it to the worker (the same id on every
+   * placement of the task); a worker called directly assigns its own when it is empty, and refuses an id it is
+   * running or ran lately with ALREADY_EXISTS, so that a placement tried again never runs a task twice.
    *
    * @generated from field: string task_id = 10;
    */
@@ -1335,7 +1336,8 @@ export enum Phase {
   QUEUED = 1,
 
   /**
-   * Preparing the workspace and starting claude.
+   * Accepted by a worker (its first event says so), preparing the workspace (a clone's progress is in `detail`)
+   * and starting claude.
    *
    * @generated from enum value: PHASE_STARTING = 2;
    */
