@@ -1,18 +1,18 @@
 import { create } from "@bufbuild/protobuf";
-import { describe, expect, it } from "vitest";
-import { ExitedSchema, ExitReason, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ExitReason, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { TaskEntry, TaskStore } from "./tasks.js";
 
 const KIB = 1024;
 
 function task(id: string, outputBytes = 0): TaskEntry {
-  const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id }), { maxBytes: 1024 * KIB, maxLagBytes: 1024 * KIB });
+  const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id }), { maxBytes: 1024 * KIB, maxLagBytes: 1024 * KIB, stallMs: 30_000 });
   if (outputBytes > 0) entry.emit({ case: "output", value: { data: new Uint8Array(outputBytes) } });
   return entry;
 }
 
 function end(entry: TaskEntry): void {
-  entry.finish(create(ExitedSchema, { exitCode: 0, reason: ExitReason.COMPLETED }));
+  entry.end({ exitCode: 0, reason: ExitReason.COMPLETED });
 }
 
 const kept = (store: TaskStore, ids: string[]) => ids.filter((id) => store.list([], 100).some((t) => t.id === id));
@@ -52,7 +52,7 @@ describe("the task store", () => {
     expect(() => store.get("t1")).toThrow(/not found/);
     const cases: (string | undefined)[] = [];
     for await (const event of reader) cases.push(event.event.case);
-    expect(cases).toEqual(["output"]);
+    expect(cases).toEqual(["output", "exited"]);
   });
 
   it("forgets ended tasks past the age limit", () => {
@@ -65,5 +65,24 @@ describe("the task store", () => {
     now += 61_000;
     store.evict();
     expect(kept(store, ["t1"])).toEqual([]);
+  });
+
+  describe("on a timer", () => {
+    afterEach(() => vi.useRealTimers());
+
+    it("an idle router forgets ended tasks past the age limit: no other task has to end", () => {
+      vi.useFakeTimers();
+      const store = new TaskStore({ retainTasks: 100, retainAgeMs: 60_000, retainLogBytes: 1024 * KIB });
+      store.start();
+      const entry = task("t1");
+      store.add(entry);
+      end(entry);
+      vi.advanceTimersByTime(55_000);
+      expect(kept(store, ["t1"])).toEqual(["t1"]);
+      // Past the age, within a tenth of it, with no call into the store.
+      vi.advanceTimersByTime(12_000);
+      expect(kept(store, ["t1"])).toEqual([]);
+      store.stop();
+    });
   });
 });

@@ -374,7 +374,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
     case: "status";
   } | {
     /**
-     * The task ended. Always the last event of a task.
+     * The task ended. Always the last event of a task, whoever ended it: claude, the worker, or the router.
      *
      * @generated from field: claudecluster.v1.Exited exited = 14;
      */
@@ -1094,7 +1094,8 @@ export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
  */
 export type Exited = Message<"claudecluster.v1.Exited"> & {
   /**
-   * claude's exit code; -1 when it was ended by a signal or never started.
+   * claude's exit code; -1 when it was ended by a signal or never started, or when the router ended the task
+   * without hearing claude's end.
    *
    * @generated from field: int32 exit_code = 1;
    */
@@ -1406,28 +1407,31 @@ export enum ExitReason {
   IDLE = 4,
 
   /**
-   * The caller went away and no one came back within the grace period.
+   * The caller went away and no one came back within the grace period (the worker's, or the router's
+   * CC_CALLER_GRACE).
    *
    * @generated from enum value: EXIT_REASON_CLIENT_GONE = 5;
    */
   CLIENT_GONE = 5,
 
   /**
-   * The worker shut down.
+   * The worker or the router shut down before the task ended.
    *
    * @generated from enum value: EXIT_REASON_SHUTDOWN = 6;
    */
   SHUTDOWN = 6,
 
   /**
-   * claude could not be started, or the worker running it was lost.
+   * claude could not be started or the clone failed, the worker running it was lost, the task waited in the
+   * router's queue longer than CC_QUEUE_TIMEOUT, or no worker could take it; `message` says which.
    *
    * @generated from enum value: EXIT_REASON_FAILED = 7;
    */
   FAILED = 7,
 
   /**
-   * The task printed more than the worker allows one task (CC_MAX_OUTPUT_BYTES) and was stopped.
+   * The task printed more than one task may: the worker's CC_MAX_OUTPUT_BYTES, or what the router keeps of a task
+   * (CC_TASK_LOG_BYTES); it was stopped.
    *
    * @generated from enum value: EXIT_REASON_OUTPUT_LIMIT = 8;
    */
