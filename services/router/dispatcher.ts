@@ -154,7 +154,8 @@ export class Dispatcher {
    */
   private async stop(entry: TaskEntry, end: EndRequest, workerReason: string, rpcRequestId = ""): Promise<void> {
     if (entry.ended) return;
-    entry.requestEnd(end);
+    // The worker's words for a Cancel (services/worker/service.ts).
+    entry.requestEnd({ ...end, workerMessage: workerReason ? `cancelled: ${workerReason}` : "cancelled" });
     if (this.dequeue(entry)) {
       entry.end({ reason: entry.endRequest!.reason, message: entry.endRequest!.message });
       this.pump();

@@ -33,7 +33,12 @@ export const ROUTER_SETTINGS = {
     description: "How long a task may wait in the queue for a worker; then it ends FAILED, its `exited` saying why (no matching worker online, or all busy).",
     parse: duration,
   },
-  maxAttempts: { env: "CC_MAX_ATTEMPTS", default: "3", description: "Placements of a task whose worker fails before claude starts.", parse: integer(1, 20) },
+  maxAttempts: {
+    env: "CC_MAX_ATTEMPTS",
+    default: "3",
+    description: "Placements of a task that a worker refuses, cannot be reached for, or breaks off before answering; a full worker does not count (the task waits).",
+    parse: integer(1, 20),
+  },
   callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
   retainTasks: { env: "CC_RETAIN_TASKS", default: "1000", description: "Ended tasks kept (records and logs); the oldest go first.", parse: integer(1, 1_000_000) },
   retainAgeMs: { env: "CC_RETAIN_AGE", default: "24h", description: "Ended tasks older than this are forgotten.", parse: duration },

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ExitReason, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
+import { ExitReason, RunEventSchema, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { TaskEntry, TaskStore } from "./tasks.js";
 
 const KIB = 1024;
@@ -83,6 +84,38 @@ describe("the task store", () => {
       vi.advanceTimersByTime(12_000);
       expect(kept(store, ["t1"])).toEqual([]);
       store.stop();
+    });
+  });
+
+  describe("a task's end", () => {
+    const workerExited = (reason: ExitReason, message: string) => create(RunEventSchema, { event: { case: "exited", value: { reason, message, exitCode: 143 } } });
+
+    it("when the router asked the worker to stop it, says the router's reason, keeping what the worker added", () => {
+      const entry = task("t1");
+      entry.requestEnd({ reason: ExitReason.OUTPUT_LIMIT, message: "the log is full", workerMessage: "cancelled: log full" });
+      entry.endWith(workerExited(ExitReason.CANCELLED, "cancelled: log full (10 bytes of output printed while the task was being stopped were not kept)"));
+      expect(entry.record.exit).toMatchObject({ reason: ExitReason.OUTPUT_LIMIT, exitCode: 143, message: "the log is full (10 bytes of output printed while the task was being stopped were not kept)" });
+      expect(entry.record.status).toBe(TaskStatus.FAILED);
+    });
+
+    it("keeps the worker's own reason when claude ended otherwise meanwhile", () => {
+      const entry = task("t1");
+      entry.requestEnd({ reason: ExitReason.CANCELLED, message: "cancelled: x", workerMessage: "cancelled: x" });
+      entry.endWith(workerExited(ExitReason.COMPLETED, ""));
+      expect(entry.record.exit?.reason).toBe(ExitReason.COMPLETED);
+    });
+
+    it("appends exited as the last event of the log, numbered after the others, and closes it", async () => {
+      const entry = task("t1", 10);
+      entry.end({ reason: ExitReason.FAILED, message: "worker w1 was lost" });
+      const events = [];
+      for await (const e of entry.log.follow(0n)) events.push(e);
+      expect(events.map((e) => [Number(e.seq), e.event.case])).toEqual([
+        [1, "output"],
+        [2, "exited"],
+      ]);
+      expect(entry.ended).toBe(true);
+      expect(entry.record).toMatchObject({ status: TaskStatus.FAILED, lastSeq: 2n, exit: { exitCode: -1, message: "worker w1 was lost" } });
     });
   });
 });

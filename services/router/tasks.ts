@@ -18,6 +18,8 @@ export interface EndRequest {
   reason: ExitReason;
   /** What happened, in words a user can act on. */
   message: string;
+  /** What the worker's `exited` says when it stopped the task for the router's Cancel. */
+  workerMessage?: string;
 }
 
 export class TaskEntry {
@@ -116,8 +118,11 @@ export class TaskEntry {
     if (this.ended || event.event.case !== "exited") return;
     const exited = event.event.value;
     if (this.endRequest && exited.reason === ExitReason.CANCELLED) {
+      // What the worker added to its own words (output it did not keep while stopping) stays.
+      const own = this.endRequest.workerMessage;
+      const added = own !== undefined && exited.message.startsWith(own) ? exited.message.slice(own.length) : "";
       exited.reason = this.endRequest.reason;
-      exited.message = this.endRequest.message;
+      exited.message = this.endRequest.message + added;
     }
     this.close(event, exited);
   }

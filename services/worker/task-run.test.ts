@@ -6,13 +6,13 @@ import { ClaudeMessageSchema, ExitReason, OutputSchema, RunEventSchema, RunReque
 import { silentLogger } from "../common/logger.js";
 import { outputBytes, TaskRun } from "./task-run.js";
 
-function taskRun(maxOutputBytes: number): TaskRun {
+function taskRun(maxOutputBytes: number, bufferBytes = 1024 * 1024): TaskRun {
   return new TaskRun(`t-${Math.random().toString(36).slice(2)}`, create(RunRequestSchema, { prompt: "x" }), "/nonexistent", {
     workerId: "w",
     claudeVersion: "test",
     killGraceMs: 100,
     idleTimeoutMs: 0,
-    bufferBytes: 1024 * 1024,
+    bufferBytes,
     maxOutputBytes,
     logger: silentLogger(),
   });
@@ -53,5 +53,19 @@ describe("TaskRun", () => {
     expect(outputBytes(ev({ case: "message", value: create(ClaudeMessageSchema, { json: "ünïcödé" }) }))).toBe(11);
     expect(outputBytes(ev({ case: "output", value: create(OutputSchema, { data: new Uint8Array(7) }) }))).toBe(7);
     expect(outputBytes(ev({ case: "status", value: { $typeName: "claudecluster.v1.Status", phase: 0, queuePosition: 0, detail: "" } }))).toBe(0);
+  });
+
+  it("output printed while a stopping task drains, past its buffer, is not kept, and its exited says how much", async () => {
+    const task = taskRun(0, 16 * 1024);
+    task.stop(ExitReason.CANCELLED, "cancelled");
+    for (let i = 0; i < 40; i++) task.emit({ case: "output", value: { data: new Uint8Array(1024) } });
+    task.endBeforeLaunch("never started");
+    const all = await events(task);
+    const kept = all.filter((e) => e.event.case === "output").length;
+    expect(kept).toBeLessThan(40);
+    expect(all.at(-1)!.event.value).toMatchObject({
+      reason: ExitReason.CANCELLED,
+      message: `cancelled (${(40 - kept) * 1024} bytes of output printed while the task was being stopped were not kept)`,
+    });
   });
 });

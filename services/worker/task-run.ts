@@ -84,6 +84,8 @@ export class TaskRun implements TaskRunSink {
   private idleTimer: NodeJS.Timeout | undefined;
   private finished = false;
   private outputBytes = 0;
+  /** Output bytes printed after the task was told to stop, past the buffer: not kept. */
+  private droppedWhileStopping = 0;
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
   readonly processTag: string;
   private resolveDone!: () => void;
@@ -169,8 +171,12 @@ export class TaskRun implements TaskRunSink {
 
   emit(event: EventBody): void {
     if (this.finished) return;
-    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered.
-    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) return;
+    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered; `exited`
+    // says how much.
+    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) {
+      this.droppedWhileStopping += event.value.data?.length ?? 0;
+      return;
+    }
     this.seq += 1n;
     const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
     this.queue.push(ev);
@@ -231,6 +237,10 @@ export class TaskRun implements TaskRunSink {
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
     if (this.finished) return;
+    if (this.droppedWhileStopping > 0) {
+      const note = `${this.droppedWhileStopping} bytes of output printed while the task was being stopped were not kept`;
+      exited = { ...exited, message: exited.message ? `${exited.message} (${note})` : note };
+    }
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();
