@@ -190,9 +190,14 @@ describe("cc against a local cluster running the real claude", () => {
   });
 
   it("the first Ctrl-C cancels the task and exits 130", async () => {
+    // One Ctrl-C: CancelTask answers once the task has ended, and output printed meanwhile must not send another.
+    let interrupted = false;
     const r = await cc(["run", "--allowed-tools", "Bash", "hang", "on"], {
       onStdout: (out, child) => {
-        if (out.includes("⏺ Bash(")) child.kill("SIGINT");
+        if (!interrupted && out.includes("⏺ Bash(")) {
+          interrupted = true;
+          child.kill("SIGINT");
+        }
       },
     });
     expect(r.code).toBe(130);
