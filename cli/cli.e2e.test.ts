@@ -159,7 +159,7 @@ describe("cc against a local cluster running the real claude", () => {
     expect(a.stderr).toContain(`task ${id}`);
     const logs = await cc(["logs", id]);
     expect(logs.code).toBe(0);
-    expect(logs.stdout).toMatch(new RegExp(`^── started on worker local-\\d \\(claude [\\d.]+\\)\\nHello from the scripted model\\. You said: hi there\\n── ✓ done .* task ${id}\\n$`));
+    expect(logs.stdout).toMatch(new RegExp(`^── accepted by worker local-\\d\\n── started on worker local-\\d \\(claude [\\d.]+\\)\\nHello from the scripted model\\. You said: hi there\\n── ✓ done .* task ${id}\\n$`));
     const json = await cc(["attach", "--output-format", "json", id]);
     expect((JSON.parse(json.stdout) as Json)["result"]).toBe("Hello from the scripted model. You said: hi there");
   });
@@ -190,14 +190,14 @@ describe("cc against a local cluster running the real claude", () => {
   });
 
   it("the first Ctrl-C cancels the task and exits 130", async () => {
-    // One Ctrl-C only: `out` is all of stdout so far, and more of it may arrive before cc handles the signal (a
-    // second SIGINT would make cc quit at once, without waiting for the cancel).
+    // One Ctrl-C: CancelTask answers once the task has ended, and output printed meanwhile must not send another.
     let interrupted = false;
     const r = await cc(["run", "--allowed-tools", "Bash", "hang", "on"], {
       onStdout: (out, child) => {
-        if (interrupted || !out.includes("⏺ Bash(")) return;
-        interrupted = true;
-        child.kill("SIGINT");
+        if (!interrupted && out.includes("⏺ Bash(")) {
+          interrupted = true;
+          child.kill("SIGINT");
+        }
       },
     });
     expect(r.code).toBe(130);

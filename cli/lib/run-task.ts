@@ -167,7 +167,6 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
     await cancelling;
     if (result.exited) return output.finish(result.exited, interrupted).exitCode;
     output.stop();
-    if (result.error) throw result.error;
     return interrupted ? ExitCode.Interrupted : ExitCode.Ok;
   } catch (err) {
     output.stop();

@@ -75,7 +75,7 @@ export class TaskOutput {
           if (this.o.annotate) this.note(text);
           else this.waiting(text);
         } else if (e.value.phase === Phase.STARTING) {
-          if (this.o.annotate) this.note("starting");
+          if (this.o.annotate) this.note(e.value.detail || "starting");
           else this.waiting(`starting${e.value.detail ? `: ${e.value.detail}` : "…"}`);
         }
         break;

@@ -102,6 +102,3 @@ export class FakeRouter {
     return this.calls.map((c) => c.method);
   }
 }
-
-export const failedTask = (message: string): Task =>
-  create(TaskSchema, { id: "t1", status: TaskStatus.FAILED, lastSeq: 0n, exit: create(ExitedSchema, { exitCode: -1, reason: ExitReason.FAILED, message }) });

@@ -124,6 +124,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     async listen() {
       const port = await server.listen(settings.port, settings.host);
       registry.start();
+      tasks.start();
       // Serving even with no worker online: tasks queue until one is, which is the router's job.
       health.setAll(ServingStatus.SERVING);
       return port;
@@ -133,6 +134,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       health.setAll(ServingStatus.NOT_SERVING);
       await d.drain(graceMs);
       registry.stop();
+      tasks.stop();
       health.close();
       await server.close(1000);
     },

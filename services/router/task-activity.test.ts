@@ -11,7 +11,7 @@ import { adoptWorkerEvent } from "./undecoded-events.js";
 function store(): { tasks: TaskStore; entry: TaskEntry } {
   const tasks = new TaskStore({ retainTasks: 10, retainAgeMs: 60_000, retainLogBytes: 1 << 20 });
   tasks.watch(taskActivity());
-  const entry = new TaskEntry("t1", create(RunRequestSchema, { prompt: "p" }), { maxBytes: 1 << 20, maxLagBytes: 1 << 20 });
+  const entry = new TaskEntry("t1", create(RunRequestSchema, { prompt: "p" }), { maxBytes: 1 << 20, maxLagBytes: 1 << 20, stallMs: 30_000 });
   tasks.add(entry);
   return { tasks, entry };
 }
@@ -49,7 +49,7 @@ describe("task activity in the record", () => {
     expect(entry.record).toMatchObject({ phase: Phase.QUEUED, queuePosition: 3, latestLine: "waiting for a free slot on 2 busy worker(s)" });
     entry.append(fromWorker(create(RunEventSchema, { event: { case: "status", value: { phase: Phase.RUNNING } } })));
     expect(entry.record).toMatchObject({ phase: Phase.RUNNING, queuePosition: 0 });
-    entry.finish(create(ExitedSchema, { reason: ExitReason.COMPLETED, result: { totalCostUsd: 0.5 } }));
+    entry.end({ reason: ExitReason.COMPLETED, result: { totalCostUsd: 0.5 } });
     expect(entry.record).toMatchObject({ phase: Phase.UNSPECIFIED, costUsd: 0.5 });
   });
 

@@ -12,14 +12,14 @@ function cluster(options: { maxWatchers?: number; retainTasks?: number } = {}) {
   tasks.watch(taskActivity());
   const watchers = new TaskWatchers(tasks, { intervalMs: 0, maxWatchers: options.maxWatchers ?? 10 });
   const add = (id: string, labels: Record<string, string> = {}) => {
-    const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id, labels }), { maxBytes: 1 << 20, maxLagBytes: 1 << 20 });
+    const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id, labels }), { maxBytes: 1 << 20, maxLagBytes: 1 << 20, stallMs: 30_000 });
     tasks.add(entry);
     return entry;
   };
   return { tasks, watchers, add };
 }
 
-const end = (entry: TaskEntry) => entry.finish(create(ExitedSchema, { exitCode: 0, reason: ExitReason.COMPLETED }));
+const end = (entry: TaskEntry) => entry.end({ exitCode: 0, reason: ExitReason.COMPLETED });
 
 /** A readable summary of a change: `t2 QUEUED`, `synced 2`, `- t1`. */
 function describeChange(c: TaskChange): string {

@@ -1,17 +1,26 @@
 // Task records: one entry per task with its record (the Task message), its event log and its place in the
-// cluster. The store keeps ended tasks within a count, an age and a total of log bytes, and indexes request ids for
-// idempotency.
+// cluster. Every task's log ends with `exited`, whoever ended it (TaskEntry.endWith for the worker's, TaskEntry.end
+// for the router's own). The store keeps ended tasks within a count, an age and a total of log bytes, and indexes
+// request ids for idempotency.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
-import type { ConnectError } from "@connectrpc/connect";
 import { type Task, TaskSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
-import { ExitReason, type Exited, type RunEvent, RunEventSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, type Exited, ExitedSchema, type RunEvent, RunEventSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { invalidArgument, notFound } from "../common/errors.js";
 import { isValidTaskId } from "../common/ids.js";
 import type { WorkerEntry } from "./registry.js";
-import { TaskLog, type TaskLogOptions } from "./task-log.js";
+import { TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
 
 const PROMPT_SUMMARY_CHARS = 200;
+
+/** Why the router itself ends a task, once it has decided to: what its `exited` will say. */
+export interface EndRequest {
+  reason: ExitReason;
+  /** What happened, in words a user can act on. */
+  message: string;
+  /** What the worker's `exited` says when it stopped the task for the router's Cancel. */
+  workerMessage?: string;
+}
 
 export class TaskEntry {
   readonly record: Task;
@@ -19,13 +28,29 @@ export class TaskEntry {
   /** Aborts the forwarded worker stream. */
   readonly abort = new AbortController();
   worker: WorkerEntry | undefined;
-  /** The worker reported `started`: from here on the task is never placed again. */
+  /**
+   * The worker's first event arrived: it accepted the task (workers acknowledge before they clone or start claude).
+   * From here on the task is never placed on another worker.
+   */
+  accepted = false;
+  /** The worker reported `started`. */
   started = false;
-  /** Workers that failed this task before it started. */
+  /** Placements that failed before the worker answered, or were refused (CC_MAX_ATTEMPTS bounds them). */
+  placementFailures = 0;
+  /** Workers that refused this task or could not be reached. */
   readonly excluded = new Set<string>();
-  /** Cancelled while queued or before claude started. */
-  cancelRequested: string | undefined;
+  /**
+   * A placement on this worker broke before any answer, so the worker may have accepted the task: only this worker
+   * may take it now, and it answers ALREADY_EXISTS if it has it.
+   */
+  pinnedTo: string | undefined;
+  /** Set once the router decided to end the task (cancel, shutdown, caller gone, full log). */
+  endRequest: EndRequest | undefined;
+  /** Aborted with endRequest: an ending task no longer waits for slow followers. */
+  private readonly ending = new AbortController();
   graceTimer: NodeJS.Timeout | undefined;
+  /** Ends the task if it waits in the queue too long (CC_QUEUE_TIMEOUT). */
+  queueTimer: NodeJS.Timeout | undefined;
   /** Position in the queue last reported to callers; 0 when not queued. */
   queuePosition = 0;
   /** Told of every change to the record or the log (TaskStore.watch); `event` when one was appended. */
@@ -56,44 +81,70 @@ export class TaskEntry {
     return this.log.isClosed;
   }
 
-  /** Appends an event under this task's own numbering. */
-  append(event: RunEvent): void {
-    this.seq += 1n;
-    event.seq = this.seq;
+  /**
+   * Appends an event under this task's own numbering. Resolves when the log is ready for the next one (its live
+   * followers have caught up); throws TaskLogFull, appending nothing, when the log is full.
+   */
+  append(event: RunEvent): Promise<void> {
+    const seq = this.seq + 1n;
+    event.seq = seq;
     event.taskId = this.id;
-    this.record.lastSeq = this.seq;
-    this.log.append(event);
+    const ready = this.log.append(event, this.ending.signal);
+    this.seq = seq;
+    this.record.lastSeq = seq;
     this.changed?.(this, event);
+    return ready;
   }
 
-  /** Appends a new event from the router itself. */
+  /** Appends a new event from the router itself (a queue position). It does not wait for followers. */
   emit(body: MessageInitShape<typeof RunEventSchema>["event"]): void {
-    this.append(create(RunEventSchema, { time: timestampNow(), event: body }));
+    try {
+      void this.append(create(RunEventSchema, { time: timestampNow(), event: body }));
+    } catch (err) {
+      if (!(err instanceof TaskLogFull)) throw err;
+    }
   }
 
-  /** Ends the task with claude's (or the router's) `exited`. */
-  finish(exited: Exited): void {
-    if (this.ended) return;
-    this.record.exit = exited;
-    this.record.status = statusOf(exited);
-    this.record.endedAt = timestampNow();
-    this.log.close();
-    this.ended_();
+  /** Records why the router ends the task; the first reason counts. Returns false when one was already given. */
+  requestEnd(end: EndRequest): boolean {
+    if (this.endRequest || this.ended) return false;
+    this.endRequest = end;
+    this.ending.abort();
+    return true;
   }
 
-  /** Ends the task with an error that attached callers receive after the events (e.g. the worker was lost). */
-  fail(error: ConnectError, exited: Exited): void {
+  /**
+   * Ends the task with the worker's `exited` event. When the router had asked the worker to stop it, the reason and
+   * message are the router's (the worker only knows it was cancelled).
+   */
+  endWith(event: RunEvent): void {
+    if (this.ended || event.event.case !== "exited") return;
+    const exited = event.event.value;
+    if (this.endRequest && exited.reason === ExitReason.CANCELLED) {
+      // What the worker added to its own words (output it did not keep while stopping) stays.
+      const own = this.endRequest.workerMessage;
+      const added = own !== undefined && exited.message.startsWith(own) ? exited.message.slice(own.length) : "";
+      exited.reason = this.endRequest.reason;
+      exited.message = this.endRequest.message + added;
+    }
+    this.close(event, exited);
+  }
+
+  /** Ends the task with an `exited` the router makes: claude did not run here, or the router lost sight of it. */
+  end(exited: MessageInitShape<typeof ExitedSchema>): void {
     if (this.ended) return;
-    this.record.exit = exited;
-    this.record.status = TaskStatus.FAILED;
-    this.record.endedAt = timestampNow();
-    this.log.close(error);
-    this.ended_();
+    const value = create(ExitedSchema, { exitCode: -1, ...exited });
+    this.close(create(RunEventSchema, { time: timestampNow(), event: { case: "exited", value } }), value);
   }
 
   onEnd(listener: () => void): void {
     if (this.ended) listener();
     else this.endListeners.push(listener);
+  }
+
+  /** Resolves once the task has ended. */
+  whenEnded(): Promise<void> {
+    return new Promise((resolve) => this.onEnd(resolve));
   }
 
   snapshot(): Task {
@@ -108,8 +159,16 @@ export class TaskEntry {
     this.record.workerId = worker.id;
   }
 
-  private ended_(): void {
+  /** `exited` is the last event of every task: appended (it always fits in the log), then the log closes. */
+  private close(event: RunEvent, exited: Exited): void {
+    this.ending.abort();
+    void this.append(event);
+    this.record.exit = exited;
+    this.record.status = statusOf(exited);
+    this.record.endedAt = timestampNow();
+    this.log.close();
     clearTimeout(this.graceTimer);
+    clearTimeout(this.queueTimer);
     this.record.pendingPermissions = [];
     this.changed?.(this);
     for (const l of this.endListeners.splice(0)) l();
@@ -146,8 +205,23 @@ export class TaskStore {
   private readonly tasks = new Map<string, TaskEntry>();
   private readonly byRequestId = new Map<string, TaskEntry>();
   private readonly listeners = new Set<TaskListener>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TaskStoreOptions) {}
+
+  /**
+   * Applies the retention limits on a timer too, not only when a task ends: an idle router forgets tasks older than
+   * CC_RETAIN_AGE within a tenth of it (at least every minute, at most every second).
+   */
+  start(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.evict(), Math.min(60_000, Math.max(1000, this.options.retainAgeMs / 10)));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 
   add(entry: TaskEntry): void {
     this.tasks.set(entry.id, entry);

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { newTaskId } from "../common/ids.js";
-import { signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses, WORKER_PID_ENV } from "./process-tree.js";
+import { signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses, whenTaskProcessesGone, WORKER_PID_ENV } from "./process-tree.js";
 
 /** Polls a condition that depends on other processes (bounded; there is no event to wait for). */
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -117,5 +117,28 @@ describe("process tree", () => {
     await until(() => sleepsOf(orphan).every((pid) => ["", "Z"].includes(stateOf(pid))));
     expect(sleepsOf(owned)).toHaveLength(2);
     for (const pid of sleepsOf(owned)) expect(killed).not.toContain(pid);
+  });
+
+  it("whenTaskProcessesGone resolves only once every process of the task has stopped running, SIGKILLing any left", async () => {
+    const taskId = `test-${newTaskId()}`;
+    // Processes that ignore SIGTERM, one of them in a session of its own.
+    const child = spawn("sh", ["-c", "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 30\" & sleep 30"], {
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", [TASK_ID_ENV]: taskId },
+      detached: true,
+      stdio: "ignore",
+    });
+    started.push({ taskId, child });
+    await until(() => sleepsOf(taskId).length === 2);
+    const pids = taskProcesses(taskId);
+    signalTask(taskId, child.pid, "SIGTERM");
+    const left = await whenTaskProcessesGone(taskId, 5000);
+    expect(left).toEqual([]);
+    // Checked at once: nothing of the task runs (gone, or a zombie waiting to be reaped).
+    for (const pid of pids) expect(["", "Z"]).toContain(stateOf(pid));
+    expect(taskProcesses(taskId)).toEqual([]);
+  });
+
+  it("whenTaskProcessesGone of a task with no processes resolves at once with none", async () => {
+    expect(await whenTaskProcessesGone(`test-${newTaskId()}`, 1000)).toEqual([]);
   });
 });

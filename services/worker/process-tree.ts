@@ -96,3 +96,50 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
     // ESRCH: already gone, which is what we want.
   }
 }
+
+/** Tasks waiting for their processes to be gone: what each waits for, and until when. */
+const waiting = new Map<string, { deadline: number; resolve: (left: number[]) => void }[]>();
+let waitTimer: NodeJS.Timeout | undefined;
+const GONE_POLL_MS = 20;
+
+/**
+ * Resolves once no process carries CC_TASK_ID=<taskId>, SIGKILLing any still there on each pass, or at the
+ * deadline with the pids left. A SIGKILLed process takes a moment to die: this is what lets "the task ended" mean
+ * "its processes are gone" (Cancel answers after it). One pass over /proc serves every task waiting.
+ */
+export function whenTaskProcessesGone(taskId: string, timeoutMs: number): Promise<number[]> {
+  return new Promise((resolve) => {
+    const list = waiting.get(taskId) ?? [];
+    list.push({ deadline: Date.now() + timeoutMs, resolve });
+    waiting.set(taskId, list);
+    waitTimer ??= setTimeout(checkGone, 0);
+  });
+}
+
+function checkGone(): void {
+  waitTimer = undefined;
+  const alive = new Map<string, number[]>();
+  const markers = new Map([...waiting.keys()].map((taskId) => [`${TASK_ID_ENV}=${taskId}`, taskId]));
+  for (const { pid, env } of processEnvironments()) {
+    for (const entry of env) {
+      const taskId = markers.get(entry);
+      if (taskId === undefined) continue;
+      // A zombie has an empty environment, so only processes that still run are found.
+      trySignal(pid, "SIGKILL");
+      alive.set(taskId, [...(alive.get(taskId) ?? []), pid]);
+      break;
+    }
+  }
+  const now = Date.now();
+  for (const [taskId, list] of waiting) {
+    const left = alive.get(taskId) ?? [];
+    const still = list.filter((w) => {
+      if (left.length > 0 && now < w.deadline) return true;
+      w.resolve(left);
+      return false;
+    });
+    if (still.length > 0) waiting.set(taskId, still);
+    else waiting.delete(taskId);
+  }
+  if (waiting.size > 0) waitTimer = setTimeout(checkGone, GONE_POLL_MS);
+}

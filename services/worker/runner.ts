@@ -38,8 +38,15 @@ export interface RunnerDeps {
   env: NodeJS.ProcessEnv;
 }
 
+/** How many ended task ids a worker remembers (a few bytes each). */
+const RECENTLY_ENDED = 10_000;
+
 export class Runner {
   private readonly runs = new Map<string, TaskRun>();
+  /** Admitted tasks not launched yet, with what `proceed` does for each. */
+  private readonly launches = new Map<TaskRun, () => void>();
+  /** Oldest first. */
+  private readonly recentlyEnded = new Set<string>();
   private draining = false;
   /** Hook event files of interactive tasks; private to this process, removed at close. */
   private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
@@ -66,20 +73,40 @@ export class Runner {
     }
   }
 
+  /**
+   * Tasks that take a slot: admitted and not ended. A task that sent its `exited` no longer does, though it stays
+   * known (ALREADY_EXISTS, Cancel) until its last processes are gone: a router placing the next task at once, on
+   * that `exited`, finds the slot free.
+   */
   get activeCount(): number {
-    return this.runs.size;
+    return this.active().length;
   }
 
+  private active(): TaskRun[] {
+    return [...this.runs.values()].filter((t) => !t.ended);
+  }
+
+  /**
+   * Admits a task (or refuses it with an error status, having taken nothing) and queues its first event, the
+   * acknowledgement that this worker accepted it. Nothing runs yet: `proceed` clones and starts claude, once the
+   * acknowledgement is on its way to the caller (services/worker/service.ts), so a router that never received it
+   * knows the task cannot have run here unseen.
+   */
   start(req: RunRequest): TaskRun {
     const { settings, claude, logger } = this.deps;
+    // First, so that any other refusal tells a router retrying a placement that this worker does not have the task.
+    if (req.taskId && (this.runs.has(req.taskId) || this.recentlyEnded.has(req.taskId))) {
+      const state = this.runs.has(req.taskId) ? "is already running" : "already ran";
+      throw new ConnectError(`task ${req.taskId} ${state} on worker ${settings.workerId}; a task runs at most once`, Code.AlreadyExists);
+    }
     if (this.draining) throw unavailable(`worker ${settings.workerId} is shutting down; run the task on another worker`);
     if (claude.problem) throw failedPrecondition(claude.problem);
     validateRunRequest(req, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
-    if (this.runs.size >= settings.maxSessions) {
-      throw resourceExhausted(`worker ${settings.workerId} is running ${this.runs.size} of ${settings.maxSessions} sessions; try again later or add workers`);
+    const active = this.activeCount;
+    if (active >= settings.maxSessions) {
+      throw resourceExhausted(`worker ${settings.workerId} is running ${active} of ${settings.maxSessions} sessions; try again later or add workers`);
     }
     const taskId = req.taskId || newTaskId();
-    if (this.runs.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
 
     // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
     const headless = req.mode !== RunMode.INTERACTIVE;
@@ -105,14 +132,35 @@ export class Runner {
     const hookEventsPath = join(this.hooksDir, `${taskId}.jsonl`);
     void task.done.then(() => {
       this.runs.delete(taskId);
+      this.rememberEnded(taskId);
       rmSync(hookEventsPath, { force: true });
     });
-    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task starting");
+    task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
+    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task accepted");
     const source = req.workspace?.source;
-    if (warm) this.launchWarm(task, warm);
-    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
-    else this.launch(task, hookEventsPath);
+    this.launches.set(task, () => {
+      if (task.stopSignal.aborted && !warm) return task.endBeforeLaunch("the task was stopped before claude started");
+      if (warm) this.launchWarm(task, warm);
+      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
+      else this.launch(task, hookEventsPath);
+    });
     return task;
+  }
+
+  /**
+   * Moves a task `start` admitted on, once: clones (for a repository workspace) and starts claude, or, when the task
+   * was stopped meanwhile, ends it without claude (a warm process taken for it is ended).
+   */
+  proceed(task: TaskRun): void {
+    const launch = this.launches.get(task);
+    this.launches.delete(task);
+    launch?.();
+  }
+
+  /** Task ids that ended lately, so that a placement retried after its stream broke is refused (ALREADY_EXISTS). */
+  private rememberEnded(taskId: string): void {
+    this.recentlyEnded.add(taskId);
+    if (this.recentlyEnded.size > RECENTLY_ENDED) this.recentlyEnded.delete(this.recentlyEnded.values().next().value!);
   }
 
   get(taskId: string): TaskRun {
@@ -130,10 +178,10 @@ export class Runner {
       version: VERSION,
       claudeVersion: claude.version,
       capacity: settings.maxSessions,
-      activeSessions: this.runs.size,
+      activeSessions: this.activeCount,
       labels: settings.labels,
       state: claude.problem ? WorkerState.BROKEN : this.draining ? WorkerState.DRAINING : WorkerState.SERVING,
-      activeTaskIds: [...this.runs.keys()],
+      activeTaskIds: this.active().map((t) => t.taskId),
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
     });
@@ -146,7 +194,10 @@ export class Runner {
     const poolClosed = this.pool?.close();
     const all = Promise.all([...this.runs.values()].map((s) => s.done));
     const timer = setTimeout(() => {
-      for (const s of this.runs.values()) s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
+      for (const s of this.runs.values()) {
+        s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
+        this.proceed(s);
+      }
     }, graceMs);
     await all;
     await poolClosed;
@@ -168,7 +219,7 @@ export class Runner {
     const { settings, env, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
-    task.setPhase(Phase.STARTING, `cloning ${target}`);
+    task.progress(`cloning ${target}`);
     try {
       const { commit } = await cloneRepository(spec, {
         dir: task.workspace,
@@ -221,12 +272,16 @@ export class Runner {
     return req.timeout ? Number(req.timeout.seconds) * 1000 + Math.round(req.timeout.nanos / 1e6) : this.deps.settings.taskTimeoutMs;
   }
 
-  /** A warm process takes the task: the task attaches first, then hears what it printed while it waited. */
+  /**
+   * A warm process takes the task: the task attaches first, then hears what it printed while it waited. A task
+   * stopped before its launch binds it only to end it (bindProcess terminates it at once), without the prompt.
+   */
   private launchWarm(task: TaskRun, warm: WarmClaude): void {
+    const stopped = task.stopSignal.aborted;
     const handle = warm.claude.handle();
     if (handle) task.bindProcess(handle, this.timeoutMs(task.request));
     warm.claude.bind(task);
-    warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
+    if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
   private launch(task: TaskRun, hookEventsPath: string): void {

@@ -18,10 +18,23 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
   return {
     async *run(req, ctx) {
       const task = runner.start(req);
+      let launched = false;
       try {
-        for await (const event of task.events(ctx.signal)) yield event;
+        for await (const event of task.events(ctx.signal)) {
+          yield event;
+          // The first event is the acknowledgement (services/worker/runner.ts): handed to the transport, it lets
+          // claude start. A caller that never receives it (its stream broke) may place the task again, but only here.
+          if (!launched) {
+            launched = true;
+            runner.proceed(task);
+          }
+        }
       } finally {
-        if (!task.ended) task.callerDisconnected(disconnectGraceMs);
+        if (!launched) {
+          // Gone before the acknowledgement was sent: nothing is started for a caller that will not see it.
+          task.stop(ExitReason.CLIENT_GONE, "the caller went away before the task was launched");
+          runner.proceed(task);
+        } else if (!task.ended) task.callerDisconnected(disconnectGraceMs);
       }
     },
 
@@ -46,6 +59,8 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
     async cancel(req) {
       const task = runner.get(req.taskId);
       task.stop(ExitReason.CANCELLED, req.reason ? `cancelled: ${req.reason}` : "cancelled");
+      // Not launched yet: it ends now, without claude.
+      runner.proceed(task);
       // Answer once claude and its children are gone, so a caller can rely on it.
       await task.done;
       return {};

@@ -44,7 +44,7 @@ describe("worker settings", () => {
       killGraceMs: 5_000,
       maxPromptBytes: 1_048_576,
       streamBufferBytes: 1_048_576,
-      maxOutputBytes: 104_857_600,
+      maxOutputBytes: 33_554_432,
       warmPool: 0,
       warmProfile: create(AgentOptionsSchema),
       logLevel: "info",

@@ -57,8 +57,9 @@ export const WORKER_SETTINGS = {
   streamBufferBytes: { env: "CC_STREAM_BUFFER_BYTES", default: "1048576", description: "Per-task output buffer; claude is paused while a slow reader leaves it full.", parse: integer(16 * 1024, 256 * 1024 * 1024) },
   maxOutputBytes: {
     env: "CC_MAX_OUTPUT_BYTES",
-    default: "104857600",
-    description: "Output one task may print (claude's messages and raw output, in bytes) before it is stopped with reason OUTPUT_LIMIT; 0 for no limit.",
+    default: "33554432",
+    description:
+      "Output one task may print, in bytes (claude's stream-json lines as UTF-8, and raw terminal or stderr bytes), before it is stopped with reason OUTPUT_LIMIT; 0 for no limit. Keep it below the router's CC_TASK_LOG_BYTES.",
     parse: integer(0, Number.MAX_SAFE_INTEGER),
   },
   warmPool: {

@@ -24,7 +24,7 @@ import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
 import { failedPrecondition } from "../common/errors.js";
 import { PermissionRelay, parseControlMessage } from "./permissions.js";
-import { signalTask } from "./process-tree.js";
+import { signalTask, whenTaskProcessesGone } from "./process-tree.js";
 
 export interface TaskRunConfig {
   workerId: string;
@@ -92,12 +92,14 @@ export class TaskRun implements TaskRunSink {
   private idleTimer: NodeJS.Timeout | undefined;
   private finished = false;
   private outputBytes = 0;
+  /** Output bytes printed after the task was told to stop, past the buffer: not kept. */
+  private droppedWhileStopping = 0;
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
   readonly processTag: string;
   /** claude's permission prompts waiting for an answer; only for a headless task with `ask_permissions`. */
   readonly permissions: PermissionRelay | undefined;
   private resolveDone!: () => void;
-  /** Resolves once `exited` has been queued and every process of the task is gone. */
+  /** Resolves once `exited` has been queued and every process of the task is gone (or at most the kill grace later). */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
 
   constructor(
@@ -193,12 +195,16 @@ export class TaskRun implements TaskRunSink {
 
   emit(event: EventBody): void {
     if (this.finished) return;
-    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered.
-    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) return;
+    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered; `exited`
+    // says how much.
+    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) {
+      this.droppedWhileStopping += event.value.data?.length ?? 0;
+      return;
+    }
     this.seq += 1n;
     const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
     this.queue.push(ev);
-    if (event?.case === "output" || event?.case === "message" || event?.case === "permissionRequest") this.countOutput(eventSize(ev));
+    if (event?.case === "output" || event?.case === "message" || event?.case === "permissionRequest") this.countOutput(outputBytes(ev));
   }
 
   private countOutput(bytes: number): void {
@@ -263,6 +269,10 @@ export class TaskRun implements TaskRunSink {
     if (this.finished) return;
     // Requests still waiting are withdrawn before `exited`, which is always last.
     this.permissions?.close();
+    if (this.droppedWhileStopping > 0) {
+      const note = `${this.droppedWhileStopping} bytes of output printed while the task was being stopped were not kept`;
+      exited = { ...exited, message: exited.message ? `${exited.message} (${note})` : note };
+    }
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();
@@ -272,7 +282,10 @@ export class TaskRun implements TaskRunSink {
       { taskId: this.taskId, exitCode: exited.exitCode, signal: exited.signal || undefined, reason: ExitReason[exited.reason] },
       "task ended",
     );
-    this.resolveDone();
+    void whenTaskProcessesGone(this.processTag, this.config.killGraceMs + 1000).then((left) => {
+      if (left.length > 0) this.config.logger.error({ taskId: this.taskId, pids: left }, "processes of the task outlived SIGKILL");
+      this.resolveDone();
+    });
   }
 
   /** SIGTERM to every process of the task now; SIGKILL after the grace period if claude has not exited. */
@@ -294,6 +307,14 @@ export class TaskRun implements TaskRunSink {
     t.unref();
     this.timers.add(t);
   }
+}
+
+/** Bytes of output an event carries, as CC_MAX_OUTPUT_BYTES counts them: a message's JSON line in UTF-8, raw bytes as they are. */
+export function outputBytes(event: RunEvent): number {
+  const e = event.event;
+  if (e.case === "output") return e.value.data.length;
+  if (e.case === "message") return Buffer.byteLength(e.value.json, "utf8");
+  return 0;
 }
 
 export { OutputStream, Phase, ExitReason };

@@ -17,6 +17,7 @@ interface PlainEvent {
   seq: string;
   event?: string;
   started?: { workerId: string };
+  status?: { phase: string; detail: string };
   message?: { type: string; json: string };
   exited?: { exitCode: number; reason: string; result?: { totalCostUsd: number; sessionId: string; result: string } };
 }
@@ -47,7 +48,9 @@ describe("independent clients", () => {
     });
     client.close();
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => String(i + 1)));
-    expect(events[0]?.event).toBe("started");
+    // The worker's acknowledgement, then claude's start.
+    expect(events[0]).toMatchObject({ event: "status", status: { phase: "PHASE_STARTING", detail: "accepted by worker test-worker" } });
+    expect(events[1]?.event).toBe("started");
     expect(events.some((e) => e.event === "message" && e.message?.type === "assistant")).toBe(true);
     const exited = events.at(-1)!;
     expect(exited.event).toBe("exited");
@@ -68,7 +71,8 @@ describe("independent clients", () => {
     // buf curl prints each message as a JSON document.
     const events = stdout.trim().split(/\n(?=\{)/).map((doc) => JSON.parse(doc) as PlainEvent);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => String(i + 1)));
-    expect(events[0]?.started?.workerId).toBe("test-worker");
+    expect(events[0]?.status?.phase).toBe("PHASE_STARTING");
+    expect(events[1]?.started?.workerId).toBe("test-worker");
     expect(events.at(-1)?.exited?.result?.result).toBe("contract answer: from buf curl");
   });
 

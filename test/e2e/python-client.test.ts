@@ -14,6 +14,7 @@ import { silentLogger } from "../../services/common/logger.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { waitForNoProcessesUnder } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
 
 const PYTHON = "/usr/bin/python3";
 const CLIENT_DIR = fileURLToPath(new URL("../../clients/python", import.meta.url));
@@ -28,6 +29,7 @@ const SCRIPT: Script = {
         { content: [{ type: "text", text: "Wrote out.txt." }] },
       ],
     },
+    { match: "hang", turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] },
     { match: "fail", turns: [{ content: [], error: { status: 400, type: "invalid_request_error", message: "scripted failure", retry: false } }] },
     { turns: [{ content: [{ type: "text", text: "Python asked: {{prompt}}" }] }] },
   ],
@@ -86,6 +88,8 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
       env: { ...modelEnv(model), CC_TOKEN: TOKEN, CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent" },
       claudeHome: join(root, "home"),
       workspaceRoot: join(root, "workspaces"),
+      // One slot, so that a second task queues.
+      maxSessionsPerWorker: 1,
       logger: silentLogger(),
     });
     target = cluster.url.replace("http://", "");
@@ -119,6 +123,25 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
     const r = await ccRun(["--target", target, "--token", TOKEN, "fail now"]);
     expect(r.stderr).toMatch(/^\[exited 1 \(completed\)\]$/m);
     expect(r.code).toBe(1);
+  });
+
+  it("tasks the router ends (cancelled while queued, and while claude runs) end their streams with exited", async () => {
+    const tasks = (prompt: string) => cluster.router.tasks.list([], 100).filter((t) => t.promptSummary === prompt);
+    // The worker's one slot is taken by a task that waits for ever; the next one queues.
+    const running = ccRun(["--target", target, "--token", TOKEN, "--allowed-tools", "Bash", "hang on"]);
+    await until(() => tasks("hang on").some((t) => t.startedAt !== undefined) && model.mainRequests().some((r) => JSON.stringify(r.body).includes("hang on")));
+    const queued = ccRun(["--target", target, "--token", TOKEN, "wait your turn"]);
+    await until(() => tasks("wait your turn").some((t) => t.lastSeq > 0n));
+    await cluster.router.dispatcher.cancel(cluster.router.tasks.get(tasks("wait your turn")[0]!.id), "not now");
+    const q = await queued;
+    expect(q.stderr).toMatch(/^\[queued, position 1: .*\]\n\[exited -1 \(cancelled\): cancelled: not now\]\n$/);
+    expect(q.code).toBe(1);
+    await cluster.router.dispatcher.cancel(cluster.router.tasks.get(tasks("hang on")[0]!.id), "from the test");
+    const r = await running;
+    // claude's own exit code after SIGTERM (143).
+    expect(r.stderr).toMatch(/^\[exited -?\d+ \(cancelled\): cancelled: from the test\]$/m);
+    expect(r.stderr).not.toContain("the stream ended without an exited event");
+    expect(r.code).not.toBe(0);
   });
 
   it("a wrong token is one line with the gRPC code and exit code 1", async () => {

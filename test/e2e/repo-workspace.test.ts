@@ -194,7 +194,9 @@ describe("worker with a repository workspace", () => {
     // Status events come first, while claude is not running yet.
     expect(kinds.indexOf("started")).toBeGreaterThan(kinds.indexOf("status"));
     const before = statuses(events.slice(0, kinds.indexOf("started")));
-    expect(before[0]).toBe(`STARTING cloning ${url} at main`);
+    // The worker's acknowledgement, then the clone.
+    expect(before[0]).toBe("STARTING accepted by worker test-worker");
+    expect(before[1]).toBe(`STARTING cloning ${url} at main`);
     expect(before.at(-1)).toBe(`STARTING cloned ${url} at ${server.commits.main.slice(0, 12)}`);
     expect(started.workspace.startsWith(join(w.workspaces, ".tasks") + "/")).toBe(true);
     expect(readFileSync(join(started.workspace, "README.md"), "utf8")).toBe(README_TEXT);
@@ -212,7 +214,8 @@ describe("worker with a repository workspace", () => {
     const url = `${server.url}/private.git`;
     const requests = model.mainRequests().length;
     const events = await collect(w.client.run({ prompt: "hi", workspace: { source: { case: "repository", value: { url } } } }));
-    expect(events.map((e) => e.event.case)).toEqual(["status", "exited"]);
+    // Accepted, cloning, then the end.
+    expect(events.map((e) => e.event.case)).toEqual(["status", "status", "exited"]);
     const exited = ofCase(events, "exited")[0]!;
     expect(exited).toMatchObject({ reason: ExitReason.FAILED, exitCode: -1 });
     expect(exited.message).toBe(`cloning ${url} failed: could not read Username for '${server.url}': terminal prompts disabled`);
@@ -224,7 +227,7 @@ describe("worker with a repository workspace", () => {
     const events: RunEvent[] = [];
     for await (const ev of w.client.run({ prompt: "hi", workspace: { source: { case: "repository", value: { url: `${server.url}/slow.git` } } } })) {
       events.push(ev);
-      if (events.length === 1) {
+      if (events.length === 2) {
         await until(() => server.held() > 0 && processesUnder(w.workspaces).length > 0);
         const asked = Date.now();
         await w.client.cancel({ taskId: ev.taskId, reason: "test" });
@@ -234,7 +237,7 @@ describe("worker with a repository workspace", () => {
         expect(processesUnder(w.workspaces)).toEqual([]);
       }
     }
-    expect(events.map((e) => e.event.case)).toEqual(["status", "exited"]);
+    expect(events.map((e) => e.event.case)).toEqual(["status", "status", "exited"]);
     expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: test", exitCode: -1 });
     expect(taskDirs()).not.toContain(events[0]!.taskId);
     expect(w.worker.runner.activeCount).toBe(0);

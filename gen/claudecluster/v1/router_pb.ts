@@ -380,7 +380,8 @@ export type WorkerRecord = Message<"claudecluster.v1.WorkerRecord"> & {
   info?: WorkerInfo | undefined;
 
   /**
-   * Tasks the router has placed there and not seen end.
+   * Tasks this router has placed there and not seen end. The worker's own count (`info.active_sessions`) also has
+   * tasks placed by others, e.g. before this router restarted; placement counts both.
    *
    * @generated from field: uint32 assigned = 5;
    */
@@ -595,7 +596,7 @@ export enum TaskStatus {
   UNSPECIFIED = 0,
 
   /**
-   * Waiting for a worker.
+   * Waiting for a worker, or placed on one that has not started claude yet.
    *
    * @generated from enum value: TASK_STATUS_QUEUED = 1;
    */
@@ -616,7 +617,8 @@ export enum TaskStatus {
   SUCCEEDED = 3,
 
   /**
-   * claude reported an error, could not start, timed out, or its worker was lost.
+   * claude reported an error, could not start, timed out or printed too much; or the task waited too long for a
+   * worker, its worker was lost, or a router or worker shut down before it ended.
    *
    * @generated from enum value: TASK_STATUS_FAILED = 4;
    */
@@ -694,8 +696,11 @@ export const WorkerHealthSchema: GenEnum<WorkerHealth> = /*@__PURE__*/
 export const RouterService: GenService<{
   /**
    * Places a task on a worker and streams its events. Events are the worker's, renumbered into the task's own
-   * sequence, plus `status` events while the task is queued. If the caller goes away, the task keeps running for
-   * the router's grace period (indefinitely with `detach`) and can be attached again.
+   * sequence, plus `status` events while the task is queued. The last event is always `exited`, also when the
+   * router ends the task itself (cancelled, the queue wait over, its worker lost, its log full, the router shutting
+   * down), with the reason and a message. A task a worker acknowledged is never placed on another. While the caller
+   * lags behind, the task waits for it (claude is paused). If the caller goes away, the task keeps running for the
+   * router's grace period (indefinitely with `detach`) and can be attached again.
    *
    * @generated from rpc claudecluster.v1.RouterService.Run
    */
@@ -706,8 +711,10 @@ export const RouterService: GenService<{
   },
   /**
    * Streams a task's events from just after `after_seq`: first the replay from the log, then live events until the
-   * task ends. Any number of callers may attach to one task. A caller that falls too far behind is cut off with
-   * RESOURCE_EXHAUSTED and may attach again from its last seq.
+   * task's `exited`. Any number of callers may attach to one task; the log is never trimmed, so every event is
+   * there to replay. A caller following live that falls CC_SUBSCRIBER_LAG_BYTES behind holds the task back; one
+   * that then reads nothing for CC_SUBSCRIBER_STALL is cut off with RESOURCE_EXHAUSTED and may attach again from its
+   * last seq, missing nothing.
    *
    * @generated from rpc claudecluster.v1.RouterService.Attach
    */
@@ -737,7 +744,9 @@ export const RouterService: GenService<{
     output: typeof ListTasksResponseSchema;
   },
   /**
-   * Stops a task wherever it is: a queued task leaves the queue, a running one is cancelled on its worker.
+   * Stops a task wherever it is: a queued task leaves the queue, a placed one (cloning, starting or running) is
+   * cancelled on its worker at once. Returns the ended task (status and `exit` set), once claude and every process
+   * it started are gone.
    *
    * @generated from rpc claudecluster.v1.RouterService.CancelTask
    */
@@ -790,7 +799,8 @@ export const RouterService: GenService<{
   },
   /**
    * Registers a worker, or renews its registration: a worker calls it at start and then every
-   * `heartbeat_interval` as its heartbeat. A worker whose heartbeats stop is marked offline, then removed.
+   * `heartbeat_interval` as its heartbeat. A worker whose heartbeats stop is marked offline, then removed. A worker
+   * id belongs to one URL at a time: ALREADY_EXISTS while another worker registered under it is online.
    *
    * @generated from rpc claudecluster.v1.RouterService.RegisterWorker
    */

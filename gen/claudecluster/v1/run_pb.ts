@@ -93,8 +93,9 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
   requestId: string;
 
   /**
-   * Task id. Clients leave it empty: the router assigns one and passes it to the worker; a worker called directly
-   * assigns its own when it is empty, and refuses an id it is already running with ALREADY_EXISTS.
+   * Task id. Clients leave it empty: the router assigns one and passes it to the worker (the same id on every
+   * placement of the task); a worker called directly assigns its own when it is empty, and refuses an id it is
+   * running or ran lately with ALREADY_EXISTS, so that a placement tried again never runs a task twice.
    *
    * @generated from field: string task_id = 10;
    */
@@ -384,7 +385,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
     case: "status";
   } | {
     /**
-     * The task ended. Always the last event of a task.
+     * The task ended. Always the last event of a task, whoever ended it: claude, the worker, or the router.
      *
      * @generated from field: claudecluster.v1.Exited exited = 14;
      */
@@ -1120,7 +1121,8 @@ export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
  */
 export type Exited = Message<"claudecluster.v1.Exited"> & {
   /**
-   * claude's exit code; -1 when it was ended by a signal or never started.
+   * claude's exit code; -1 when it was ended by a signal or never started, or when the router ended the task
+   * without hearing claude's end.
    *
    * @generated from field: int32 exit_code = 1;
    */
@@ -1362,7 +1364,8 @@ export enum Phase {
   QUEUED = 1,
 
   /**
-   * Preparing the workspace and starting claude.
+   * Accepted by a worker (its first event says so), preparing the workspace (a clone's progress is in `detail`)
+   * and starting claude.
    *
    * @generated from enum value: PHASE_STARTING = 2;
    */
@@ -1438,28 +1441,31 @@ export enum ExitReason {
   IDLE = 4,
 
   /**
-   * The caller went away and no one came back within the grace period.
+   * The caller went away and no one came back within the grace period (the worker's, or the router's
+   * CC_CALLER_GRACE).
    *
    * @generated from enum value: EXIT_REASON_CLIENT_GONE = 5;
    */
   CLIENT_GONE = 5,
 
   /**
-   * The worker shut down.
+   * The worker or the router shut down before the task ended.
    *
    * @generated from enum value: EXIT_REASON_SHUTDOWN = 6;
    */
   SHUTDOWN = 6,
 
   /**
-   * claude could not be started, or the worker running it was lost.
+   * claude could not be started or the clone failed, the worker running it was lost, the task waited in the
+   * router's queue longer than CC_QUEUE_TIMEOUT, or no worker could take it; `message` says which.
    *
    * @generated from enum value: EXIT_REASON_FAILED = 7;
    */
   FAILED = 7,
 
   /**
-   * The task printed more than the worker allows one task (CC_MAX_OUTPUT_BYTES) and was stopped.
+   * The task printed more than one task may: the worker's CC_MAX_OUTPUT_BYTES, or what the router keeps of a task
+   * (CC_TASK_LOG_BYTES); it was stopped.
    *
    * @generated from enum value: EXIT_REASON_OUTPUT_LIMIT = 8;
    */

@@ -109,7 +109,7 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
   capacity: number;
 
   /**
-   * Sessions running now.
+   * Sessions running now: tasks admitted that have not sent their `exited`.
    *
    * @generated from field: uint32 active_sessions = 5;
    */
@@ -258,10 +258,14 @@ export const WorkerStateSchema: GenEnum<WorkerState> = /*@__PURE__*/
  */
 export const WorkerService: GenService<{
   /**
-   * Runs one task and streams its events until claude exits. The stream ends with an `exited` event. If the caller
-   * goes away, the task is cancelled after the worker's disconnect grace period. Errors: RESOURCE_EXHAUSTED when
-   * every session slot is taken, FAILED_PRECONDITION when claude is missing, UNAVAILABLE while the worker
-   * drains for shutdown, INVALID_ARGUMENT naming the bad field.
+   * Runs one task and streams its events until claude exits. The first event acknowledges the task (a `status`,
+   * PHASE_STARTING, "accepted by worker <id>"): it is sent before the worker clones the repository or starts
+   * claude, so a caller that never received it knows the task did not run unseen. The stream ends with an `exited`
+   * event. If the caller goes away before the acknowledgement was sent, the task ends without claude; later, it is
+   * cancelled after the worker's disconnect grace period. Errors, with nothing started: ALREADY_EXISTS for a task
+   * id the worker has or had lately (checked first), UNAVAILABLE while the worker drains for shutdown,
+   * FAILED_PRECONDITION when claude is missing, INVALID_ARGUMENT naming the bad field, RESOURCE_EXHAUSTED when every
+   * session slot is taken.
    *
    * @generated from rpc claudecluster.v1.WorkerService.Run
    */
@@ -291,7 +295,9 @@ export const WorkerService: GenService<{
     output: typeof ResizeResponseSchema;
   },
   /**
-   * Stops a task: claude and everything it started are ended, and its stream ends with EXIT_REASON_CANCELLED.
+   * Stops a task in any phase (before claude started, during a clone, while it runs): claude and everything it
+   * started are ended, and its stream ends with EXIT_REASON_CANCELLED. Answers once every process of the task is
+   * gone. NOT_FOUND when the worker does not have the task (any more).
    *
    * @generated from rpc claudecluster.v1.WorkerService.Cancel
    */
