@@ -19,7 +19,7 @@ import { answerProblem, outcome, PermissionBoard, timeLeft } from "../../web/src
 
 const request = (id: string, command = "echo hi"): PermissionRequest =>
   create(PermissionRequestSchema, { requestId: id, toolName: "Bash", inputJson: JSON.stringify({ command }), summary: `Bash(${command})` });
-const resolved = (id: string, fields: Partial<PermissionResolved> = {}): PermissionResolved =>
+const resolved = (id: string, fields: Partial<Pick<PermissionResolved, "decision" | "resolution" | "message">> = {}): PermissionResolved =>
   create(PermissionResolvedSchema, { requestId: id, toolName: "Bash", decision: PermissionDecision.ALLOW, resolution: PermissionResolution.ANSWERED, ...fields });
 const asked = (seq: number, r: PermissionRequest): RunEvent => create(RunEventSchema, { seq: BigInt(seq), event: { case: "permissionRequest", value: r } });
 const settled = (seq: number, r: PermissionResolved): RunEvent => create(RunEventSchema, { seq: BigInt(seq), event: { case: "permissionResolved", value: r } });
