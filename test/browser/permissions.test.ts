@@ -142,6 +142,8 @@ describe("permission prompts in the web UI", () => {
     expect(await first.innerText()).toContain("Write the marker file");
     expect(await first.locator('pre.permission-code[data-language="bash"]').innerText()).toBe("echo allowed-by-the-page | tee marker.txt");
     expect(await first.innerText()).toMatch(/Denied in \d+m \d+s unless answered/);
+    // Screen readers are told, once.
+    expect(await page.locator("section.permissions > [role=status]").textContent()).toBe("claude asks to use Bash(echo allowed-by-the-page | tee marker.txt). Answer below.");
     expect((await client.getTask({ taskId: id })).phase).toBe(Phase.WAITING_FOR_APPROVAL);
     // The conversation says so at the tool call too.
     await page.locator("details.tool", { hasText: "tee marker.txt" }).locator(".tool-state", { hasText: "waiting for approval" }).waitFor();

@@ -39,11 +39,14 @@ export class PermissionPanel implements TaskPanel {
   readonly element: HTMLElement;
   private readonly board = new PermissionBoard();
   private readonly list: HTMLOListElement;
+  private readonly heading: HTMLElement;
   private readonly count: HTMLElement;
   private readonly announcer: HTMLElement;
   private readonly cards = new Map<string, Card>();
   private readonly prefix = `perm${++panels}`;
   private cardCount = 0;
+  /** The task's last seq when the page loaded: requests asked before it are a replay, not news to announce. */
+  private readonly loadedSeq: bigint;
   private frame: number | undefined;
   private readonly ticker: ReturnType<typeof setInterval>;
   /** Leads to the first waiting request while the panel is out of sight (scrolled up a long transcript). */
@@ -58,7 +61,7 @@ export class PermissionPanel implements TaskPanel {
     const title = `${this.prefix}-title`;
     this.count = h("span", { class: "permission-count" });
     this.list = h("ol", { class: "permission-list" });
-    // Announced once a request is drawn still waiting, so a replay of settled ones says nothing.
+    // Says when claude asks; a replay of requests settled long ago says nothing.
     this.announcer = h("p", { class: "visually-hidden", role: "status", "aria-live": "polite" });
     this.jump = h("button", { type: "button", class: "permission-jump", hidden: true }, "claude waits for your approval ", h("span", { "aria-hidden": "true" }, "↓"));
     this.jump.addEventListener("click", () => {
@@ -68,12 +71,15 @@ export class PermissionPanel implements TaskPanel {
       card.li.scrollIntoView({ block: "center" });
       card.head.focus();
     });
-    this.element = h("section", { class: "permissions", id: "permissions", "aria-labelledby": title, hidden: true }, h("h2", { id: title }, "Permission requests", this.count), this.announcer, this.list, this.jump);
+    // The section stays in the page (empty, it takes no room) so that its live region is there before it speaks.
+    this.heading = h("h2", { id: title, hidden: true }, "Permission requests", this.count);
+    this.element = h("section", { class: "permissions", id: "permissions", "aria-labelledby": title }, this.heading, this.announcer, this.list, this.jump);
     this.sight = new IntersectionObserver((entries) => {
       this.inSight = entries.some((e) => e.isIntersecting);
       this.drawJump();
     });
     this.sight.observe(this.list);
+    this.loadedSeq = task.lastSeq;
     this.board.record(task.pendingPermissions, task.lastSeq, !isActive(task.status));
     this.flush();
     this.ticker = setInterval(() => {
@@ -125,7 +131,7 @@ export class PermissionPanel implements TaskPanel {
         this.list.append(card.li);
       }
       this.draw(card, entry);
-      if (fresh && entry.state.kind === "waiting" && entry.request) asking.push(entry.request.summary || entry.toolName);
+      if (fresh && entry.state.kind === "waiting" && entry.request && entry.seq >= this.loadedSeq) asking.push(entry.request.summary || entry.toolName);
     }
     for (const [id, card] of this.cards) {
       if (!this.board.get(id)) {
@@ -134,7 +140,7 @@ export class PermissionPanel implements TaskPanel {
       }
     }
     const waiting = this.board.waiting.length;
-    this.element.hidden = this.cards.size === 0;
+    this.heading.hidden = this.list.hidden = this.cards.size === 0;
     this.element.classList.toggle("asking", waiting > 0);
     this.count.textContent = waiting > 0 ? ` · ${waiting} waiting` : "";
     if (asking.length) this.announcer.textContent = `claude asks to use ${asking.join(", ")}. Answer below.`;
