@@ -1,5 +1,5 @@
 // A task's page: its record at the top (status, phase, worker, times, cost; Cancel), and its events below in the
-// panel for its kind (panels.ts). One Attach stream while the page is visible; it resumes from the last seq the
+// panels for it (panels.ts: the transcript or the terminal, and the permission requests). One Attach stream while the page is visible; it resumes from the last seq the
 // page has seen after a hidden tab, a dropped connection or a router restart, and an event already seen is never
 // applied again. A reload replays the task from its first event.
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -11,7 +11,7 @@ import { cost, duration, elapsed, EXIT_REASON_LABEL, isActive, labelList, modeLa
 import { LiveStream, type LiveState } from "../../app/live.js";
 import type { View, ViewContext } from "../../app/view.js";
 import { statusBadge } from "../../app/badges.js";
-import { panelFor, type TaskPanel } from "./panels.js";
+import { panelsFor, type TaskPanel } from "./panels.js";
 
 /** The router's own words when the start of a log was trimmed (services/router/task-log.ts). */
 const TRIMMED = /attach with after_seq of at least (\d+)/;
@@ -27,9 +27,9 @@ export const taskView: View = {
       api.getTask({ taskId: id }).then(
         async (task) => {
           if (left) return;
-          const panel = await panelFor(task, api);
-          if (left) return panel.dispose();
-          cleanup = showTask(main, ctx, task, panel);
+          const panels = await panelsFor(task, api);
+          if (left) return panels.forEach((p) => p.dispose());
+          cleanup = showTask(main, ctx, task, panels);
         },
         (err: unknown) => {
           if (!left) showProblem(main, ctx, id, ConnectError.from(err), load);
@@ -67,7 +67,7 @@ function showProblem(main: HTMLElement, ctx: ViewContext, id: string, err: Conne
   );
 }
 
-function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskPanel): () => void {
+function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panels: TaskPanel[]): () => void {
   let task = first;
   let lastSeq = 0n;
   let ended = false;
@@ -81,7 +81,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     cancelButton.textContent = "Cancelling…";
     try {
       task = await api.cancelTask({ taskId: task.id, reason: "cancelled from the web UI" });
-      draw();
+      recorded();
     } catch (err) {
       replace(note, h("span", { class: "error" }, `Not cancelled: ${describeError(err)}`));
       cancelButton.disabled = false;
@@ -112,6 +112,11 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     if (!isActive(task.status)) cancelButton.disabled = true;
   };
 
+  const recorded = () => {
+    draw();
+    for (const p of panels) p.record?.(task);
+  };
+
   // The record changes with a few events (started, status, exited); it is fetched again then, at most every 300 ms.
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   const refresh = () => {
@@ -121,7 +126,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
       api.getTask({ taskId: task.id }).then(
         (t) => {
           task = t;
-          draw();
+          recorded();
         },
         () => undefined,
       );
@@ -131,13 +136,14 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
   const onEvent = (event: RunEvent) => {
     if (event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    panel.apply(event);
+    for (const p of panels) p.apply(event);
     const kind = event.event.case;
     if (kind === "started" || kind === "status" || kind === "exited") refresh();
     if (kind === "exited") {
       ended = true;
       const exit = event.event.value;
-      panel.ended(`Task ${EXIT_REASON_LABEL[exit.reason] ?? "ended"}${exit.message ? `: ${exit.message}` : exit.exitCode > 0 ? ` (exit code ${exit.exitCode})` : ""}.`);
+      const words = `Task ${EXIT_REASON_LABEL[exit.reason] ?? "ended"}${exit.message ? `: ${exit.message}` : exit.exitCode > 0 ? ` (exit code ${exit.exitCode})` : ""}.`;
+      for (const p of panels) p.ended(words);
     }
   };
 
@@ -159,7 +165,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
         return;
       case "ended":
         live.textContent = ended ? "" : "Stream ended";
-        if (!ended) panel.ended("The task's stream ended.");
+        if (!ended) for (const p of panels) p.ended("The task's stream ended.");
         refresh();
         return;
       case "failed": {
@@ -198,11 +204,11 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
       facts,
       note,
     ),
-    panel.element,
+    panels.map((p) => p.element),
     dialog,
   );
   draw();
-  panel.attached();
+  for (const p of panels) p.attached();
   stream = follow();
   const ticker = setInterval(() => {
     if (!document.hidden && isActive(task.status)) draw();
@@ -211,7 +217,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     stream.stop();
     clearInterval(ticker);
     clearTimeout(refreshTimer);
-    panel.dispose();
+    for (const p of panels) p.dispose();
   };
 }
 
