@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, builds, checks generated code, and runs every test. Works on a fresh clone.
+# `npm test`: installs what is missing (npm and Debian packages), builds, and runs every test. Works on a fresh clone.
 # Extra arguments go to vitest (e.g. `npm test -- services/worker`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The Debian packages the tests use (protoc, grpcio, shellcheck, kubectl...): installed when missing, as root;
+# otherwise this stops here with the command to run. The list is scripts/system-packages.txt.
+bash scripts/system-packages.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
 npm run --silent build
 # The build type-checks the services; this covers the CLI (bundled by esbuild, which does not check types), tests

@@ -2,11 +2,12 @@
 // container on the host network, `cc run` on the host against the router, and the real claude inside the worker
 // talking to the scripted model on the host. `npm run test:containers` runs this (and .ci/run does).
 import { createServer, type AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { runCommand, type CommandResult } from "../helpers/command.js";
 import { findContainerTool, type ContainerTool } from "../helpers/containers.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
+import { describeNeeding } from "../helpers/needs.js";
 
 const CC = new URL("../../dist/cc/main.js", import.meta.url).pathname;
 const WORKER_IMAGE = "localhost/claudecluster-worker:test";
@@ -52,9 +53,8 @@ async function waitHealthy(tool: ContainerTool, container: string, timeoutMs = 6
 
 const found = findContainerTool();
 const tool = typeof found === "string" ? undefined : found;
-if (!tool) console.warn(`containers: skipped: ${found as string}`);
 
-describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engine"}`, () => {
+describeNeeding(typeof found === "string" ? found : "", `the images, run with ${tool?.name ?? "no container engine"}`, () => {
   const t = tool!;
   let model: ScriptedModel;
   let routerPort = 0;
