@@ -173,10 +173,8 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
       if (Date.now() > deadline) throw new Error("the task never started its command");
       await new Promise((r) => setTimeout(r, 250));
     }
-    const stopAt = Date.now();
     ok("stopping the worker", await t.run(["stop", "-t", String(STOP_TIMEOUT_S), WORKER]));
-    const tookS = (Date.now() - stopAt) / 1000;
-    expect(tookS).toBeLessThan(STOP_TIMEOUT_S);
+    // Exit code 0 is the worker's own: had it outlived the stop timeout, the engine's SIGKILL would make it 137.
     const exit = ok("inspecting the worker", await t.run(["inspect", "--format", "{{.State.ExitCode}}", WORKER]));
     expect(exit.stdout.trim()).toBe("0");
     const logs = await t.run(["logs", WORKER]);
@@ -188,9 +186,8 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
   });
 
   it("SIGTERM: the router exits 0 within its grace period", async () => {
-    const stopAt = Date.now();
     ok("stopping the router", await t.run(["stop", "-t", String(STOP_TIMEOUT_S), ROUTER]));
-    expect((Date.now() - stopAt) / 1000).toBeLessThan(STOP_TIMEOUT_S);
+    // 0, not the 137 of the engine's SIGKILL at the stop timeout: the router drained and exited by itself.
     const exit = ok("inspecting the router", await t.run(["inspect", "--format", "{{.State.ExitCode}}", ROUTER]));
     expect(exit.stdout.trim()).toBe("0");
   });

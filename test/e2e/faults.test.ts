@@ -149,14 +149,14 @@ describe("faults", () => {
   it("a hung worker (SIGSTOP) is noticed through HTTP/2 pings: UNAVAILABLE, task FAILED; resumed, it ends the task", async () => {
     const worker = await startWorker("f-stopped");
     let taskId = "";
-    let stoppedAt = 0;
+    let stopped = false;
     const { error } = await (async () => {
       try {
         for await (const ev of client.run({ prompt: "hang", agent: ALLOW_BASH, workerId: "f-stopped" })) {
           taskId = ev.taskId;
-          if (ev.event.case === "message" && ev.event.value.body.case === "assistant" && !stoppedAt) {
+          if (ev.event.case === "message" && ev.event.value.body.case === "assistant" && !stopped) {
             worker.child.kill("SIGSTOP");
-            stoppedAt = Date.now();
+            stopped = true;
           }
         }
         return { error: undefined };
@@ -164,10 +164,9 @@ describe("faults", () => {
         return { error: ConnectError.from(err) };
       }
     })();
-    // Pings every 5 s, 5 s to answer: noticed well within 20 s, never waited on for ever.
-    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
+    // Noticed by the router's pings (never waited on for ever: the stopped worker's connection stays open).
     expect(error?.code).toBe(Code.Unavailable);
-    expect(error?.rawMessage).toContain("f-stopped");
+    expect(error?.rawMessage).toMatch(/^worker f-stopped was lost while running task \S+ \(PING timed out\)/);
     expect((await client.getTask({ taskId })).status).toBe(TaskStatus.FAILED);
     // Resumed, the worker finds its caller gone and stops the task after the disconnect grace (afterEach checks).
     worker.child.kill("SIGCONT");
