@@ -7,12 +7,15 @@ const CAUSES: Record<string, string> = {
   EADDRNOTAVAIL: "that address does not belong to this machine",
 };
 
-/** The one-line message for a listen failure, or undefined when `err` is not one. */
-export function listenErrorMessage(err: unknown, host: string, port: number): string | undefined {
+/**
+ * The one-line message for a listen failure, or undefined when `err` is not one. `names` are what the user sets the
+ * port and address with (environment variables for the services, flags for `cc up`).
+ */
+export function listenErrorMessage(err: unknown, host: string, port: number, names = { port: "PORT", host: "CC_HOST" }): string | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const cause = code ? CAUSES[code] : undefined;
   if (!cause) return undefined;
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const fix = code === "EADDRNOTAVAIL" ? "set CC_HOST to one of its addresses (or 0.0.0.0)" : "set PORT to a free port (0 picks one)";
+  const fix = code === "EADDRNOTAVAIL" ? `set ${names.host} to one of its addresses (or 0.0.0.0)` : `set ${names.port} to a free port (0 picks one)`;
   return `cannot listen on ${where}: ${cause} (${code}); ${fix}`;
 }

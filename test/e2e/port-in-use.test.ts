@@ -61,4 +61,14 @@ describe("a port already in use", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`cc: port ${port} on 127.0.0.1 is in use — pick another with --port, or is a cluster already up? (\`cc workers --router http://127.0.0.1:${port}\`)\n`);
   });
+
+  it("cc up --host with an address that is not this machine's: one line saying to pick another", async () => {
+    const r = await runToExit([join(DIST, "cc/main.js"), "up", "--port", "0", "--host", "192.0.2.1", "--workspace-root", join(root, "ws")], {
+      HOME: join(root, "home"),
+      XDG_CONFIG_HOME: join(root, "config"),
+      NO_COLOR: "1",
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("cc: cannot listen on 192.0.2.1:0: that address does not belong to this machine (EADDRNOTAVAIL); set --host to one of its addresses (or 0.0.0.0)\n");
+  });
 });
