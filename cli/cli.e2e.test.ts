@@ -190,9 +190,14 @@ describe("cc against a local cluster running the real claude", () => {
   });
 
   it("the first Ctrl-C cancels the task and exits 130", async () => {
+    let interrupted = false;
     const r = await cc(["run", "--allowed-tools", "Bash", "hang", "on"], {
       onStdout: (out, child) => {
-        if (out.includes("⏺ Bash(")) child.kill("SIGINT");
+        // Once: output arriving after it (the rest of the line) must not become the second Ctrl-C.
+        if (out.includes("⏺ Bash(") && !interrupted) {
+          interrupted = true;
+          child.kill("SIGINT");
+        }
       },
     });
     expect(r.code).toBe(130);
