@@ -391,7 +391,9 @@ describe("cc with no router configured", () => {
   });
 
   it("refuses a wrong token with a hint", async () => {
-    const cluster = await startLocalCluster({ workers: 1, env: { CC_TOKEN: "right-token", CC_LOG_LEVEL: "silent" }, logger: silentLogger() });
+    // A HOME of its own for claude: the test runner's own Claude config is none of this test's business.
+    const home = mkdtempSync(join(tmpdir(), "cc-test-token-home-"));
+    const cluster = await startLocalCluster({ workers: 1, env: { CC_TOKEN: "right-token", CC_LOG_LEVEL: "silent" }, claudeHome: home, logger: silentLogger() });
     try {
       const run = (env: Record<string, string>) =>
         new Promise<Result>((resolve) => {
@@ -409,6 +411,7 @@ describe("cc with no router configured", () => {
       expect(right).toMatchObject({ code: 0, stdout: "no running or queued tasks (`cc ps --all` lists finished ones too)\n" });
     } finally {
       await cluster.close();
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

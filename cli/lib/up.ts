@@ -1,4 +1,5 @@
 // `cc up`: a local cluster (router and workers in this process) in the foreground until Ctrl-C.
+import { listenErrorMessage } from "../../services/common/listen-error.js";
 import { ExitCode } from "../exit-codes.js";
 import { embeddedLogger, startLocalCluster, type LocalClusterOptions } from "./embedded.js";
 import { CliError } from "./errors.js";
@@ -32,6 +33,8 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new CliError(`port ${o.port} on ${o.host} is in use — pick another with --port, or is a cluster already up? (\`cc workers --router http://${o.host}:${o.port}\`)`, ExitCode.AgentError);
     }
+    const message = listenErrorMessage(err, o.host, o.port, { port: "--port", host: "--host" });
+    if (message) throw new CliError(message, ExitCode.AgentError);
     throw err;
   }
   const s = styleFor(io.stdout, io.env);

@@ -1,6 +1,7 @@
 // A whole cluster in one process: a router and N workers on loopback, the workers registered with the router.
 // `cc run` starts one when no router is configured, `cc up` runs one in the foreground, and tests use it too.
 import { silentLogger, type Logger } from "../common/logger.js";
+import { embeddedClaudeConfigDir, seedEmbeddedClaudeConfig } from "./claude-config.js";
 import { createRouter, type Router } from "../router/server.js";
 import { readRouterSettings } from "../router/settings.js";
 import { createWorker, type Worker } from "../worker/server.js";
@@ -14,7 +15,10 @@ export interface LocalClusterOptions {
   host?: string;
   /** Extra environment for the workers' claude, e.g. ANTHROPIC_BASE_URL; also CC_* worker settings. */
   env?: Record<string, string>;
-  /** HOME for claude; default $HOME. */
+  /**
+   * HOME for claude, whose .claude.json and .claude/ it then uses and the worker prepares. Default: the user's HOME,
+   * with a Claude config directory of the cluster's own (claude-config.ts), so the user's own is never written.
+   */
   claudeHome?: string;
   /** Workspace root of every worker; default the worker default. */
   workspaceRoot?: string;
@@ -33,7 +37,17 @@ export interface LocalCluster {
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const logger = options.logger ?? silentLogger();
   const host = options.host ?? "127.0.0.1";
-  const baseEnv = { ...process.env, ...options.env };
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  if (options.claudeHome) delete baseEnv["CLAUDE_CONFIG_DIR"];
+  else {
+    const dir = embeddedClaudeConfigDir(baseEnv);
+    try {
+      baseEnv["CLAUDE_CONFIG_DIR"] = seedEmbeddedClaudeConfig(dir, baseEnv);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new Error(`cannot prepare the embedded claude's config directory ${dir} (${code}); set XDG_STATE_HOME to a writable directory`, { cause: err });
+    }
+  }
   // It lives for one command: no web UI, whose files would only slow every `cc run` down.
   const router = createRouter(
     readRouterSettings({ ...baseEnv, PORT: String(options.port ?? 0), CC_HOST: host, CC_WORKERS: "", CC_HEARTBEAT_INTERVAL: "2s", CC_WEB: "off" }),

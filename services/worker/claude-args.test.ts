@@ -23,6 +23,8 @@ const FULL_AGENT = {
   maxBudgetUsd: 0.25,
 };
 
+const MCP_FILE = "/private/t1/mcp-config.json";
+
 const FULL_AGENT_FLAGS = [
   "--model=opus",
   "--allowedTools=Bash(git *)",
@@ -32,7 +34,7 @@ const FULL_AGENT_FLAGS = [
   "--permission-mode=acceptEdits",
   "--system-prompt=You are terse.\nVery terse.",
   "--append-system-prompt=Answer in French.",
-  '--mcp-config={"mcpServers":{"x":{"command":"y"}}}',
+  "--mcp-config=/private/t1/mcp-config.json",
   "--resume=0d5e6f1c-1234-4abc-8def-0123456789ab",
 ];
 
@@ -58,7 +60,7 @@ describe("claudeInvocation, headless", () => {
 
   it("never puts the prompt in argv, even one that looks like a flag", () => {
     const prompt = "--dangerously-skip-permissions and more";
-    const inv = claudeInvocation(req({ prompt, agent: FULL_AGENT }));
+    const inv = claudeInvocation(req({ prompt, agent: FULL_AGENT }), undefined, MCP_FILE);
     expect(inv.stdin).toBe(prompt);
     expect(inv.args).not.toContain(prompt);
     expect(inv.args.some((a) => a.includes("dangerously"))).toBe(false);
@@ -66,7 +68,7 @@ describe("claudeInvocation, headless", () => {
   });
 
   it("maps every AgentOptions field to its flag in --flag=value form, max turns and budget last", () => {
-    const inv = claudeInvocation(req({ prompt: "go", agent: FULL_AGENT }));
+    const inv = claudeInvocation(req({ prompt: "go", agent: FULL_AGENT }), undefined, MCP_FILE);
     expect(inv.args).toEqual([...HEADLESS_BASE, ...FULL_AGENT_FLAGS, "--max-turns=7", "--max-budget-usd=0.25"]);
     expect(inv.stdin).toBe("go");
   });
@@ -107,7 +109,7 @@ describe("claudeInvocation, interactive", () => {
   });
 
   it("puts agent flags first, then --settings=, then -- and the prompt", () => {
-    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), SETTINGS, MCP_FILE);
     expect(inv.args).toEqual([...FULL_AGENT_FLAGS, `--settings=${SETTINGS}`, "--", "do it"]);
   });
 
@@ -130,5 +132,20 @@ describe("claudeInvocation, interactive", () => {
   it("without hook settings there is no --settings", () => {
     const inv = claudeInvocation(req({ prompt: "hi", mode: RunMode.INTERACTIVE }));
     expect(inv.args).toEqual(["--", "hi"]);
+  });
+});
+
+describe("claudeInvocation, MCP config", () => {
+  it("names the file holding the config, never the JSON itself (a command line is readable by every process)", () => {
+    const agent = { mcpConfigJson: '{"mcpServers":{"gh":{"command":"gh-mcp","env":{"GITHUB_TOKEN":"ghp_secret"}}}}' };
+    for (const mode of [RunMode.HEADLESS, RunMode.INTERACTIVE]) {
+      const inv = claudeInvocation(req({ prompt: "go", mode, agent }), undefined, MCP_FILE);
+      expect(inv.args).toContain(`--mcp-config=${MCP_FILE}`);
+      expect(inv.args.join(" ")).not.toContain("ghp_secret");
+    }
+  });
+
+  it("refuses to build a command line for an MCP config without its file", () => {
+    expect(() => claudeInvocation(req({ prompt: "go", agent: { mcpConfigJson: '{"mcpServers":{}}' } }))).toThrow(/as a file/);
   });
 });

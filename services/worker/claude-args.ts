@@ -18,9 +18,11 @@ export function streamJsonUserMessage(prompt: string): string {
 
 /**
  * @param hookSettings JSON for `--settings` that installs the worker's status hooks (interactive mode).
+ * @param mcpConfigFile The file holding `agent.mcp_config_json` (task-files.ts): the JSON itself never goes on the
+ *   command line, which every process on the machine can read. Required when the request has an MCP config.
  */
-export function claudeInvocation(req: RunRequest, hookSettings?: string): ClaudeInvocation {
-  const agent = agentFlags(req.agent);
+export function claudeInvocation(req: RunRequest, hookSettings?: string, mcpConfigFile?: string): ClaudeInvocation {
+  const agent = agentFlags(req.agent, mcpConfigFile);
   if (req.mode === RunMode.INTERACTIVE) {
     const args = [...agent];
     if (hookSettings) args.push(`--settings=${hookSettings}`);
@@ -41,7 +43,7 @@ export function claudeInvocation(req: RunRequest, hookSettings?: string): Claude
 }
 
 /** Flags common to both modes. */
-function agentFlags(a: AgentOptions | undefined): string[] {
+function agentFlags(a: AgentOptions | undefined, mcpConfigFile: string | undefined): string[] {
   if (!a) return [];
   const out: string[] = [];
   if (a.model) out.push(`--model=${a.model}`);
@@ -50,7 +52,10 @@ function agentFlags(a: AgentOptions | undefined): string[] {
   if (a.permissionMode) out.push(`--permission-mode=${a.permissionMode}`);
   if (a.systemPrompt) out.push(`--system-prompt=${a.systemPrompt}`);
   if (a.appendSystemPrompt) out.push(`--append-system-prompt=${a.appendSystemPrompt}`);
-  if (a.mcpConfigJson) out.push(`--mcp-config=${a.mcpConfigJson}`);
+  if (a.mcpConfigJson) {
+    if (!mcpConfigFile) throw new Error("an MCP config is passed to claude as a file: give claudeInvocation its path");
+    out.push(`--mcp-config=${mcpConfigFile}`);
+  }
   if (a.resumeSessionId) out.push(`--resume=${a.resumeSessionId}`);
   return out;
 }

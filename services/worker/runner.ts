@@ -19,6 +19,7 @@ import { launchHeadless } from "./headless.js";
 import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
 import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
+import { TaskFiles } from "./task-files.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { ExitReason, TaskRun } from "./task-run.js";
 import type { WorkerSettings } from "./settings.js";
@@ -50,6 +51,8 @@ export class Runner {
   private draining = false;
   /** Hook event files of interactive tasks; private to this process, removed at close. */
   private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
+  /** Each task's private files (its MCP config), outside its workspace; see task-files.ts. */
+  private readonly files = new TaskFiles();
 
   /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
   private readonly pool: WarmPool | undefined;
@@ -60,7 +63,7 @@ export class Runner {
       this.pool = new WarmPool({
         size: settings.warmPool,
         bin: claude.bin,
-        profileArgs: warmProfileArgs(settings),
+        profileArgs: warmProfileArgs(settings, this.files.writeMcpConfig(TaskFiles.WARM, settings.warmProfile?.mcpConfigJson ?? "")),
         newWorkspace: () => {
           const tag = newTaskId();
           return { tag, dir: prepareWorkspace(settings.workspaceRoot, tag, undefined) };
@@ -110,7 +113,8 @@ export class Runner {
 
     // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const warm = headless ? this.pool?.take(req.workspace?.source.case ? undefined : claudeInvocation(req).args) : undefined;
+    const candidate = !req.workspace?.source.case && this.warmMatches(req);
+    const warm = headless ? this.pool?.take(candidate ? claudeInvocation(req, undefined, this.files.mcpConfig(TaskFiles.WARM)).args : undefined) : undefined;
     let workspace: string;
     try {
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
@@ -134,6 +138,7 @@ export class Runner {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
       rmSync(hookEventsPath, { force: true });
+      this.files.remove(taskId);
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
     logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task accepted");
@@ -208,6 +213,12 @@ export class Runner {
   async close(): Promise<void> {
     await this.drain(0);
     rmSync(this.hooksDir, { recursive: true, force: true });
+    this.files.close();
+  }
+
+  /** A warm process has the warm profile's MCP config (or none): a task may take one only with the same. */
+  private warmMatches(req: RunRequest): boolean {
+    return (req.agent?.mcpConfigJson ?? "") === (this.deps.settings.warmProfile?.mcpConfigJson ?? "");
   }
 
   /**
@@ -289,7 +300,14 @@ export class Runner {
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
-    const invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined);
+    let invocation;
+    try {
+      invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined, this.files.writeMcpConfig(task.taskId, req.agent?.mcpConfigJson ?? ""));
+    } catch (err) {
+      this.deps.logger.error({ taskId: task.taskId, err }, "could not write the task's MCP config");
+      task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "writing the MCP config").rawMessage}`);
+      return;
+    }
     const launchOptions = {
       bin: claude.bin,
       args: invocation.args,
@@ -315,12 +333,12 @@ export class Runner {
 }
 
 /** claude's flags for a task with the warm profile's options; a profile that a request could not ask for is refused. */
-function warmProfileArgs(settings: WorkerSettings): string[] {
+function warmProfileArgs(settings: WorkerSettings, mcpConfigFile: string | undefined): string[] {
   const profile = create(RunRequestSchema, { prompt: "warm", agent: settings.warmProfile });
   try {
     validateRunRequest(profile, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
   } catch (err) {
     throw new SettingsError(`CC_WARM_PROFILE: ${err instanceof ConnectError ? err.rawMessage : String(err)}`);
   }
-  return claudeInvocation(profile).args;
+  return claudeInvocation(profile, undefined, mcpConfigFile).args;
 }

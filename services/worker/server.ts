@@ -14,7 +14,7 @@ import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
 import { sweepOrphans } from "./process-tree.js";
 import { readTlsFiles } from "../common/secrets.js";
-import { prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
+import { claudeConfigHome, prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
 import { workerRoutes } from "./routes.js";
 import { workerService } from "./service.js";
 import { Runner } from "./runner.js";
@@ -57,8 +57,12 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const claude = await probeClaude(settings.claudeBin);
   if (claude.problem) logger.error({ problem: claude.problem }, "claude is not usable; tasks will be refused");
   const home = settings.claudeHome || env["HOME"] || "";
-  if (home && settings.claudeConfigDir) seedClaudeConfig(home, settings.claudeConfigDir);
-  if (home) prepareClaudeHome(home, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
+  if (home) {
+    const config = claudeConfigHome(home, env);
+    if (settings.claudeConfigDir) seedClaudeConfig(config.dir, settings.claudeConfigDir);
+    const problem = prepareClaudeHome(config.file, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
+    if (problem) logger.warn({ file: config.file }, problem);
+  }
 
   // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
   const orphans = sweepOrphans();

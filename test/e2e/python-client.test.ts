@@ -1,18 +1,19 @@
 // A client in another language from the same .proto files: clients/python/generate.sh (protoc and
 // grpc_python_plugin) into a temporary directory, then clients/python/cc_run.py (grpcio) streaming RouterService.Run
 // from a local cluster whose worker runs the real claude against the scripted model.
-// Needs Debian's protobuf-compiler, protobuf-compiler-grpc, python3-grpcio and python3-protobuf (.ci/run installs
-// them); without them the suite is skipped and says which to install.
+// Needs Debian's protobuf-compiler, protobuf-compiler-grpc, python3-grpcio and python3-protobuf (npm test installs
+// them, scripts/system-packages.txt); without them the suite is skipped saying which to install, and fails in CI.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { startLocalCluster, type LocalCluster } from "../../services/cluster/local.js";
 import { silentLogger } from "../../services/common/logger.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
+import { describeNeeding } from "../helpers/needs.js";
 import { waitForNoProcessesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 
@@ -47,7 +48,6 @@ function missingTools(): string {
 }
 
 const missing = missingTools();
-if (missing) console.warn(`python-client.test.ts skipped: ${missing}`);
 
 interface Result {
   code: number | null;
@@ -67,7 +67,7 @@ function run(cmd: string, args: string[], env: Record<string, string>): Promise<
   });
 }
 
-describe.skipIf(missing !== "")(`Python client generated from the .proto files${missing ? ` (skipped: ${missing})` : ""}`, () => {
+describeNeeding(missing, "Python client generated from the .proto files", () => {
   let model: ScriptedModel;
   let cluster: LocalCluster;
   let root: string;

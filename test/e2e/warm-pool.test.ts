@@ -7,7 +7,7 @@ import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder } from "../helpers/processes.js";
+import { leftoverProcesses } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -110,7 +110,7 @@ describe("warm pool with the real claude", () => {
       if (ev.event.case === "started") await warm.client.cancel({ taskId: ev.taskId, reason: "changed my mind" });
     }
     expect(ofCase(events, "exited")[0]?.message).toContain("changed my mind");
-    expect(processesUnder(ofCase(events, "started")[0]!.workspace)).toEqual([]);
+    expect(leftoverProcesses(ofCase(events, "started")[0]!.workspace)).toEqual([]);
     // The waiting replacement lives under the same workspace root: the worker's close() in afterAll fails if
     // shutdown leaves it (or anything else) running there.
   });
