@@ -294,13 +294,16 @@ describe("cc against a local cluster running the real claude", () => {
     const home = join(root, "up-home");
     let routerUrl = "";
     let workers = "";
+    let webPage = "";
     const r = await cc(["up", "--port", "0", "--workers", "2", "--claude-home", home, "--workspace-root", join(root, "up-ws")], {
       onStdout: (out, child) => {
         const m = /^router\s+(http:\S+)/m.exec(out);
         if (m && !routerUrl && out.includes("Ctrl-C stops the cluster.")) {
           routerUrl = m[1]!;
-          void cc(["workers", "--router", routerUrl]).then((w) => {
+          const web = /^web UI\s+(http:\S+)/m.exec(out)?.[1] ?? "";
+          void Promise.all([cc(["workers", "--router", routerUrl]), web ? fetch(web).then((res) => res.text()) : ""]).then(([w, page]) => {
             workers = w.stdout;
+            webPage = page;
             child.kill("SIGINT");
           });
         }
@@ -310,6 +313,7 @@ describe("cc against a local cluster running the real claude", () => {
     expect(workers).toMatch(/local-1\s+online/);
     expect(workers).toMatch(/local-2\s+online/);
     expect(r.stdout).toContain(`export CC_ROUTER_URL=${routerUrl}`);
+    expect(webPage).toContain("<title>");
     expect(r.stdout.endsWith("stopping the cluster…\nstopped\n")).toBe(true);
   });
 

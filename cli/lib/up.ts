@@ -22,6 +22,7 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
     port: o.port,
     host: o.host,
     logger,
+    web: true,
     ...(o.maxSessions !== undefined ? { maxSessionsPerWorker: o.maxSessions } : {}),
     ...(o.workspaceRoot !== undefined ? { workspaceRoot: o.workspaceRoot } : {}),
     ...(o.claudeHome !== undefined ? { claudeHome: o.claudeHome } : {}),
@@ -40,6 +41,7 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
   const s = styleFor(io.stdout, io.env);
   const lines = [
     `${s.bold("router")}    ${cluster.url}`,
+    ...(cluster.router.servesWebUi ? [`${s.bold("web UI")}    ${cluster.url}/`] : []),
     ...cluster.workerUrls.map((u, i) => `${s.bold(`worker ${i + 1}`)}  ${u}`),
     "",
     "Use it from another terminal:",

@@ -23,6 +23,8 @@ export interface LocalClusterOptions {
   /** Workspace root of every worker; default the worker default. */
   workspaceRoot?: string;
   maxSessionsPerWorker?: number;
+  /** Serve the web UI at the router's URL (`cc up`); off by default, since `cc run`'s cluster lives for one command. */
+  web?: boolean;
   logger?: Logger;
 }
 
@@ -48,9 +50,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       throw new Error(`cannot prepare the embedded claude's config directory ${dir} (${code}); set XDG_STATE_HOME to a writable directory`, { cause: err });
     }
   }
-  // It lives for one command: no web UI, whose files would only slow every `cc run` down.
   const router = createRouter(
-    readRouterSettings({ ...baseEnv, PORT: String(options.port ?? 0), CC_HOST: host, CC_WORKERS: "", CC_HEARTBEAT_INTERVAL: "2s", CC_WEB: "off" }),
+    readRouterSettings({ ...baseEnv, PORT: String(options.port ?? 0), CC_HOST: host, CC_WORKERS: "", CC_HEARTBEAT_INTERVAL: "2s", CC_WEB: options.web ? "on" : "off" }),
     { logger: logger.child({ component: "router" }) },
   );
   const port = await router.listen();

@@ -30,6 +30,8 @@ export interface Router {
   readonly registry: Registry;
   readonly tasks: TaskStore;
   readonly dispatcher: Dispatcher;
+  /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
+  readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
   readonly health: HealthState;
   listen(): Promise<number>;
@@ -120,6 +122,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     registry,
     tasks,
     dispatcher: d,
+    servesWebUi: web !== undefined,
     health,
     async listen() {
       const port = await server.listen(settings.port, settings.host);
