@@ -41,7 +41,13 @@ function errorOf(res: ServerReflectionResponse) {
   return res.messageResponse.value;
 }
 
-const WORKER_FILES = ["claudecluster/v1/worker.proto", "claudecluster/v1/run.proto", "google/protobuf/duration.proto", "google/protobuf/timestamp.proto"];
+const WORKER_FILES = [
+  "claudecluster/v1/worker.proto",
+  "claudecluster/v1/run.proto",
+  "google/protobuf/duration.proto",
+  "google/protobuf/timestamp.proto",
+  "claudecluster/v1/transfer.proto",
+];
 
 describe("server reflection", () => {
   it("lists the services given plus the reflection services", async () => {
@@ -64,9 +70,18 @@ describe("server reflection", () => {
   it("the files are enough to rebuild the schema: a client needs nothing else", async () => {
     const res = await askOne({ messageRequest: { case: "fileContainingSymbol", value: "claudecluster.v1.WorkerService" } });
     if (res.messageResponse.case !== "fileDescriptorResponse") throw new Error("expected files");
-    // protobuf-es wants a descriptor set in import order (as protoc writes it); reflection sends the asked file first.
-    const file = res.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b)).reverse();
-    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file }));
+    // Reflection sends the asked file first, then its imports; protobuf-es wants a set in import order (as protoc
+    // writes it), so the files are put in that order here, each after what it imports.
+    const files = res.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    const byName = new Map(files.map((f) => [f.name, f]));
+    const ordered: typeof files = [];
+    const visit = (f: (typeof files)[number]) => {
+      if (ordered.includes(f)) return;
+      for (const dep of f.dependency) visit(byName.get(dep)!);
+      ordered.push(f);
+    };
+    files.forEach(visit);
+    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
     const run = registry.getService("claudecluster.v1.WorkerService")?.methods.find((m) => m.name === "Run");
     expect(run?.methodKind).toBe("server_streaming");
     expect(run?.output.typeName).toBe("claudecluster.v1.RunEvent");

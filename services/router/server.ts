@@ -19,6 +19,8 @@ import { Registry } from "./registry.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
 import { TaskStore } from "./tasks.js";
+import { transferForwarding } from "./transfer-forwarding.js";
+import { UploadPlacements } from "./uploads.js";
 
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 
@@ -80,6 +82,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     onCapacity: () => dispatcher?.pump(),
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger);
+  const uploads = new UploadPlacements(registry);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
@@ -93,7 +96,10 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      routerRoutes(routerService({ settings, dispatcher, tasks, registry }))(router);
+      routerRoutes({
+        ...routerService({ settings, dispatcher, tasks, registry, uploads }),
+        ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },

@@ -51,6 +51,12 @@ export const ROUTER_SETTINGS = {
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are cancelled.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
+  maxUploadBytes: {
+    env: "CC_MAX_UPLOAD_BYTES",
+    default: "536870912",
+    description: "Largest upload (`cc run --upload`) the router streams through to a worker, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
 

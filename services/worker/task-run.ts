@@ -7,6 +7,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   ExitReason,
+  type Exited,
   ExitedSchema,
   OutputStream,
   Phase,
@@ -35,6 +36,11 @@ export interface TaskRunConfig {
   maxOutputBytes: number;
   /** The CC_TASK_ID its processes carry, when it is not the task id (a warm process started before its task). */
   processTag?: string;
+  /**
+   * Runs once the task has ended and its processes are gone, before `exited` is sent; what it resolves with is added
+   * to `exited` (the recorded changes: services/worker/changes).
+   */
+  beforeExit?: () => Promise<Partial<Pick<Exited, "changes">>>;
   logger: Logger;
 }
 
@@ -83,6 +89,8 @@ export class TaskRun implements TaskRunSink {
   private readonly preparation = new AbortController();
   private idleTimer: NodeJS.Timeout | undefined;
   private finished = false;
+  /** Ended, with `exited` waiting for beforeExit. */
+  private finishing = false;
   private outputBytes = 0;
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
   readonly processTag: string;
@@ -144,7 +152,7 @@ export class TaskRun implements TaskRunSink {
 
   /** Ends the task early for `reason`. Only the first reason counts. */
   stop(reason: ExitReason, message: string): void {
-    if (this.end || this.finished) return;
+    if (this.end || this.finished || this.finishing) return;
     this.end = { reason, message };
     this.config.logger.info({ taskId: this.taskId, reason: ExitReason[reason] }, "stopping task");
     if (this.process) this.terminate();
@@ -211,7 +219,7 @@ export class TaskRun implements TaskRunSink {
   }
 
   exited(exit: ProcessExit): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
     // claude is gone; anything it left behind goes with it.
     signalTask(this.processTag, this.process?.pid, "SIGKILL");
     const result = this.result ?? (this.sessionId ? create(ResultSummarySchema, { sessionId: this.sessionId }) : undefined);
@@ -230,7 +238,23 @@ export class TaskRun implements TaskRunSink {
   }
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
+    this.finishing = true;
+    // No timeout, idle or grace timer may stop a task that has ended.
+    for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.idleTimer);
+    const before = this.config.beforeExit;
+    if (!before) return this.sendExited(exited);
+    before().then(
+      (extra) => this.sendExited({ ...exited, ...extra }),
+      (err: unknown) => {
+        this.config.logger.error({ taskId: this.taskId, err }, "before the end of the task");
+        this.sendExited(exited);
+      },
+    );
+  }
+
+  private sendExited(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined } & Partial<Pick<Exited, "changes">>): void {
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();
@@ -254,7 +278,7 @@ export class TaskRun implements TaskRunSink {
   }
 
   private schedule(ms: number, fn: () => void): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKzAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL7AQoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBImEKCVdvcmtzcGFjZRITCglkaXJlY3RvcnkYASABKAlIABI1CgpyZXBvc2l0b3J5GAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5SABCCAoGc291cmNlIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIsECCghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAQgcKBWV2ZW50Io4BCgdTdGFydGVkEhEKCXdvcmtlcl9pZBgBIAEoCRILCgNwaWQYAiABKAUSJwoEbW9kZRgDIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRIRCgl3b3Jrc3BhY2UYBCABKAkSFgoOY2xhdWRlX3ZlcnNpb24YBSABKAkSDwoHYXR0ZW1wdBgGIAEoDSJGCgZPdXRwdXQSDAoEZGF0YRgBIAEoDBIuCgZzdHJlYW0YAiABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dFN0cmVhbSLtAgoNQ2xhdWRlTWVzc2FnZRIMCgR0eXBlGAEgASgJEg8KB3N1YnR5cGUYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIMCgRqc29uGAQgASgJEhoKEnBhcmVudF90b29sX3VzZV9pZBgFIAEoCRIsCgRpbml0GAogASgLMhwuY2xhdWRlY2x1c3Rlci52MS5TeXN0ZW1Jbml0SAASNwoJYXNzaXN0YW50GAsgASgLMiIuY2xhdWRlY2x1c3Rlci52MS5Bc3Npc3RhbnRNZXNzYWdlSAASLQoEdXNlchgMIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVXNlck1lc3NhZ2VIABIuCgVkZWx0YRgNIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuU3RyZWFtRGVsdGFIABIxCgZyZXN1bHQYDiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRib2R5IqUBCgpTeXN0ZW1Jbml0EgsKA2N3ZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgV0b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSGwoTY2xhdWRlX2NvZGVfdmVyc2lvbhgFIAEoCRI2CgttY3Bfc2VydmVycxgGIAMoCzIhLmNsYXVkZWNsdXN0ZXIudjEuTWNwU2VydmVyU3RhdHVzIi8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBnN0YXR1cxgCIAEoCSKbAQoQQXNzaXN0YW50TWVzc2FnZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIvCgdjb250ZW50GAMgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2sSEwoLc3RvcF9yZWFzb24YBCABKAkSJgoFdXNhZ2UYBSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIj4KC1VzZXJNZXNzYWdlEi8KB2NvbnRlbnQYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jayLnAQoMQ29udGVudEJsb2NrEisKBHRleHQYASABKAsyGy5jbGF1ZGVjbHVzdGVyLnYxLlRleHRCbG9ja0gAEjMKCHRoaW5raW5nGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5UaGlua2luZ0Jsb2NrSAASMgoIdG9vbF91c2UYAyABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xVc2VCbG9ja0gAEjgKC3Rvb2xfcmVzdWx0GAQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Ub29sUmVzdWx0QmxvY2tIAEIHCgVibG9jayIZCglUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCSIhCg1UaGlua2luZ0Jsb2NrEhAKCHRoaW5raW5nGAEgASgJIjwKDFRvb2xVc2VCbG9jaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiSQoPVG9vbFJlc3VsdEJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiUgoLU3RyZWFtRGVsdGESEgoKZXZlbnRfdHlwZRgBIAEoCRINCgVpbmRleBgCIAEoDRISCgpkZWx0YV90eXBlGAMgASgJEgwKBHRleHQYBCABKAkiegoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgEEhUKDW91dHB1dF90b2tlbnMYAiABKAQSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAMgASgEEh8KF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGAQgASgEItcBCg1SZXN1bHRTdW1tYXJ5Eg8KB3N1YnR5cGUYASABKAkSEAoIaXNfZXJyb3IYAiABKAgSDgoGcmVzdWx0GAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSFgoOdG90YWxfY29zdF91c2QYBSABKAESEwoLZHVyYXRpb25fbXMYBiABKAQSFwoPZHVyYXRpb25fYXBpX21zGAcgASgEEhEKCW51bV90dXJucxgIIAEoDRImCgV1c2FnZRgJIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkimwEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKnQKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBCr9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAhiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKzAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL7AQoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBIr8BCglXb3Jrc3BhY2USEwoJZGlyZWN0b3J5GAEgASgJSAASNQoKcmVwb3NpdG9yeRgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuR2l0UmVwb3NpdG9yeUgAEjMKBnVwbG9hZBgUIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlVXBsb2FkSAASJwoEcHVzaBgVIAEoCzIZLmNsYXVkZWNsdXN0ZXIudjEuR2l0UHVzaEIICgZzb3VyY2UiVQoPV29ya3NwYWNlVXBsb2FkEhEKCXVwbG9hZF9pZBgBIAEoCRIvCgZvcmlnaW4YAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnkiOgoHR2l0UHVzaBIOCgZicmFuY2gYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiOAoNR2l0UmVwb3NpdG9yeRILCgN1cmwYASABKAkSCwoDcmVmGAIgASgJEg0KBXRva2VuGAMgASgJIioKDFRlcm1pbmFsU2l6ZRIMCgRjb2xzGAEgASgNEgwKBHJvd3MYAiABKA0iwQIKCFJ1bkV2ZW50Eg8KB3Rhc2tfaWQYASABKAkSCwoDc2VxGAIgASgEEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKB3N0YXJ0ZWQYCiABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLlN0YXJ0ZWRIABIqCgZvdXRwdXQYCyABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dEgAEjIKB21lc3NhZ2UYDCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkNsYXVkZU1lc3NhZ2VIABIqCgZzdGF0dXMYDSABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLlN0YXR1c0gAEioKBmV4aXRlZBgOIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkSABCBwoFZXZlbnQijgEKB1N0YXJ0ZWQSEQoJd29ya2VyX2lkGAEgASgJEgsKA3BpZBgCIAEoBRInCgRtb2RlGAMgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEhEKCXdvcmtzcGFjZRgEIAEoCRIWCg5jbGF1ZGVfdmVyc2lvbhgFIAEoCRIPCgdhdHRlbXB0GAYgASgNIkYKBk91dHB1dBIMCgRkYXRhGAEgASgMEi4KBnN0cmVhbRgCIAEoDjIeLmNsYXVkZWNsdXN0ZXIudjEuT3V0cHV0U3RyZWFtIu0CCg1DbGF1ZGVNZXNzYWdlEgwKBHR5cGUYASABKAkSDwoHc3VidHlwZRgCIAEoCRISCgpzZXNzaW9uX2lkGAMgASgJEgwKBGpzb24YBCABKAkSGgoScGFyZW50X3Rvb2xfdXNlX2lkGAUgASgJEiwKBGluaXQYCiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLlN5c3RlbUluaXRIABI3Cglhc3Npc3RhbnQYCyABKAsyIi5jbGF1ZGVjbHVzdGVyLnYxLkFzc2lzdGFudE1lc3NhZ2VIABItCgR1c2VyGAwgASgLMh0uY2xhdWRlY2x1c3Rlci52MS5Vc2VyTWVzc2FnZUgAEi4KBWRlbHRhGA0gASgLMh0uY2xhdWRlY2x1c3Rlci52MS5TdHJlYW1EZWx0YUgAEjEKBnJlc3VsdBgOIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzdWx0U3VtbWFyeUgAQgYKBGJvZHkipQEKClN5c3RlbUluaXQSCwoDY3dkGAEgASgJEg0KBW1vZGVsGAIgASgJEg0KBXRvb2xzGAMgAygJEhcKD3Blcm1pc3Npb25fbW9kZRgEIAEoCRIbChNjbGF1ZGVfY29kZV92ZXJzaW9uGAUgASgJEjYKC21jcF9zZXJ2ZXJzGAYgAygLMiEuY2xhdWRlY2x1c3Rlci52MS5NY3BTZXJ2ZXJTdGF0dXMiLwoPTWNwU2VydmVyU3RhdHVzEgwKBG5hbWUYASABKAkSDgoGc3RhdHVzGAIgASgJIpsBChBBc3Npc3RhbnRNZXNzYWdlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEi8KB2NvbnRlbnQYAyADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jaxITCgtzdG9wX3JlYXNvbhgEIAEoCRImCgV1c2FnZRgFIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiPgoLVXNlck1lc3NhZ2USLwoHY29udGVudBgBIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrIucBCgxDb250ZW50QmxvY2sSKwoEdGV4dBgBIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuVGV4dEJsb2NrSAASMwoIdGhpbmtpbmcYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlRoaW5raW5nQmxvY2tIABIyCgh0b29sX3VzZRgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFVzZUJsb2NrSAASOAoLdG9vbF9yZXN1bHQYBCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xSZXN1bHRCbG9ja0gAQgcKBWJsb2NrIhkKCVRleHRCbG9jaxIMCgR0ZXh0GAEgASgJIiEKDVRoaW5raW5nQmxvY2sSEAoIdGhpbmtpbmcYASABKAkiPAoMVG9vbFVzZUJsb2NrEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKaW5wdXRfanNvbhgDIAEoCSJJCg9Ub29sUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSDwoHY29udGVudBgCIAEoCRIQCghpc19lcnJvchgDIAEoCCJSCgtTdHJlYW1EZWx0YRISCgpldmVudF90eXBlGAEgASgJEg0KBWluZGV4GAIgASgNEhIKCmRlbHRhX3R5cGUYAyABKAkSDAoEdGV4dBgEIAEoCSJ6CgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIjChtjYWNoZV9jcmVhdGlvbl9pbnB1dF90b2tlbnMYAyABKAQSHwoXY2FjaGVfcmVhZF9pbnB1dF90b2tlbnMYBCABKAQi1wEKDVJlc3VsdFN1bW1hcnkSDwoHc3VidHlwZRgBIAEoCRIQCghpc19lcnJvchgCIAEoCBIOCgZyZXN1bHQYAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRIWCg50b3RhbF9jb3N0X3VzZBgFIAEoARITCgtkdXJhdGlvbl9tcxgGIAEoBBIXCg9kdXJhdGlvbl9hcGlfbXMYByABKAQSEQoJbnVtX3R1cm5zGAggASgNEiYKBXVzYWdlGAkgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSJYCgZTdGF0dXMSJgoFcGhhc2UYASABKA4yFy5jbGF1ZGVjbHVzdGVyLnYxLlBoYXNlEhYKDnF1ZXVlX3Bvc2l0aW9uGAIgASgNEg4KBmRldGFpbBgDIAEoCSLOAQoGRXhpdGVkEhEKCWV4aXRfY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSLAoGcmVhc29uGAMgASgOMhwuY2xhdWRlY2x1c3Rlci52MS5FeGl0UmVhc29uEi8KBnJlc3VsdBgEIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzdWx0U3VtbWFyeRIPCgdtZXNzYWdlGAUgASgJEjEKB2NoYW5nZXMYFCABKAsyIC5jbGF1ZGVjbHVzdGVyLnYxLkNoYW5nZXNTdW1tYXJ5IvkCCg5DaGFuZ2VzU3VtbWFyeRITCgtiYXNlX2NvbW1pdBgBIAEoCRIUCgxmaW5hbF9jb21taXQYAiABKAkSDgoGYnJhbmNoGAMgASgJEisKBWZpbGVzGAQgAygLMhwuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2hhbmdlEhMKC2ZpbGVzX3RvdGFsGAUgASgNEhIKCmluc2VydGlvbnMYBiABKAQSEQoJZGVsZXRpb25zGAcgASgEEg8KB2NvbW1pdHMYCCABKA0SEwoLcGF0Y2hfYnl0ZXMYCSABKAQSFAoMYnVuZGxlX2J5dGVzGAogASgEEhwKFGJ1bmRsZV9wcmVyZXF1aXNpdGVzGAsgAygJEi4KCmV4cGlyZXNfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGA0gASgJEioKBHB1c2gYDiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLlB1c2hSZXN1bHQitwEKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIQCghvbGRfcGF0aBgCIAEoCRIuCgRraW5kGAMgASgOMiAuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2hhbmdlS2luZBISCgppbnNlcnRpb25zGAQgASgNEhEKCWRlbGV0aW9ucxgFIAEoDRIOCgZiaW5hcnkYBiABKAgSEAoIb2xkX3NpemUYByABKAQSEAoIbmV3X3NpemUYCCABKAQiXQoKUHVzaFJlc3VsdBILCgN1cmwYASABKAkSDgoGYnJhbmNoGAIgASgJEg4KBmNvbW1pdBgDIAEoCRITCgtjb21wYXJlX3VybBgEIAEoCRINCgVlcnJvchgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKnQKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBCr9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAgqzAEKDkZpbGVDaGFuZ2VLaW5kEiAKHEZJTEVfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIaChZGSUxFX0NIQU5HRV9LSU5EX0FEREVEEAESHQoZRklMRV9DSEFOR0VfS0lORF9NT0RJRklFRBACEhwKGEZJTEVfQ0hBTkdFX0tJTkRfREVMRVRFRBADEhwKGEZJTEVfQ0hBTkdFX0tJTkRfUkVOQU1FRBAEEiEKHUZJTEVfQ0hBTkdFX0tJTkRfVFlQRV9DSEFOR0VEEAViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -220,13 +220,30 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
     case: "directory";
   } | {
     /**
-     * A git repository cloned (shallow) into a fresh directory for the task.
+     * A git repository cloned (shallow) into a fresh directory for the task, on a branch of its own, `cc/<task id>`.
      *
      * @generated from field: claudecluster.v1.GitRepository repository = 2;
      */
     value: GitRepository;
     case: "repository";
+  } | {
+    /**
+     * A checkout sent ahead with UploadWorkspace (`cc run --upload`), unpacked into a fresh directory for the task on
+     * a branch of its own, `cc/<task id>`. Through a router, the task runs on the worker that holds the upload.
+     *
+     * @generated from field: claudecluster.v1.WorkspaceUpload upload = 20;
+     */
+    value: WorkspaceUpload;
+    case: "upload";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * When the task ends, commit what claude left uncommitted and push the task's branch to the repository it came
+   * from (`repository`, or `upload.origin`), never forcing. Unset: nothing is pushed.
+   *
+   * @generated from field: claudecluster.v1.GitPush push = 21;
+   */
+  push?: GitPush | undefined;
 };
 
 /**
@@ -235,6 +252,74 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 2);
+
+/**
+ * A workspace sent ahead of its task with UploadWorkspace.
+ *
+ * @generated from message claudecluster.v1.WorkspaceUpload
+ */
+export type WorkspaceUpload = Message<"claudecluster.v1.WorkspaceUpload"> & {
+  /**
+   * The id UploadWorkspace returned. An upload serves one task; unused, it is removed after the worker's
+   * CC_UPLOAD_TTL.
+   *
+   * @generated from field: string upload_id = 1;
+   */
+  uploadId: string;
+
+  /**
+   * The repository the checkout came from (its `ref`: the branch the checkout is based on). Required when the bundle
+   * holds only what that repository lacks (a bundle with prerequisites): the worker fetches the prerequisite commits
+   * from it first. It is also where `push` pushes to.
+   *
+   * @generated from field: claudecluster.v1.GitRepository origin = 2;
+   */
+  origin?: GitRepository | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.WorkspaceUpload.
+ * Use `create(WorkspaceUploadSchema)` to create a new message.
+ */
+export const WorkspaceUploadSchema: GenMessage<WorkspaceUpload> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * How a task's branch is pushed when the task ends.
+ *
+ * @generated from message claudecluster.v1.GitPush
+ */
+export type GitPush = Message<"claudecluster.v1.GitPush"> & {
+  /**
+   * The branch to push to. Empty: `cc/<task id>`. The branch the task started from (`repository.ref`, the remote's
+   * default branch, or `upload.origin.ref`) is pushed to only when named here.
+   *
+   * @generated from field: string branch = 1;
+   */
+  branch: string;
+
+  /**
+   * Author and committer of the commit of what claude left uncommitted, as `Name <email>`. Empty: the worker's
+   * CC_GIT_AUTHOR.
+   *
+   * @generated from field: string author = 2;
+   */
+  author: string;
+
+  /**
+   * That commit's message. Empty: `cc: work of task <task id>` followed by the start of the prompt.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.GitPush.
+ * Use `create(GitPushSchema)` to create a new message.
+ */
+export const GitPushSchema: GenMessage<GitPush> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 4);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -272,7 +357,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 3);
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * A terminal size in character cells.
@@ -300,7 +385,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 6);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -387,7 +472,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * claude started.
@@ -443,7 +528,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 8);
 
 /**
  * Raw output bytes.
@@ -471,7 +556,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -569,7 +654,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * The `system`/`init` event.
@@ -625,7 +710,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * An MCP server named in the init event.
@@ -653,7 +738,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * An assistant message.
@@ -702,7 +787,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -723,7 +808,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * One block of message content.
@@ -776,7 +861,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * Text content.
@@ -797,7 +882,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * Thinking content.
@@ -818,7 +903,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * A tool call.
@@ -853,7 +938,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * A tool's result.
@@ -888,7 +973,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * A streaming delta of a message being written.
@@ -930,7 +1015,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * Token counts.
@@ -972,7 +1057,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1049,7 +1134,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * A change of phase.
@@ -1084,7 +1169,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * The task ended.
@@ -1126,6 +1211,14 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
    * @generated from field: string message = 5;
    */
   message: string;
+
+  /**
+   * For a task in a git workspace of its own (`workspace.repository` or `workspace.upload`): what it changed,
+   * recorded as it ended, whatever the reason. GetChanges returns the patch, or a bundle of the commits.
+   *
+   * @generated from field: claudecluster.v1.ChangesSummary changes = 20;
+   */
+  changes?: ChangesSummary | undefined;
 };
 
 /**
@@ -1133,7 +1226,242 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 24);
+
+/**
+ * What a task changed in its git workspace: every commit claude made plus what it left uncommitted (untracked files
+ * included, ignored ones not), against the commit it started from.
+ *
+ * @generated from message claudecluster.v1.ChangesSummary
+ */
+export type ChangesSummary = Message<"claudecluster.v1.ChangesSummary"> & {
+  /**
+   * The commit the task started from: the uploaded snapshot, or the commit cloned. Empty for an empty repository.
+   *
+   * @generated from field: string base_commit = 1;
+   */
+  baseCommit: string;
+
+  /**
+   * The task's end state as a commit: claude's own commits, then one more holding what it left uncommitted, if
+   * anything. Equal to base_commit when nothing changed.
+   *
+   * @generated from field: string final_commit = 2;
+   */
+  finalCommit: string;
+
+  /**
+   * The branch the task worked on in its workspace: `cc/<task id>`.
+   *
+   * @generated from field: string branch = 3;
+   */
+  branch: string;
+
+  /**
+   * The files changed, in path order; at most 500 of them (see files_total).
+   *
+   * @generated from field: repeated claudecluster.v1.FileChange files = 4;
+   */
+  files: FileChange[];
+
+  /**
+   * How many files changed in all.
+   *
+   * @generated from field: uint32 files_total = 5;
+   */
+  filesTotal: number;
+
+  /**
+   * Lines added over all text files.
+   *
+   * @generated from field: uint64 insertions = 6;
+   */
+  insertions: bigint;
+
+  /**
+   * Lines removed over all text files.
+   *
+   * @generated from field: uint64 deletions = 7;
+   */
+  deletions: bigint;
+
+  /**
+   * Commits claude made itself (not counting the one of uncommitted work).
+   *
+   * @generated from field: uint32 commits = 8;
+   */
+  commits: number;
+
+  /**
+   * Bytes of the binary patch (CHANGES_FORMAT_PATCH).
+   *
+   * @generated from field: uint64 patch_bytes = 9;
+   */
+  patchBytes: bigint;
+
+  /**
+   * Bytes of the bundle of the task's commits (CHANGES_FORMAT_BUNDLE); 0 when nothing changed.
+   *
+   * @generated from field: uint64 bundle_bytes = 10;
+   */
+  bundleBytes: bigint;
+
+  /**
+   * The commits the bundle needs the receiving repository to have already (its prerequisites): the checkout's HEAD
+   * for an upload, the cloned commit for a repository. Empty for a bundle that holds the whole history.
+   *
+   * @generated from field: repeated string bundle_prerequisites = 11;
+   */
+  bundlePrerequisites: string[];
+
+  /**
+   * Until when the worker keeps the patch and the bundle (CC_CHANGES_RETAIN_AGE; sooner when CC_CHANGES_RETAIN_BYTES
+   * runs out).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 12;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Set when the changes could not be recorded, or only in part: what went wrong. The task's outcome is unaffected.
+   *
+   * @generated from field: string error = 13;
+   */
+  error: string;
+
+  /**
+   * The push, when the task asked for one (`workspace.push`).
+   *
+   * @generated from field: claudecluster.v1.PushResult push = 14;
+   */
+  push?: PushResult | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.ChangesSummary.
+ * Use `create(ChangesSummarySchema)` to create a new message.
+ */
+export const ChangesSummarySchema: GenMessage<ChangesSummary> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 25);
+
+/**
+ * One changed file.
+ *
+ * @generated from message claudecluster.v1.FileChange
+ */
+export type FileChange = Message<"claudecluster.v1.FileChange"> & {
+  /**
+   * Its path in the repository, `/`-separated.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * For a rename: where it was.
+   *
+   * @generated from field: string old_path = 2;
+   */
+  oldPath: string;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from field: claudecluster.v1.FileChangeKind kind = 3;
+   */
+  kind: FileChangeKind;
+
+  /**
+   * Lines added (0 for binary files).
+   *
+   * @generated from field: uint32 insertions = 4;
+   */
+  insertions: number;
+
+  /**
+   * Lines removed (0 for binary files).
+   *
+   * @generated from field: uint32 deletions = 5;
+   */
+  deletions: number;
+
+  /**
+   * Whether git treats it as binary.
+   *
+   * @generated from field: bool binary = 6;
+   */
+  binary: boolean;
+
+  /**
+   * Size in bytes before (0 when added).
+   *
+   * @generated from field: uint64 old_size = 7;
+   */
+  oldSize: bigint;
+
+  /**
+   * Size in bytes after (0 when deleted).
+   *
+   * @generated from field: uint64 new_size = 8;
+   */
+  newSize: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.FileChange.
+ * Use `create(FileChangeSchema)` to create a new message.
+ */
+export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 26);
+
+/**
+ * A push of the task's branch.
+ *
+ * @generated from message claudecluster.v1.PushResult
+ */
+export type PushResult = Message<"claudecluster.v1.PushResult"> & {
+  /**
+   * The repository pushed to.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * The branch pushed.
+   *
+   * @generated from field: string branch = 2;
+   */
+  branch: string;
+
+  /**
+   * The commit the branch now points at, on the remote.
+   *
+   * @generated from field: string commit = 3;
+   */
+  commit: string;
+
+  /**
+   * Where to open a pull (or merge) request, for GitHub, GitLab and Gitea hosts; empty for others.
+   *
+   * @generated from field: string compare_url = 4;
+   */
+  compareUrl: string;
+
+  /**
+   * Set when the push failed: git's reason (a push is never forced, so a branch that moved on is refused).
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.PushResult.
+ * Use `create(PushResultSchema)` to create a new message.
+ */
+export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 27);
 
 /**
  * Input for an interactive task.
@@ -1177,7 +1505,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 28);
 
 /**
  * SendInput's answer.
@@ -1192,7 +1520,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 29);
 
 /**
  * A new terminal size for an interactive task.
@@ -1220,7 +1548,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 30);
 
 /**
  * Resize's answer.
@@ -1235,7 +1563,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 31);
 
 /**
  * How Claude Code runs for a task.
@@ -1437,4 +1765,59 @@ export enum ExitReason {
  */
 export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * What happened to one file.
+ *
+ * @generated from enum claudecluster.v1.FileChangeKind
+ */
+export enum FileChangeKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The file is new.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_ADDED = 1;
+   */
+  ADDED = 1,
+
+  /**
+   * Its content (or mode) changed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_MODIFIED = 2;
+   */
+  MODIFIED = 2,
+
+  /**
+   * It was removed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_DELETED = 3;
+   */
+  DELETED = 3,
+
+  /**
+   * It was moved from `old_path`, possibly with changes.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_RENAMED = 4;
+   */
+  RENAMED = 4,
+
+  /**
+   * It became another kind of entry: a file became a symbolic link, or the other way round.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_TYPE_CHANGED = 5;
+   */
+  TYPE_CHANGED = 5,
+}
+
+/**
+ * Describes the enum claudecluster.v1.FileChangeKind.
+ */
+export const FileChangeKindSchema: GenEnum<FileChangeKind> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_run, 4);
 
