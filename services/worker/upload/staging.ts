@@ -41,6 +41,8 @@ export interface StagedUpload {
 const SHA256 = /^[0-9a-f]{64}$/;
 const COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const MAX_SHALLOW = 10_000;
+/** The names this module gives its files (`u<id>.part`, `.bundle`, `.tar.gz`). */
+const STAGED_FILE = /^u[0-9a-z]{26}\.(?:part|bundle|tar\.gz)$/;
 
 export class UploadStaging {
   private readonly uploads = new Map<string, StagedUpload>();
@@ -51,9 +53,9 @@ export class UploadStaging {
 
   constructor(private readonly o: StagingOptions) {
     this.now = o.now ?? Date.now;
-    // Whatever a previous process left behind is unusable: its index is gone with that process.
+    // Uploads a previous process left behind are unusable: their index went with that process.
     try {
-      for (const name of readdirSync(o.dir)) rmSync(join(o.dir, name), { force: true, recursive: true });
+      for (const name of readdirSync(o.dir)) if (STAGED_FILE.test(name)) rmSync(join(o.dir, name), { force: true });
     } catch {
       // Not there yet: made on the first upload.
     }
