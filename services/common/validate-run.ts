@@ -55,6 +55,7 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
 
   validateAgentOptions(req);
   validateWorkspace(req);
+  validatePush(req);
 }
 
 /** Values that become claude flags must not look like flags themselves, nor carry NULs. */
@@ -125,7 +126,6 @@ function validateWorkspace(req: RunRequest): void {
   } else {
     validateRepository(source.value, "workspace.repository");
   }
-  validatePush(req);
 }
 
 function validateRepository(repo: { url: string; ref: string; token: string }, field: string): void {

@@ -3,6 +3,7 @@
 import type { RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { invalidArgument, notFound, unavailable } from "../common/errors.js";
+import { isValidTaskId } from "../common/ids.js";
 import type { Registry } from "./registry.js";
 
 const MAX_UPLOADS = 10_000;
@@ -29,10 +30,11 @@ export class UploadPlacements {
     const source = req.workspace?.source;
     if (source?.case !== "upload") return;
     const uploadId = source.value.uploadId;
-    const known = uploadId ? this.workers.get(uploadId) : undefined;
+    // Validation names a missing or malformed id (and never echoes a malformed one).
+    if (!isValidTaskId(uploadId)) return;
+    const known = this.workers.get(uploadId);
     if (!known || known.expiresAt <= this.now()) {
-      if (uploadId === "") return; // validation names the missing field
-      throw notFound(`upload ${uploadId.slice(0, 64)} on this router`, "uploads serve one task and expire unused (CC_UPLOAD_TTL); upload the workspace again (cc run --upload does)");
+      throw notFound(`upload ${uploadId} on this router`, "uploads serve one task and expire unused (CC_UPLOAD_TTL); upload the workspace again (cc run --upload does)");
     }
     if (req.workerId !== "" && req.workerId !== known.workerId) {
       throw invalidArgument("worker_id", `is ${req.workerId}, but upload ${uploadId} is on worker ${known.workerId}; leave worker_id empty or upload to that worker`);

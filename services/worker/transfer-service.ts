@@ -71,11 +71,7 @@ export function transferService(deps: TransferDeps): Pick<ServiceImpl<typeof Wor
       const header = first.value.part.value;
       checkTaskId(header.taskId, "header.task_id");
       const where = transfers.retention.locate(header.taskId);
-      try {
-        return await writeWorkspaceFile(where.dir, header, chunksOf(it), deps.maxCopyBytes);
-      } finally {
-        await it.return?.().catch(() => {});
-      }
+      return writeWorkspaceFile(where.dir, header, chunksOf(it), deps.maxCopyBytes);
     },
   };
 }

@@ -645,8 +645,9 @@ export const RouterService: GenService<{
    * Sends a workspace ahead of its task (`cc run --upload`): the router picks a worker (the header's `labels` and
    * `worker_id` as a RunRequest's) and streams the chunks through to that worker's UploadWorkspace as they arrive,
    * holding none of it. A Run naming the upload id then runs on that worker, waiting in the queue for a free slot
-   * there if it is full. Client streaming: gRPC and Connect over HTTP/2 (HTTP/1.1 Connect callers get UNIMPLEMENTED
-   * from connect-es for client streams; use HTTP/2).
+   * there if it is full. A client stream: over HTTP/2 with gRPC, Connect or gRPC-Web, and over HTTP/1.1 with Connect
+   * or gRPC-Web too (the request body streams in; the answer comes once it has ended). Browsers cannot stream a
+   * request body with fetch over HTTP/1.1.
    *
    * @generated from rpc claudecluster.v1.RouterService.UploadWorkspace
    */

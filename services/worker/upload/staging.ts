@@ -128,8 +128,8 @@ export class UploadStaging {
       if (!ok) {
         await handle.close().catch(() => {});
         await rm(part, { force: true });
-        // Stop reading the caller's stream: nothing more of it is wanted.
-        await it.return?.().catch(() => {});
+        // The rest of the caller's stream is left unread: the server discards it once the answer is sent
+        // (services/common/node-adapter.ts). Ending the iterator here would wait for that stream instead.
       }
     }
   }
