@@ -9,7 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import { startLocalCluster, type LocalCluster } from "../../services/cluster/local.js";
+import { startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
+import { collect } from "../helpers/worker.js";
 import { silentLogger } from "../../services/common/logger.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
@@ -26,6 +31,13 @@ const SCRIPT: Script = {
       turns: [
         { content: [{ type: "text", text: "Let me look." }, { type: "tool_use", name: "Bash", input: { command: "echo from-python > out.txt", description: "Write out.txt" } }] },
         { content: [{ type: "text", text: "Wrote out.txt." }] },
+      ],
+    },
+    {
+      match: "write a change",
+      turns: [
+        { content: [{ type: "tool_use", name: "Bash", input: { command: "printf 'from the python test\\n' > PY.md && rm README.md", description: "Change files" } }] },
+        { content: [{ type: "text", text: "Changed." }] },
       ],
     },
     { match: "fail", turns: [{ content: [], error: { status: 400, type: "invalid_request_error", message: "scripted failure", retry: false } }] },
@@ -71,8 +83,10 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
   let root: string;
   let target: string;
   let env: Record<string, string>;
+  let git: GitHttpsServer;
 
   const ccRun = (args: string[]) => run(PYTHON, [join(CLIENT_DIR, "cc_run.py"), ...args], env);
+  const ccDiff = (args: string[]) => run(PYTHON, [join(CLIENT_DIR, "cc_diff.py"), ...args], env);
 
   beforeAll(async () => {
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-python-")));
@@ -82,8 +96,9 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
     if (generated.code !== 0) throw new Error(`generate.sh exited ${generated.code}: ${generated.stderr}`);
 
     model = await startModel(SCRIPT);
+    git = await startGitHttpsServer();
     cluster = await startLocalCluster({
-      env: { ...modelEnv(model), CC_TOKEN: TOKEN, CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent" },
+      env: { ...modelEnv(model), CC_TOKEN: TOKEN, CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent", GIT_SSL_CAINFO: git.caFile },
       claudeHome: join(root, "home"),
       workspaceRoot: join(root, "workspaces"),
       logger: silentLogger(),
@@ -94,6 +109,7 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
   afterAll(async () => {
     await cluster?.close();
     await model?.close();
+    await git?.close();
     const left = root ? await waitForNoProcessesUnder(root) : [];
     if (root) rmSync(root, { recursive: true, force: true });
     expect(left).toEqual([]);
@@ -119,6 +135,26 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
     const r = await ccRun(["--target", target, "--token", TOKEN, "fail now"]);
     expect(r.stderr).toMatch(/^\[exited 1 \(completed\)\]$/m);
     expect(r.code).toBe(1);
+  });
+
+  it("cc_diff.py prints a task's patch byte for byte, --stat and --name-only its summary", async () => {
+    const client = createClient(RouterService, createGrpcTransport({ baseUrl: cluster.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${TOKEN}`), next(req))] }));
+    const events = await collect(client.run({ prompt: "write a change", agent: { allowedTools: ["Bash"] }, workspace: { source: { case: "repository", value: { url: `${git.url}/public.git` } } } }));
+    const taskId = events[0]!.taskId;
+    const patch = await ccDiff(["--target", target, "--token", TOKEN, taskId]);
+    expect(patch.code, patch.stderr).toBe(0);
+    const chunks: Uint8Array[] = [];
+    for await (const c of client.getChanges({ taskId })) if (c.part.case === "data") chunks.push(c.part.value);
+    expect(patch.stdout).toBe(Buffer.concat(chunks).toString("utf8"));
+    expect(patch.stdout).toContain("+from the python test\n");
+    expect(patch.stdout).toContain("deleted file mode 100644");
+    const names = await ccDiff(["--target", target, "--token", TOKEN, "--name-only", taskId]);
+    expect(names).toMatchObject({ code: 0, stdout: "PY.md\nREADME.md\n" });
+    const stat = await ccDiff(["--target", target, "--token", TOKEN, "--stat", taskId]);
+    expect(stat.stdout).toBe(" PY.md | 1 (+1 -0)\n README.md | 3 (+0 -3)\n 2 files changed, 1 insertions(+), 3 deletions(-)\n");
+    const unknown = await ccDiff(["--target", target, "--token", TOKEN, "01j0000000zzzzzzzzzzzzzzzz"]);
+    expect(unknown).toMatchObject({ code: 1, stdout: "" });
+    expect(unknown.stderr).toMatch(/^cc_diff: NOT_FOUND: task 01j0000000zzzzzzzzzzzzzzzz not found/);
   });
 
   it("a wrong token is one line with the gRPC code and exit code 1", async () => {
