@@ -87,15 +87,19 @@ export async function writeBundle(snapshot: Snapshot, dir: string, originUrl = "
   const parents = (await git(["rev-parse", `${boundary}^@`], { cwd: top, allowFailure: true })).stdout.split("\n").filter(Boolean);
   const format = (await git(["rev-parse", "--show-object-format"], { cwd: top, allowFailure: true })).stdout.trim() || "sha1";
   const header = format === "sha1" ? `# v2 git bundle\n${snapshot.commit} refs/heads/upload\n\n` : `# v3 git bundle\n@object-format=${format}\n${snapshot.commit} refs/heads/upload\n\n`;
-  await writePack(top, commits, header, file);
+  const sha256 = await writePack(top, commits, header, file);
   const shallow = parents.length > 0 ? [...new Set([...snapshot.shallow, boundary])] : snapshot.shallow;
-  return { file, size: (await stat(file)).size, sha256: await sha256File(file), prerequisites: [], remote: "", shallow };
+  return { file, size: (await stat(file)).size, sha256, prerequisites: [], remote: "", shallow };
 }
 
-/** `header`, then a pack of `commits` and everything in their trees, into `file`; streamed, never held. */
-function writePack(top: string, commits: string[], header: string, file: string): Promise<void> {
+/**
+ * `header`, then a pack of `commits` and everything in their trees, into `file`; streamed, never held. Resolves with
+ * the file's SHA-256, computed as it is written.
+ */
+function writePack(top: string, commits: string[], header: string, file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(file, { flags: "wx" });
+    const hash = createHash("sha256").update(header);
     out.write(header);
     const list = spawn("git", ["rev-list", "--objects", "--no-object-names", "--no-walk", ...commits], { cwd: top, stdio: ["ignore", "pipe", "pipe"] });
     const pack = spawn("git", ["pack-objects", "--stdout", "-q"], { cwd: top, stdio: ["pipe", "pipe", "pipe"] });
@@ -103,6 +107,7 @@ function writePack(top: string, commits: string[], header: string, file: string)
     list.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     pack.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     list.stdout.pipe(pack.stdin);
+    pack.stdout.on("data", (chunk: Buffer) => hash.update(chunk));
     pack.stdout.pipe(out);
     let failed = false;
     const fail = (err: Error) => {
@@ -120,7 +125,7 @@ function writePack(top: string, commits: string[], header: string, file: string)
       if (code !== 0) fail(new CliError(`git pack-objects failed while packing the upload: ${lastLine(stderr)}`, ExitCode.AgentError));
     });
     out.once("finish", () => {
-      if (!failed) resolve();
+      if (!failed) resolve(hash.digest("hex"));
     });
     out.once("error", fail);
   });
