@@ -87,6 +87,9 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
       onTask: (id) => (taskId = id),
       ...(options.signals ? { signals: options.signals } : {}),
     });
+    if (!input.apply && router.embedded && taskId !== "" && (uploadDir !== undefined || input.repo !== undefined) && pretty) {
+      io.stderr.write(styleFor(io.stderr, io.env).dim(`the local cluster stops now, and with it the way to task ${taskId}'s changes: run with --apply to apply them here\n`));
+    }
     if (!input.apply || taskId === "") return code;
     if (code !== ExitCode.Ok) {
       io.stderr.write(`cc: task ${taskId} did not succeed, so its changes were not applied (\`cc diff ${taskId}\` shows them, \`cc apply ${taskId}\` applies them)\n`);
