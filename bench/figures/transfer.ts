@@ -3,8 +3,8 @@
 // UploadWorkspace stream through the router to the worker's staging directory — against `git bundle create` plus a
 // local copy of the bundle (what a user would do by hand over scp, without the network). A task then runs on it, and
 // the file comes back with `cc cp TASK:FILE` (ReadFile streamed from the worker through the router) against a local
-// `cp`. Router and worker RSS are sampled every 50 ms through each transfer: the figure is the peak over the same
-// process idle just before. Nothing of the file may be held whole in either.
+// `cp`. Router and worker RSS are sampled every 50 ms through each transfer, fresh processes each run: the figure is
+// the peak over the same process just before. Nothing of the file may be held whole in either.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
@@ -74,16 +74,7 @@ export const transfer: Figure = {
     git(repo, "add", "big.bin");
     git(repo, "commit", "--quiet", "-m", "a big file");
 
-    const worker = await startWorker(ctx, "transfer-worker", {
-      CC_CLAUDE_BIN: fakeClaude(ctx, "slow.sh"),
-      CC_MAX_UPLOAD_BYTES: limit,
-      CC_UPLOAD_STAGING_BYTES: limit,
-      CC_MAX_COPY_BYTES: limit,
-      CC_MAX_CHANGES_BYTES: limit,
-    });
-    const router = await startRouter(ctx, [worker], { CC_MAX_UPLOAD_BYTES: limit });
-    const client = routerClient(ctx, router.url);
-    await new Promise((r) => setTimeout(r, 1000));
+    const claude = fakeClaude(ctx, "slow.sh");
 
     const up = { ms: [] as number[], base: [] as number[], router: [] as number[], worker: [] as number[] };
     const down = { ms: [] as number[], base: [] as number[], router: [] as number[], worker: [] as number[] };
@@ -94,6 +85,18 @@ export const transfer: Figure = {
     };
     for (let i = 0; i <= runs; i++) {
       const measuredRun = i > 0; // the first of each side is untimed: page cache, git's first run
+      // Fresh processes each run: V8 keeps the heap it grew, so a second transfer through the same process would find
+      // room in what the first left and show no growth at all.
+      const worker = await startWorker(ctx, `transfer-worker-${i}`, {
+        CC_CLAUDE_BIN: claude,
+        CC_MAX_UPLOAD_BYTES: limit,
+        CC_UPLOAD_STAGING_BYTES: limit,
+        CC_MAX_COPY_BYTES: limit,
+        CC_MAX_CHANGES_BYTES: limit,
+      });
+      const router = await startRouter(ctx, [worker], { CC_MAX_UPLOAD_BYTES: limit });
+      const client = routerClient(ctx, router.url);
+      await new Promise((r) => setTimeout(r, 1000));
       // Baseline: git bundle + a local copy of it.
       const bundle = join(ctx.tmp, `by-hand-${i}.bundle`);
       const copy = join(ctx.tmp, `by-hand-copy-${i}.bundle`);
@@ -149,11 +152,14 @@ export const transfer: Figure = {
         down.worker.push(peaks2[1]! - idleWorker2);
       }
       ctx.log(`run ${i}${measuredRun ? "" : " (untimed)"}: cc cp ${(downloaded.ms / 1000).toFixed(2)} s, cp ${(localCopy.ms / 1000).toFixed(2)} s; RSS +${((peaks2[0]! - idleRouter2) / MiB).toFixed(1)} MiB router, +${((peaks2[1]! - idleWorker2) / MiB).toFixed(1)} MiB worker`);
+      await router.stop();
+      await worker.stop();
     }
 
     const rate = (ms: number) => mib / (ms / 1000);
     const how = `A checkout of one ${mib} MiB file of random bytes, router and worker as processes of their own on loopback; each run times both sides, alternating, after one untimed round.`;
-    const rssNote = (what: string) => `Peak VmRSS sampled every 50 ms during the ${what}, minus the same process just before it; median over runs. The file is ${mib} MiB.`;
+    const rssNote = (what: string) =>
+      `Peak VmRSS sampled every 50 ms during the ${what}, minus the same process just before it, with fresh router and worker processes each run (the download follows the upload in the same processes); median over runs. The file is ${mib} MiB.`;
     const rssRow = (key: string, title: string, values: number[], label: string, what: string) =>
       row({
         figure: 8,
