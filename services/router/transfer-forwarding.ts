@@ -85,7 +85,7 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
       const header = first.part.value;
       if (header.size > BigInt(deps.maxUploadBytes)) {
         throw resourceExhausted(
-          `the upload is ${header.size} bytes, over the router's limit of ${deps.maxUploadBytes} (CC_MAX_UPLOAD_BYTES); leave large files out (.gitignore, .ccignore) or raise the limit`,
+          `the upload is ${header.size} bytes, over the router's limit of ${deps.maxUploadBytes} (CC_MAX_UPLOAD_BYTES); leave large files out of it (.gitignore; .ccignore outside git) or raise the limit`,
         );
       }
       const worker = uploadWorker(header.labels, header.workerId);

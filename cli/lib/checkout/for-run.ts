@@ -5,9 +5,12 @@
 // use). --no-upload turns that off; --upload turns it on elsewhere (the embedded cluster, with --repo: then only what
 // the repository lacks is sent); --upload=DIR sends another directory (a tarball when it is not in git).
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { UsageError } from "clipanion";
 import { type RunRequest, type Workspace, WorkspaceSchema } from "../../../gen/claudecluster/v1/run_pb.js";
+import { ExitCode } from "../../exit-codes.js";
 import type { RouterClient } from "../client.js";
+import { CliError } from "../errors.js";
 import type { CommandIO } from "../io.js";
 import { humanBytes } from "../numbers.js";
 import { StatusLine } from "../status-line.js";
@@ -56,6 +59,12 @@ export async function uploadForRun(io: CommandIO, client: Pick<RouterClient, "up
         lastDraw = now;
         status.set(`uploading ${humanBytes(sent)} of ${humanBytes(total)} (${Math.floor((sent / Math.max(1, total)) * 100)}%)`);
       },
+    }).catch((err: unknown) => {
+      // Too big: say how to send nothing at all, too.
+      if (err instanceof ConnectError && err.code === Code.ResourceExhausted) {
+        throw new CliError(`the upload of ${prepared.description} was refused: ${err.rawMessage}; or run with --no-upload to send nothing`, ExitCode.Refused);
+      }
+      throw err;
     });
     status.clear();
     if (show) io.stderr.write(styleFor(io.stderr, io.env).dim(`uploaded ${prepared.description} to worker ${res.workerId}\n`));

@@ -173,7 +173,7 @@ export class UploadStaging {
     if (size === 0n) throw invalidArgument("header.size", "is 0; an upload has bytes");
     if (size > BigInt(this.o.maxUploadBytes)) {
       throw resourceExhausted(
-        `the upload is ${size} bytes, over worker ${this.o.workerId}'s limit of ${this.o.maxUploadBytes} (CC_MAX_UPLOAD_BYTES); leave large files out (.gitignore, .ccignore) or raise the limit`,
+        `the upload is ${size} bytes, over worker ${this.o.workerId}'s limit of ${this.o.maxUploadBytes} (CC_MAX_UPLOAD_BYTES); leave large files out of it (.gitignore; .ccignore outside git) or raise the limit`,
       );
     }
     if (!SHA256.test(header.sha256)) throw invalidArgument("header.sha256", "must be the SHA-256 of the upload as 64 lower-case hex digits");

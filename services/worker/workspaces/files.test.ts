@@ -74,5 +74,8 @@ describe("workspace files", () => {
       "chunk: the copy ended after 2 of the 5 bytes the header announced (truncated)",
     ]);
     expect(existsSync(join(ws, "c.txt"))).toBe(false);
+    // "dir/" names a directory, as cp takes it: one that is not there is not created as a file.
+    expect((await code(writeWorkspaceFile(ws, { taskId: "t", path: "nodir/", name: "x", type: FileType.FILE, size: 1n, mode: 0 } as never, bytes("x"), 1000)))[0]).toBe(Code.NotFound);
+    expect(existsSync(join(ws, "nodir"))).toBe(false);
   });
 });

@@ -172,6 +172,9 @@ export async function writeWorkspaceFile(workspace: string, header: WriteFileHea
       r = await resolveInWorkspace(workspace, rel, "header.path");
     }
   }
+  if (header.type === FileType.FILE && header.path.endsWith("/") && r.real === undefined) {
+    throw notFound(`the directory "${header.path}" in the task's workspace`, "create it first, or name the file to write");
+  }
   const counted = exactly(chunks, size);
   if (header.type === FileType.FILE) {
     if (r.real !== undefined && (await stat(r.real)).isDirectory()) throw failedPrecondition(`"${rel}" is a directory in the task's workspace`);
