@@ -52,7 +52,8 @@ describe("cc against a local cluster running the real claude", () => {
   /** Runs cc to its end. `onStdout` sees the output as it arrives and may act on the child. */
   function cc(args: string[], options: { env?: Record<string, string>; input?: string; onStdout?: (soFar: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [MAIN, ...args], { env: { ...baseEnv, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+      // Not in a git checkout (the project's own would be uploaded: cc run's default with a router).
+      const child = spawn(NODE, [MAIN, ...args], { cwd: root, env: { ...baseEnv, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => {

@@ -3,15 +3,19 @@
 import { Builtins, Cli, type BaseContext } from "clipanion";
 import { VERSION } from "../services/common/version.js";
 import { CcCommand } from "./command.js";
+import { ApplyCommand } from "./commands/apply.js";
 import { AttachCommand } from "./commands/attach.js";
 import { CancelCommand } from "./commands/cancel.js";
 import { ConfigDeleteCommand } from "./commands/config/delete.js";
 import { ConfigSetCommand } from "./commands/config/set.js";
 import { ConfigShowCommand } from "./commands/config/show.js";
 import { ConfigUseCommand } from "./commands/config/use.js";
+import { CpCommand } from "./commands/cp.js";
 import { DemoCommand } from "./commands/demo.js";
+import { DiffCommand } from "./commands/diff.js";
 import { LogsCommand } from "./commands/logs.js";
 import { McpCommand } from "./commands/mcp.js";
+import { LsCommand } from "./commands/ls.js";
 import { PsCommand } from "./commands/ps.js";
 import { RunCommand } from "./commands/run.js";
 import { UpCommand } from "./commands/up.js";
@@ -25,6 +29,10 @@ export const COMMANDS = [
   LogsCommand,
   PsCommand,
   CancelCommand,
+  DiffCommand,
+  ApplyCommand,
+  CpCommand,
+  LsCommand,
   WorkersCommand,
   McpCommand,
   UpCommand,

@@ -19,6 +19,8 @@ export class RunCommand extends RouterCommand {
 
       The first Ctrl-C cancels the task. If the stream to the router drops, cc re-attaches to the task by itself. With no router configured (--router, CC_ROUTER_URL or a profile), a local cluster is started for the call.
 
+      Run inside a git checkout against a router (not the local cluster), cc uploads the checkout by default: HEAD with what is staged, unstaged and untracked (ignored files never leave the machine), without touching your index or stash. The task works on it on a branch of its own, \`cc/<task id>\`. \`--no-upload\` turns that off; \`--upload\` turns it on with --repo (then only what the repository lacks is sent) or on the local cluster; \`--upload=DIR\` sends another directory, a tarball when it is not in git (honouring .gitignore and a .ccignore at its top). The task's changes come back with \`cc diff\`, \`cc apply\`, or \`--apply\` here: applied to this checkout when the task succeeds. \`--repo URL --push\` pushes the task's branch (\`cc/<task id>\`, or \`--push-branch\`) to the repository, never forcing.
+
       ${indented(EXIT_CODES_HELP)}
     `,
     examples: [
@@ -30,6 +32,8 @@ export class RunCommand extends RouterCommand {
       ["Start a task and come back to it later", "$0 run -d refactor the parser && cc ps"],
       ["Open the remote claude's terminal UI", "$0 run -i"],
       ["Run on a worker labelled region=eu, in a shared directory, for at most 10 minutes", "$0 run --label region=eu --cwd myproject --timeout 10m run the tests"],
+      ["Work on this checkout remotely and apply the result here", "$0 run --apply --allowed-tools Bash,Edit fix the failing test"],
+      ["Clone a repository, then push the task's branch to it", "$0 run --repo https://github.com/org/repo --push --allowed-tools Bash,Edit fix issue 42"],
     ],
   });
 
@@ -56,6 +60,12 @@ export class RunCommand extends RouterCommand {
   ref = Option.String("--ref", { description: "With --repo: the branch, tag or commit to check out" });
   timeout = Option.String("--timeout", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
   approve = Option.Array("--approve", { description: "When claude asks, allow calls matching this pattern without asking, e.g. Bash, 'Bash(npm test*)', 'mcp__github__*' (repeatable)" });
+  upload = Option.String("--upload", { tolerateBoolean: true, description: "Send this checkout (the default in a git checkout with a router), or --upload=DIR; --no-upload to send nothing" });
+  apply = Option.Boolean("--apply", false, { description: "When the task succeeds, apply its changes to this checkout (as cc apply does)" });
+  push = Option.Boolean("--push", false, { description: "With --repo: commit what claude left uncommitted and push the task's branch to the repository" });
+  pushBranch = Option.String("--push-branch", { description: "With --push: the branch to push (default cc/<task id>)" });
+  pushAuthor = Option.String("--push-author", { description: "With --push: author of that commit, as 'Name <email>' (default: the worker's CC_GIT_AUTHOR)" });
+  pushMessage = Option.String("--push-message", { description: "With --push: that commit's message (default: cc: work of task <id>, and the prompt)" });
 
   prompt = Option.Rest({ name: "prompt" });
 
@@ -84,6 +94,12 @@ export class RunCommand extends RouterCommand {
       ref: this.ref,
       timeout: this.timeout,
       approve: this.approve,
+      upload: this.upload,
+      apply: this.apply,
+      push: this.push,
+      pushBranch: this.pushBranch,
+      pushAuthor: this.pushAuthor,
+      pushMessage: this.pushMessage,
       ...this.connectionFlags(),
     }, { onRouter: (url) => (this.routerUrl = url) });
   }

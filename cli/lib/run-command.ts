@@ -4,6 +4,9 @@ import { create } from "@bufbuild/protobuf";
 import { UsageError } from "clipanion";
 import { AgentOptionsSchema, WorkspaceSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { parseApproveRules } from "./approve-rules.js";
+import { ExitCode } from "../exit-codes.js";
+import { applyChanges } from "./changes/apply.js";
+import { uploadDirFor, uploadForRun } from "./checkout/for-run.js";
 import { resolveConnection, type ConnectionFlags } from "./connection.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./formats.js";
 import type { CommandIO, SignalSource } from "./io.js";
@@ -20,6 +23,10 @@ export interface RunCommandInput extends RunFlags, ConnectionFlags {
   approve?: string[] | undefined;
   outputFormat?: string | undefined;
   includePartialMessages?: boolean | undefined;
+  /** --upload, --upload=DIR, --no-upload (services the checkout: cli/lib/checkout/for-run.ts). */
+  upload?: boolean | string | undefined;
+  /** Apply the task's changes here when it succeeds. */
+  apply?: boolean | undefined;
 }
 
 export function checkOutputFormat(raw: string | undefined): Format {
@@ -39,6 +46,8 @@ export function checkRunFlags(input: RunCommandInput, io: Pick<CommandIO, "stdin
   if (input.approve?.length && input.detach) {
     throw new UsageError("--approve is applied by cc while it follows the task; answer a detached task's requests with `cc attach`, or allow tools up front with --allowed-tools");
   }
+  if (input.apply && input.detach) throw new UsageError("--apply waits for the task to end, -d does not: apply a detached task's changes later with `cc apply TASK`");
+  if (input.apply && input.interactive) throw new UsageError("--apply goes with headless runs; after -i, apply the changes with `cc apply TASK`");
   if (input.interactive) {
     const stdin = io.stdin as { isTTY?: boolean };
     if (!stdin.isTTY || !(io.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("-i needs a terminal on stdin and stdout");
@@ -63,16 +72,25 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
   if (input.detach && resolveConnection(io.env, input).router === "") {
     throw new UsageError("-d needs a router that keeps running after cc returns: start one with `cc up` and set --router or CC_ROUTER_URL");
   }
-  // On a cluster started for this call, claude works where cc was run, as `claude -p` would.
   const embedded = resolveConnection(io.env, input).router === "";
-  if (embedded && !request.workspace) request.workspace = create(WorkspaceSchema, { source: { case: "directory", value: "." } });
-  const router = await openRouter(io.env, input, { allowEmbedded: true, ...(embedded ? { workspaceRoot: process.cwd() } : {}) });
+  const uploadDir = await uploadDirFor(input, embedded, process.cwd());
+  if (input.apply && !uploadDir && input.repo === undefined) {
+    throw new UsageError("--apply needs a task in a git workspace of its own: run it in a git checkout (it is uploaded), or with --upload or --repo");
+  }
+  // On a cluster started for this call, claude works where cc was run, as `claude -p` would (an upload or a clone goes
+  // to a directory of the task's own, not into this one).
+  const inPlace = embedded && !request.workspace && !uploadDir;
+  if (inPlace) request.workspace = create(WorkspaceSchema, { source: { case: "directory", value: "." } });
+  const router = await openRouter(io.env, input, { allowEmbedded: true, ...(inPlace ? { workspaceRoot: process.cwd() } : {}) });
   options.onRouter?.(router.url);
-  if (router.embedded && format === "pretty" && !input.interactive && io.stderr.isTTY) {
+  const pretty = format === "pretty" && io.stderr.isTTY === true;
+  if (router.embedded && pretty && !input.interactive) {
     io.stderr.write(styleFor(io.stderr, io.env).dim("no router configured: running on a local cluster started for this call (see `cc up` and `cc config`)\n"));
   }
   try {
-    return await runTask({
+    if (uploadDir) request.workspace = await uploadForRun(io, router.client, uploadDir, request, pretty);
+    let taskId = "";
+    const code = await runTask({
       io,
       client: router.client,
       router: router.url,
@@ -81,8 +99,18 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
       includePartials: input.includePartialMessages === true,
       embedded: router.embedded,
       permissions: { rules, ask, otherwise: "deny" },
+      onTask: (id) => (taskId = id),
       ...(options.signals ? { signals: options.signals } : {}),
     });
+    if (!input.apply && router.embedded && taskId !== "" && (uploadDir !== undefined || input.repo !== undefined) && pretty) {
+      io.stderr.write(styleFor(io.stderr, io.env).dim(`the local cluster stops now, and with it the way to task ${taskId}'s changes: run with --apply to apply them here\n`));
+    }
+    if (!input.apply || taskId === "") return code;
+    if (code !== ExitCode.Ok) {
+      io.stderr.write(`cc: task ${taskId} did not succeed, so its changes were not applied (\`cc diff ${taskId}\` shows them, \`cc apply ${taskId}\` applies them)\n`);
+      return code;
+    }
+    return await applyChanges({ client: router.client, io, taskId, cwd: process.cwd() });
   } finally {
     await router.close();
   }

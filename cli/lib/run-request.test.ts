@@ -67,4 +67,13 @@ describe("buildRunRequest", () => {
     expect(splitToolList(undefined)).toEqual([]);
     expect(parseLabels(["a=1", "b = 2"])).toEqual({ a: "1", b: "2" });
   });
+
+  it("--push goes with --repo, and its options with --push", () => {
+    const req = buildRunRequest("x", { repo: "https://github.com/a/b", push: true, pushBranch: "claude/fix", pushAuthor: " Bot <bot@example.com> ", pushMessage: "Fix it" });
+    expect(req.workspace?.push).toMatchObject({ branch: "claude/fix", author: "Bot <bot@example.com>", message: "Fix it" });
+    expect(buildRunRequest("x", { repo: "https://github.com/a/b", push: true }).workspace?.push).toMatchObject({ branch: "", author: "", message: "" });
+    expect(() => buildRunRequest("x", { push: true })).toThrow("--push needs --repo URL: the repository the task's branch is pushed to");
+    expect(() => buildRunRequest("x", { repo: "https://github.com/a/b", pushBranch: "b" })).toThrow("--push-branch, --push-author and --push-message go with --push");
+    expect(() => buildRunRequest("x", { repo: "https://github.com/a/b", push: true, pushAuthor: "nobody" })).toThrow("--push-author expects 'Name <email>', got \"nobody\"");
+  });
 });

@@ -28,6 +28,10 @@ export interface RunFlags {
   timeout?: string | undefined;
   interactive?: boolean | undefined;
   detach?: boolean | undefined;
+  push?: boolean | undefined;
+  pushBranch?: string | undefined;
+  pushAuthor?: string | undefined;
+  pushMessage?: string | undefined;
 }
 
 export interface RunRequestContext {
@@ -131,6 +135,12 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
     throw new UsageError(`--cwd is a directory name under the worker's workspace root, without "/" at the start or "..", got "${flags.cwd}"`);
   }
 
+  if (!flags.push && (flags.pushBranch !== undefined || flags.pushAuthor !== undefined || flags.pushMessage !== undefined)) {
+    throw new UsageError("--push-branch, --push-author and --push-message go with --push");
+  }
+  if (flags.push && flags.repo === undefined) throw new UsageError("--push needs --repo URL: the repository the task's branch is pushed to");
+  if (flags.pushAuthor !== undefined && !/^[^<>\n]+<[^<>\s]+>$/.test(flags.pushAuthor.trim())) throw new UsageError(`--push-author expects 'Name <email>', got "${flags.pushAuthor}"`);
+
   const interactive = flags.interactive === true;
   if (!interactive && prompt.trim() === "") throw new UsageError("give a prompt: cc run \"your prompt\" (or `cc run -` to read it from stdin)");
 
@@ -147,9 +157,10 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
     maxBudgetUsd: flags.maxBudgetUsd !== undefined ? positiveAmount("--max-budget-usd", flags.maxBudgetUsd) : 0,
   };
 
+  const push = flags.push ? { push: { branch: flags.pushBranch ?? "", author: flags.pushAuthor?.trim() ?? "", message: flags.pushMessage ?? "" } } : {};
   const workspace =
     flags.repo !== undefined
-      ? { source: { case: "repository" as const, value: { url: flags.repo, ref: flags.ref ?? "" } } }
+      ? { source: { case: "repository" as const, value: { url: flags.repo, ref: flags.ref ?? "" } }, ...push }
       : flags.cwd !== undefined
         ? { source: { case: "directory" as const, value: flags.cwd } }
         : undefined;

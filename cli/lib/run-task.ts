@@ -29,6 +29,8 @@ export interface RunTaskOptions {
   signals?: SignalSource;
   /** Backoff of re-attaching, for tests. */
   retryDelayMs?: number;
+  /** Told the task's id once the router assigned it. */
+  onTask?: (taskId: string) => void;
   /** How claude's permission requests are answered (headless tasks that ask). */
   permissions?: PermissionAnswering;
 }
@@ -55,7 +57,14 @@ export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 5
 export async function runTask(o: RunTaskOptions): Promise<number> {
   if (o.request.mode === RunMode.INTERACTIVE) return runInteractiveTask(o);
   if (o.request.detach) return runDetached(o);
-  return followTask({ ...o, start: { run: o.request }, onInterrupt: "cancel", ...(o.request.agent ? { agent: o.request.agent } : {}) });
+  const onTask = o.onTask;
+  return followTask({
+    ...o,
+    start: { run: o.request },
+    onInterrupt: "cancel",
+    ...(o.request.agent ? { agent: o.request.agent } : {}),
+    ...(onTask ? { onEvent: (ev: RunEvent) => onTask(ev.taskId) } : {}),
+  });
 }
 
 export interface FollowTaskOptions {

@@ -1,5 +1,8 @@
 // A whole cluster in one process: a router and N workers on loopback, the workers registered with the router.
 // `cc run` starts one when no router is configured, `cc up` runs one in the foreground, and tests use it too.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { silentLogger, type Logger } from "../common/logger.js";
 import { embeddedClaudeConfigDir, seedEmbeddedClaudeConfig } from "./claude-config.js";
 import { createRouter, type Router } from "../router/server.js";
@@ -25,6 +28,11 @@ export interface LocalClusterOptions {
   maxSessionsPerWorker?: number;
   /** Serve the web UI at the router's URL (`cc up`); off by default, since `cc run`'s cluster lives for one command. */
   web?: boolean;
+  /**
+   * A cluster started for one command whose workspace root is the user's own directory (`cc run` with no router):
+   * uploads and recorded changes go to a temporary directory removed at close, and no workspace is ever reclaimed.
+   */
+  forOneCommand?: boolean;
   logger?: Logger;
 }
 
@@ -59,6 +67,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
   const workers: Worker[] = [];
   const workerUrls: string[] = [];
+  const scratch = options.forOneCommand ? mkdtempSync(join(tmpdir(), "cc-embedded-")) : undefined;
   try {
     for (let i = 1; i <= (options.workers ?? 1); i++) {
       const settings = readWorkerSettings({
@@ -70,6 +79,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         ...(options.claudeHome ? { CC_CLAUDE_HOME: options.claudeHome } : {}),
         ...(options.workspaceRoot ? { CC_WORKSPACE_ROOT: options.workspaceRoot } : {}),
         ...(options.maxSessionsPerWorker ? { CC_MAX_SESSIONS: String(options.maxSessionsPerWorker) } : {}),
+        ...(scratch
+          ? {
+              CC_UPLOAD_DIR: join(scratch, `uploads-${i}`),
+              CC_CHANGES_DIR: join(scratch, `changes-${i}`),
+              CC_WORKSPACE_RETAIN_AGE: "876000h",
+              CC_WORKSPACE_RETAIN_BYTES: String(Number.MAX_SAFE_INTEGER),
+            }
+          : {}),
       });
       const worker = await createWorker(settings, { logger: logger.child({ component: "worker", workerId: settings.workerId }), env: baseEnv });
       workers.push(worker);
@@ -85,6 +102,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   } catch (err) {
     await Promise.all(workers.map((w) => w.shutdown(0)));
     await router.shutdown(0);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     throw err;
   }
 
@@ -96,6 +114,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     async close() {
       await router.shutdown(0);
       await Promise.all(workers.map((w) => w.shutdown(0)));
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

@@ -55,6 +55,7 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
 
   validateAgentOptions(req);
   validateWorkspace(req);
+  validatePush(req);
 }
 
 /** Values that become claude flags must not look like flags themselves, nor carry NULs. */
@@ -120,10 +121,38 @@ function validateWorkspace(req: RunRequest): void {
     if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument("workspace.directory", "may contain only letters, digits, '.', '_', '-' and '/'");
     return;
   }
-  const repo = source.value;
-  validateRepositoryUrl(repo.url);
-  validateRef(repo.ref);
-  validateToken(repo.token, repo.url);
+  if (source.case === "upload") {
+    const upload = source.value;
+    if (upload.uploadId === "") throw invalidArgument("workspace.upload.upload_id", "is required: the id UploadWorkspace returned");
+    if (!isValidTaskId(upload.uploadId)) throw invalidArgument("workspace.upload.upload_id", "must be 1-64 letters, digits, '-' or '_'");
+    if (upload.origin) validateRepository(upload.origin, "workspace.upload.origin");
+  } else {
+    validateRepository(source.value, "workspace.repository");
+  }
+}
+
+function validateRepository(repo: { url: string; ref: string; token: string }, field: string): void {
+  validateRepositoryUrl(repo.url, `${field}.url`);
+  validateRef(repo.ref, `${field}.ref`);
+  validateToken(repo.token, repo.url, `${field}.token`);
+}
+
+const MAX_PUSH_MESSAGE_BYTES = 64 * 1024;
+
+/** `workspace.push`: only with a repository to push to; a branch name git accepts; an identity; a plain message. */
+function validatePush(req: RunRequest): void {
+  const push = req.workspace?.push;
+  if (!push) return;
+  const source = req.workspace?.source;
+  const origin = source?.case === "repository" ? source.value.url : source?.case === "upload" ? source.value.origin?.url : undefined;
+  if (!origin) throw invalidArgument("workspace.push", "needs a repository to push to: workspace.repository, or workspace.upload.origin (cc run --repo URL)");
+  if (push.branch !== "") {
+    if (push.branch.startsWith("refs/") || push.branch === "HEAD") throw invalidArgument("workspace.push.branch", `must be a branch name such as cc/fix-tests, not "${push.branch}"`);
+    validateRef(push.branch, "workspace.push.branch");
+  }
+  if (push.author !== "" && !/^[^<>\n\0]+<[^<>\s]+>$/.test(push.author.trim())) throw invalidArgument("workspace.push.author", "must be `Name <email>`");
+  if (push.message.includes("\0")) throw invalidArgument("workspace.push.message", "contains a NUL character");
+  if (Buffer.byteLength(push.message) > MAX_PUSH_MESSAGE_BYTES) throw invalidArgument("workspace.push.message", `is over ${MAX_PUSH_MESSAGE_BYTES} bytes`);
 }
 
 // Repository workspaces. The worker hands these values to git (as arguments after `--`, never through a shell), so
@@ -142,16 +171,11 @@ const USER = /^(?:[A-Za-z0-9._~][A-Za-z0-9._~-]*)?$/;
 const HOST = /^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])$/;
 const HOST_PORT = new RegExp(`${HOST.source.slice(0, -1)}(?::[0-9]{1,5})?$`);
 
-function badUrl(problem: string): ConnectError {
-  return invalidArgument("workspace.repository.url", `${problem}; ${URL_RULE}`);
-}
-
-function credentialsInUrl(): ConnectError {
-  return badUrl("must not carry credentials (user:password@host), pass an access token in workspace.repository.token");
-}
-
 /** Throws INVALID_ARGUMENT unless `url` is an https://, ssh:// or scp-like URL git can clone without surprises. */
-export function validateRepositoryUrl(url: string): void {
+export function validateRepositoryUrl(url: string, field = "workspace.repository.url"): void {
+  const badUrl = (problem: string): ConnectError => invalidArgument(field, `${problem}; ${URL_RULE}`);
+  const credentialsInUrl = (): ConnectError =>
+    badUrl(`must not carry credentials (user:password@host), pass an access token in ${field.replace(/\.url$/, ".token")}`);
   if (url === "") throw badUrl("is empty");
   if (url.length > MAX_REPOSITORY_URL_CHARS) throw badUrl(`is longer than ${MAX_REPOSITORY_URL_CHARS} characters`);
   if (UNPRINTABLE.test(url)) throw badUrl("contains whitespace or control characters");
@@ -188,10 +212,10 @@ export function validateRepositoryUrl(url: string): void {
  * Throws INVALID_ARGUMENT unless `ref` is empty or a name `git check-ref-format --allow-onelevel` accepts (the rules
  * of git-check-ref-format(1), applied here rather than by running git), that does not start with "-".
  */
-export function validateRef(ref: string): void {
+export function validateRef(ref: string, field = "workspace.repository.ref"): void {
   if (ref === "") return;
   const bad = (problem: string) =>
-    invalidArgument("workspace.repository.ref", `${problem}; give a branch or tag name, a full commit id, or a full ref name such as refs/heads/main`);
+    invalidArgument(field, `${problem}; give a branch or tag name, a full commit id, or a full ref name such as refs/heads/main`);
   if (ref.length > MAX_REF_CHARS) throw bad(`is longer than ${MAX_REF_CHARS} characters`);
   if (ref.startsWith("-")) throw bad('must not start with "-"');
   if (UNPRINTABLE.test(ref)) throw bad("contains whitespace or control characters");
@@ -203,9 +227,9 @@ export function validateRef(ref: string): void {
   if (ref.split("/").some((part) => part.startsWith(".") || part.endsWith(".lock"))) throw bad('has a part that starts with "." or ends with ".lock"');
 }
 
-function validateToken(token: string, url: string): void {
+function validateToken(token: string, url: string, field: string): void {
   if (token === "") return;
-  if (!url.startsWith("https://")) throw invalidArgument("workspace.repository.token", "is only used with https:// URLs; ssh uses the worker's keys");
-  if (token.length > MAX_TOKEN_CHARS) throw invalidArgument("workspace.repository.token", `is longer than ${MAX_TOKEN_CHARS} characters`);
-  if (UNPRINTABLE.test(token)) throw invalidArgument("workspace.repository.token", "contains whitespace or control characters");
+  if (!url.startsWith("https://")) throw invalidArgument(field, "is only used with https:// URLs; ssh uses the worker's keys");
+  if (token.length > MAX_TOKEN_CHARS) throw invalidArgument(field, `is longer than ${MAX_TOKEN_CHARS} characters`);
+  if (UNPRINTABLE.test(token)) throw invalidArgument(field, "contains whitespace or control characters");
 }

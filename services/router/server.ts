@@ -22,6 +22,8 @@ import { taskActivity } from "./task-activity.js";
 import { TaskWatchers } from "./task-watch.js";
 import { TaskStore } from "./tasks.js";
 import { defaultWebDir, loadWebApp, type WebApp } from "./web-app.js";
+import { transferForwarding } from "./transfer-forwarding.js";
+import { UploadPlacements } from "./uploads.js";
 
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 
@@ -87,6 +89,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     onCapacity: () => dispatcher?.pump(),
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger);
+  const uploads = new UploadPlacements(registry);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
@@ -100,7 +103,10 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      routerRoutes(routerService({ settings, dispatcher, tasks, registry, watchers }))(router);
+      routerRoutes({
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads }),
+        ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },

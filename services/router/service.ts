@@ -13,18 +13,22 @@ import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
 import type { TaskEntry, TaskStore } from "./tasks.js";
+import type { TransferMethod } from "./transfer-forwarding.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
+import type { UploadPlacements } from "./uploads.js";
 
 const MAX_LIST = 1000;
 
+/** The RPCs about tasks and workers; those that move bytes are in transfer-forwarding.ts. */
 export function routerService(deps: {
   settings: RouterSettings;
   dispatcher: Dispatcher;
   tasks: TaskStore;
   registry: Registry;
   watchers: TaskWatchers;
-}): ServiceImpl<typeof RouterService> {
-  const { settings, dispatcher, tasks, registry, watchers } = deps;
+  uploads: UploadPlacements;
+}): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
+  const { settings, dispatcher, tasks, registry, watchers, uploads } = deps;
 
   async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
     if (entry.log.subscriberCount >= settings.maxSubscribers) {
@@ -50,6 +54,8 @@ export function routerService(deps: {
 
   return {
     async *run(req, ctx) {
+      // A task on an uploaded workspace runs where the upload is.
+      uploads.place(req);
       const entry = dispatcher.submit(req, ctx.values.get(REQUEST_ID));
       yield* follow(entry, 0n, ctx);
     },

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema, type WorkspaceUpload } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { isValidTaskId, newTaskId } from "../common/ids.js";
@@ -24,6 +24,9 @@ import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { ExitReason, TaskRun } from "./task-run.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
+import type { WorkerTransfers } from "./transfers.js";
+import type { StagedUpload } from "./upload/staging.js";
+import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
 import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
@@ -37,6 +40,8 @@ export interface RunnerDeps {
   spawnTerminal: SpawnTerminal;
   /** The environment claude's allowlisted variables are taken from. */
   env: NodeJS.ProcessEnv;
+  /** Uploads, recorded changes and workspace retention (services/worker/transfers.ts). */
+  transfers: WorkerTransfers;
 }
 
 /** How many ended task ids a worker remembers (a few bytes each). */
@@ -115,10 +120,14 @@ export class Runner {
     const headless = req.mode !== RunMode.INTERACTIVE;
     const candidate = !req.workspace?.source.case && this.warmMatches(req);
     const warm = headless ? this.pool?.take(candidate ? claudeInvocation(req, undefined, this.files.mcpConfig(TaskFiles.WARM)).args : undefined) : undefined;
+    const source = req.workspace?.source;
+    // Taken now (NOT_FOUND refuses the task): an upload serves one task.
+    const upload = source?.case === "upload" ? this.deps.transfers.uploads.take(source.value.uploadId) : undefined;
     let workspace: string;
     try {
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
     } catch (err) {
+      if (upload) rmSync(upload.file, { force: true });
       throw fromPlatformError(err, "preparing the workspace");
     }
     const task = new TaskRun(taskId, req, workspace, {
@@ -130,36 +139,50 @@ export class Runner {
       maxOutputBytes: settings.maxOutputBytes,
       ...(warm ? { processTag: warm.tag } : {}),
       ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
+      beforeExit: async () => {
+        const changes = await this.deps.transfers.changes.end(taskId);
+        return changes ? { changes } : {};
+      },
       logger,
     });
     this.runs.set(taskId, task);
+    this.deps.transfers.retention.started(taskId, workspace);
     const hookEventsPath = join(this.hooksDir, `${taskId}.jsonl`);
     void task.done.then(() => {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
       rmSync(hookEventsPath, { force: true });
       this.files.remove(taskId);
+      void this.deps.transfers.retention.ended(taskId);
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
     logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task accepted");
-    const source = req.workspace?.source;
     this.launches.set(task, () => {
-      if (task.stopSignal.aborted && !warm) return task.endBeforeLaunch("the task was stopped before claude started");
+      if (task.stopSignal.aborted && !warm) {
+        if (upload) rmSync(upload.file, { force: true });
+        return task.endBeforeLaunch("the task was stopped before claude started");
+      }
       if (warm) this.launchWarm(task, warm);
       else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
+      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, hookEventsPath);
       else this.launch(task, hookEventsPath);
     });
     return task;
   }
 
   /**
-   * Moves a task `start` admitted on, once: clones (for a repository workspace) and starts claude, or, when the task
-   * was stopped meanwhile, ends it without claude (a warm process taken for it is ended).
+   * Moves a task `start` admitted on, once: clones or unpacks (for a repository or upload workspace) and starts
+   * claude, or, when the task was stopped meanwhile, ends it without claude (a warm process taken for it is ended).
    */
   proceed(task: TaskRun): void {
     const launch = this.launches.get(task);
     this.launches.delete(task);
     launch?.();
+  }
+
+  /** Whether the task is running here now (until its `exited` is sent). */
+  has(taskId: string): boolean {
+    return this.runs.has(taskId);
   }
 
   /** Task ids that ended lately, so that a placement retried after its stream broke is refused (ALREADY_EXISTS). */
@@ -189,6 +212,7 @@ export class Runner {
       activeTaskIds: this.active().map((t) => t.taskId),
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
+      retention: this.deps.transfers.info(),
     });
   }
 
@@ -243,6 +267,8 @@ export class Runner {
       });
       task.progress(commit ? `cloned ${spec.url} at ${commit.slice(0, 12)}` : `cloned ${spec.url} (an empty repository)`);
       logger.info({ taskId: task.taskId, url: spec.url, ref: spec.ref || undefined, commit }, "repository cloned");
+      const push = task.request.workspace?.push;
+      await this.deps.transfers.changes.beginClone({ taskId: task.taskId, workspace: task.workspace, prompt: task.request.prompt, push, signal: task.stopSignal }, repo, commit, this.gitMarker(task));
     } catch (err) {
       const message = err instanceof ConnectError ? err.rawMessage : `cloning ${target} failed: ${fromPlatformError(err, "preparing the clone").rawMessage}`;
       logger.warn({ taskId: task.taskId, err: scrub(describe(err), spec.token) }, "clone failed");
@@ -259,8 +285,56 @@ export class Runner {
     this.launch(task, hookEventsPath);
   }
 
+  /**
+   * Unpacks the task's upload into its fresh workspace (status events while it does), then starts claude; as with a
+   * clone, a failure or a stop ends the task before claude runs and removes the directory. The upload's file goes
+   * either way: it served its task.
+   */
+  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, hookEventsPath: string): Promise<void> {
+    const { settings, env, logger } = this.deps;
+    task.setPhase(Phase.STARTING, "unpacking the upload");
+    try {
+      const { commit } = await unpackUpload(upload, {
+        dir: task.workspace,
+        taskId: task.taskId,
+        origin: spec.origin,
+        env,
+        extraEnv: this.gitMarker(task),
+        author: settings.gitAuthor,
+        timeoutMs: settings.cloneTimeoutMs,
+        signal: task.stopSignal,
+        maxUnpackedBytes: settings.maxUploadBytes * 4,
+        onProgress: (line) => task.progress(line),
+      });
+      const { header } = upload;
+      const push = task.request.workspace?.push;
+      if (commit) this.deps.transfers.changes.beginUpload({ taskId: task.taskId, workspace: task.workspace, base: commit, snapshot: header.snapshot, origin: spec.origin, push, prompt: task.request.prompt }, this.gitMarker(task));
+      logger.info({ taskId: task.taskId, uploadId: upload.id, commit: commit || undefined }, "upload unpacked");
+    } catch (err) {
+      const message = err instanceof ConnectError ? err.rawMessage : `unpacking the upload failed: ${fromPlatformError(err, "unpacking the upload").rawMessage}`;
+      logger.warn({ taskId: task.taskId, err: describe(err) }, "unpacking the upload failed");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch(scrub(message, spec.origin?.token ?? ""));
+      return;
+    } finally {
+      rmSync(upload.file, { force: true });
+    }
+    if (task.stopSignal.aborted) {
+      this.discardWorkspace(task);
+      task.endBeforeLaunch("the task was stopped before claude started");
+      return;
+    }
+    this.launch(task, hookEventsPath);
+  }
+
+  /** What every git process of a task carries, so it is found and ended like claude's (cancel, shutdown, orphan sweep). */
+  private gitMarker(task: TaskRun): Record<string, string> {
+    return { [TASK_ID_ENV]: task.taskId, [WORKER_PID_ENV]: String(process.pid) };
+  }
+
   /** Whatever a failed clone left: processes first, then the directory. */
   private discardWorkspace(task: TaskRun): void {
+    this.deps.transfers.retention.forget(task.taskId);
     signalTask(task.taskId, undefined, "SIGKILL");
     try {
       removeTaskWorkspace(this.deps.settings.workspaceRoot, task.workspace);

@@ -21,6 +21,8 @@ import { Runner } from "./runner.js";
 import type { WorkerSettings } from "./settings.js";
 import { spawnPty, type SpawnTerminal } from "./terminal.js";
 import { startRegistration, type Registration } from "./registration.js";
+import { transferService } from "./transfer-service.js";
+import { createTransfers } from "./transfers.js";
 import { hostname } from "node:os";
 
 /** Largest request message accepted: a prompt at the limit plus room for the other fields. */
@@ -67,13 +69,18 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
   const orphans = sweepOrphans();
   if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
-  const runner = new Runner({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
+  // Before the runner (and its warm pool) makes task directories: leftovers of an earlier run are taken in here.
+  const transfers = createTransfers(settings, env, logger);
+  const runner = new Runner({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty, transfers });
   const health = new HealthState([WorkerService.typeName]);
   const metrics = settings.metrics ? workerMetrics(runner, health, logger) : undefined;
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      workerRoutes(workerService(runner, settings.disconnectGraceMs))(router);
+      workerRoutes({
+        ...workerService(runner, settings.disconnectGraceMs),
+        ...transferService({ transfers, isRunning: (id) => runner.has(id), maxCopyBytes: settings.maxCopyBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },
@@ -119,6 +126,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       await registration?.stop();
       await drained;
       await runner.close();
+      transfers.close();
       health.close();
       await server.close(1000);
     },

@@ -164,7 +164,7 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
 
   it("cc run on the host completes a task whose Bash tool writes a file in the container's workspace", async () => {
     model.clearRequests();
-    const run = await cc(["run", "--allowed-tools", "Bash", "--output-format", "json", "make the file"]);
+    const run = await cc(["run", "--no-upload", "--allowed-tools", "Bash", "--output-format", "json", "make the file"]);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as { result: string; is_error: boolean };
     expect(result).toMatchObject({ result: "Done.", is_error: false });
@@ -175,7 +175,7 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
   });
 
   it("SIGTERM: the worker stops its running task within its grace period and exits 0", async () => {
-    const started = await cc(["run", "-d", "--allowed-tools", "Bash", "hang"]);
+    const started = await cc(["run", "-d", "--no-upload", "--allowed-tools", "Bash", "hang"]);
     expect(started.code, started.stderr).toBe(0);
     const taskId = started.stdout.trim();
     // Wait until claude runs its command, so there is something to stop.

@@ -173,7 +173,7 @@ describe("faults", () => {
   }, 60_000);
 
   it("the router restarts: the worker ends the orphaned task, cc says what happened, and the new router serves", async () => {
-    const started = await runCommand(process.execPath, [CC, "run", "-d", "--allowed-tools", "Bash", "--router", router.url, "hang"]);
+    const started = await runCommand(process.execPath, [CC, "run", "-d", "--no-upload", "--allowed-tools", "Bash", "--router", router.url, "hang"]);
     expect(started.code, started.stderr).toBe(0);
     const taskId = started.stdout.trim();
     const workspace = join(root, "ws-f1", ".tasks", taskId);

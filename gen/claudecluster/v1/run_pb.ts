@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKzAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKUAgoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBEhcKD2Fza19wZXJtaXNzaW9ucxgyIAEoCCJhCglXb3Jrc3BhY2USEwoJZGlyZWN0b3J5GAEgASgJSAASNQoKcmVwb3NpdG9yeRgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuR2l0UmVwb3NpdG9yeUgAQggKBnNvdXJjZSI4Cg1HaXRSZXBvc2l0b3J5EgsKA3VybBgBIAEoCRILCgNyZWYYAiABKAkSDQoFdG9rZW4YAyABKAkiKgoMVGVybWluYWxTaXplEgwKBGNvbHMYASABKA0SDAoEcm93cxgCIAEoDSLJAwoIUnVuRXZlbnQSDwoHdGFza19pZBgBIAEoCRILCgNzZXEYAiABKAQSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoHc3RhcnRlZBgKIAEoCzIZLmNsYXVkZWNsdXN0ZXIudjEuU3RhcnRlZEgAEioKBm91dHB1dBgLIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuT3V0cHV0SAASMgoHbWVzc2FnZRgMIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuQ2xhdWRlTWVzc2FnZUgAEioKBnN0YXR1cxgNIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuU3RhdHVzSAASKgoGZXhpdGVkGA4gASgLMhguY2xhdWRlY2x1c3Rlci52MS5FeGl0ZWRIABJBChJwZXJtaXNzaW9uX3JlcXVlc3QYMiABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXF1ZXN0SAASQwoTcGVybWlzc2lvbl9yZXNvbHZlZBgzIAEoCzIkLmNsYXVkZWNsdXN0ZXIudjEuUGVybWlzc2lvblJlc29sdmVkSABCBwoFZXZlbnQijgEKB1N0YXJ0ZWQSEQoJd29ya2VyX2lkGAEgASgJEgsKA3BpZBgCIAEoBRInCgRtb2RlGAMgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEhEKCXdvcmtzcGFjZRgEIAEoCRIWCg5jbGF1ZGVfdmVyc2lvbhgFIAEoCRIPCgdhdHRlbXB0GAYgASgNIkYKBk91dHB1dBIMCgRkYXRhGAEgASgMEi4KBnN0cmVhbRgCIAEoDjIeLmNsYXVkZWNsdXN0ZXIudjEuT3V0cHV0U3RyZWFtIu0CCg1DbGF1ZGVNZXNzYWdlEgwKBHR5cGUYASABKAkSDwoHc3VidHlwZRgCIAEoCRISCgpzZXNzaW9uX2lkGAMgASgJEgwKBGpzb24YBCABKAkSGgoScGFyZW50X3Rvb2xfdXNlX2lkGAUgASgJEiwKBGluaXQYCiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLlN5c3RlbUluaXRIABI3Cglhc3Npc3RhbnQYCyABKAsyIi5jbGF1ZGVjbHVzdGVyLnYxLkFzc2lzdGFudE1lc3NhZ2VIABItCgR1c2VyGAwgASgLMh0uY2xhdWRlY2x1c3Rlci52MS5Vc2VyTWVzc2FnZUgAEi4KBWRlbHRhGA0gASgLMh0uY2xhdWRlY2x1c3Rlci52MS5TdHJlYW1EZWx0YUgAEjEKBnJlc3VsdBgOIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzdWx0U3VtbWFyeUgAQgYKBGJvZHkipQEKClN5c3RlbUluaXQSCwoDY3dkGAEgASgJEg0KBW1vZGVsGAIgASgJEg0KBXRvb2xzGAMgAygJEhcKD3Blcm1pc3Npb25fbW9kZRgEIAEoCRIbChNjbGF1ZGVfY29kZV92ZXJzaW9uGAUgASgJEjYKC21jcF9zZXJ2ZXJzGAYgAygLMiEuY2xhdWRlY2x1c3Rlci52MS5NY3BTZXJ2ZXJTdGF0dXMiLwoPTWNwU2VydmVyU3RhdHVzEgwKBG5hbWUYASABKAkSDgoGc3RhdHVzGAIgASgJIpsBChBBc3Npc3RhbnRNZXNzYWdlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEi8KB2NvbnRlbnQYAyADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jaxITCgtzdG9wX3JlYXNvbhgEIAEoCRImCgV1c2FnZRgFIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiPgoLVXNlck1lc3NhZ2USLwoHY29udGVudBgBIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrIucBCgxDb250ZW50QmxvY2sSKwoEdGV4dBgBIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuVGV4dEJsb2NrSAASMwoIdGhpbmtpbmcYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlRoaW5raW5nQmxvY2tIABIyCgh0b29sX3VzZRgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFVzZUJsb2NrSAASOAoLdG9vbF9yZXN1bHQYBCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xSZXN1bHRCbG9ja0gAQgcKBWJsb2NrIhkKCVRleHRCbG9jaxIMCgR0ZXh0GAEgASgJIiEKDVRoaW5raW5nQmxvY2sSEAoIdGhpbmtpbmcYASABKAkiPAoMVG9vbFVzZUJsb2NrEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKaW5wdXRfanNvbhgDIAEoCSJJCg9Ub29sUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSDwoHY29udGVudBgCIAEoCRIQCghpc19lcnJvchgDIAEoCCJSCgtTdHJlYW1EZWx0YRISCgpldmVudF90eXBlGAEgASgJEg0KBWluZGV4GAIgASgNEhIKCmRlbHRhX3R5cGUYAyABKAkSDAoEdGV4dBgEIAEoCSJ6CgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIjChtjYWNoZV9jcmVhdGlvbl9pbnB1dF90b2tlbnMYAyABKAQSHwoXY2FjaGVfcmVhZF9pbnB1dF90b2tlbnMYBCABKAQi1wEKDVJlc3VsdFN1bW1hcnkSDwoHc3VidHlwZRgBIAEoCRIQCghpc19lcnJvchgCIAEoCBIOCgZyZXN1bHQYAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRIWCg50b3RhbF9jb3N0X3VzZBgFIAEoARITCgtkdXJhdGlvbl9tcxgGIAEoBBIXCg9kdXJhdGlvbl9hcGlfbXMYByABKAQSEQoJbnVtX3R1cm5zGAggASgNEiYKBXVzYWdlGAkgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSJYCgZTdGF0dXMSJgoFcGhhc2UYASABKA4yFy5jbGF1ZGVjbHVzdGVyLnYxLlBoYXNlEhYKDnF1ZXVlX3Bvc2l0aW9uGAIgASgNEg4KBmRldGFpbBgDIAEoCSKbAQoGRXhpdGVkEhEKCWV4aXRfY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSLAoGcmVhc29uGAMgASgOMhwuY2xhdWRlY2x1c3Rlci52MS5FeGl0UmVhc29uEi8KBnJlc3VsdBgEIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzdWx0U3VtbWFyeRIPCgdtZXNzYWdlGAUgASgJIkwKEFNlbmRJbnB1dFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgRkYXRhGAIgASgMSAASDgoEdGV4dBgDIAEoCUgAQgcKBWlucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlIk4KDVJlc2l6ZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIsCgRzaXplGAIgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUiEAoOUmVzaXplUmVzcG9uc2UqVAoHUnVuTW9kZRIYChRSVU5fTU9ERV9VTlNQRUNJRklFRBAAEhUKEVJVTl9NT0RFX0hFQURMRVNTEAESGAoUUlVOX01PREVfSU5URVJBQ1RJVkUQAip9CgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhoKFk9VVFBVVF9TVFJFQU1fVEVSTUlOQUwQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAMqlAEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBBIeChpQSEFTRV9XQUlUSU5HX0ZPUl9BUFBST1ZBTBAyKv0BCgpFeGl0UmVhc29uEhsKF0VYSVRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVRVhJVF9SRUFTT05fQ09NUExFVEVEEAESGQoVRVhJVF9SRUFTT05fQ0FOQ0VMTEVEEAISGQoVRVhJVF9SRUFTT05fVElNRURfT1VUEAMSFAoQRVhJVF9SRUFTT05fSURMRRAEEhsKF0VYSVRfUkVBU09OX0NMSUVOVF9HT05FEAUSGAoURVhJVF9SRUFTT05fU0hVVERPV04QBhIWChJFWElUX1JFQVNPTl9GQUlMRUQQBxIcChhFWElUX1JFQVNPTl9PVVRQVVRfTElNSVQQCGIGcHJvdG8z", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKzAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKUAgoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBEhcKD2Fza19wZXJtaXNzaW9ucxgyIAEoCCK/AQoJV29ya3NwYWNlEhMKCWRpcmVjdG9yeRgBIAEoCUgAEjUKCnJlcG9zaXRvcnkYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnlIABIzCgZ1cGxvYWQYFCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtzcGFjZVVwbG9hZEgAEicKBHB1c2gYFSABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLkdpdFB1c2hCCAoGc291cmNlIlUKD1dvcmtzcGFjZVVwbG9hZBIRCgl1cGxvYWRfaWQYASABKAkSLwoGb3JpZ2luGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5IjoKB0dpdFB1c2gSDgoGYnJhbmNoGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIskDCghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEkEKEnBlcm1pc3Npb25fcmVxdWVzdBgyIAEoCzIjLmNsYXVkZWNsdXN0ZXIudjEuUGVybWlzc2lvblJlcXVlc3RIABJDChNwZXJtaXNzaW9uX3Jlc29sdmVkGDMgASgLMiQuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVzb2x2ZWRIAEIHCgVldmVudCKOAQoHU3RhcnRlZBIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEicKBG1vZGUYAyABKA4yGS5jbGF1ZGVjbHVzdGVyLnYxLlJ1bk1vZGUSEQoJd29ya3NwYWNlGAQgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAUgASgJEg8KB2F0dGVtcHQYBiABKA0iRgoGT3V0cHV0EgwKBGRhdGEYASABKAwSLgoGc3RyZWFtGAIgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRTdHJlYW0i7QIKDUNsYXVkZU1lc3NhZ2USDAoEdHlwZRgBIAEoCRIPCgdzdWJ0eXBlGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSDAoEanNvbhgEIAEoCRIaChJwYXJlbnRfdG9vbF91c2VfaWQYBSABKAkSLAoEaW5pdBgKIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuU3lzdGVtSW5pdEgAEjcKCWFzc2lzdGFudBgLIAEoCzIiLmNsYXVkZWNsdXN0ZXIudjEuQXNzaXN0YW50TWVzc2FnZUgAEi0KBHVzZXIYDCABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlVzZXJNZXNzYWdlSAASLgoFZGVsdGEYDSABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlN0cmVhbURlbHRhSAASMQoGcmVzdWx0GA4gASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5SABCBgoEYm9keSKlAQoKU3lzdGVtSW5pdBILCgNjd2QYASABKAkSDQoFbW9kZWwYAiABKAkSDQoFdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhsKE2NsYXVkZV9jb2RlX3ZlcnNpb24YBSABKAkSNgoLbWNwX3NlcnZlcnMYBiADKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLk1jcFNlcnZlclN0YXR1cyIvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZzdGF0dXMYAiABKAkimwEKEEFzc2lzdGFudE1lc3NhZ2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSLwoHY29udGVudBgDIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrEhMKC3N0b3BfcmVhc29uGAQgASgJEiYKBXVzYWdlGAUgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSI+CgtVc2VyTWVzc2FnZRIvCgdjb250ZW50GAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2si5wEKDENvbnRlbnRCbG9jaxIrCgR0ZXh0GAEgASgLMhsuY2xhdWRlY2x1c3Rlci52MS5UZXh0QmxvY2tIABIzCgh0aGlua2luZxgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuVGhpbmtpbmdCbG9ja0gAEjIKCHRvb2xfdXNlGAMgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5Ub29sVXNlQmxvY2tIABI4Cgt0b29sX3Jlc3VsdBgEIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFJlc3VsdEJsb2NrSABCBwoFYmxvY2siGQoJVGV4dEJsb2NrEgwKBHRleHQYASABKAkiIQoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCSI8CgxUb29sVXNlQmxvY2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIkkKD1Rvb2xSZXN1bHRCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIlIKC1N0cmVhbURlbHRhEhIKCmV2ZW50X3R5cGUYASABKAkSDQoFaW5kZXgYAiABKA0SEgoKZGVsdGFfdHlwZRgDIAEoCRIMCgR0ZXh0GAQgASgJInoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEiMKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgDIAEoBBIfChdjYWNoZV9yZWFkX2lucHV0X3Rva2VucxgEIAEoBCLXAQoNUmVzdWx0U3VtbWFyeRIPCgdzdWJ0eXBlGAEgASgJEhAKCGlzX2Vycm9yGAIgASgIEg4KBnJlc3VsdBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhYKDnRvdGFsX2Nvc3RfdXNkGAUgASgBEhMKC2R1cmF0aW9uX21zGAYgASgEEhcKD2R1cmF0aW9uX2FwaV9tcxgHIAEoBBIRCgludW1fdHVybnMYCCABKA0SJgoFdXNhZ2UYCSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIlgKBlN0YXR1cxImCgVwaGFzZRgBIAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YAiABKA0SDgoGZGV0YWlsGAMgASgJIs4BCgZFeGl0ZWQSEQoJZXhpdF9jb2RlGAEgASgFEg4KBnNpZ25hbBgCIAEoCRIsCgZyZWFzb24YAyABKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRSZWFzb24SLwoGcmVzdWx0GAQgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5Eg8KB21lc3NhZ2UYBSABKAkSMQoHY2hhbmdlcxgUIAEoCzIgLmNsYXVkZWNsdXN0ZXIudjEuQ2hhbmdlc1N1bW1hcnki+QIKDkNoYW5nZXNTdW1tYXJ5EhMKC2Jhc2VfY29tbWl0GAEgASgJEhQKDGZpbmFsX2NvbW1pdBgCIAEoCRIOCgZicmFuY2gYAyABKAkSKwoFZmlsZXMYBCADKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaGFuZ2USEwoLZmlsZXNfdG90YWwYBSABKA0SEgoKaW5zZXJ0aW9ucxgGIAEoBBIRCglkZWxldGlvbnMYByABKAQSDwoHY29tbWl0cxgIIAEoDRITCgtwYXRjaF9ieXRlcxgJIAEoBBIUCgxidW5kbGVfYnl0ZXMYCiABKAQSHAoUYnVuZGxlX3ByZXJlcXVpc2l0ZXMYCyADKAkSLgoKZXhwaXJlc19hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYDSABKAkSKgoEcHVzaBgOIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuUHVzaFJlc3VsdCK3AQoKRmlsZUNoYW5nZRIMCgRwYXRoGAEgASgJEhAKCG9sZF9wYXRoGAIgASgJEi4KBGtpbmQYAyABKA4yIC5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaGFuZ2VLaW5kEhIKCmluc2VydGlvbnMYBCABKA0SEQoJZGVsZXRpb25zGAUgASgNEg4KBmJpbmFyeRgGIAEoCBIQCghvbGRfc2l6ZRgHIAEoBBIQCghuZXdfc2l6ZRgIIAEoBCJdCgpQdXNoUmVzdWx0EgsKA3VybBgBIAEoCRIOCgZicmFuY2gYAiABKAkSDgoGY29tbWl0GAMgASgJEhMKC2NvbXBhcmVfdXJsGAQgASgJEg0KBWVycm9yGAUgASgJIkwKEFNlbmRJbnB1dFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgRkYXRhGAIgASgMSAASDgoEdGV4dBgDIAEoCUgAQgcKBWlucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlIk4KDVJlc2l6ZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIsCgRzaXplGAIgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUiEAoOUmVzaXplUmVzcG9uc2UqVAoHUnVuTW9kZRIYChRSVU5fTU9ERV9VTlNQRUNJRklFRBAAEhUKEVJVTl9NT0RFX0hFQURMRVNTEAESGAoUUlVOX01PREVfSU5URVJBQ1RJVkUQAip9CgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhoKFk9VVFBVVF9TVFJFQU1fVEVSTUlOQUwQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAMqlAEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBBIeChpQSEFTRV9XQUlUSU5HX0ZPUl9BUFBST1ZBTBAyKv0BCgpFeGl0UmVhc29uEhsKF0VYSVRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVRVhJVF9SRUFTT05fQ09NUExFVEVEEAESGQoVRVhJVF9SRUFTT05fQ0FOQ0VMTEVEEAISGQoVRVhJVF9SRUFTT05fVElNRURfT1VUEAMSFAoQRVhJVF9SRUFTT05fSURMRRAEEhsKF0VYSVRfUkVBU09OX0NMSUVOVF9HT05FEAUSGAoURVhJVF9SRUFTT05fU0hVVERPV04QBhIWChJFWElUX1JFQVNPTl9GQUlMRUQQBxIcChhFWElUX1JFQVNPTl9PVVRQVVRfTElNSVQQCCrMAQoORmlsZUNoYW5nZUtpbmQSIAocRklMRV9DSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkZJTEVfQ0hBTkdFX0tJTkRfQURERUQQARIdChlGSUxFX0NIQU5HRV9LSU5EX01PRElGSUVEEAISHAoYRklMRV9DSEFOR0VfS0lORF9ERUxFVEVEEAMSHAoYRklMRV9DSEFOR0VfS0lORF9SRU5BTUVEEAQSIQodRklMRV9DSEFOR0VfS0lORF9UWVBFX0NIQU5HRUQQBWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -232,13 +232,30 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
     case: "directory";
   } | {
     /**
-     * A git repository cloned (shallow) into a fresh directory for the task.
+     * A git repository cloned (shallow) into a fresh directory for the task, on a branch of its own, `cc/<task id>`.
      *
      * @generated from field: claudecluster.v1.GitRepository repository = 2;
      */
     value: GitRepository;
     case: "repository";
+  } | {
+    /**
+     * A checkout sent ahead with UploadWorkspace (`cc run --upload`), unpacked into a fresh directory for the task on
+     * a branch of its own, `cc/<task id>`. Through a router, the task runs on the worker that holds the upload.
+     *
+     * @generated from field: claudecluster.v1.WorkspaceUpload upload = 20;
+     */
+    value: WorkspaceUpload;
+    case: "upload";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * When the task ends, commit what claude left uncommitted and push the task's branch to the repository it came
+   * from (`repository`, or `upload.origin`), never forcing. Unset: nothing is pushed.
+   *
+   * @generated from field: claudecluster.v1.GitPush push = 21;
+   */
+  push?: GitPush | undefined;
 };
 
 /**
@@ -247,6 +264,74 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 2);
+
+/**
+ * A workspace sent ahead of its task with UploadWorkspace.
+ *
+ * @generated from message claudecluster.v1.WorkspaceUpload
+ */
+export type WorkspaceUpload = Message<"claudecluster.v1.WorkspaceUpload"> & {
+  /**
+   * The id UploadWorkspace returned. An upload serves one task; unused, it is removed after the worker's
+   * CC_UPLOAD_TTL.
+   *
+   * @generated from field: string upload_id = 1;
+   */
+  uploadId: string;
+
+  /**
+   * The repository the checkout came from (its `ref`: the branch the checkout is based on). Required when the bundle
+   * holds only what that repository lacks (a bundle with prerequisites): the worker fetches the prerequisite commits
+   * from it first. It is also where `push` pushes to.
+   *
+   * @generated from field: claudecluster.v1.GitRepository origin = 2;
+   */
+  origin?: GitRepository | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.WorkspaceUpload.
+ * Use `create(WorkspaceUploadSchema)` to create a new message.
+ */
+export const WorkspaceUploadSchema: GenMessage<WorkspaceUpload> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * How a task's branch is pushed when the task ends.
+ *
+ * @generated from message claudecluster.v1.GitPush
+ */
+export type GitPush = Message<"claudecluster.v1.GitPush"> & {
+  /**
+   * The branch to push to. Empty: `cc/<task id>`. The branch the task started from (`repository.ref`, the remote's
+   * default branch, or `upload.origin.ref`) is pushed to only when named here.
+   *
+   * @generated from field: string branch = 1;
+   */
+  branch: string;
+
+  /**
+   * Author and committer of the commit of what claude left uncommitted, as `Name <email>`. Empty: the worker's
+   * CC_GIT_AUTHOR.
+   *
+   * @generated from field: string author = 2;
+   */
+  author: string;
+
+  /**
+   * That commit's message. Empty: `cc: work of task <task id>` followed by the start of the prompt.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.GitPush.
+ * Use `create(GitPushSchema)` to create a new message.
+ */
+export const GitPushSchema: GenMessage<GitPush> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 4);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -284,7 +369,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 3);
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * A terminal size in character cells.
@@ -312,7 +397,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 6);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -415,7 +500,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * claude started.
@@ -471,7 +556,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 8);
 
 /**
  * Raw output bytes.
@@ -499,7 +584,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -597,7 +682,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * The `system`/`init` event.
@@ -653,7 +738,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * An MCP server named in the init event.
@@ -681,7 +766,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * An assistant message.
@@ -730,7 +815,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -751,7 +836,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * One block of message content.
@@ -804,7 +889,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * Text content.
@@ -825,7 +910,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * Thinking content.
@@ -846,7 +931,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * A tool call.
@@ -881,7 +966,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * A tool's result.
@@ -916,7 +1001,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * A streaming delta of a message being written.
@@ -958,7 +1043,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * Token counts.
@@ -1000,7 +1085,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1077,7 +1162,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * A change of phase.
@@ -1112,7 +1197,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * The task ended.
@@ -1155,6 +1240,14 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
    * @generated from field: string message = 5;
    */
   message: string;
+
+  /**
+   * For a task in a git workspace of its own (`workspace.repository` or `workspace.upload`): what it changed,
+   * recorded as it ended, whatever the reason. GetChanges returns the patch, or a bundle of the commits.
+   *
+   * @generated from field: claudecluster.v1.ChangesSummary changes = 20;
+   */
+  changes?: ChangesSummary | undefined;
 };
 
 /**
@@ -1162,7 +1255,242 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 24);
+
+/**
+ * What a task changed in its git workspace: every commit claude made plus what it left uncommitted (untracked files
+ * included, ignored ones not), against the commit it started from.
+ *
+ * @generated from message claudecluster.v1.ChangesSummary
+ */
+export type ChangesSummary = Message<"claudecluster.v1.ChangesSummary"> & {
+  /**
+   * The commit the task started from: the uploaded snapshot, or the commit cloned. Empty for an empty repository.
+   *
+   * @generated from field: string base_commit = 1;
+   */
+  baseCommit: string;
+
+  /**
+   * The task's end state as a commit: claude's own commits, then one more holding what it left uncommitted, if
+   * anything. Equal to base_commit when nothing changed.
+   *
+   * @generated from field: string final_commit = 2;
+   */
+  finalCommit: string;
+
+  /**
+   * The branch the task worked on in its workspace: `cc/<task id>`.
+   *
+   * @generated from field: string branch = 3;
+   */
+  branch: string;
+
+  /**
+   * The files changed, in path order; at most 500 of them (see files_total).
+   *
+   * @generated from field: repeated claudecluster.v1.FileChange files = 4;
+   */
+  files: FileChange[];
+
+  /**
+   * How many files changed in all.
+   *
+   * @generated from field: uint32 files_total = 5;
+   */
+  filesTotal: number;
+
+  /**
+   * Lines added over all text files.
+   *
+   * @generated from field: uint64 insertions = 6;
+   */
+  insertions: bigint;
+
+  /**
+   * Lines removed over all text files.
+   *
+   * @generated from field: uint64 deletions = 7;
+   */
+  deletions: bigint;
+
+  /**
+   * Commits claude made itself (not counting the one of uncommitted work).
+   *
+   * @generated from field: uint32 commits = 8;
+   */
+  commits: number;
+
+  /**
+   * Bytes of the binary patch (CHANGES_FORMAT_PATCH).
+   *
+   * @generated from field: uint64 patch_bytes = 9;
+   */
+  patchBytes: bigint;
+
+  /**
+   * Bytes of the bundle of the task's commits (CHANGES_FORMAT_BUNDLE); 0 when nothing changed.
+   *
+   * @generated from field: uint64 bundle_bytes = 10;
+   */
+  bundleBytes: bigint;
+
+  /**
+   * The commits the bundle needs the receiving repository to have already (its prerequisites): the checkout's HEAD
+   * for an upload, the cloned commit for a repository. Empty for a bundle that holds the whole history.
+   *
+   * @generated from field: repeated string bundle_prerequisites = 11;
+   */
+  bundlePrerequisites: string[];
+
+  /**
+   * Until when the worker keeps the patch and the bundle (CC_CHANGES_RETAIN_AGE; sooner when CC_CHANGES_RETAIN_BYTES
+   * runs out).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 12;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Set when the changes could not be recorded, or only in part: what went wrong. The task's outcome is unaffected.
+   *
+   * @generated from field: string error = 13;
+   */
+  error: string;
+
+  /**
+   * The push, when the task asked for one (`workspace.push`).
+   *
+   * @generated from field: claudecluster.v1.PushResult push = 14;
+   */
+  push?: PushResult | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.ChangesSummary.
+ * Use `create(ChangesSummarySchema)` to create a new message.
+ */
+export const ChangesSummarySchema: GenMessage<ChangesSummary> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 25);
+
+/**
+ * One changed file.
+ *
+ * @generated from message claudecluster.v1.FileChange
+ */
+export type FileChange = Message<"claudecluster.v1.FileChange"> & {
+  /**
+   * Its path in the repository, `/`-separated.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * For a rename: where it was.
+   *
+   * @generated from field: string old_path = 2;
+   */
+  oldPath: string;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from field: claudecluster.v1.FileChangeKind kind = 3;
+   */
+  kind: FileChangeKind;
+
+  /**
+   * Lines added (0 for binary files).
+   *
+   * @generated from field: uint32 insertions = 4;
+   */
+  insertions: number;
+
+  /**
+   * Lines removed (0 for binary files).
+   *
+   * @generated from field: uint32 deletions = 5;
+   */
+  deletions: number;
+
+  /**
+   * Whether git treats it as binary.
+   *
+   * @generated from field: bool binary = 6;
+   */
+  binary: boolean;
+
+  /**
+   * Size in bytes before (0 when added).
+   *
+   * @generated from field: uint64 old_size = 7;
+   */
+  oldSize: bigint;
+
+  /**
+   * Size in bytes after (0 when deleted).
+   *
+   * @generated from field: uint64 new_size = 8;
+   */
+  newSize: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.FileChange.
+ * Use `create(FileChangeSchema)` to create a new message.
+ */
+export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 26);
+
+/**
+ * A push of the task's branch.
+ *
+ * @generated from message claudecluster.v1.PushResult
+ */
+export type PushResult = Message<"claudecluster.v1.PushResult"> & {
+  /**
+   * The repository pushed to.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * The branch pushed.
+   *
+   * @generated from field: string branch = 2;
+   */
+  branch: string;
+
+  /**
+   * The commit the branch now points at, on the remote.
+   *
+   * @generated from field: string commit = 3;
+   */
+  commit: string;
+
+  /**
+   * Where to open a pull (or merge) request, for GitHub, GitLab and Gitea hosts; empty for others.
+   *
+   * @generated from field: string compare_url = 4;
+   */
+  compareUrl: string;
+
+  /**
+   * Set when the push failed: git's reason (a push is never forced, so a branch that moved on is refused).
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.PushResult.
+ * Use `create(PushResultSchema)` to create a new message.
+ */
+export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 27);
 
 /**
  * Input for an interactive task.
@@ -1206,7 +1534,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 28);
 
 /**
  * SendInput's answer.
@@ -1221,7 +1549,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 29);
 
 /**
  * A new terminal size for an interactive task.
@@ -1249,7 +1577,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 30);
 
 /**
  * Resize's answer.
@@ -1264,7 +1592,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 31);
 
 /**
  * How Claude Code runs for a task.
@@ -1477,4 +1805,59 @@ export enum ExitReason {
  */
 export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * What happened to one file.
+ *
+ * @generated from enum claudecluster.v1.FileChangeKind
+ */
+export enum FileChangeKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The file is new.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_ADDED = 1;
+   */
+  ADDED = 1,
+
+  /**
+   * Its content (or mode) changed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_MODIFIED = 2;
+   */
+  MODIFIED = 2,
+
+  /**
+   * It was removed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_DELETED = 3;
+   */
+  DELETED = 3,
+
+  /**
+   * It was moved from `old_path`, possibly with changes.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_RENAMED = 4;
+   */
+  RENAMED = 4,
+
+  /**
+   * It became another kind of entry: a file became a symbolic link, or the other way round.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_TYPE_CHANGED = 5;
+   */
+  TYPE_CHANGED = 5,
+}
+
+/**
+ * Describes the enum claudecluster.v1.FileChangeKind.
+ */
+export const FileChangeKindSchema: GenEnum<FileChangeKind> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_run, 4);
 
