@@ -17,6 +17,7 @@ import { UpCommand } from "./commands/up.js";
 import { WorkersCommand } from "./commands/workers.js";
 import { ExitCode } from "./exit-codes.js";
 import { helpColors } from "./help-request.js";
+import { withValueNames } from "./options.js";
 
 export const COMMANDS = [
   RunCommand,
@@ -37,8 +38,27 @@ export const COMMANDS = [
 
 export { helpColors };
 
+/** clipanion's Cli, with value names in usage texts (`--router <url>`, not `--router #0`; see options.ts). */
+export class CcCli extends Cli {
+  protected override getUsageByIndex(n: number, opts?: { detailed?: boolean; inlineOptions?: boolean }) {
+    const text = super.getUsageByIndex(n, opts);
+    const builder = [...this.registrations.values()].find((r) => r.index === n)?.builder;
+    return builder ? withValueNames(text, builder.options) : text;
+  }
+
+  /** Usage errors quote the candidate commands' usage lines as clipanion's parser built them: named here too. */
+  override error(error: unknown, opts?: Parameters<Cli["error"]>[1]): string {
+    let text = super.error(error, opts);
+    for (const { builder } of this.registrations.values()) {
+      const raw = builder.usage();
+      text = text.split(raw.usage).join(withValueNames(raw, builder.options).usage);
+    }
+    return text;
+  }
+}
+
 export function createCli(binaryName = "cc", enableColors = false): Cli {
-  const cli = new Cli({
+  const cli = new CcCli({
     binaryLabel: "ClaudeCluster",
     binaryName,
     binaryVersion: VERSION,

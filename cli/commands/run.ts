@@ -1,5 +1,6 @@
 // `cc run`: run Claude Code on the cluster.
 import { Command, Option } from "clipanion";
+import { ValueOption } from "../options.js";
 import { RouterCommand } from "../command.js";
 import { EXIT_CODES_HELP, indented } from "../exit-codes.js";
 
@@ -32,26 +33,26 @@ export class RunCommand extends RouterCommand {
 
   interactive = Option.Boolean("-i,--interactive", false, { description: "Open the remote claude's terminal UI in this terminal (detach with Ctrl-P Ctrl-Q)" });
   detach = Option.Boolean("-d,--detach", false, { description: "Start the task, print its id and return; it keeps running" });
-  outputFormat = Option.String("--output-format", { description: "text, json or stream-json: print exactly what claude -p prints in that format" });
+  outputFormat = ValueOption.String("--output-format <format>", { description: "text, json or stream-json: print exactly what claude -p prints in that format" });
   includePartialMessages = Option.Boolean("--include-partial-messages", false, { description: "With --output-format stream-json: include claude's partial-message events" });
 
-  model = Option.String("--model", { description: "claude --model: a model alias (sonnet, opus) or a full model name" });
-  allowedTools = Option.Array("--allowed-tools,--allowedTools", { description: "claude --allowedTools: tools claude may use without asking, e.g. Bash,Edit (repeatable)" });
-  disallowedTools = Option.Array("--disallowed-tools,--disallowedTools", { description: "claude --disallowedTools: tools claude must not use (repeatable)" });
-  permissionMode = Option.String("--permission-mode", { description: "claude --permission-mode: acceptEdits, auto, bypassPermissions, manual, dontAsk or plan" });
-  maxTurns = Option.String("--max-turns", { description: "claude --max-turns: stop after this many agent turns" });
-  systemPrompt = Option.String("--system-prompt", { description: "claude --system-prompt: replace the default system prompt" });
-  appendSystemPrompt = Option.String("--append-system-prompt", { description: "claude --append-system-prompt: add to the default system prompt" });
-  mcpConfig = Option.String("--mcp-config", { description: "claude --mcp-config: MCP servers as a JSON string or the path of a JSON file" });
-  resume = Option.String("-r,--resume", { description: "claude --resume: continue this session id (its transcript must be on the same worker)" });
-  maxBudgetUsd = Option.String("--max-budget-usd", { description: "claude --max-budget-usd: stop once the API cost passes this many dollars" });
+  model = ValueOption.String("--model <model>", { description: "claude --model: a model alias (sonnet, opus) or a full model name" });
+  allowedTools = ValueOption.Array("--allowed-tools,--allowedTools <tools>", { description: "claude --allowedTools: tools claude may use without asking, e.g. Bash,Edit (repeatable)" });
+  disallowedTools = ValueOption.Array("--disallowed-tools,--disallowedTools <tools>", { description: "claude --disallowedTools: tools claude must not use (repeatable)" });
+  permissionMode = ValueOption.String("--permission-mode <mode>", { description: "claude --permission-mode: acceptEdits, auto, bypassPermissions, manual, dontAsk or plan" });
+  maxTurns = ValueOption.String("--max-turns <n>", { description: "claude --max-turns: stop after this many agent turns" });
+  systemPrompt = ValueOption.String("--system-prompt <text>", { description: "claude --system-prompt: replace the default system prompt" });
+  appendSystemPrompt = ValueOption.String("--append-system-prompt <text>", { description: "claude --append-system-prompt: add to the default system prompt" });
+  mcpConfig = ValueOption.String("--mcp-config <json|file>", { description: "claude --mcp-config: MCP servers as a JSON string or the path of a JSON file" });
+  resume = ValueOption.String("-r,--resume <session>", { description: "claude --resume: continue this session id (its transcript must be on the same worker)" });
+  maxBudgetUsd = ValueOption.String("--max-budget-usd <usd>", { description: "claude --max-budget-usd: stop once the API cost passes this many dollars" });
 
-  worker = Option.String("--worker", { description: "Run on this worker only" });
-  label = Option.Array("--label", { description: "Run on a worker with this label, as key=value (repeatable)" });
-  cwd = Option.String("--cwd", { description: "Work in this directory under the worker's workspace root (created if missing, shared between tasks)" });
-  repo = Option.String("--repo", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
-  ref = Option.String("--ref", { description: "With --repo: the branch, tag or commit to check out" });
-  timeout = Option.String("--timeout", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
+  worker = ValueOption.String("--worker <id>", { description: "Run on this worker only" });
+  label = ValueOption.Array("--label <key=value>", { description: "Run on a worker with this label, as key=value (repeatable)" });
+  cwd = ValueOption.String("--cwd <dir>", { description: "Work in this directory under the worker's workspace root (created if missing, shared between tasks)" });
+  repo = ValueOption.String("--repo <url>", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
+  ref = ValueOption.String("--ref <ref>", { description: "With --repo: the branch, tag or commit to check out" });
+  timeout = ValueOption.String("--timeout <duration>", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
 
   prompt = Option.Rest({ name: "prompt" });
 
