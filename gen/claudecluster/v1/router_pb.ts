@@ -4,19 +4,19 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AgentOptions, Exited, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
+import type { AgentOptions, Exited, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema, Workspace } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
 import type { WorkerInfo } from "./worker_pb.js";
 import { file_claudecluster_v1_worker } from "./worker_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file claudecluster/v1/router.proto.
  */
 export const file_claudecluster_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSK5BAoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjMKDUF0dGFjaFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQiIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJRChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNIjoKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCJGChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi8KB3dvcmtlcnMYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclJlY29yZCL8AQoMV29ya2VyUmVjb3JkEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckhlYWx0aBIqCgRpbmZvGAQgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEhAKCGFzc2lnbmVkGAUgASgNEi0KCWxhc3Rfc2VlbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdGljGAcgASgIEhUKDXBvb2xfY2FwYWNpdHkYCCABKA0SDwoHcHJvYmxlbRgJIAEoCSJQChVSZWdpc3RlcldvcmtlclJlcXVlc3QSCwoDdXJsGAEgASgJEioKBGluZm8YAiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8iNwoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0qqAEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUQVNLX1NUQVRVU19RVUVVRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfU1VDQ0VFREVEEAMSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAQSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAUqlgEKDFdvcmtlckhlYWx0aBIdChlXT1JLRVJfSEVBTFRIX1VOU1BFQ0lGSUVEEAASGAoUV09SS0VSX0hFQUxUSF9PTkxJTkUQARIWChJXT1JLRVJfSEVBTFRIX0ZVTEwQAhIaChZXT1JLRVJfSEVBTFRIX0RSQUlOSU5HEAMSGQoVV09SS0VSX0hFQUxUSF9PRkZMSU5FEAQy5QUKDVJvdXRlclNlcnZpY2USQQoDUnVuEhwuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkcKBkF0dGFjaBIfLmNsYXVkZWNsdXN0ZXIudjEuQXR0YWNoUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJDCgdHZXRUYXNrEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRUYXNrUmVxdWVzdBoWLmNsYXVkZWNsdXN0ZXIudjEuVGFzaxJUCglMaXN0VGFza3MSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkkKCkNhbmNlbFRhc2sSIy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJaCgtMaXN0V29ya2VycxIkLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUuY2xhdWRlY2x1c3Rlci52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEmMKDlJlZ2lzdGVyV29ya2VyEicuY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QaKC5jbGF1ZGVjbHVzdGVyLnYxLlJlZ2lzdGVyV29ya2VyUmVzcG9uc2ViBnByb3RvMw", [file_claudecluster_v1_run, file_claudecluster_v1_worker, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKGBgoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBIRCglmaXJzdF9zZXEYRiABKAQSFgoOcXVldWVfcG9zaXRpb24YRyABKA0SLgoJd29ya3NwYWNlGEggASgLMhsuY2xhdWRlY2x1c3Rlci52MS5Xb3Jrc3BhY2USKgoHdGltZW91dBhJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCgllbnZfbmFtZXMYSiADKAkSGwoTcmVxdWVzdGVkX3dvcmtlcl9pZBhLIAEoCRIUCgxzcHJlYWRfZ3JvdXAYTCABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIzCg1BdHRhY2hSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkimgIKEExpc3RUYXNrc1JlcXVlc3QSLgoIc3RhdHVzZXMYASADKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLlRhc2tTdGF0dXMSDQoFbGltaXQYAiABKA0SPgoGbGFiZWxzGEYgAygLMi4uY2xhdWRlY2x1c3Rlci52MS5MaXN0VGFza3NSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBhHIAEoCRIxCg1jcmVhdGVkX2FmdGVyGEggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYWdlX3Rva2VuGEkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUwoRTGlzdFRhc2tzUmVzcG9uc2USJQoFdGFza3MYASADKAsyFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGEYgASgJIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCJGChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi8KB3dvcmtlcnMYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclJlY29yZCL8AQoMV29ya2VyUmVjb3JkEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckhlYWx0aBIqCgRpbmZvGAQgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEhAKCGFzc2lnbmVkGAUgASgNEi0KCWxhc3Rfc2VlbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdGljGAcgASgIEhUKDXBvb2xfY2FwYWNpdHkYCCABKA0SDwoHcHJvYmxlbRgJIAEoCSJQChVSZWdpc3RlcldvcmtlclJlcXVlc3QSCwoDdXJsGAEgASgJEioKBGluZm8YAiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8iNwoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0qqAEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUQVNLX1NUQVRVU19RVUVVRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfU1VDQ0VFREVEEAMSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAQSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAUqlgEKDFdvcmtlckhlYWx0aBIdChlXT1JLRVJfSEVBTFRIX1VOU1BFQ0lGSUVEEAASGAoUV09SS0VSX0hFQUxUSF9PTkxJTkUQARIWChJXT1JLRVJfSEVBTFRIX0ZVTEwQAhIaChZXT1JLRVJfSEVBTFRIX0RSQUlOSU5HEAMSGQoVV09SS0VSX0hFQUxUSF9PRkZMSU5FEAQy5QUKDVJvdXRlclNlcnZpY2USQQoDUnVuEhwuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkcKBkF0dGFjaBIfLmNsYXVkZWNsdXN0ZXIudjEuQXR0YWNoUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJDCgdHZXRUYXNrEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRUYXNrUmVxdWVzdBoWLmNsYXVkZWNsdXN0ZXIudjEuVGFzaxJUCglMaXN0VGFza3MSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkkKCkNhbmNlbFRhc2sSIy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJaCgtMaXN0V29ya2VycxIkLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUuY2xhdWRlY2x1c3Rlci52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEmMKDlJlZ2lzdGVyV29ya2VyEicuY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QaKC5jbGF1ZGVjbHVzdGVyLnYxLlJlZ2lzdGVyV29ya2VyUmVzcG9uc2ViBnByb3RvMw", [file_claudecluster_v1_run, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task's record.
@@ -135,6 +135,56 @@ export type Task = Message<"claudecluster.v1.Task"> & {
    * @generated from field: bool detach = 16;
    */
   detach: boolean;
+
+  /**
+   * The first event seq still in the router's log: above 1 when the oldest events were dropped to keep the log
+   * within its size limit (Attach with `after_seq` of at least `first_seq - 1`); 0 while the log is empty.
+   *
+   * @generated from field: uint64 first_seq = 70;
+   */
+  firstSeq: bigint;
+
+  /**
+   * While queued: its place in the queue, 1 for the next task to be placed; 0 otherwise.
+   *
+   * @generated from field: uint32 queue_position = 71;
+   */
+  queuePosition: number;
+
+  /**
+   * Where claude works, as requested; a repository's token is never kept here.
+   *
+   * @generated from field: claudecluster.v1.Workspace workspace = 72;
+   */
+  workspace?: Workspace | undefined;
+
+  /**
+   * The task's wall-clock limit, as requested; unset: the worker's default.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 73;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * The names of the environment variables it was given (RunRequest.env), sorted; their values are never kept.
+   *
+   * @generated from field: repeated string env_names = 74;
+   */
+  envNames: string[];
+
+  /**
+   * The worker it was asked to run on (RunRequest.worker_id), if any.
+   *
+   * @generated from field: string requested_worker_id = 75;
+   */
+  requestedWorkerId: string;
+
+  /**
+   * Its spread group (RunRequest.spread_group), if any: the attempts of one `cc run -n` share one.
+   *
+   * @generated from field: string spread_group = 76;
+   */
+  spreadGroup: string;
 };
 
 /**
@@ -194,7 +244,7 @@ export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_router, 2);
 
 /**
- * ListTasks' request.
+ * ListTasks' request. Filters combine: a task is listed when it passes every one that is set.
  *
  * @generated from message claudecluster.v1.ListTasksRequest
  */
@@ -207,11 +257,39 @@ export type ListTasksRequest = Message<"claudecluster.v1.ListTasksRequest"> & {
   statuses: TaskStatus[];
 
   /**
-   * At most this many (default 50, at most 1000).
+   * At most this many per page (default 50, at most 1000).
    *
    * @generated from field: uint32 limit = 2;
    */
   limit: number;
+
+  /**
+   * Only tasks whose labels include every one of these, with the same value.
+   *
+   * @generated from field: map<string, string> labels = 70;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only tasks placed on this worker.
+   *
+   * @generated from field: string worker_id = 71;
+   */
+  workerId: string;
+
+  /**
+   * Only tasks the router accepted at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 72;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * The `next_page_token` of the previous page, to read the next one (with the same filters); empty for the first.
+   *
+   * @generated from field: string page_token = 73;
+   */
+  pageToken: string;
 };
 
 /**
@@ -233,6 +311,13 @@ export type ListTasksResponse = Message<"claudecluster.v1.ListTasksResponse"> & 
    * @generated from field: repeated claudecluster.v1.Task tasks = 1;
    */
   tasks: Task[];
+
+  /**
+   * Pass as `page_token` for the next page; empty when this is the last one.
+   *
+   * @generated from field: string next_page_token = 70;
+   */
+  nextPageToken: string;
 };
 
 /**
