@@ -13,6 +13,7 @@ import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
+import { SpreadGroups } from "./spread-groups.js";
 import { TaskEntry, type TaskStore } from "./tasks.js";
 import { adoptWorkerEvent } from "./undecoded-events.js";
 
@@ -24,6 +25,7 @@ export class Dispatcher {
   private draining = false;
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
+  private readonly spread = new SpreadGroups();
 
   constructor(
     private readonly settings: RouterSettings,
@@ -59,7 +61,7 @@ export class Dispatcher {
   pump(): void {
     for (let i = 0; i < this.queue.length; ) {
       const entry = this.queue[i]!;
-      const worker = this.registry.pick(this.candidatesFor(entry.request, entry.excluded));
+      const worker = this.registry.pick(this.candidatesFor(entry.request, entry.excluded), this.spread.workersOf(entry.request.spreadGroup));
       if (!worker) {
         i += 1;
         continue;
@@ -157,6 +159,7 @@ export class Dispatcher {
   private async forward(entry: TaskEntry, worker: WorkerEntry): Promise<void> {
     entry.worker = worker;
     worker.assigned += 1;
+    this.spread.placed(entry.request.spreadGroup, worker.id);
     entry.record.attempts += 1;
     entry.record.workerId = worker.id;
     let failure: unknown;
@@ -183,6 +186,7 @@ export class Dispatcher {
       failure = err;
     } finally {
       worker.assigned -= 1;
+      this.spread.released(entry.request.spreadGroup, worker.id);
       // A freed slot may let a queued task run.
       setImmediate(() => this.pump());
     }

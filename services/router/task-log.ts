@@ -38,6 +38,11 @@ export class TaskLog {
     return this.firstSeq + BigInt(this.events.length) - 1n;
   }
 
+  /** Seq of the oldest event still held: above 1 once the oldest were dropped; 0 when empty. */
+  get firstRetainedSeq(): bigint {
+    return this.events.length > 0 ? this.firstSeq : 0n;
+  }
+
   get subscriberCount(): number {
     return this.cursors.size;
   }
