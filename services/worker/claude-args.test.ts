@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
-import { claudeInvocation } from "./claude-args.js";
+import { claudeInvocation, mergeSettings } from "./claude-args.js";
 
 const HEADLESS_BASE = ["-p", "--output-format=stream-json", "--verbose", "--include-partial-messages"];
 
@@ -78,8 +78,30 @@ describe("claudeInvocation, headless", () => {
   });
 
   it("ignores hook settings (they are for the interactive TUI)", () => {
-    const inv = claudeInvocation(req({ prompt: "go" }), '{"hooks":{}}');
+    const inv = claudeInvocation(req({ prompt: "go" }), { hookSettings: '{"hooks":{}}' });
     expect(inv.args).toEqual(HEADLESS_BASE);
+  });
+
+  it("maps the newer flags: --fallback-model, --agents, --add-dir (resolved on the worker), --settings, --json-schema", () => {
+    const agent = {
+      model: "opus",
+      fallbackModel: "sonnet,haiku",
+      agentsJson: '{"reviewer":{"description":"Reviews","prompt":"Review"}}',
+      addDirs: ["shared", "data/in"],
+      settingsJson: '{"permissions":{"allow":["Read"]}}',
+      jsonSchema: '{"type":"object"}',
+    };
+    const inv = claudeInvocation(req({ prompt: "go", agent }), { addDirs: ["/ws/shared", "/ws/data/in"] });
+    expect(inv.args).toEqual([
+      ...HEADLESS_BASE,
+      "--model=opus",
+      "--fallback-model=sonnet,haiku",
+      '--agents={"reviewer":{"description":"Reviews","prompt":"Review"}}',
+      "--add-dir=/ws/shared",
+      "--add-dir=/ws/data/in",
+      '--settings={"permissions":{"allow":["Read"]}}',
+      '--json-schema={"type":"object"}',
+    ]);
   });
 
   it("keeps a multi-line system prompt as one argv entry", () => {
@@ -93,30 +115,48 @@ describe("claudeInvocation, interactive", () => {
   const SETTINGS = '{"hooks":{"Stop":[]}}';
 
   it("ends with --, prompt and has no stdin", () => {
-    const inv = claudeInvocation(req({ prompt: "hello", mode: RunMode.INTERACTIVE }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "hello", mode: RunMode.INTERACTIVE }), { hookSettings: SETTINGS });
     expect(inv).toEqual({ args: [`--settings=${SETTINGS}`, "--", "hello"] });
     expect(inv.stdin).toBeUndefined();
   });
 
   it("puts agent flags first, then --settings=, then -- and the prompt", () => {
-    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), { hookSettings: SETTINGS });
     expect(inv.args).toEqual([...FULL_AGENT_FLAGS, `--settings=${SETTINGS}`, "--", "do it"]);
   });
 
   it("passes neither --max-turns nor --max-budget-usd (headless only), and none of the -p flags", () => {
-    const inv = claudeInvocation(req({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { maxTurns: 3, maxBudgetUsd: 1 } }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { maxTurns: 3, maxBudgetUsd: 1 } }), { hookSettings: SETTINGS });
     expect(inv.args).toEqual([`--settings=${SETTINGS}`, "--", "x"]);
     for (const flag of HEADLESS_BASE) expect(inv.args).not.toContain(flag);
   });
 
   it("an empty prompt adds no -- and no prompt entry", () => {
-    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { model: "sonnet" } }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { model: "sonnet" } }), { hookSettings: SETTINGS });
     expect(inv.args).toEqual(["--model=sonnet", `--settings=${SETTINGS}`]);
   });
 
   it("a prompt that starts with - stays a prompt after --", () => {
-    const inv = claudeInvocation(req({ prompt: "-v please", mode: RunMode.INTERACTIVE }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "-v please", mode: RunMode.INTERACTIVE }), { hookSettings: SETTINGS });
     expect(inv.args.slice(-2)).toEqual(["--", "-v please"]);
+  });
+
+  it("merges the task's --settings with the worker's hooks into one --settings, the task's hooks first", () => {
+    const task = '{"permissions":{"allow":["Read"]},"hooks":{"Stop":[{"hooks":[{"type":"command","command":"mine"}]}],"PreToolUse":[]}}';
+    const ours = '{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"relay"}]}],"SessionStart":[{"hooks":[]}]}}';
+    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { settingsJson: task } }), { hookSettings: ours });
+    expect(inv.args.filter((a) => a.startsWith("--settings="))).toHaveLength(1);
+    expect(JSON.parse(inv.args.find((a) => a.startsWith("--settings="))!.slice("--settings=".length))).toEqual({
+      permissions: { allow: ["Read"] },
+      hooks: {
+        Stop: [{ hooks: [{ type: "command", command: "mine" }] }, { hooks: [{ type: "command", command: "relay" }] }],
+        PreToolUse: [],
+        SessionStart: [{ hooks: [] }],
+      },
+    });
+    expect(mergeSettings('{"hooks":"nonsense"}', '{"hooks":{"Stop":[1]}}')).toBe('{"hooks":{"Stop":[1]}}');
+    expect(mergeSettings("", ours)).toBe(ours);
+    expect(mergeSettings(task, "")).toBe(task);
   });
 
   it("without hook settings there is no --settings", () => {

@@ -24,7 +24,7 @@ import { ExitReason, TaskRun } from "./task-run.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
-import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
+import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
 const DEFAULT_ROWS = 40;
@@ -81,12 +81,15 @@ export class Runner {
     const taskId = req.taskId || newTaskId();
     if (this.runs.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
 
-    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
-    const headless = req.mode !== RunMode.INTERACTIVE;
-    const warm = headless ? this.pool?.take(req.workspace?.source.case ? undefined : claudeInvocation(req).args) : undefined;
+    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's;
+    // one with its own variables or extra directories needs a claude started for it.
+    const warmable = req.mode !== RunMode.INTERACTIVE && !req.workspace?.source.case && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length;
+    const warm = warmable ? this.pool?.take(claudeInvocation(req).args) : undefined;
     let workspace: string;
+    let addDirs: string[];
     try {
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
+      addDirs = prepareExtraDirectories(settings.workspaceRoot, req.agent?.addDirs ?? []);
     } catch (err) {
       throw fromPlatformError(err, "preparing the workspace");
     }
@@ -109,8 +112,8 @@ export class Runner {
     logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task starting");
     const source = req.workspace?.source;
     if (warm) this.launchWarm(task, warm);
-    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
-    else this.launch(task, hookEventsPath);
+    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath, addDirs);
+    else this.launch(task, hookEventsPath, addDirs);
     return task;
   }
 
@@ -163,7 +166,7 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string, addDirs: string[]): Promise<void> {
     const { settings, env, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
@@ -193,7 +196,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath);
+    this.launch(task, hookEventsPath, addDirs);
   }
 
   /** Whatever a failed clone left: processes first, then the directory. */
@@ -207,11 +210,12 @@ export class Runner {
   }
 
   /** claude's environment; `tag` marks every process it starts, so they can be found and ended. */
-  private claudeEnvFor(tag: string, term?: string): Record<string, string> {
+  private claudeEnvFor(tag: string, term?: string, taskEnv?: Readonly<Record<string, string>>): Record<string, string> {
     const { settings, env } = this.deps;
     return claudeEnv(env, {
       home: settings.claudeHome || env["HOME"] || tmpdir(),
       term,
+      ...(taskEnv ? { taskEnv } : {}),
       extra: { [TASK_ID_ENV]: tag, [WORKER_PID_ENV]: String(process.pid) },
     });
   }
@@ -228,18 +232,18 @@ export class Runner {
     warm.claude.sendPrompt(task.request.prompt);
   }
 
-  private launch(task: TaskRun, hookEventsPath: string): void {
+  private launch(task: TaskRun, hookEventsPath: string, addDirs: string[]): void {
     const { claude, spawnTerminal } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
-    const invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined);
+    const invocation = claudeInvocation(req, { ...(interactive ? { hookSettings: hookSettingsJson() } : {}), addDirs });
     const launchOptions = {
       bin: claude.bin,
       args: invocation.args,
       stdin: invocation.stdin,
       cwd: task.workspace,
-      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined),
+      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined, req.env),
     };
     try {
       const process = interactive
