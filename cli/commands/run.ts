@@ -18,6 +18,12 @@ export class RunCommand extends RouterCommand {
 
       The first Ctrl-C cancels the task. If the stream to the router drops, cc re-attaches to the task by itself. With no router configured (--router, CC_ROUTER_URL or a profile), a local cluster is started for the call.
 
+      \`-n N\` runs N attempts of the same task at once, on different workers while there are workers to spare: one status line each on a terminal (each attempt's output, prefixed \`[1]\`, \`[2]\`…, otherwise), then a table of attempt, task id, worker, status, turns, cost and duration. With \`-n\`, cc exits 0 if any attempt succeeded. On a cluster started for the call, each attempt works in a directory of its own, ./.tasks/<task id>.
+
+      \`--env NAME=VALUE\` (or \`--env NAME\`, your own value) sets a variable for claude only: the router and worker never store, log or count it, and \`cc show\` lists only its name. Names the worker sets or guards itself (HOME, PATH, proxies, \`ANTHROPIC_*\`, \`CLAUDE_*\`, \`CC_*\`, \`LD_*\`, \`NODE_*\`…) are refused.
+
+      \`--continue\` resumes your latest session: the one of the last \`cc run\` from this directory on this router (cc notes it in $XDG_STATE_HOME/claudecluster/sessions.json), on the worker it ran on and in its \`--cwd\`, since claude keeps a session's transcript on that worker. \`--json-schema\` makes claude answer with JSON matching the schema, printed on stdout at the end.
+
       ${indented(EXIT_CODES_HELP)}
     `,
     examples: [
@@ -28,6 +34,9 @@ export class RunCommand extends RouterCommand {
       ["Start a task and come back to it later", "$0 run -d refactor the parser && cc ps"],
       ["Open the remote claude's terminal UI", "$0 run -i"],
       ["Run on a worker labelled region=eu, in a shared directory, for at most 10 minutes", "$0 run --label region=eu --cwd myproject --timeout 10m run the tests"],
+      ["Three attempts side by side; keep the best", "$0 run -n 3 --allowed-tools Bash,Edit make the tests pass"],
+      ["Give claude a token it needs, from your environment", "$0 run --env GITHUB_TOKEN open a pull request"],
+      ["Ask a follow-up in the same session", "$0 run --continue now add tests for it"],
     ],
   });
 
@@ -53,6 +62,14 @@ export class RunCommand extends RouterCommand {
   repo = ValueOption.String("--repo <url>", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
   ref = ValueOption.String("--ref <ref>", { description: "With --repo: the branch, tag or commit to check out" });
   timeout = ValueOption.String("--timeout <duration>", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
+  env = ValueOption.Array("-e,--env <name=value>", { description: "Set a variable for claude only (repeatable); --env NAME passes your own value. Never kept or logged" });
+  addDir = ValueOption.Array("--add-dir <dir>", { description: "claude --add-dir: another directory claude may use, under the worker's workspace root (repeatable)" });
+  settings = ValueOption.String("--settings <json|file>", { description: "claude --settings: more settings, as a JSON string or the path of a JSON file" });
+  agents = ValueOption.String("--agents <json|file>", { description: "claude --agents: custom subagents, as a JSON string or the path of a JSON file" });
+  fallbackModel = ValueOption.String("--fallback-model <models>", { description: "claude --fallback-model: models to use when the main one is busy, comma-separated" });
+  jsonSchema = ValueOption.String("--json-schema <json|file>", { description: "claude --json-schema: the answer must match this JSON Schema; it is printed as JSON" });
+  continueLatest = Option.Boolean("-c,--continue", false, { description: "Continue your latest session from this directory on this router (on the worker it ran on)" });
+  count = ValueOption.String("-n,--count <n>", { description: "Run n attempts at once, on different workers where possible, and compare them in a table" });
 
   prompt = Option.Rest({ name: "prompt" });
 
@@ -80,6 +97,14 @@ export class RunCommand extends RouterCommand {
       repo: this.repo,
       ref: this.ref,
       timeout: this.timeout,
+      env: this.env,
+      addDirs: this.addDir,
+      settings: this.settings,
+      agents: this.agents,
+      fallbackModel: this.fallbackModel,
+      jsonSchema: this.jsonSchema,
+      continueLatest: this.continueLatest,
+      count: this.count,
       ...this.connectionFlags(),
     }, { onRouter: (url) => (this.routerUrl = url) });
   }

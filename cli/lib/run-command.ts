@@ -2,10 +2,12 @@
 // the task. Loaded by the command only when it runs.
 import { create } from "@bufbuild/protobuf";
 import { UsageError } from "clipanion";
-import { WorkspaceSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { WorkspaceSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { resolveConnection, type ConnectionFlags } from "./connection.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "./formats.js";
 import type { CommandIO, SignalSource } from "./io.js";
+import { EMBEDDED_ROUTER, noteLastSession, readLastSession } from "./last-session.js";
+import { wholeNumber } from "./numbers.js";
 import { resolvePrompt } from "./prompt.js";
 import { openRouter } from "./router.js";
 import { buildRunRequest, type RunFlags } from "./run-request.js";
@@ -17,7 +19,14 @@ export interface RunCommandInput extends RunFlags, ConnectionFlags {
   prompt: string[];
   outputFormat?: string | undefined;
   includePartialMessages?: boolean | undefined;
+  /** -c: resume the caller's latest session (last-session.ts). */
+  continueLatest?: boolean | undefined;
+  /** -n: how many attempts. */
+  count?: string | undefined;
 }
+
+/** More attempts than this at once is a batch, not a fan-out. */
+export const MAX_ATTEMPTS = 32;
 
 export function checkOutputFormat(raw: string | undefined): Format {
   if (raw === undefined) return "pretty";
@@ -26,8 +35,16 @@ export function checkOutputFormat(raw: string | undefined): Format {
 }
 
 /** Flag combinations that make no sense, caught before anything is sent. */
-export function checkRunFlags(input: RunCommandInput, io: Pick<CommandIO, "stdin" | "stdout">): Format {
+export function checkRunFlags(input: RunCommandInput, io: Pick<CommandIO, "stdin" | "stdout">, count = 1): Format {
   const format = checkOutputFormat(input.outputFormat);
+  if (input.continueLatest && input.resume !== undefined) throw new UsageError("give either --continue (your latest session) or --resume SESSION, not both");
+  if (count > 1) {
+    if (input.interactive) throw new UsageError("-n runs headless attempts side by side; it does not go with -i");
+    if (format !== "pretty") {
+      throw new UsageError("--output-format prints one task's output; with -n, read an attempt with `cc attach --output-format json <task>` or use `cc batch --json`");
+    }
+    if (input.continueLatest || input.resume !== undefined) throw new UsageError("-n starts new sessions; --continue and --resume continue one, so they do not go with -n");
+  }
   if (input.interactive && input.detach) throw new UsageError("-i and -d do not go together: start with -i and detach with Ctrl-P Ctrl-Q instead");
   if (input.interactive && format !== "pretty") throw new UsageError("--output-format applies to headless runs, not to -i");
   if (input.detach && format !== "pretty") throw new UsageError("-d prints only the task id; use --output-format with `cc attach` later");
@@ -41,24 +58,34 @@ export function checkRunFlags(input: RunCommandInput, io: Pick<CommandIO, "stdin
 }
 
 export async function runCommand(io: CommandIO, input: RunCommandInput, options: { signals?: SignalSource; onRouter?: (url: string) => void } = {}): Promise<number> {
-  const format = checkRunFlags(input, io);
+  const count = input.count === undefined ? 1 : wholeNumber("-n", input.count, 1, MAX_ATTEMPTS);
+  const format = checkRunFlags(input, io, count);
   const prompt = await resolvePrompt(input.prompt, io.stdin);
   const stdout = io.stdout as { columns?: number; rows?: number };
-  const request = buildRunRequest(prompt, input, { terminal: { cols: stdout.columns ?? 120, rows: stdout.rows ?? 40 } });
+  const request = buildRunRequest(prompt, input, { terminal: { cols: stdout.columns ?? 120, rows: stdout.rows ?? 40 }, callerEnv: io.env });
   // A detached task must outlive this command, which a cluster started for the call does not.
   if (input.detach && resolveConnection(io.env, input).router === "") {
     throw new UsageError("-d needs a router that keeps running after cc returns: start one with `cc up` and set --router or CC_ROUTER_URL");
   }
-  // On a cluster started for this call, claude works where cc was run, as `claude -p` would.
-  const embedded = resolveConnection(io.env, input).router === "";
-  if (embedded && !request.workspace) request.workspace = create(WorkspaceSchema, { source: { case: "directory", value: "." } });
+  const configured = resolveConnection(io.env, input).router;
+  const embedded = configured === "";
+  const sessionsKey = embedded ? EMBEDDED_ROUTER : configured;
+  if (input.continueLatest) continueLatest(io, request, sessionsKey, input.worker);
+  // On a cluster started for this call, claude works where cc was run, as `claude -p` would; attempts of a fan-out
+  // each get a directory of their own there (./.tasks/<task id>), so that they do not write over each other.
+  if (embedded && !request.workspace && count === 1) request.workspace = create(WorkspaceSchema, { source: { case: "directory", value: "." } });
   const router = await openRouter(io.env, input, { allowEmbedded: true, ...(embedded ? { workspaceRoot: process.cwd() } : {}) });
   options.onRouter?.(router.url);
   if (router.embedded && format === "pretty" && !input.interactive && io.stderr.isTTY) {
     io.stderr.write(styleFor(io.stderr, io.env).dim("no router configured: running on a local cluster started for this call (see `cc up` and `cc config`)\n"));
   }
   try {
-    return await runTask({
+    if (count > 1) {
+      const { fanOut } = await import("./fleet/fan-out.js");
+      return await fanOut({ io, client: router.client, router: router.url, request, count, detach: input.detach === true, ...(options.signals ? { signals: options.signals } : {}) });
+    }
+    const seen = { taskId: "", workerId: "", sessionId: "" };
+    const code = await runTask({
       io,
       client: router.client,
       router: router.url,
@@ -67,9 +94,33 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
       includePartials: input.includePartialMessages === true,
       embedded: router.embedded,
       ...(options.signals ? { signals: options.signals } : {}),
+      onEvent: (ev) => {
+        seen.taskId = ev.taskId || seen.taskId;
+        if (ev.event.case === "started") seen.workerId = ev.event.value.workerId;
+        if (ev.event.case === "message" && ev.event.value.sessionId) seen.sessionId = ev.event.value.sessionId;
+      },
     });
+    if (seen.sessionId && seen.workerId) {
+      const directory = request.workspace?.source.case === "directory" && request.workspace.source.value !== "." ? request.workspace.source.value : undefined;
+      noteLastSession(io.env, sessionsKey, process.cwd(), { ...seen, ...(directory ? { directory } : {}), at: Date.now() });
+    }
+    return code;
   } finally {
     await router.close();
   }
 }
 
+/** --continue: the session of the caller's latest `cc run` from this directory on this router, on its worker. */
+function continueLatest(io: CommandIO, request: RunRequest, sessionsKey: string, worker: string | undefined): void {
+  const cwd = process.cwd();
+  const last = readLastSession(io.env, sessionsKey, cwd);
+  if (!last) {
+    throw new UsageError(`--continue: no earlier \`cc run\` from ${cwd} on ${sessionsKey === EMBEDDED_ROUTER ? "a local cluster" : sessionsKey} to continue; run one first, or give --resume SESSION`);
+  }
+  if (worker !== undefined && worker !== last.workerId) {
+    throw new UsageError(`--continue: your latest session (task ${last.taskId}) ran on worker ${last.workerId}, and continues there; leave out --worker ${worker}`);
+  }
+  request.agent!.resumeSessionId = last.sessionId;
+  request.workerId = last.workerId;
+  if (last.directory && !request.workspace) request.workspace = create(WorkspaceSchema, { source: { case: "directory", value: last.directory } });
+}

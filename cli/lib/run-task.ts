@@ -26,6 +26,8 @@ export interface RunTaskOptions {
   signals?: SignalSource;
   /** Backoff of re-attaching, for tests. */
   retryDelayMs?: number;
+  /** Sees every event of a headless task before it is printed. */
+  onEvent?: (event: RunEvent) => void;
 }
 
 export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 5) {
@@ -59,6 +61,8 @@ export interface FollowTaskOptions {
   untilSeq?: bigint;
   /** Sees every event before it is printed. */
   onEvent?: (event: RunEvent) => void;
+  /** Events it returns true for are not printed (`cc logs --since`); the end is always reported. */
+  skip?: (event: RunEvent) => boolean;
 }
 
 /** Follows a headless task, printing it in the chosen format; returns the exit code. */
@@ -126,7 +130,7 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
           io.stderr.write(`cc: re-attached to task ${taskId}\n`);
         }
         o.onEvent?.(ev);
-        output.event(ev);
+        if (!o.skip?.(ev)) output.event(ev);
       },
     });
     // The task's end may arrive before the answer to CancelTask: wait for both before reporting.
