@@ -4,7 +4,9 @@ import { Builtins, Cli, type BaseContext } from "clipanion";
 import { VERSION } from "../services/common/version.js";
 import { CcCommand } from "./command.js";
 import { AttachCommand } from "./commands/attach.js";
+import { BatchCommand } from "./commands/batch.js";
 import { CancelCommand } from "./commands/cancel.js";
+import { CompletionCommand } from "./commands/completion.js";
 import { ConfigDeleteCommand } from "./commands/config/delete.js";
 import { ConfigSetCommand } from "./commands/config/set.js";
 import { ConfigShowCommand } from "./commands/config/show.js";
@@ -13,7 +15,10 @@ import { DemoCommand } from "./commands/demo.js";
 import { LogsCommand } from "./commands/logs.js";
 import { PsCommand } from "./commands/ps.js";
 import { RunCommand } from "./commands/run.js";
+import { SendCommand } from "./commands/send.js";
+import { ShowCommand } from "./commands/show.js";
 import { UpCommand } from "./commands/up.js";
+import { WaitCommand } from "./commands/wait.js";
 import { WorkersCommand } from "./commands/workers.js";
 import { ExitCode } from "./exit-codes.js";
 import { helpColors } from "./help-request.js";
@@ -21,13 +26,18 @@ import { withValueNames } from "./options.js";
 
 export const COMMANDS = [
   RunCommand,
+  BatchCommand,
   AttachCommand,
   LogsCommand,
   PsCommand,
+  ShowCommand,
+  WaitCommand,
+  SendCommand,
   CancelCommand,
   WorkersCommand,
   UpCommand,
   DemoCommand,
+  CompletionCommand,
   ConfigSetCommand,
   ConfigUseCommand,
   ConfigShowCommand,
