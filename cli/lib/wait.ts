@@ -1,5 +1,6 @@
 // `cc wait`: blocks until tasks end. Each is followed from its last event (Attach after the record's last seq), so
 // waiting costs a stream per task, not polling, and replays nothing. Its outcome decides the exit code.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ExitReason, type Exited } from "../../gen/claudecluster/v1/run_pb.js";
 import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitCode } from "../exit-codes.js";
@@ -45,10 +46,19 @@ export async function waitTasks(c: TaskCommandContext, taskIds: readonly string[
     await Promise.all(
       records.map(async (task) => {
         let exited = task.exit;
-        if (task.status === TaskStatus.QUEUED || task.status === TaskStatus.RUNNING) {
-          const result = await follow({ client: c.client, start: { attach: task.id, afterSeq: task.lastSeq }, signal: abort.signal, onEvent: () => undefined });
-          if (result.stopped && !result.exited) return;
-          exited = result.exited;
+        let current = task;
+        while (current.status === TaskStatus.QUEUED || current.status === TaskStatus.RUNNING) {
+          try {
+            const result = await follow({ client: c.client, start: { attach: current.id, afterSeq: current.lastSeq }, signal: abort.signal, onEvent: () => undefined });
+            if (result.stopped && !result.exited) return;
+            exited = result.exited;
+            break;
+          } catch (err) {
+            // A busy task's log moved on past where we attached (the router keeps a bounded log): from where it is now.
+            if (!(err instanceof ConnectError) || err.code !== Code.OutOfRange) throw err;
+            current = await c.client.getTask({ taskId: current.id }, { signal: abort.signal });
+            exited = current.exit;
+          }
         }
         pending.delete(task.id);
         const { word, ok } = endedWord(exited, task.id);

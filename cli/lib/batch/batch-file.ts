@@ -106,8 +106,9 @@ function jsonLines(text: string, source: string): { line: number; value: unknown
 }
 
 async function yamlEntries(text: string, source: string): Promise<{ line: number; value: unknown }[]> {
-  // Loaded only for YAML files.
-  const { LineCounter, parseDocument, isMap, isSeq } = await import("yaml");
+  // Loaded only for YAML files. yaml is CommonJS: bundled, its exports come as the module's default.
+  const loaded = (await import("yaml")) as typeof import("yaml") & { default?: typeof import("yaml") };
+  const { LineCounter, parseDocument, isMap, isSeq } = typeof loaded.LineCounter === "function" ? loaded : loaded.default!;
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0];
