@@ -83,8 +83,10 @@ export class Runner {
 
     // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's;
     // one with its own variables or extra directories needs a claude started for it.
-    const warmable = req.mode !== RunMode.INTERACTIVE && !req.workspace?.source.case && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length;
-    const warm = warmable ? this.pool?.take(claudeInvocation(req).args) : undefined;
+    // (Every headless task asks, so the pool's counts say how often it missed.)
+    const headless = req.mode !== RunMode.INTERACTIVE;
+    const warmable = !req.workspace?.source.case && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length;
+    const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req).args : undefined) : undefined;
     let workspace: string;
     let addDirs: string[];
     try {
