@@ -14,6 +14,7 @@ import { startLocalCluster, type LocalCluster } from "../services/cluster/local.
 import type { Script, ScriptedModel } from "../services/scripted-model/index.js";
 import { fixtureScript, modelEnv, startModel } from "../test/helpers/model.js";
 import { waitForNoProcessesUnder } from "../test/helpers/processes.js";
+import { until } from "../test/helpers/wait.js";
 import { stripAnsi } from "./lib/style.js";
 
 const MAIN = new URL("../dist/cc/main.js", import.meta.url).pathname;
@@ -269,6 +270,49 @@ describe("many tasks from one terminal, against the real claude", () => {
     expect(await cc(["batch", "bad.yaml"])).toMatchObject({ code: 2, stdout: "", stderr: 'cc: bad.yaml line 2: "max-turns" expects a whole number of 1 or more, got "lots"\n' });
     const before = JSON.parse((await cc(["ps", "--all", "--json"])).stdout) as Json[];
     expect(before.some((t) => t["promptSummary"] === "fine")).toBe(false);
+  });
+
+  it("cc batch on a terminal: status rows, Ctrl-C asks once, yes cancels what it started and starts no more", async () => {
+    writeFileSync(join(root, "hang.jsonl"), [1, 2, 3].map((n) => JSON.stringify({ prompt: `hang number ${n}`, "allowed-tools": "Bash", name: `hang-${n}` })).join("\n"));
+    const p = pty.spawn(NODE, [MAIN, "batch", "--parallel", "2", "hang.jsonl"], { cols: 120, rows: 30, cwd: root, env: { ...baseEnv, TERM: "xterm-256color" } });
+    let raw = "";
+    const waiters: { text: string; resolve: () => void }[] = [];
+    const screen = () => stripAnsi(raw);
+    p.onData((d) => {
+      raw += d;
+      for (const w of waiters.splice(0)) (screen().includes(w.text) ? w.resolve() : waiters.push(w));
+    });
+    const waitFor = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (screen().includes(text)) return resolve();
+        const timer = setTimeout(() => reject(new Error(`"${text}" did not appear; the screen shows: ${screen().slice(-600)}`)), 30_000);
+        waiters.push({ text, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    const exited = new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode)));
+    try {
+      // Both running tasks have reached the command that never ends.
+      await until(() => [1, 2].every((n) => new RegExp(`hang-${n} +running .*⏺ Bash\\(tail -f /dev/null\\)`).test(screen())), 30_000);
+      p.write("\x03");
+      await waitFor("cc: cancel the 2 running tasks of this batch and start no more? [y/N]");
+      p.write("y");
+      expect(await exited).toBe(130);
+    } finally {
+      try {
+        p.kill();
+      } catch {
+        // Already gone.
+      }
+    }
+    const table = screen().slice(screen().lastIndexOf("ENTRY"));
+    expect(table).toMatch(/hang-1 +[0-9a-z]{26} +local-\d +cancelled/);
+    expect(table).toMatch(/hang-2 +[0-9a-z]{26} +local-\d +cancelled/);
+    expect(table).toMatch(/hang-3 +- +- +not started/);
+    expect(table).toContain("2 cancelled, 1 not started of 3 tasks");
+    const tasks = JSON.parse((await cc(["ps", "--all", "--json"])).stdout) as Json[];
+    expect(tasks.filter((t) => String(t["promptSummary"]).startsWith("hang number")).map((t) => [t["promptSummary"], t["status"]]).sort()).toEqual([
+      ["hang number 1", "TASK_STATUS_CANCELLED"],
+      ["hang number 2", "TASK_STATUS_CANCELLED"],
+    ]);
   });
 
   /** Starts `cc run -i PROMPT` in a pseudo-terminal, waits for the first answer, detaches; returns the task id. */

@@ -64,6 +64,8 @@ describe("cc completion", () => {
     expect(complete("cc", "run", "--model", "x", "--max-t")).toEqual(["--max-turns"]);
     expect(complete("cc", "ps", "--status", "c")).toEqual(["cancelled"]);
     expect(complete("claudecluster", "completion", "")).toEqual(["bash", "zsh", "fish"]);
+    // And it passes shellcheck (installed by .ci/run).
+    run("shellcheck", ["-s", "bash", path]);
   });
 
   it("fish: the same, with descriptions", async () => {

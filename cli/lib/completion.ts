@@ -105,11 +105,11 @@ export function completionScript(shell: Shell, specs: readonly CommandSpec[], bi
 function bashReply(kind: ValueKind): string {
   switch (kind.kind) {
     case "files":
-      return `COMPREPLY=($(compgen -f -- "$cur"))`;
+      return `mapfile -t COMPREPLY < <(compgen -f -- "$cur")`;
     case "dirs":
-      return `COMPREPLY=($(compgen -d -- "$cur"))`;
+      return `mapfile -t COMPREPLY < <(compgen -d -- "$cur")`;
     case "words":
-      return `COMPREPLY=($(compgen -W "${kind.words.join(" ")}" -- "$cur"))`;
+      return `mapfile -t COMPREPLY < <(compgen -W "${kind.words.join(" ")}" -- "$cur")`;
     case "none":
       return "COMPREPLY=()";
   }
@@ -133,8 +133,8 @@ function bashScript(specs: readonly CommandSpec[], binaries: readonly string[]):
       for (const [reply, names] of byKind) lines.push(`        ${names.join("|")}) ${reply}; return ;;`);
       lines.push("      esac");
     }
-    lines.push(`      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "${options.flatMap((o) => o.names).join(" ")}" -- "$cur")); return; fi`);
-    if (n.children.size > 0) lines.push(`      COMPREPLY=($(compgen -W "${[...n.children.keys()].join(" ")}" -- "$cur"))`);
+    lines.push(`      if [[ $cur == -* ]]; then mapfile -t COMPREPLY < <(compgen -W "${options.flatMap((o) => o.names).join(" ")}" -- "$cur"); return; fi`);
+    if (n.children.size > 0) lines.push(`      mapfile -t COMPREPLY < <(compgen -W "${[...n.children.keys()].join(" ")}" -- "$cur")`);
     else if (n.spec?.positional) lines.push(`      ${bashReply(valueKind(n.spec.positional))}`);
     cases.push(`    "${key}")\n${lines.join("\n")}\n      ;;`);
   }
