@@ -20,6 +20,8 @@ import { stripAnsi } from "./lib/style.js";
 const MAIN = new URL("../dist/cc/main.js", import.meta.url).pathname;
 const NODE = process.execPath;
 const SECRET = "s3cret-value-7f1c2b";
+const BUF = new URL("../node_modules/.bin/buf", import.meta.url).pathname;
+const PROTO_DIR = new URL("../proto", import.meta.url).pathname;
 
 const SCRIPT: Script = {
   conversations: [
@@ -180,6 +182,33 @@ describe("many tasks from one terminal, against the real claude", () => {
     expect(onWorker.every((t) => t["workerId"] === worker)).toBe(true);
     const two = JSON.parse((await cc(["ps", "--all", "--limit", "2", "--json"])).stdout) as Json[];
     expect(two.map((t) => t["id"])).toEqual([fails, done]);
+  });
+
+  it("buf curl, an independent client, pages through ListTasks with a filter and the page token", async () => {
+    const list = async (body: Json) => {
+      const r = await new Promise<Result>((resolve) => {
+        const child = spawn(BUF, ["curl", "--protocol", "connect", "--schema", PROTO_DIR, "-d", JSON.stringify(body), `${cluster.url}/claudecluster.v1.RouterService/ListTasks`]);
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { tasks?: Json[]; nextPageToken?: string };
+    };
+    const filter = { statuses: ["TASK_STATUS_SUCCEEDED"], limit: 2 };
+    const first = await list(filter);
+    expect(first.tasks).toHaveLength(2);
+    expect(first.nextPageToken).toBeTruthy();
+    const second = await list({ ...filter, pageToken: first.nextPageToken });
+    const ids = [...first.tasks!, ...second.tasks!].map((t) => String(t["id"]));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort().reverse()).toEqual(ids);
+    expect([...first.tasks!, ...second.tasks!].every((t) => t["status"] === "TASK_STATUS_SUCCEEDED")).toBe(true);
+    // The same tasks, read by cc ps in one go.
+    const all = JSON.parse((await cc(["ps", "--status", "succeeded", "--json"])).stdout) as Json[];
+    expect(all.slice(0, ids.length).map((t) => t["id"])).toEqual(ids);
   });
 
   it("cc wait --timeout exits 124 and leaves the task running; cc logs --tail and --since", async () => {
