@@ -1,5 +1,6 @@
 // `cc apply`: bring a task's changes into the current checkout.
 import { Command, Option } from "clipanion";
+import { ValueOption } from "../options.js";
 import { RouterCommand } from "../command.js";
 
 export class ApplyCommand extends RouterCommand {
@@ -22,7 +23,7 @@ export class ApplyCommand extends RouterCommand {
     ],
   });
 
-  branch = Option.String("--branch", { description: "Fetch the task's commits as this new local branch; the work tree is left alone" });
+  branch = ValueOption.String("--branch <name>", { description: "Fetch the task's commits as this new local branch; the work tree is left alone" });
   task = Option.String({ name: "task" });
 
   async execute(): Promise<number> {

@@ -1,5 +1,6 @@
 // `cc diff`: print what a task changed.
 import { Command, Option, UsageError } from "clipanion";
+import { ValueOption } from "../options.js";
 import { RouterCommand } from "../command.js";
 
 export class DiffCommand extends RouterCommand {
@@ -23,7 +24,7 @@ export class DiffCommand extends RouterCommand {
 
   stat = Option.Boolean("--stat", false, { description: "Files changed with lines added and removed, as git diff --stat" });
   nameOnly = Option.Boolean("--name-only", false, { description: "Only the paths of the files changed" });
-  color = Option.String("--color", "auto", { description: "auto (on a terminal), always or never" });
+  color = ValueOption.String("--color <when>", "auto", { description: "auto (on a terminal), always or never" });
   task = Option.String({ name: "task" });
 
   async execute(): Promise<number> {

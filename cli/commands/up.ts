@@ -1,5 +1,6 @@
 // `cc up`: run a local cluster in the foreground.
-import { Command, Option } from "clipanion";
+import { Command } from "clipanion";
+import { ValueOption } from "../options.js";
 import { CcCommand } from "../command.js";
 
 /** The port `cc up` listens on unless told otherwise, so a saved `local` profile keeps working. */
@@ -21,12 +22,12 @@ export class UpCommand extends CcCommand {
     ],
   });
 
-  workers = Option.String("--workers", "1", { description: "How many workers to start" });
-  port = Option.String("--port", String(DEFAULT_UP_PORT), { description: `Port of the router (0 picks a free one; default ${DEFAULT_UP_PORT})` });
-  host = Option.String("--host", "127.0.0.1", { description: "Address the router and workers listen on" });
-  maxSessions = Option.String("--max-sessions", { description: "Sessions each worker runs at once (default the worker's, 4)" });
-  workspaceRoot = Option.String("--workspace-root", { description: "Directory under which the tasks' workspaces live" });
-  claudeHome = Option.String("--claude-home", { description: "HOME for the workers' claude, whose .claude.json and .claude/ it then uses (default: your HOME with a config directory of the cluster's own)" });
+  workers = ValueOption.String("--workers <n>", "1", { description: "How many workers to start" });
+  port = ValueOption.String("--port <port>", String(DEFAULT_UP_PORT), { description: `Port of the router (0 picks a free one; default ${DEFAULT_UP_PORT})` });
+  host = ValueOption.String("--host <address>", "127.0.0.1", { description: "Address the router and workers listen on" });
+  maxSessions = ValueOption.String("--max-sessions <n>", { description: "Sessions each worker runs at once (default the worker's, 4)" });
+  workspaceRoot = ValueOption.String("--workspace-root <dir>", { description: "Directory under which the tasks' workspaces live" });
+  claudeHome = ValueOption.String("--claude-home <dir>", { description: "HOME for the workers' claude, whose .claude.json and .claude/ it then uses (default: your HOME with a config directory of the cluster's own)" });
 
   async execute(): Promise<number> {
     const [{ up }, { wholeNumber }] = await Promise.all([import("../lib/up.js"), import("../lib/numbers.js")]);

@@ -13,6 +13,15 @@ import type { Style } from "./style.js";
 
 export type Format = "pretty" | OutputFormat;
 
+/** The structured answer of a --json-schema run, indented for people. */
+function structuredOutput(json: string): string {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2) + "\n";
+  } catch {
+    return json + "\n";
+  }
+}
+
 export interface TaskOutputOptions {
   format: Format;
   stdout: Writer;
@@ -124,6 +133,8 @@ export class TaskOutput {
     switch (this.o.format) {
       case "pretty":
         this.renderer.finish();
+        // --json-schema: the structured answer is what the caller asked for; it goes to stdout as JSON.
+        if (exited.result?.structuredOutputJson) this.o.stdout.write(structuredOutput(exited.result.structuredOutputJson));
         if (this.o.annotate) this.note(summaryText(outcome.summary, this.o.outStyle).trimEnd().replace(/\n/g, " "));
         else this.o.stderr.write(summaryText(outcome.summary, this.o.errStyle));
         break;

@@ -3,6 +3,7 @@
 import { RunMode, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { type ConnectError, invalidArgument } from "./errors.js";
 import { isValidTaskId } from "./ids.js";
+import { envProblem } from "./task-env.js";
 
 /** Permission modes the pinned claude accepts (`claude --help`). */
 export const PERMISSION_MODES = ["acceptEdits", "auto", "bypassPermissions", "manual", "dontAsk", "plan"] as const;
@@ -52,6 +53,9 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
     if (v.length > 256) throw invalidArgument(`labels.${k}`, "value is longer than 256 characters");
   }
   if (req.workerId !== "" && !isValidTaskId(req.workerId)) throw invalidArgument("worker_id", "must be 1-64 letters, digits, '-' or '_'");
+  if (req.spreadGroup.length > 128 || UNPRINTABLE.test(req.spreadGroup)) throw invalidArgument("spread_group", "must be at most 128 characters, without whitespace or control characters");
+  const envTrouble = envProblem(req.env);
+  if (envTrouble) throw invalidArgument("env", envTrouble);
 
   validateAgentOptions(req);
   validateWorkspace(req);
@@ -105,20 +109,49 @@ function validateAgentOptions(req: RunRequest): void {
   if (a.askPermissions && req.mode === RunMode.INTERACTIVE) {
     throw invalidArgument("agent.ask_permissions", "applies to headless tasks; an interactive claude asks in its own terminal");
   }
+  if (a.addDirs.length > MAX_ADD_DIRS) throw invalidArgument("agent.add_dirs", `more than ${MAX_ADD_DIRS} entries`);
+  a.addDirs.forEach((dir, i) => relativeDirectory(`agent.add_dirs[${i}]`, dir));
+  jsonObjectFlag("agent.settings_json", a.settingsJson, '{"permissions": {...}}');
+  jsonObjectFlag("agent.agents_json", a.agentsJson, '{"reviewer": {"description": "...", "prompt": "..."}}');
+  jsonObjectFlag("agent.json_schema", a.jsonSchema, '{"type": "object", "properties": {...}}');
+  if (a.jsonSchema && req.mode === RunMode.INTERACTIVE) throw invalidArgument("agent.json_schema", "applies to headless tasks only (claude takes it with --print)");
+  if (a.fallbackModel) {
+    flagValue("agent.fallback_model", a.fallbackModel);
+    if (!/^[A-Za-z0-9._:@/\[\]-]+(,[A-Za-z0-9._:@/\[\]-]+)*$/.test(a.fallbackModel)) throw invalidArgument("agent.fallback_model", "must be model names separated by commas");
+  }
+}
+
+const MAX_ADD_DIRS = 32;
+
+/** A JSON object that travels as one command-line argument, when set. */
+function jsonObjectFlag(field: string, value: string, example: string): void {
+  if (!value) return;
+  if (Buffer.byteLength(value) > MAX_INTERACTIVE_PROMPT_BYTES) throw invalidArgument(field, `is over ${MAX_INTERACTIVE_PROMPT_BYTES} bytes (it travels as one command-line argument)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw invalidArgument(field, "is not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidArgument(field, `must be a JSON object such as ${example}`);
+}
+
+/** A directory under the workspace root: "." or relative parts that do not start with "." (no "..", no hidden ones). */
+function relativeDirectory(field: string, dir: string): void {
+  if (dir === "" || dir.length > 255) throw invalidArgument(field, "must be 1-255 characters");
+  // "." is the root itself. Other parts may not start with "." — that excludes "..", hidden directories and the
+  // root's .tasks/ where fresh task workspaces live, private to their task.
+  if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
+    throw invalidArgument(field, `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
+  }
+  if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument(field, "may contain only letters, digits, '.', '_', '-' and '/'");
 }
 
 function validateWorkspace(req: RunRequest): void {
   const source = req.workspace?.source;
   if (!source || source.case === undefined) return;
   if (source.case === "directory") {
-    const dir = source.value;
-    if (dir === "" || dir.length > 255) throw invalidArgument("workspace.directory", "must be 1-255 characters");
-    // "." is the root itself. Other parts may not start with "." — that excludes "..", hidden directories and the
-    // root's .tasks/ where fresh task workspaces live, private to their task.
-    if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
-      throw invalidArgument("workspace.directory", `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
-    }
-    if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument("workspace.directory", "may contain only letters, digits, '.', '_', '-' and '/'");
+    relativeDirectory("workspace.directory", source.value);
     return;
   }
   if (source.case === "upload") {

@@ -26,6 +26,7 @@ import type { RouterSettings } from "./settings.js";
 import { type EndRequest, TaskEntry, type TaskStore } from "./tasks.js";
 import { TaskLogFull } from "./task-log.js";
 import { trackPermissionEvent } from "./permissions.js";
+import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent } from "./undecoded-events.js";
 
 /** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
@@ -38,6 +39,7 @@ export class Dispatcher {
   private draining = false;
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
+  private readonly spread = new SpreadGroups();
 
   constructor(
     private readonly settings: RouterSettings,
@@ -85,7 +87,7 @@ export class Dispatcher {
         entry.end({ reason: ExitReason.FAILED, message });
         continue;
       }
-      const worker = this.registry.pick(this.candidatesFor(entry.request, entry));
+      const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup));
       if (!worker) {
         i += 1;
         continue;
@@ -247,6 +249,7 @@ export class Dispatcher {
   private async forward(entry: TaskEntry, worker: WorkerEntry): Promise<void> {
     entry.worker = worker;
     worker.placed.add(entry.id);
+    this.spread.placed(entry.request.spreadGroup, worker.id);
     entry.record.attempts += 1;
     entry.record.workerId = worker.id;
     let failure: unknown;
@@ -291,6 +294,7 @@ export class Dispatcher {
       failure = err;
     } finally {
       this.registry.release(worker, entry.id);
+      this.spread.released(entry.request.spreadGroup, worker.id);
       // A freed slot may let a queued task run.
       setImmediate(() => this.pump());
     }

@@ -174,7 +174,7 @@ function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Regis
   const statuses = Object.values(TaskStatus).filter((v): v is TaskStatus => typeof v === "number" && v !== TaskStatus.UNSPECIFIED);
   metrics.labelledGauge("router_tasks", "Tasks the router keeps (CC_RETAIN_TASKS, CC_RETAIN_AGE), by status.", ["status"], () => {
     const counts = new Map(statuses.map((s) => [s, 0]));
-    for (const task of tasks.list([], Number.MAX_SAFE_INTEGER)) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
+    for (const task of tasks.list({ limit: Number.MAX_SAFE_INTEGER }).tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
     return [...counts].map(([status, n]) => [{ status: lower(TaskStatus[status], status) }, n]);
   });
   metrics.gauge("router_queue_depth", "Tasks waiting for a free worker slot.", () => dispatcher.queued);
@@ -200,7 +200,7 @@ function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Regis
   let counted = new Set<string>();
   metrics.onScrape(() => {
     const seen = new Set<string>();
-    for (const task of tasks.list([], Number.MAX_SAFE_INTEGER)) {
+    for (const task of tasks.list({ limit: Number.MAX_SAFE_INTEGER }).tasks) {
       if (!task.endedAt) continue;
       seen.add(task.id);
       if (counted.has(task.id)) continue;

@@ -4,11 +4,12 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
-import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { answerPermission } from "./permissions.js";
+import { pageToken, taskQuery } from "./list-query.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
@@ -48,6 +49,9 @@ export function routerService(deps: {
   function runningWorker(taskId: string) {
     const entry = tasks.get(taskId);
     if (entry.ended) throw failedPrecondition(`task ${taskId} has ended`);
+    if (entry.request.mode !== RunMode.INTERACTIVE) {
+      throw failedPrecondition(`task ${taskId} is headless: it has no terminal to type into or resize (start one with \`cc run -i\`)`);
+    }
     if (!entry.started || !entry.worker) throw failedPrecondition(`task ${taskId} has not started yet`);
     return entry.worker;
   }
@@ -69,8 +73,8 @@ export function routerService(deps: {
     },
 
     listTasks(req) {
-      if (req.limit > MAX_LIST) throw invalidArgument("limit", `must be at most ${MAX_LIST}`);
-      return create(ListTasksResponseSchema, { tasks: tasks.list(req.statuses, req.limit || 50) });
+      const page = tasks.list(taskQuery(req));
+      return create(ListTasksResponseSchema, { tasks: page.tasks, nextPageToken: page.more ? pageToken(page.tasks.at(-1)!.id) : "" });
     },
 
     async cancelTask(req, ctx) {

@@ -61,6 +61,11 @@ export class TaskLog {
     return BigInt(this.events.length);
   }
 
+  /** Seq of the oldest event still held: 1, since the log is never trimmed; 0 when empty. */
+  get firstRetainedSeq(): bigint {
+    return this.events.length > 0 ? 1n : 0n;
+  }
+
   get subscriberCount(): number {
     return this.cursors.size;
   }

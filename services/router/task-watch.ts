@@ -66,7 +66,7 @@ export class TaskWatchers {
     this.active += 1;
     try {
       const sent = new Set<string>();
-      const snapshot = this.tasks.list([], req.limit || DEFAULT_LIMIT, matches);
+      const snapshot = this.tasks.list({ limit: req.limit || DEFAULT_LIMIT, where: matches }).tasks;
       for (const task of snapshot) {
         sent.add(task.id);
         yield create(TaskChangeSchema, { change: { case: "task", value: task } });

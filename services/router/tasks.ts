@@ -3,7 +3,7 @@
 // for the router's own). The store keeps ended tasks within a count, an age and a total of log bytes, and indexes
 // request ids for idempotency.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Task, TaskSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, type Exited, ExitedSchema, type RunEvent, RunEventSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { invalidArgument, notFound } from "../common/errors.js";
@@ -74,6 +74,7 @@ export class TaskEntry {
       labels: request.labels,
       createdAt: timestampNow(),
       detach: request.detach,
+      ...recordedOptions(request),
     });
   }
 
@@ -149,6 +150,7 @@ export class TaskEntry {
 
   snapshot(): Task {
     this.record.subscribers = this.log.subscriberCount;
+    this.record.firstSeq = this.log.firstRetainedSeq;
     return this.record;
   }
 
@@ -171,8 +173,28 @@ export class TaskEntry {
     clearTimeout(this.queueTimer);
     this.record.pendingPermissions = [];
     this.changed?.(this);
+    // The variables were for claude; an ended task's entry (kept for a while) holds none of them.
+    this.request.env = {};
     for (const l of this.endListeners.splice(0)) l();
   }
+}
+
+/** What the record keeps of the request's options beyond the agent's: never env values or a repository token. */
+function recordedOptions(request: RunRequest): MessageInitShape<typeof TaskSchema> {
+  const source = request.workspace?.source;
+  const workspace =
+    source?.case === "repository"
+      ? { source: { case: "repository" as const, value: { url: source.value.url, ref: source.value.ref } } }
+      : source?.case === "directory"
+        ? { source: { case: "directory" as const, value: source.value } }
+        : undefined;
+  return {
+    ...(workspace ? { workspace } : {}),
+    ...(request.timeout ? { timeout: request.timeout } : {}),
+    envNames: Object.keys(request.env).sort(),
+    requestedWorkerId: request.workerId,
+    spreadGroup: request.spreadGroup,
+  };
 }
 
 export function statusOf(exited: Exited): TaskStatus {
@@ -186,6 +208,33 @@ export function statusOf(exited: Exited): TaskStatus {
       return TaskStatus.FAILED;
   }
 }
+
+/** Which tasks `TaskStore.list` returns: every filter that is set must pass. */
+export interface TaskQuery {
+  statuses?: readonly TaskStatus[];
+  /** Labels the task must carry, each with the same value. */
+  labels?: Readonly<Record<string, string>>;
+  /** Placed on this worker. */
+  workerId?: string;
+  /** Accepted at or after this time (ms since the epoch). */
+  createdAfterMs?: number;
+  /** Paging: only tasks older than this one (the last task of the previous page). */
+  olderThan?: string;
+  /** At most this many. */
+  limit: number;
+  /** A further test of each record (WatchTasks' filter). */
+  where?: (task: Task) => boolean;
+}
+
+export interface TaskPage {
+  /** Newest first. */
+  tasks: Task[];
+  /** More tasks match after the last one. */
+  more: boolean;
+}
+
+/** Task ids sort by creation time, but two created within a millisecond of each other may not; this much slack covers that. */
+const CREATED_ORDER_SLACK_MS = 1000;
 
 export interface TaskStoreOptions {
   retainTasks: number;
@@ -206,6 +255,8 @@ export class TaskStore {
   private readonly byRequestId = new Map<string, TaskEntry>();
   private readonly listeners = new Set<TaskListener>();
   private timer: NodeJS.Timeout | undefined;
+  /** Every task, oldest first (task ids sort by creation time): listing and eviction walk it without sorting. */
+  private order: TaskEntry[] = [];
 
   constructor(private readonly options: TaskStoreOptions) {}
 
@@ -225,6 +276,9 @@ export class TaskStore {
 
   add(entry: TaskEntry): void {
     this.tasks.set(entry.id, entry);
+    // New ids are almost always the largest; a clock step back costs a search.
+    const at = this.order.length === 0 || this.order.at(-1)!.id < entry.id ? this.order.length : this.indexAfter(entry.id);
+    this.order.splice(at, 0, entry);
     if (entry.request.requestId) this.byRequestId.set(entry.request.requestId, entry);
     entry.changed = (e, event) => {
       for (const l of this.listeners) l.changed(e, event);
@@ -252,16 +306,31 @@ export class TaskStore {
     return requestId ? this.byRequestId.get(requestId) : undefined;
   }
 
-  /** Newest first; `where` narrows further. */
-  list(statuses: TaskStatus[], limit: number, where?: (task: Task) => boolean): Task[] {
+  /**
+   * The tasks that pass `query`, newest first, one page of them. Walks the tasks from the newest (or from just
+   * below `olderThan`) and stops at the page's end, or at tasks older than `createdAfterMs`.
+   */
+  list(query: TaskQuery): TaskPage {
     const out: Task[] = [];
-    const ids = [...this.tasks.keys()].sort().reverse();
-    for (const id of ids) {
-      const entry = this.tasks.get(id)!;
-      if ((statuses.length === 0 || statuses.includes(entry.record.status)) && (!where || where(entry.record))) out.push(entry.snapshot());
-      if (out.length >= limit) break;
+    const statuses = query.statuses ?? [];
+    const labels = Object.entries(query.labels ?? {});
+    const start = query.olderThan === undefined ? this.order.length : this.indexAfter(query.olderThan, true);
+    for (let i = start - 1; i >= 0; i--) {
+      const entry = this.order[i]!;
+      const record = entry.record;
+      if (query.createdAfterMs !== undefined) {
+        const created = record.createdAt ? timestampMs(record.createdAt) : 0;
+        if (created < query.createdAfterMs - CREATED_ORDER_SLACK_MS) break;
+        if (created < query.createdAfterMs) continue;
+      }
+      if (statuses.length > 0 && !statuses.includes(record.status)) continue;
+      if (query.workerId && record.workerId !== query.workerId) continue;
+      if (labels.some(([k, v]) => record.labels[k] !== v)) continue;
+      if (query.where && !query.where(record)) continue;
+      if (out.length >= query.limit) return { tasks: out, more: true };
+      out.push(entry.snapshot());
     }
-    return out;
+    return { tasks: out, more: false };
   }
 
   active(): TaskEntry[] {
@@ -274,10 +343,11 @@ export class TaskStore {
    */
   evict(): void {
     const now = this.options.now?.() ?? Date.now();
-    const ended = [...this.tasks.values()].filter((t) => t.ended).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const ended = this.order.filter((t) => t.ended);
     let excess = ended.length - this.options.retainTasks;
     let logBytes = 0;
     for (const t of ended) logBytes += t.log.retainedBytes;
+    let forgot = false;
     for (const t of ended) {
       const endedMs = t.record.endedAt ? Number(t.record.endedAt.seconds) * 1000 : now;
       if (excess > 0 || logBytes > this.options.retainLogBytes || now - endedMs > this.options.retainAgeMs) {
@@ -286,7 +356,22 @@ export class TaskStore {
         for (const l of this.listeners) l.removed(t);
         excess -= 1;
         logBytes -= t.log.retainedBytes;
+        forgot = true;
       }
     }
+    if (forgot) this.order = this.order.filter((t) => this.tasks.get(t.id) === t);
+  }
+
+  /** The index of the first task whose id is above `id` (or, with `orEqual`, at or above it). */
+  private indexAfter(id: string, orEqual = false): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const other = this.order[mid]!.id;
+      if (other < id || (!orEqual && other === id)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }

@@ -28,7 +28,7 @@ import type { WorkerTransfers } from "./transfers.js";
 import type { StagedUpload } from "./upload/staging.js";
 import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
-import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
+import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
 const DEFAULT_ROWS = 40;
@@ -116,16 +116,20 @@ export class Runner {
     }
     const taskId = req.taskId || newTaskId();
 
-    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
+    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's;
+    // one with its own variables or extra directories needs a claude started for it.
+    // (Every headless task asks, so the pool's counts say how often it missed.)
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const candidate = !req.workspace?.source.case && this.warmMatches(req);
-    const warm = headless ? this.pool?.take(candidate ? claudeInvocation(req, undefined, this.files.mcpConfig(TaskFiles.WARM)).args : undefined) : undefined;
+    const warmable = !req.workspace?.source.case && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
+    const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, { mcpConfigFile: this.files.mcpConfig(TaskFiles.WARM) }).args : undefined) : undefined;
     const source = req.workspace?.source;
     // Taken now (NOT_FOUND refuses the task): an upload serves one task.
     const upload = source?.case === "upload" ? this.deps.transfers.uploads.take(source.value.uploadId) : undefined;
     let workspace: string;
+    let addDirs: string[];
     try {
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
+      addDirs = prepareExtraDirectories(settings.workspaceRoot, req.agent?.addDirs ?? []);
     } catch (err) {
       if (upload) rmSync(upload.file, { force: true });
       throw fromPlatformError(err, "preparing the workspace");
@@ -163,9 +167,9 @@ export class Runner {
         return task.endBeforeLaunch("the task was stopped before claude started");
       }
       if (warm) this.launchWarm(task, warm);
-      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
-      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, hookEventsPath);
-      else this.launch(task, hookEventsPath);
+      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath, addDirs);
+      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, hookEventsPath, addDirs);
+      else this.launch(task, hookEventsPath, addDirs);
     });
     return task;
   }
@@ -250,7 +254,7 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string, addDirs: string[]): Promise<void> {
     const { settings, env, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
@@ -282,7 +286,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath);
+    this.launch(task, hookEventsPath, addDirs);
   }
 
   /**
@@ -290,7 +294,7 @@ export class Runner {
    * clone, a failure or a stop ends the task before claude runs and removes the directory. The upload's file goes
    * either way: it served its task.
    */
-  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, hookEventsPath: string): Promise<void> {
+  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, hookEventsPath: string, addDirs: string[]): Promise<void> {
     const { settings, env, logger } = this.deps;
     task.setPhase(Phase.STARTING, "unpacking the upload");
     try {
@@ -324,7 +328,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath);
+    this.launch(task, hookEventsPath, addDirs);
   }
 
   /** What every git process of a task carries, so it is found and ended like claude's (cancel, shutdown, orphan sweep). */
@@ -344,11 +348,12 @@ export class Runner {
   }
 
   /** claude's environment; `tag` marks every process it starts, so they can be found and ended. */
-  private claudeEnvFor(tag: string, term?: string): Record<string, string> {
+  private claudeEnvFor(tag: string, term?: string, taskEnv?: Readonly<Record<string, string>>): Record<string, string> {
     const { settings, env } = this.deps;
     return claudeEnv(env, {
       home: settings.claudeHome || env["HOME"] || tmpdir(),
       term,
+      ...(taskEnv ? { taskEnv } : {}),
       extra: { [TASK_ID_ENV]: tag, [WORKER_PID_ENV]: String(process.pid) },
     });
   }
@@ -369,14 +374,14 @@ export class Runner {
     if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
-  private launch(task: TaskRun, hookEventsPath: string): void {
+  private launch(task: TaskRun, hookEventsPath: string, addDirs: string[]): void {
     const { claude, spawnTerminal } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
     let invocation;
     try {
-      invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined, this.files.writeMcpConfig(task.taskId, req.agent?.mcpConfigJson ?? ""));
+      invocation = claudeInvocation(req, { ...(interactive ? { hookSettings: hookSettingsJson() } : {}), addDirs, mcpConfigFile: this.files.writeMcpConfig(task.taskId, req.agent?.mcpConfigJson ?? "") });
     } catch (err) {
       this.deps.logger.error({ taskId: task.taskId, err }, "could not write the task's MCP config");
       task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "writing the MCP config").rawMessage}`);
@@ -388,7 +393,7 @@ export class Runner {
       stdin: invocation.stdin,
       ...(invocation.holdStdin ? { holdStdin: true } : {}),
       cwd: task.workspace,
-      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined),
+      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined, req.env),
     };
     try {
       const process = interactive
@@ -414,5 +419,5 @@ function warmProfileArgs(settings: WorkerSettings, mcpConfigFile: string | undef
   } catch (err) {
     throw new SettingsError(`CC_WARM_PROFILE: ${err instanceof ConnectError ? err.rawMessage : String(err)}`);
   }
-  return claudeInvocation(profile, undefined, mcpConfigFile).args;
+  return claudeInvocation(profile, mcpConfigFile ? { mcpConfigFile } : {}).args;
 }

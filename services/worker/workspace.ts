@@ -41,6 +41,23 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
   return real;
 }
 
+/**
+ * The directories of `agent.add_dirs` (validated names under the root), created if missing, as real paths; one
+ * that resolves outside the root (a symlink) is refused.
+ */
+export function prepareExtraDirectories(root: string, dirs: readonly string[]): string[] {
+  if (dirs.length === 0) return [];
+  mkdirSync(root, { recursive: true });
+  const realRoot = realpathSync(root);
+  return dirs.map((name, i) => {
+    const dir = join(realRoot, name);
+    mkdirSync(dir, { recursive: true });
+    const real = realpathSync(dir);
+    if (!isUnder(real, realRoot)) throw invalidArgument(`agent.add_dirs[${i}]`, "resolves outside the worker's workspace root");
+    return real;
+  });
+}
+
 /** Removes a fresh task directory (a failed clone's); refuses anything that is not <root>/.tasks/<id>. */
 export function removeTaskWorkspace(root: string, dir: string): void {
   const tasks = join(realpathSync(root), ".tasks");

@@ -112,7 +112,7 @@ describe("at most once", () => {
       })();
       // The worker took it and its claude asked the model, but the router has not heard a word.
       await until(() => prompted("exactly-once-a") === 1);
-      expect(router.tasks.list([], 10).find((t) => t.promptSummary === "exactly-once-a")?.status).toBe(TaskStatus.QUEUED);
+      expect(router.tasks.list({ limit: 10 }).tasks.find((t) => t.promptSummary === "exactly-once-a")?.status).toBe(TaskStatus.QUEUED);
       // Another worker is free, and the stream breaks.
       await startWorker("once-2", routerUrl());
       await online("once-2");

@@ -143,7 +143,7 @@ describeNeeding(missing, "Python client generated from the .proto files", () => 
   });
 
   it("tasks the router ends (cancelled while queued, and while claude runs) end their streams with exited", async () => {
-    const tasks = (prompt: string) => cluster.router.tasks.list([], 100).filter((t) => t.promptSummary === prompt);
+    const tasks = (prompt: string) => cluster.router.tasks.list({ limit: 100 }).tasks.filter((t) => t.promptSummary === prompt);
     // The worker's one slot is taken by a task that waits for ever; the next one queues.
     const running = ccRun(["--target", target, "--token", TOKEN, "--allowed-tools", "Bash", "hang on"]);
     await until(() => tasks("hang on").some((t) => t.startedAt !== undefined) && model.mainRequests().some((r) => JSON.stringify(r.body).includes("hang on")));
