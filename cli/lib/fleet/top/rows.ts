@@ -46,7 +46,7 @@ function taskAge(t: Task, now: number): string {
 }
 
 function promptCell(t: Task): string {
-  return (t.mode === RunMode.INTERACTIVE ? "[interactive] " : "") + truncate(oneLine(t.promptSummary), PROMPT_CHARS);
+  return truncate((t.mode === RunMode.INTERACTIVE ? "[interactive] " : "") + oneLine(t.promptSummary), PROMPT_CHARS);
 }
 
 export const TASK_HEADERS = ["ID", "STATE", "WORKER", "AGE", "COST", "CHANGES", "PROMPT", "LATEST"];
@@ -108,15 +108,17 @@ export function screenLines(v: ScreenView, now: number, width: number, height: n
   const title = `cc top · ${v.router} · ${fleetCounts(v.tasks, v.workers)}`;
   const lines: string[] = [style.bold(truncate(title, Math.max(1, width - clock.length - 2)).padEnd(Math.max(0, width - clock.length))) + clock, ""];
   const workerRows = v.workers.length > 0 ? formatRows([WORKER_HEADERS, ...v.workers.map((w) => workerCells(w, now))], width) : ["no workers (`cc workers` says more)"];
-  lines.push(style.dim(workerRows[0]!), ...workerRows.slice(1), "");
+  lines.push(style.dim(truncate(workerRows[0]!, width)), ...workerRows.slice(1).map((r) => truncate(r, width)), "");
   const room = taskRowsRoom(height, v.workers.length);
   if (!v.synced) lines.push("reading the task list…");
   else if (v.tasks.length === 0) lines.push("no tasks match (start one with `cc run -d \"prompt\"`)");
   else {
     const shown = v.tasks.slice(v.scroll, v.scroll + room);
     const rows = formatRows([["", ...TASK_HEADERS], ...shown.map((t) => [t.id === v.selected ? ">" : " ", ...taskCells(t, now)])], width);
-    lines.push(style.dim(rows[0]!));
-    rows.slice(1).forEach((row, i) => {
+    lines.push(style.dim(truncate(rows[0]!, width)));
+    rows.slice(1).forEach((fitted, i) => {
+      // The last column is cut to the width; a narrow terminal cuts the others too.
+      const row = truncate(fitted, width);
       const task = shown[i]!;
       const state = taskState(task);
       // Colour after fitting: the widths were counted on plain text.
