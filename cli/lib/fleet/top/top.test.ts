@@ -2,7 +2,7 @@
 // rows it draws (golden files test/fixtures/cli/views/top-*.txt), the keys, the filters, and the feed against a
 // router client that streams what a test tells it to.
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { UsageError } from "clipanion";
@@ -20,7 +20,7 @@ import { topQuery } from "./top.js";
 const now = 1_700_000_600_000;
 const VIEWS = join(FIXTURES, "views");
 
-const task = (n: number, fields: Partial<Task> = {}) =>
+const task = (n: number, fields: MessageInitShape<typeof TaskSchema> = {}) =>
   create(TaskSchema, { id: `01jb3k5x2q7w9h4r8t6y1m0c${String(n).padStart(2, "0")}`, status: TaskStatus.RUNNING, promptSummary: `task number ${n}`, createdAt: timestampFromMs(now - n * 1000), ...fields });
 const put = (t: Task): TaskChange => create(TaskChangeSchema, { change: { case: "task", value: t } });
 const removed = (id: string): TaskChange => create(TaskChangeSchema, { change: { case: "removed", value: id } });
