@@ -6,14 +6,17 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { UsageError } from "clipanion";
+import { EventEmitter } from "node:events";
+import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import type { TaskCommandContext } from "../../task-commands.js";
 import { TaskChangeSchema, TaskSchema, TaskStatus, WorkerHealth, WorkerRecordSchema, type Task, type TaskChange, type WatchTasksRequest } from "../../../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, FileChangeKind, Phase, RunMode } from "../../../../gen/claudecluster/v1/run_pb.js";
 import { expectGolden, FIXTURES } from "../../../testing/fixtures.js";
 import { PLAIN } from "../../style.js";
 import { FleetFeed, watchRequest } from "./feed.js";
 import { changeKey, changeLine, screenLines, scrollFor, snapshotText, taskRowsRoom, taskState } from "./rows.js";
-import { keysOf } from "./screen.js";
+import { keysOf, runScreen } from "./screen.js";
 import { TopState } from "./state.js";
 import { topQuery } from "./top.js";
 
@@ -167,7 +170,14 @@ function scriptedRouter() {
   const streams: { request: WatchTasksRequest; push(c: TaskChange): void; fail(err: Error): void }[] = [];
   let workerReads = 0;
   let workersGate: Promise<void> = Promise.resolve();
+  const cancels: string[] = [];
+  let cancelError: Error | undefined;
   const client = {
+    async cancelTask(req: { taskId: string; reason: string }) {
+      cancels.push(`${req.taskId}: ${req.reason}`);
+      if (cancelError) throw cancelError;
+      return create(TaskSchema, { id: req.taskId, status: TaskStatus.CANCELLED });
+    },
     watchTasks(request: WatchTasksRequest, options?: { signal?: AbortSignal }) {
       const queue: (TaskChange | Error)[] = [];
       let wake: (() => void) | undefined;
@@ -187,7 +197,7 @@ function scriptedRouter() {
       return { workers };
     },
   };
-  return { client, streams, reads: () => workerReads, gateWorkers: (p: Promise<void>) => (workersGate = p) };
+  return { client, streams, cancels, failCancels: (e: Error) => (cancelError = e), reads: () => workerReads, gateWorkers: (p: Promise<void>) => (workersGate = p) };
 }
 
 describe("the feed", () => {
@@ -261,6 +271,95 @@ describe("the feed", () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(r.reads()).toBe(3);
     feed.close();
+  });
+});
+
+describe("the screen, on a fake terminal", () => {
+  /** A terminal: raw-mode stdin that the test types into, a stdout that keeps what was drawn, signals it sends. */
+  function terminal() {
+    const stdin = Object.assign(new EventEmitter(), { isTTY: true, raw: [] as boolean[], setRawMode: (r: boolean) => stdin.raw.push(r), resume: () => undefined, pause: () => undefined });
+    let drawn = "";
+    const stdout = Object.assign(new Writable({ write: (chunk: Buffer, _e, cb) => ((drawn += chunk.toString("utf8")), cb()) }), { isTTY: true, columns: 150, rows: 16 });
+    const signals = new EventEmitter();
+    const type = (keys: string) => stdin.emit("data", Buffer.from(keys));
+    /** The last frame drawn, as lines. */
+    const frame = () => drawn.slice(drawn.lastIndexOf("\x1b[H") + 3).split("\x1b[K\r\n").map((l) => l.replace(/\x1b\[[KJ]/g, ""));
+    return { stdin, stdout, signals, type, frame, drawn: () => drawn };
+  }
+
+  async function screenOn(tasks: Task[]) {
+    const r = scriptedRouter();
+    const feed = new FleetFeed({ client: r.client as never, request: watchRequest({ statuses: [], labels: {}, workerId: "", limit: 10 }), workersEveryMs: 60_000, reconnect: true });
+    const started = feed.start();
+    for (const t of tasks) r.streams[0]!.push(put(t));
+    r.streams[0]!.push(synced(tasks.length));
+    await started;
+    const t = terminal();
+    const attached: string[] = [];
+    const c = { io: { env: {}, stdin: t.stdin, stdout: t.stdout, stderr: t.stdout }, client: r.client, router: "http://router:1" } as unknown as TaskCommandContext;
+    const result = runScreen(c, feed, { style: PLAIN, attach: async (id) => (attached.push(id), 0), signals: t.signals as never, now: () => now });
+    return { r, feed, t, attached, result };
+  }
+
+  it("select, cancel (asks first; an ended task cannot be), attach and come back, and the terminal restored on SIGTERM", async () => {
+    const { r, feed, t, attached, result } = await screenOn([fleet[0]!, fleet[5]!]);
+    await until(() => t.frame().some((l) => l.startsWith(">  01jb3k5x2q7w9h4r8t6y1m0c06  succeeded")));
+    expect(t.drawn().startsWith("\x1b[?1049h\x1b[?25l")).toBe(true);
+    expect(t.stdin.raw).toEqual([true]);
+    expect(t.frame()[0]).toMatch(/^cc top · http:\/\/router:1 · 2 workers · 1 running · 0 queued · 1 ended +22:23:20$/);
+
+    t.type("c");
+    await until(() => t.frame().at(-1) === "01jb3k5x2q7w9h4r8t6y1m0c06 has already ended");
+    t.type("j");
+    await until(() => t.frame().some((l) => l.startsWith(">  01jb3k5x2q7w9h4r8t6y1m0c01  running")));
+    expect(t.frame().at(-1)).toBe("↑/↓ select · enter attach · c cancel · q quit");
+    t.type("cn");
+    await until(() => t.frame().at(-1)!.startsWith("↑/↓"));
+    expect(r.cancels).toEqual([]);
+    t.type("c");
+    await until(() => t.frame().at(-1) === "cancel 01jb3k5x2q7w9h4r8t6y1m0c01? [y/N]");
+    t.type("y");
+    await until(() => t.frame().at(-1) === "01jb3k5x2q7w9h4r8t6y1m0c01 cancelled");
+    expect(r.cancels).toEqual(["01jb3k5x2q7w9h4r8t6y1m0c01: cancelled from cc top"]);
+    r.failCancels(new ConnectError("task 01jb3k5x2q7w9h4r8t6y1m0c01 not found", Code.NotFound));
+    t.type("cy");
+    await until(() => t.frame().at(-1)!.startsWith("could not cancel 01jb3k5x2q7w9h4r8t6y1m0c01: "));
+
+    // The router's record changes: the row follows, the selection stays on it.
+    r.streams[0]!.push(put(task(1, { ...fleet[0]!, status: TaskStatus.CANCELLED, endedAt: timestampFromMs(now) })));
+    await until(() => t.frame().some((l) => l.startsWith(">  01jb3k5x2q7w9h4r8t6y1m0c01  cancelled")));
+
+    const before = t.drawn().length;
+    t.type("\r");
+    await until(() => t.drawn().slice(before).includes("— press a key to go back to cc top —"));
+    expect(attached).toEqual(["01jb3k5x2q7w9h4r8t6y1m0c01"]);
+    expect(t.drawn().slice(before).startsWith("\x1b[?25h\x1b[?1049l")).toBe(true);
+    t.type("x");
+    await until(() => t.drawn().slice(before).includes("\x1b[?1049h"));
+    await until(() => t.frame().some((l) => l.startsWith(">  01jb3k5x2q7w9h4r8t6y1m0c01")));
+
+    t.signals.emit("SIGTERM");
+    expect(await result).toBe(0);
+    expect(t.drawn().endsWith("\x1b[?25h\x1b[?1049l")).toBe(true);
+    expect(t.stdin.raw.at(-1)).toBe(false);
+    expect(t.stdin.listenerCount("data")).toBe(0);
+    expect(t.signals.eventNames()).toEqual([]);
+    feed.close();
+  });
+
+  it("q and Ctrl-C quit; a dropped stream shows on the bottom line until the view is synced again", async () => {
+    const a = await screenOn([fleet[0]!]);
+    a.t.type("q");
+    expect(await a.result).toBe(0);
+    expect(a.t.drawn().endsWith("\x1b[?25h\x1b[?1049l")).toBe(true);
+    a.feed.close();
+
+    const b = await screenOn([fleet[0]!]);
+    b.r.streams[0]!.fail(new ConnectError("connection reset", Code.Unavailable));
+    await until(() => b.t.frame().at(-1) === "lost the router's task stream (connection reset); reconnecting…");
+    b.t.type("\x03");
+    expect(await b.result).toBe(0);
+    b.feed.close();
   });
 });
 
