@@ -1,7 +1,7 @@
 // `cc top` end to end: the built CLI (dist/cc/main.js) against a local cluster (router and worker) running the real
 // claude, pointed at the scripted model. `--once` shows the worker and the tasks, with the files a task changed in
 // its uploaded checkout; without a terminal it prints a line as a task starts and ends; in a pseudo-terminal it
-// draws the fleet on the alternate screen as tasks start and end, attaches with Enter, cancels with c then y, and
+// draws the fleet on the alternate screen as tasks start, queue and end, attaches with Enter, cancels with c then y, and
 // gives the terminal back on q. Run `npm run build` first.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
@@ -140,7 +140,7 @@ describe("cc top, against the real claude", () => {
     expect(await closed).toBe(0);
   });
 
-  it("in a pseudo-terminal: the fleet live as tasks start and end, Enter attaches, c cancels, q gives the terminal back", async () => {
+  it("in a pseudo-terminal: the fleet live as tasks start, queue and end, Enter attaches, c cancels, q gives the terminal back", async () => {
     const p = pty.spawn(NODE, [MAIN, "top"], { cols: 160, rows: 30, cwd: root, env: { ...env, TERM: "xterm-256color" } });
     let raw = "";
     const waiters: { re: RegExp; from: number; resolve: () => void }[] = [];
@@ -171,9 +171,17 @@ describe("cc top, against the real claude", () => {
       await shows(/local-1 +online +1\/2 +1 /, m);
       await shows(/1 worker · 1 running · 0 queued · 3 ended/, m);
 
+      // Two more: the worker's two slots are full, so the last waits in the queue, and says where.
+      m = mark();
+      const second = await startTask(["--allowed-tools", "Bash", "hang", "two"]);
+      const third = await startTask(["--allowed-tools", "Bash", "hang", "three"]);
+      await shows(new RegExp(`  ${third} +queued #1 +- .* hang three `), m);
+      await shows(new RegExp(`  ${second} +running +local-1 `), m);
+      await shows(/local-1 +full +2\/2 +2 /, m);
+
       // Enter on the selected task attaches to it; Ctrl-C leaves it running; a key brings the view back.
       m = mark();
-      p.write("g");
+      p.write("gjj");
       await shows(new RegExp(`> +${hang} +running`), m);
       m = mark();
       p.write("\r");
@@ -194,9 +202,14 @@ describe("cc top, against the real claude", () => {
       p.write("y");
       await shows(new RegExp(`${hang} cancelled`), m);
       await shows(new RegExp(`> +${hang} +cancelled +local-1`), m);
-      await shows(/1 worker · 0 running · 0 queued · 4 ended/, m);
+      // Its slot went to the task that was queued.
+      await shows(new RegExp(`  ${third} +running +local-1 `), m);
+      await shows(/1 worker · 2 running · 0 queued · 4 ended/, m);
       const show = JSON.parse((await cc(["show", "--json", hang])).stdout) as { status: string };
       expect(show.status).toBe("TASK_STATUS_CANCELLED");
+
+      expect((await cc(["cancel", second, third])).code).toBe(0);
+      await shows(/1 worker · 0 running · 0 queued · 6 ended/, m);
 
       // Another task starts and ends while the view is up.
       m = mark();
