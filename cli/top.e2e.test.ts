@@ -11,7 +11,7 @@ import * as pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalCluster, type LocalCluster } from "../services/cluster/local.js";
 import type { Script, ScriptedModel } from "../services/scripted-model/index.js";
-import { checkout, gitUserEnv } from "../test/helpers/checkout.js";
+import { checkout, cc as runCc, gitUserEnv } from "../test/helpers/checkout.js";
 import { fixtureScript, modelEnv, startModel } from "../test/helpers/model.js";
 import { waitForNoProcessesUnder } from "../test/helpers/processes.js";
 import { stripAnsi } from "./lib/style.js";
@@ -30,30 +30,13 @@ const SCRIPT: Script = {
   ],
 };
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe("cc top, against the real claude", () => {
   let model: ScriptedModel;
   let cluster: LocalCluster;
   let root: string;
   let env: Record<string, string>;
 
-  function cc(args: string[], cwd = root): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [MAIN, ...args], { env, cwd, stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end();
-    });
-  }
+  const cc = (args: string[], cwd = root) => runCc(args, { cwd, env });
 
   /** `cc run -d`: the task id. */
   async function startTask(args: string[]): Promise<string> {
