@@ -2,13 +2,18 @@
 // claude, pointed at the scripted model. `--once` shows the worker and the tasks, with the files a task changed in
 // its uploaded checkout; without a terminal it prints a line as a task starts and ends; in a pseudo-terminal it
 // draws the fleet on the alternate screen as tasks start, queue and end, attaches with Enter, cancels with c then y, and
-// gives the terminal back on q. Run `npm run build` first.
+// gives the terminal back on q; Enter on an interactive task opens its terminal UI and Ctrl-P Ctrl-Q comes back.
+// Run `npm run build` first.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as pty from "node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RouterService } from "../gen/claudecluster/v1/router_pb.js";
+import { RunMode } from "../gen/claudecluster/v1/run_pb.js";
 import { startLocalCluster, type LocalCluster } from "../services/cluster/local.js";
 import type { Script, ScriptedModel } from "../services/scripted-model/index.js";
 import { checkout, cc as runCc, gitUserEnv } from "../test/helpers/checkout.js";
@@ -26,6 +31,7 @@ const SCRIPT: Script = {
       match: "write the notes",
       turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "printf 'one\\ntwo\\n' > notes.txt", description: "Write" } }] }, { content: [{ type: "text", text: "Written." }] }],
     },
+    { match: "pair with me", turns: fixtureScript("two-turns").conversations[0]!.turns },
     { turns: fixtureScript("hello").conversations[0]!.turns },
   ],
 };
@@ -43,6 +49,27 @@ describe("cc top, against the real claude", () => {
     const r = await cc(["run", "-d", ...args]);
     expect(r.code, r.stderr).toBe(0);
     return r.stdout.trim();
+  }
+
+  /** `cc top` in a pseudo-terminal, and waiting for what it draws. */
+  function topInPty() {
+    const p = pty.spawn(NODE, [MAIN, "top"], { cols: 160, rows: 30, cwd: root, env: { ...env, TERM: "xterm-256color" } });
+    let raw = "";
+    const waiters: { re: RegExp; from: number; resolve: () => void }[] = [];
+    const text = (from = 0) => stripAnsi(raw.slice(from));
+    p.onData((d) => {
+      raw += d;
+      for (const w of waiters.splice(0)) (w.re.test(text(w.from)) ? w.resolve() : waiters.push(w));
+    });
+    /** Waits for `re` in what was drawn since `from` (a mark taken before the action that should draw it). */
+    const shows = (re: RegExp, from: number) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(text(from))) return resolve();
+        const timer = setTimeout(() => reject(new Error(`${re} did not appear; the screen shows: ${text(from).slice(-1500)}`)), 40_000);
+        waiters.push({ re, from, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    const exited = new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode)));
+    return { p, shows, mark: () => raw.length, raw: () => raw, exited };
   }
 
   beforeAll(async () => {
@@ -124,26 +151,10 @@ describe("cc top, against the real claude", () => {
   });
 
   it("in a pseudo-terminal: the fleet live as tasks start, queue and end, Enter attaches, c cancels, q gives the terminal back", async () => {
-    const p = pty.spawn(NODE, [MAIN, "top"], { cols: 160, rows: 30, cwd: root, env: { ...env, TERM: "xterm-256color" } });
-    let raw = "";
-    const waiters: { re: RegExp; from: number; resolve: () => void }[] = [];
-    const text = (from = 0) => stripAnsi(raw.slice(from));
-    p.onData((d) => {
-      raw += d;
-      for (const w of waiters.splice(0)) (w.re.test(text(w.from)) ? w.resolve() : waiters.push(w));
-    });
-    /** Waits for `re` in what was drawn since `from` (a mark taken before the action that should draw it). */
-    const shows = (re: RegExp, from: number) =>
-      new Promise<void>((resolve, reject) => {
-        if (re.test(text(from))) return resolve();
-        const timer = setTimeout(() => reject(new Error(`${re} did not appear; the screen shows: ${text(from).slice(-1500)}`)), 40_000);
-        waiters.push({ re, from, resolve: () => (clearTimeout(timer), resolve()) });
-      });
-    const mark = () => raw.length;
-    const exited = new Promise<number>((resolve) => p.onExit(({ exitCode }) => resolve(exitCode)));
+    const { p, shows, mark, raw, exited } = topInPty();
     try {
       await shows(/cc top · http:\/\/[^ ]+ · 1 worker · 0 running · 0 queued · 3 ended/, 0);
-      expect(raw.startsWith("\x1b[?1049h")).toBe(true);
+      expect(raw().startsWith("\x1b[?1049h")).toBe(true);
       await shows(/local-1 +online +0\/2 +0 /, 0);
       await shows(/> +[0-9a-z]{26} +succeeded +local-1 .* hello again /, 0);
 
@@ -169,7 +180,7 @@ describe("cc top, against the real claude", () => {
       m = mark();
       p.write("\r");
       await shows(/Bash\(tail -f \/dev\/null\)/, m);
-      expect(raw.slice(m)).toContain("\x1b[?1049l");
+      expect(raw().slice(m)).toContain("\x1b[?1049l");
       m = mark();
       p.write("\x03");
       await shows(/— press a key to go back to cc top —/, m);
@@ -202,8 +213,47 @@ describe("cc top, against the real claude", () => {
       p.write("q");
       expect(await exited).toBe(0);
       // The alternate screen was left and the cursor shown again.
-      expect(raw.slice(raw.lastIndexOf("\x1b[?1049"))).toMatch(/^\x1b\[\?1049l/);
-      expect(raw.lastIndexOf("\x1b[?25h")).toBeGreaterThan(raw.lastIndexOf("\x1b[?25l"));
+      const all = raw();
+      expect(all.slice(all.lastIndexOf("\x1b[?1049"))).toMatch(/^\x1b\[\?1049l/);
+      expect(all.lastIndexOf("\x1b[?25h")).toBeGreaterThan(all.lastIndexOf("\x1b[?25l"));
+    } finally {
+      try {
+        p.kill();
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+
+  it("in a pseudo-terminal: Enter on an interactive task opens its terminal UI; Ctrl-P Ctrl-Q comes back to the view", async () => {
+    // Started through the router as any client would, detached, so it waits for input with no one attached.
+    const client = createClient(RouterService, createGrpcTransport({ baseUrl: cluster.url }));
+    const start = new AbortController();
+    let id = "";
+    for await (const ev of client.run({ prompt: "pair with me", mode: RunMode.INTERACTIVE, detach: true, terminal: { cols: 100, rows: 30 } }, { signal: start.signal })) {
+      if (ev.taskId) id = ev.taskId;
+      if (ev.event.case === "started") break;
+    }
+    start.abort();
+    const { p, shows, mark, exited } = topInPty();
+    try {
+      await shows(new RegExp(`> +${id} +waiting for input +local-1 .* \\[interactive\\] pair with me`), 0);
+      let m = mark();
+      p.write("\r");
+      // The TUI moves the cursor between words: stripped of escapes, they may run together.
+      await shows(/First\s*answer:\s*I\s*heard\s*"pair\s*with\s*me"/, m);
+      m = mark();
+      p.write("\x10\x11");
+      await shows(new RegExp(`detached from task ${id}; it keeps running`), m);
+      await shows(/— press a key to go back to cc top —/, m);
+      m = mark();
+      p.write(" ");
+      await shows(new RegExp(`> +${id} +waiting for input`), m);
+      m = mark();
+      p.write("cy");
+      await shows(new RegExp(`> +${id} +cancelled +local-1`), m);
+      p.write("q");
+      expect(await exited).toBe(0);
     } finally {
       try {
         p.kill();
