@@ -48,6 +48,8 @@ export async function runScreen(c: TaskCommandContext, feed: FleetFeed, o: Scree
   const now = o.now ?? Date.now;
   let selected: string | undefined;
   let scroll = 0;
+  /** Where the selection was, so that it moves to the next row down when its task goes. */
+  let lastIndex = 0;
   let message = "";
   let trouble = "";
   /** The task a `c` asks about, until y or another key. */
@@ -72,7 +74,6 @@ export async function runScreen(c: TaskCommandContext, feed: FleetFeed, o: Scree
     lastIndex = Math.max(0, index);
     scroll = scrollFor(lastIndex, scroll, taskRowsRoom(size().height, feed.state.workers.length), list.length);
   };
-  let lastIndex = 0;
 
   const draw = () => {
     drawPending = false;
