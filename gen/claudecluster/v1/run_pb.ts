@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKzAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL7AQoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBImEKCVdvcmtzcGFjZRITCglkaXJlY3RvcnkYASABKAlIABI1CgpyZXBvc2l0b3J5GAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5SABCCAoGc291cmNlIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIsECCghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAQgcKBWV2ZW50Io4BCgdTdGFydGVkEhEKCXdvcmtlcl9pZBgBIAEoCRILCgNwaWQYAiABKAUSJwoEbW9kZRgDIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRIRCgl3b3Jrc3BhY2UYBCABKAkSFgoOY2xhdWRlX3ZlcnNpb24YBSABKAkSDwoHYXR0ZW1wdBgGIAEoDSJGCgZPdXRwdXQSDAoEZGF0YRgBIAEoDBIuCgZzdHJlYW0YAiABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dFN0cmVhbSLtAgoNQ2xhdWRlTWVzc2FnZRIMCgR0eXBlGAEgASgJEg8KB3N1YnR5cGUYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIMCgRqc29uGAQgASgJEhoKEnBhcmVudF90b29sX3VzZV9pZBgFIAEoCRIsCgRpbml0GAogASgLMhwuY2xhdWRlY2x1c3Rlci52MS5TeXN0ZW1Jbml0SAASNwoJYXNzaXN0YW50GAsgASgLMiIuY2xhdWRlY2x1c3Rlci52MS5Bc3Npc3RhbnRNZXNzYWdlSAASLQoEdXNlchgMIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVXNlck1lc3NhZ2VIABIuCgVkZWx0YRgNIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuU3RyZWFtRGVsdGFIABIxCgZyZXN1bHQYDiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRib2R5IqUBCgpTeXN0ZW1Jbml0EgsKA2N3ZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgV0b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSGwoTY2xhdWRlX2NvZGVfdmVyc2lvbhgFIAEoCRI2CgttY3Bfc2VydmVycxgGIAMoCzIhLmNsYXVkZWNsdXN0ZXIudjEuTWNwU2VydmVyU3RhdHVzIi8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBnN0YXR1cxgCIAEoCSKbAQoQQXNzaXN0YW50TWVzc2FnZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIvCgdjb250ZW50GAMgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2sSEwoLc3RvcF9yZWFzb24YBCABKAkSJgoFdXNhZ2UYBSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIj4KC1VzZXJNZXNzYWdlEi8KB2NvbnRlbnQYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jayLnAQoMQ29udGVudEJsb2NrEisKBHRleHQYASABKAsyGy5jbGF1ZGVjbHVzdGVyLnYxLlRleHRCbG9ja0gAEjMKCHRoaW5raW5nGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5UaGlua2luZ0Jsb2NrSAASMgoIdG9vbF91c2UYAyABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xVc2VCbG9ja0gAEjgKC3Rvb2xfcmVzdWx0GAQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Ub29sUmVzdWx0QmxvY2tIAEIHCgVibG9jayIZCglUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCSIhCg1UaGlua2luZ0Jsb2NrEhAKCHRoaW5raW5nGAEgASgJIjwKDFRvb2xVc2VCbG9jaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiSQoPVG9vbFJlc3VsdEJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiUgoLU3RyZWFtRGVsdGESEgoKZXZlbnRfdHlwZRgBIAEoCRINCgVpbmRleBgCIAEoDRISCgpkZWx0YV90eXBlGAMgASgJEgwKBHRleHQYBCABKAkiegoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgEEhUKDW91dHB1dF90b2tlbnMYAiABKAQSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAMgASgEEh8KF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGAQgASgEItcBCg1SZXN1bHRTdW1tYXJ5Eg8KB3N1YnR5cGUYASABKAkSEAoIaXNfZXJyb3IYAiABKAgSDgoGcmVzdWx0GAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSFgoOdG90YWxfY29zdF91c2QYBSABKAESEwoLZHVyYXRpb25fbXMYBiABKAQSFwoPZHVyYXRpb25fYXBpX21zGAcgASgEEhEKCW51bV90dXJucxgIIAEoDRImCgV1c2FnZRgJIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkimwEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKnQKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBCr9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAhiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLjAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSLgoGZWdyZXNzGCggASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJCgxFZ3Jlc3NQb2xpY3kSKgoEbW9kZRgBIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRWdyZXNzTW9kZRINCgVhbGxvdxgCIAMoCSL7AQoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBImEKCVdvcmtzcGFjZRITCglkaXJlY3RvcnkYASABKAlIABI1CgpyZXBvc2l0b3J5GAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5SABCCAoGc291cmNlIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIvkCCghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEjYKB2Jsb2NrZWQYKCABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLkNvbm5lY3Rpb25CbG9ja2VkSABCBwoFZXZlbnQiUAoRQ29ubmVjdGlvbkJsb2NrZWQSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEg8KB2NvbW1hbmQYAyABKAkSDgoGcmVhc29uGAQgASgJIo4BCgdTdGFydGVkEhEKCXdvcmtlcl9pZBgBIAEoCRILCgNwaWQYAiABKAUSJwoEbW9kZRgDIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRIRCgl3b3Jrc3BhY2UYBCABKAkSFgoOY2xhdWRlX3ZlcnNpb24YBSABKAkSDwoHYXR0ZW1wdBgGIAEoDSJGCgZPdXRwdXQSDAoEZGF0YRgBIAEoDBIuCgZzdHJlYW0YAiABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dFN0cmVhbSLtAgoNQ2xhdWRlTWVzc2FnZRIMCgR0eXBlGAEgASgJEg8KB3N1YnR5cGUYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIMCgRqc29uGAQgASgJEhoKEnBhcmVudF90b29sX3VzZV9pZBgFIAEoCRIsCgRpbml0GAogASgLMhwuY2xhdWRlY2x1c3Rlci52MS5TeXN0ZW1Jbml0SAASNwoJYXNzaXN0YW50GAsgASgLMiIuY2xhdWRlY2x1c3Rlci52MS5Bc3Npc3RhbnRNZXNzYWdlSAASLQoEdXNlchgMIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVXNlck1lc3NhZ2VIABIuCgVkZWx0YRgNIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuU3RyZWFtRGVsdGFIABIxCgZyZXN1bHQYDiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRib2R5IqUBCgpTeXN0ZW1Jbml0EgsKA2N3ZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgV0b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSGwoTY2xhdWRlX2NvZGVfdmVyc2lvbhgFIAEoCRI2CgttY3Bfc2VydmVycxgGIAMoCzIhLmNsYXVkZWNsdXN0ZXIudjEuTWNwU2VydmVyU3RhdHVzIi8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBnN0YXR1cxgCIAEoCSKbAQoQQXNzaXN0YW50TWVzc2FnZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIvCgdjb250ZW50GAMgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2sSEwoLc3RvcF9yZWFzb24YBCABKAkSJgoFdXNhZ2UYBSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIj4KC1VzZXJNZXNzYWdlEi8KB2NvbnRlbnQYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jayLnAQoMQ29udGVudEJsb2NrEisKBHRleHQYASABKAsyGy5jbGF1ZGVjbHVzdGVyLnYxLlRleHRCbG9ja0gAEjMKCHRoaW5raW5nGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5UaGlua2luZ0Jsb2NrSAASMgoIdG9vbF91c2UYAyABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xVc2VCbG9ja0gAEjgKC3Rvb2xfcmVzdWx0GAQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Ub29sUmVzdWx0QmxvY2tIAEIHCgVibG9jayIZCglUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCSIhCg1UaGlua2luZ0Jsb2NrEhAKCHRoaW5raW5nGAEgASgJIjwKDFRvb2xVc2VCbG9jaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiSQoPVG9vbFJlc3VsdEJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiUgoLU3RyZWFtRGVsdGESEgoKZXZlbnRfdHlwZRgBIAEoCRINCgVpbmRleBgCIAEoDRISCgpkZWx0YV90eXBlGAMgASgJEgwKBHRleHQYBCABKAkiegoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgEEhUKDW91dHB1dF90b2tlbnMYAiABKAQSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAMgASgEEh8KF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGAQgASgEItcBCg1SZXN1bHRTdW1tYXJ5Eg8KB3N1YnR5cGUYASABKAkSEAoIaXNfZXJyb3IYAiABKAgSDgoGcmVzdWx0GAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSFgoOdG90YWxfY29zdF91c2QYBSABKAESEwoLZHVyYXRpb25fbXMYBiABKAQSFwoPZHVyYXRpb25fYXBpX21zGAcgASgEEhEKCW51bV90dXJucxgIIAEoDRImCgV1c2FnZRgJIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkimwEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqcAoKRWdyZXNzTW9kZRIbChdFR1JFU1NfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEVHUkVTU19NT0RFX09QRU4QARIZChVFR1JFU1NfTU9ERV9BTExPV0xJU1QQAhIUChBFR1JFU1NfTU9ERV9OT05FEAMqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKnQKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBCr9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAhiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -105,6 +105,14 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
    * @generated from field: bool detach = 11;
    */
   detach: boolean;
+
+  /**
+   * Where the task's commands may connect. Unset: the worker's policy (CC_EGRESS, reported in WorkerInfo.egress). A
+   * task may narrow the worker's policy, never widen it: asking for more is PERMISSION_DENIED.
+   *
+   * @generated from field: claudecluster.v1.EgressPolicy egress = 40;
+   */
+  egress?: EgressPolicy | undefined;
 };
 
 /**
@@ -113,6 +121,36 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
  */
 export const RunRequestSchema: GenMessage<RunRequest> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 0);
+
+/**
+ * An egress policy.
+ *
+ * @generated from message claudecluster.v1.EgressPolicy
+ */
+export type EgressPolicy = Message<"claudecluster.v1.EgressPolicy"> & {
+  /**
+   * Open, an allowlist, or none.
+   *
+   * @generated from field: claudecluster.v1.EgressMode mode = 1;
+   */
+  mode: EgressMode;
+
+  /**
+   * With EGRESS_MODE_ALLOWLIST: host names (`example.com`), subdomain wildcards (`*.example.com`), IP addresses,
+   * any of them with a port (`example.com:8443`; without one, any port), and presets: `@anthropic`,
+   * `@package-registries`, `@git-hosts`.
+   *
+   * @generated from field: repeated string allow = 2;
+   */
+  allow: string[];
+};
+
+/**
+ * Describes the message claudecluster.v1.EgressPolicy.
+ * Use `create(EgressPolicySchema)` to create a new message.
+ */
+export const EgressPolicySchema: GenMessage<EgressPolicy> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 1);
 
 /**
  * Options that mirror claude's command-line flags of the same names. Empty fields keep claude's defaults.
@@ -196,7 +234,7 @@ export type AgentOptions = Message<"claudecluster.v1.AgentOptions"> & {
  * Use `create(AgentOptionsSchema)` to create a new message.
  */
 export const AgentOptionsSchema: GenMessage<AgentOptions> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 1);
+  messageDesc(file_claudecluster_v1_run, 2);
 
 /**
  * Where claude works. The directory always lies under the worker's workspace root.
@@ -234,7 +272,7 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  * Use `create(WorkspaceSchema)` to create a new message.
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 2);
+  messageDesc(file_claudecluster_v1_run, 3);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -272,7 +310,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 3);
+  messageDesc(file_claudecluster_v1_run, 4);
 
 /**
  * A terminal size in character cells.
@@ -300,7 +338,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -379,6 +417,14 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
      */
     value: Exited;
     case: "exited";
+  } | {
+    /**
+     * The egress policy refused a connection the task tried to make.
+     *
+     * @generated from field: claudecluster.v1.ConnectionBlocked blocked = 40;
+     */
+    value: ConnectionBlocked;
+    case: "blocked";
   } | { case: undefined; value?: undefined };
 };
 
@@ -387,7 +433,51 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 6);
+
+/**
+ * A connection the task's egress policy refused (through the worker's HTTP(S) proxy). Connections that do not use
+ * the proxy cannot leave the task's network namespace at all and are not seen.
+ *
+ * @generated from message claudecluster.v1.ConnectionBlocked
+ */
+export type ConnectionBlocked = Message<"claudecluster.v1.ConnectionBlocked"> & {
+  /**
+   * The host asked for, as the client named it.
+   *
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * The port asked for.
+   *
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+
+  /**
+   * The command line of the process that asked, when the worker could tell (secrets redacted, cut to 200
+   * characters); empty otherwise.
+   *
+   * @generated from field: string command = 3;
+   */
+  command: string;
+
+  /**
+   * Why, e.g. "not in the allowlist" or "the egress policy is none".
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.ConnectionBlocked.
+ * Use `create(ConnectionBlockedSchema)` to create a new message.
+ */
+export const ConnectionBlockedSchema: GenMessage<ConnectionBlocked> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * claude started.
@@ -403,7 +493,8 @@ export type Started = Message<"claudecluster.v1.Started"> & {
   workerId: string;
 
   /**
-   * Process id of claude on that worker.
+   * Process id, on that worker, of what the worker started for claude: claude itself, or the sandbox (bwrap) that
+   * runs it. Signalling it reaches claude; killing it ends claude and everything it started.
    *
    * @generated from field: int32 pid = 2;
    */
@@ -443,7 +534,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 8);
 
 /**
  * Raw output bytes.
@@ -471,7 +562,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -569,7 +660,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * The `system`/`init` event.
@@ -625,7 +716,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * An MCP server named in the init event.
@@ -653,7 +744,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * An assistant message.
@@ -702,7 +793,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -723,7 +814,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * One block of message content.
@@ -776,7 +867,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * Text content.
@@ -797,7 +888,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * Thinking content.
@@ -818,7 +909,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * A tool call.
@@ -853,7 +944,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * A tool's result.
@@ -888,7 +979,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * A streaming delta of a message being written.
@@ -930,7 +1021,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * Token counts.
@@ -972,7 +1063,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1049,7 +1140,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * A change of phase.
@@ -1084,7 +1175,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * The task ended.
@@ -1133,7 +1224,7 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 24);
 
 /**
  * Input for an interactive task.
@@ -1177,7 +1268,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 25);
 
 /**
  * SendInput's answer.
@@ -1192,7 +1283,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 26);
 
 /**
  * A new terminal size for an interactive task.
@@ -1220,7 +1311,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 27);
 
 /**
  * Resize's answer.
@@ -1235,7 +1326,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 28);
 
 /**
  * How Claude Code runs for a task.
@@ -1271,6 +1362,48 @@ export enum RunMode {
  */
 export const RunModeSchema: GenEnum<RunMode> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 0);
+
+/**
+ * How far a task's network reaches: claude and everything it starts. The model API is always reachable, through
+ * the worker's credential proxy.
+ *
+ * @generated from enum claudecluster.v1.EgressMode
+ */
+export enum EgressMode {
+  /**
+   * The worker's default (RunRequest), or not reported.
+   *
+   * @generated from enum value: EGRESS_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The worker's own network, unfiltered.
+   *
+   * @generated from enum value: EGRESS_MODE_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * Only the hosts in `allow`, through the worker's HTTP(S) proxy; other connections are refused and reported.
+   *
+   * @generated from enum value: EGRESS_MODE_ALLOWLIST = 2;
+   */
+  ALLOWLIST = 2,
+
+  /**
+   * Nothing beyond the model API; every attempt through the proxy is refused and reported.
+   *
+   * @generated from enum value: EGRESS_MODE_NONE = 3;
+   */
+  NONE = 3,
+}
+
+/**
+ * Describes the enum claudecluster.v1.EgressMode.
+ */
+export const EgressModeSchema: GenEnum<EgressMode> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_run, 1);
 
 /**
  * Which byte stream an Output event carries.
@@ -1311,7 +1444,7 @@ export enum OutputStream {
  * Describes the enum claudecluster.v1.OutputStream.
  */
 export const OutputStreamSchema: GenEnum<OutputStream> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 1);
+  enumDesc(file_claudecluster_v1_run, 2);
 
 /**
  * What a task is doing right now, as its `status` events report it. Phase is the fine-grained, live view of one
@@ -1360,7 +1493,7 @@ export enum Phase {
  * Describes the enum claudecluster.v1.Phase.
  */
 export const PhaseSchema: GenEnum<Phase> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 2);
+  enumDesc(file_claudecluster_v1_run, 3);
 
 /**
  * Why a task ended.
@@ -1436,5 +1569,5 @@ export enum ExitReason {
  * Describes the enum claudecluster.v1.ExitReason.
  */
 export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 3);
+  enumDesc(file_claudecluster_v1_run, 4);
 

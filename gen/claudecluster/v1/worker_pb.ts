@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
+import type { EgressPolicy, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IucCCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMo0DCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJJCgdHZXRJbmZvEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRJbmZvUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mb2IGcHJvdG8z", [file_claudecluster_v1_run]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IsEDCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvEg8KB3NhbmRib3gYKCABKAkSFwoPc2FuZGJveF9wcm9ibGVtGCkgASgJEi4KBmVncmVzcxgqIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuRWdyZXNzUG9saWN5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMo0DCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJJCgdHZXRJbmZvEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRJbmZvUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mb2IGcHJvdG8z", [file_claudecluster_v1_run]);
 
 /**
  * Cancel's request.
@@ -147,6 +147,28 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
    * @generated from field: claudecluster.v1.WarmPoolInfo warm_pool = 10;
    */
   warmPool?: WarmPoolInfo | undefined;
+
+  /**
+   * How tasks are isolated: `bwrap` (each in its own bubblewrap sandbox) or `none` (CC_SANDBOX=off, or `auto` where
+   * namespaces are not allowed: tasks then run as the worker's user and can read what it can).
+   *
+   * @generated from field: string sandbox = 40;
+   */
+  sandbox: string;
+
+  /**
+   * With sandbox `none` under CC_SANDBOX=auto: why the sandbox could not be used and what to change.
+   *
+   * @generated from field: string sandbox_problem = 41;
+   */
+  sandboxProblem: string;
+
+  /**
+   * The egress policy tasks get unless they narrow it (CC_EGRESS). EGRESS_MODE_OPEN whenever sandbox is `none`.
+   *
+   * @generated from field: claudecluster.v1.EgressPolicy egress = 42;
+   */
+  egress?: EgressPolicy | undefined;
 };
 
 /**
