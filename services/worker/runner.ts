@@ -1,8 +1,5 @@
 // The worker's task runs: admission (draining, claude present, valid request, capacity), preparing the workspace,
 // launching claude in the right mode, lookup by task id, and shutdown.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
@@ -13,14 +10,15 @@ import { SettingsError } from "../common/settings.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { VERSION } from "../common/version.js";
 import type { ClaudeProbe } from "./claude-bin.js";
-import { claudeEnv } from "./claude-env.js";
 import { claudeInvocation } from "./claude-args.js";
+import { EgressError, fromMessage, narrow, toMessage, type EgressPolicy } from "./egress/index.js";
 import { launchHeadless } from "./headless.js";
-import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
-import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
+import { signalTask } from "./process-tree.js";
+import type { Secrets } from "./redact.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { ExitReason, TaskRun } from "./task-run.js";
+import type { Isolation, TaskEnvironment } from "./task-isolation.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
@@ -34,15 +32,19 @@ export interface RunnerDeps {
   claude: ClaudeProbe;
   logger: Logger;
   spawnTerminal: SpawnTerminal;
-  /** The environment claude's allowlisted variables are taken from. */
-  env: NodeJS.ProcessEnv;
+  /** Each task's sandbox, private HOME, credential and proxies. */
+  isolation: Isolation;
+  /** The egress policy tasks get unless they narrow it (open when tasks cannot be isolated). */
+  egress: EgressPolicy;
+  /** Values redacted from task events (a task's repository token joins them while it runs). */
+  secrets: Secrets;
 }
 
 export class Runner {
   private readonly runs = new Map<string, TaskRun>();
   private draining = false;
-  /** Hook event files of interactive tasks; private to this process, removed at close. */
-  private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
+  /** The environments of warm processes, by their tag, until a task takes one. */
+  private readonly warmEnvironments = new Map<string, TaskEnvironment>();
 
   /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
   private readonly pool: WarmPool | undefined;
@@ -52,14 +54,23 @@ export class Runner {
     if (settings.warmPool > 0 && !claude.problem) {
       this.pool = new WarmPool({
         size: settings.warmPool,
-        bin: claude.bin,
         profileArgs: warmProfileArgs(settings),
-        newWorkspace: () => {
+        newSlot: () => {
           const tag = newTaskId();
-          return { tag, dir: prepareWorkspace(settings.workspaceRoot, tag, undefined) };
+          const workspace = prepareWorkspace(settings.workspaceRoot, tag, undefined);
+          const environment = deps.isolation.prepare(tag, { workspace, egress: deps.egress });
+          this.warmEnvironments.set(tag, environment);
+          return {
+            tag,
+            workspace,
+            launch: (args) => ({ spec: environment.claudeSpec([claude.bin, ...args], { newSession: true }), sandbox: deps.isolation.sandbox }),
+            discard: () => {
+              this.warmEnvironments.delete(tag);
+              environment.dispose();
+              removeTaskWorkspace(settings.workspaceRoot, workspace);
+            },
+          };
         },
-        discardWorkspace: (dir) => removeTaskWorkspace(settings.workspaceRoot, dir),
-        env: (tag) => this.claudeEnvFor(tag),
         logger: deps.logger,
       });
       this.pool.start();
@@ -80,13 +91,18 @@ export class Runner {
     }
     const taskId = req.taskId || newTaskId();
     if (this.runs.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
+    const egress = this.egressOf(req);
 
-    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
+    // A headless task in a fresh workspace, with the worker's egress policy, may take a warm process (and its
+    // workspace) if its flags match the pool's.
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const warm = headless ? this.pool?.take(req.workspace?.source.case ? undefined : claudeInvocation(req).args) : undefined;
+    const poolable = !req.workspace?.source.case && !req.egress;
+    const warm = headless ? this.pool?.take(poolable ? claudeInvocation(req).args : undefined) : undefined;
     let workspace: string;
+    let environment: TaskEnvironment;
     try {
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
+      environment = warm ? this.takeWarmEnvironment(warm) : this.deps.isolation.prepare(taskId, { workspace, egress, resumeSessionId: req.agent?.resumeSessionId ?? "" });
     } catch (err) {
       throw fromPlatformError(err, "preparing the workspace");
     }
@@ -98,20 +114,54 @@ export class Runner {
       bufferBytes: settings.streamBufferBytes,
       maxOutputBytes: settings.maxOutputBytes,
       ...(warm ? { processTag: warm.tag } : {}),
+      secrets: this.deps.secrets,
       logger,
     });
     this.runs.set(taskId, task);
-    const hookEventsPath = join(this.hooksDir, `${taskId}.jsonl`);
+    environment.bind(task);
+    const source = req.workspace?.source;
+    // A repository token is redacted from every task's events while this task runs.
+    const forgetToken = source?.case === "repository" && source.value.token ? this.deps.secrets.add(source.value.token) : () => {};
     void task.done.then(() => {
       this.runs.delete(taskId);
-      rmSync(hookEventsPath, { force: true });
+      environment.dispose();
+      forgetToken();
     });
-    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task starting");
-    const source = req.workspace?.source;
+    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined, sandbox: this.deps.isolation.sandbox.kind, egress: egress.mode }, "task starting");
     if (warm) this.launchWarm(task, warm);
-    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
-    else this.launch(task, hookEventsPath);
+    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment);
+    else this.launch(task, environment);
     return task;
+  }
+
+  /** The task's egress policy: its own within the worker's, or the worker's. */
+  private egressOf(req: RunRequest): EgressPolicy {
+    let asked: EgressPolicy | undefined;
+    try {
+      asked = req.egress ? fromMessage(req.egress) : undefined;
+    } catch (err) {
+      if (err instanceof EgressError) throw invalidArgument("egress", err.message);
+      throw err;
+    }
+    if (asked && asked.mode !== "open" && !this.deps.isolation.isolates(asked)) {
+      throw failedPrecondition(
+        `worker ${this.deps.settings.workerId} cannot enforce an egress policy (${this.deps.isolation.sandbox.problem || "its sandbox is off"}); run the task on a sandboxed worker or without egress`,
+      );
+    }
+    try {
+      return narrow(this.deps.egress, asked);
+    } catch (err) {
+      if (err instanceof EgressError) throw new ConnectError(`egress: ${err.message}`, Code.PermissionDenied);
+      throw err;
+    }
+  }
+
+  private takeWarmEnvironment(warm: WarmClaude): TaskEnvironment {
+    const environment = this.warmEnvironments.get(warm.tag);
+    if (!environment) throw new Error(`warm process ${warm.tag} has no environment`);
+    this.warmEnvironments.delete(warm.tag);
+    environment.setLeader(warm.claude.pid);
+    return environment;
   }
 
   get(taskId: string): TaskRun {
@@ -123,7 +173,7 @@ export class Runner {
   }
 
   info(): WorkerInfo {
-    const { settings, claude } = this.deps;
+    const { settings, claude, isolation } = this.deps;
     return create(WorkerInfoSchema, {
       workerId: settings.workerId,
       version: VERSION,
@@ -135,6 +185,9 @@ export class Runner {
       activeTaskIds: [...this.runs.keys()],
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
+      sandbox: isolation.sandbox.kind,
+      sandboxProblem: isolation.sandbox.problem,
+      egress: toMessage(this.deps.egress),
     });
   }
 
@@ -155,7 +208,6 @@ export class Runner {
   /** Stops everything now and cleans up. */
   async close(): Promise<void> {
     await this.drain(0);
-    rmSync(this.hooksDir, { recursive: true, force: true });
   }
 
   /**
@@ -163,17 +215,17 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string): Promise<void> {
-    const { settings, env, logger } = this.deps;
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment): Promise<void> {
+    const { settings, isolation, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
     task.setPhase(Phase.STARTING, `cloning ${target}`);
     try {
       const { commit } = await cloneRepository(spec, {
         dir: task.workspace,
-        env,
-        // git and its helpers are found and ended like claude's processes (cancel, shutdown, orphan sweep).
-        extraEnv: { [TASK_ID_ENV]: task.taskId, [WORKER_PID_ENV]: String(process.pid) },
+        env: isolation.env,
+        // git runs in the task's sandbox too, with the token in its environment alone: claude's sandbox never has it.
+        command: (argv, _cwd, env) => isolation.sandbox.command(environment.cloneSpec(argv, env)),
         timeoutMs: settings.cloneTimeoutMs,
         signal: task.stopSignal,
         onProgress: (line) => task.progress(line),
@@ -193,7 +245,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath);
+    this.launch(task, environment);
   }
 
   /** Whatever a failed clone left: processes first, then the directory. */
@@ -204,16 +256,6 @@ export class Runner {
     } catch (err) {
       this.deps.logger.error({ taskId: task.taskId, err }, "could not remove the workspace of a failed clone");
     }
-  }
-
-  /** claude's environment; `tag` marks every process it starts, so they can be found and ended. */
-  private claudeEnvFor(tag: string, term?: string): Record<string, string> {
-    const { settings, env } = this.deps;
-    return claudeEnv(env, {
-      home: settings.claudeHome || env["HOME"] || tmpdir(),
-      term,
-      extra: { [TASK_ID_ENV]: tag, [WORKER_PID_ENV]: String(process.pid) },
-    });
   }
 
   private timeoutMs(req: RunRequest): number {
@@ -228,27 +270,28 @@ export class Runner {
     warm.claude.sendPrompt(task.request.prompt);
   }
 
-  private launch(task: TaskRun, hookEventsPath: string): void {
-    const { claude, spawnTerminal } = this.deps;
+  private launch(task: TaskRun, environment: TaskEnvironment): void {
+    const { claude, spawnTerminal, isolation } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
-    const invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined);
-    const launchOptions = {
-      bin: claude.bin,
-      args: invocation.args,
-      stdin: invocation.stdin,
-      cwd: task.workspace,
-      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined),
-    };
+    const invocation = claudeInvocation(req, interactive ? environment.hookSettings() : undefined);
+    const spec = environment.claudeSpec([claude.bin, ...invocation.args], { newSession: !interactive, ...(interactive ? { term: "xterm-256color" } : {}) });
+    const launchOptions = { spec, sandbox: isolation.sandbox, ...(invocation.stdin !== undefined ? { stdin: invocation.stdin } : {}) };
     try {
       const process = interactive
         ? launchInteractive(
-            { ...launchOptions, cols: req.terminal?.cols || DEFAULT_COLS, rows: req.terminal?.rows || DEFAULT_ROWS, hookEventsPath },
+            {
+              ...launchOptions,
+              cols: req.terminal?.cols || DEFAULT_COLS,
+              rows: req.terminal?.rows || DEFAULT_ROWS,
+              onHookEvent: (listener) => environment.onHookEvent(listener),
+            },
             task,
             spawnTerminal,
           )
         : launchHeadless(launchOptions, task);
+      environment.setLeader(process?.pid);
       if (process) task.bindProcess(process, timeoutMs);
     } catch (err) {
       this.deps.logger.error({ taskId: task.taskId, err }, "claude failed to start");

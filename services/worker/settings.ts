@@ -5,6 +5,8 @@ import { create, fromJsonString } from "@bufbuild/protobuf";
 import { type AgentOptions, AgentOptionsSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { join } from "node:path";
 import { readTokenFile } from "../common/secrets.js";
+import { DEFAULT_EGRESS, EgressError, parseEgressSetting } from "./egress/index.js";
+import { SANDBOX_MODES, type SandboxMode } from "./sandbox/index.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
 import { duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
@@ -21,7 +23,13 @@ export const WORKER_SETTINGS = {
   },
   workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line), e.g. a mounted secret.", parse: text },
   claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
-  claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
+  claudeHome: {
+    env: "CC_CLAUDE_HOME",
+    default: "",
+    description:
+      "The worker's claude HOME: the configuration each task's private HOME is seeded from (never its credentials), the login the credential proxy uses, the transcripts kept for `--resume`, and the running tasks' HOMEs (`.claudecluster/`); default $HOME.",
+    parse: text,
+  },
   claudeConfigDir: {
     env: "CC_CLAUDE_CONFIG",
     default: "",
@@ -63,8 +71,42 @@ export const WORKER_SETTINGS = {
     description: 'The options warm processes start with, as the JSON of `AgentOptions`, e.g. `{"allowedTools":["Bash"]}`; only tasks asking for exactly these use the pool.',
     parse: agentProfile,
   },
+  sandbox: {
+    env: "CC_SANDBOX",
+    default: "auto",
+    description:
+      "`bwrap`: every task in a bubblewrap sandbox of its own, or refuse to start; `auto`: the same where this machine allows namespaces, else unsandboxed with a warning (GetInfo says `sandbox: none`); `off`: never.",
+    parse: sandboxMode,
+  },
+  sandboxBind: {
+    env: "CC_SANDBOX_BIND",
+    default: "",
+    description: "More paths every sandbox may read, comma-separated (e.g. a toolchain under /nix); the system (/usr, /etc, /opt) is always there.",
+    parse: list,
+  },
+  egress: {
+    env: "CC_EGRESS",
+    default: DEFAULT_EGRESS,
+    description:
+      "Where tasks may connect beyond the model API: `open`, `none`, or an allowlist of hosts (`example.com`, `*.example.com`, `host:port`, IP addresses) and presets (`@anthropic`, `@package-registries`, `@git-hosts`). Enforced in the sandbox; a task may narrow it.",
+    parse: egressPolicy,
+  },
   ...REPORTING_SETTINGS,
 };
+
+function sandboxMode(raw: string): SandboxMode {
+  const v = raw.trim().toLowerCase();
+  if (!(SANDBOX_MODES as readonly string[]).includes(v)) throw new Error(`expected one of ${SANDBOX_MODES.join(", ")}`);
+  return v as SandboxMode;
+}
+
+function egressPolicy(raw: string) {
+  try {
+    return parseEgressSetting(raw);
+  } catch (err) {
+    throw err instanceof EgressError ? new Error(`${err.message}; expected open, none, or hosts and @presets separated by commas`) : err;
+  }
+}
 
 /** `AgentOptions` in protobuf JSON; empty means none (a task that sets no options). */
 function agentProfile(raw: string): AgentOptions {

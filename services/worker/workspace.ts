@@ -1,6 +1,7 @@
 // Task workspaces always lie under the workspace root. A fresh task gets <root>/.tasks/<task id>, which no request
-// can name; a named directory is <root>/<name> ("." is the root), shared by the tasks that name it. Names are validated
-// in the request, and the resolved real path is checked again so a symlink cannot lead out of the root. A repository
+// can name; a named directory is <root>/<name>, shared by the tasks that name it (never the root itself). Names are
+// validated in the request, and the resolved real path is checked again, so a symlink a task planted cannot lead out
+// of the root, to the root, or into another task's fresh workspace. A repository
 // is cloned into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
 // reused task id must not see or destroy an earlier task's work); it is removed again if the clone fails.
 import { mkdirSync, realpathSync, rmSync } from "node:fs";
@@ -38,6 +39,9 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
   }
   const real = realpathSync(dir);
   if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
+  if (source === "directory" && (real === realRoot || isUnder(real, join(realRoot, ".tasks")))) {
+    throw invalidArgument(field, "resolves to the workspace root or another task's workspace; name a directory of its own");
+  }
   return real;
 }
 
