@@ -90,6 +90,7 @@ export class Isolation {
 
   close(): void {
     rmSync(this.runtimeDir, { recursive: true, force: true });
+    this.deps.sandbox.close();
   }
 }
 

@@ -22,6 +22,8 @@ export interface SystemLayout {
 
 export interface BwrapHost {
   bin: string;
+  /** An empty, read-only regular file bound over hidden files (a bound /dev/null would be a device, unreadable there). */
+  emptyFile: string;
   layout: SystemLayout;
   /** Existing paths kept invisible even under a bound directory: files read as empty, directories as empty. */
   hidden: { path: string; directory: boolean }[];
@@ -54,7 +56,7 @@ export function bwrapCommand(spec: LaunchSpec, host: BwrapHost): SandboxCommand 
   for (const { path, directory } of host.hidden) {
     if (!bound.some((dir) => isUnder(path, dir))) continue;
     if (directory) args.push("--tmpfs", path);
-    else args.push("--ro-bind", "/dev/null", path);
+    else args.push("--ro-bind", host.emptyFile, path);
   }
   args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp");
 

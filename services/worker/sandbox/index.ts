@@ -4,7 +4,9 @@
 //
 // CC_SANDBOX=auto uses bubblewrap when this machine allows it and otherwise runs tasks unsandboxed, saying so loudly
 // (the log at start, GetInfo's `sandbox: none`, /metrics); `bwrap` refuses to start without it; `off` never uses it.
-import { constants } from "node:os";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join } from "node:path";
 import { SettingsError } from "../../common/settings.js";
 import { bwrapCommand, type BwrapHost } from "./bwrap.js";
 import { hiddenPaths, probeBwrap, probeSocat, systemLayout } from "./detect.js";
@@ -31,6 +33,8 @@ export interface Sandbox {
   command(spec: LaunchSpec): SandboxCommand;
   /** The command's end as the launcher saw it, in claude's terms (bwrap reports "killed by signal N" as 128+N). */
   exitOf(exit: ExitStatus): ExitStatus;
+  /** Removes the sandbox's own files. */
+  close(): void;
 }
 
 export interface SandboxOptions {
@@ -47,8 +51,13 @@ export interface SandboxOptions {
 /** Probes the machine and returns the sandbox to use. Throws SettingsError when `bwrap` is asked for and cannot work. */
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (options.mode === "off") return unsandboxed("");
+  const own = mkdtempSync(join(tmpdir(), "cc-sandbox-"));
+  const emptyFile = join(own, "empty");
+  writeFileSync(emptyFile, "", { mode: 0o444 });
+  const close = () => rmSync(own, { recursive: true, force: true });
   const host: BwrapHost = {
     bin: options.bwrapBin ?? "bwrap",
+    emptyFile,
     layout: systemLayout(),
     hidden: hiddenPaths(options.hidden),
     readOnly: options.readOnly,
@@ -57,6 +66,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const probe = await probeBwrap(host, options.isolatedNetworks);
   if (!probe.ok) {
     const problem = `bubblewrap cannot create the task sandbox here: ${probe.detail}. ${DEPLOYMENT_HINT}`;
+    close();
     if (options.mode === "bwrap") throw new SettingsError(`CC_SANDBOX=bwrap: ${problem}; or set CC_SANDBOX=auto to run tasks unsandboxed`);
     return unsandboxed(`${problem}; tasks run unsandboxed and can read what the worker can`);
   }
@@ -64,7 +74,10 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   let problem = "";
   if (options.isolatedNetworks && !(await probeSocat())) {
     const missing = "socat is not installed (Debian: apt-get install socat); it carries a task's connections out of its network namespace";
-    if (options.mode === "bwrap") throw new SettingsError(`CC_SANDBOX=bwrap with CC_EGRESS other than open: ${missing}`);
+    if (options.mode === "bwrap") {
+      close();
+      throw new SettingsError(`CC_SANDBOX=bwrap with CC_EGRESS other than open: ${missing}`);
+    }
     isolatesNetwork = false;
     problem = `${missing}, so CC_EGRESS is not enforced: tasks have the worker's network`;
   }
@@ -74,6 +87,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     isolatesNetwork,
     command: (spec) => bwrapCommand(isolatesNetwork ? spec : { ...spec, network: "host" }, host),
     exitOf: fromBwrapExit,
+    close,
   };
 }
 
@@ -87,6 +101,7 @@ function unsandboxed(problem: string): Sandbox {
     isolatesNetwork: false,
     command: (spec) => ({ file: spec.argv[0]!, args: spec.argv.slice(1), cwd: spec.cwd, env: spec.env }),
     exitOf: (exit) => exit,
+    close: () => {},
   };
 }
 
