@@ -60,7 +60,7 @@ describe("bwrapCommand", () => {
     ]);
     // Private /tmp before the binds, or a workspace under /tmp would be covered by it.
     expect(args.indexOf("/tmp")).toBeLessThan(args.indexOf("--bind"));
-    expect(args.slice(args.indexOf("--chdir"))).toEqual(["--chdir", "/ws/.tasks/t1", "--", "/app/claude", "-p"]);
+    expect(args.slice(args.indexOf("--remount-ro"))).toEqual(["--remount-ro", "/", "--chdir", "/ws/.tasks/t1", "--", "/app/claude", "-p"]);
   });
 
   it("new PID, IPC and UTS namespaces, dies with the worker; a session of its own only when asked", () => {
@@ -159,7 +159,8 @@ describe("createSandbox with the real bubblewrap", () => {
 
   it("cannot write the system, and its /tmp is its own", async () => {
     const marker = `cc-sandbox-test-${process.pid}`;
-    const r = await sh(`{ echo x > /etc/${marker}; } 2>&1; { echo x > /usr/${marker}; } 2>&1; echo x > /tmp/${marker} && echo tmp-ok`);
+    const r = await sh(`{ echo x > /etc/${marker}; } 2>&1; { echo x > /usr/${marker}; } 2>&1; { echo x > /${marker}; } 2>&1; echo x > /tmp/${marker} && echo tmp-ok`);
+    expect(r.stdout.match(/Read-only file system/g)).toHaveLength(3);
     expect(r.stdout).toMatch(/Read-only file system/);
     expect(r.stdout).toContain("tmp-ok");
     expect(existsSync(`/etc/${marker}`)).toBe(false);

@@ -73,7 +73,8 @@ export function bwrapCommand(spec: LaunchSpec, host: BwrapHost): SandboxCommand 
     if (!isAbsolute(path)) throw new Error(`sandbox: ${path} is not an absolute path`);
     args.push(writable ? "--bind" : "--ro-bind", path, path);
   }
-  args.push("--chdir", spec.cwd, "--");
+  // The root bwrap builds the mount points in is made read-only last: the only writable places are the binds and tmpfs.
+  args.push("--remount-ro", "/", "--chdir", spec.cwd, "--");
 
   if (bridges.length > 0) {
     // The bridges start inside the namespace, then the command replaces the shell (so it keeps the shell's pid).
