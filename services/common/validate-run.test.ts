@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { EgressMode, RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { MAX_INTERACTIVE_PROMPT_BYTES, PERMISSION_MODES, validateRunRequest, type RunLimits } from "./validate-run.js";
 
 type Init = MessageInitShape<typeof RunRequestSchema>;
@@ -92,7 +92,7 @@ const BAD: [string, Init, string][] = [
   ["workspace directory of 256 characters", { prompt: "x", workspace: dir("d".repeat(256)) }, "workspace.directory: must be 1-255 characters"],
   ["absolute workspace directory", { prompt: "x", workspace: dir("/etc") }, `${DIR_RULE} "/etc"`],
   ["the workspace root itself", { prompt: "x", workspace: dir(".") }, `workspace.directory: "." is the workspace root, which holds every task's workspace; name a directory under it, e.g. "myproject"`],
-  ["egress: an unknown mode", { prompt: "x", egress: { mode: 9 } }, "egress.mode: unknown value 9; use EGRESS_MODE_OPEN, EGRESS_MODE_ALLOWLIST or EGRESS_MODE_NONE"],
+  ["egress: an unknown mode", { prompt: "x", egress: { mode: 9 as EgressMode } }, "egress.mode: unknown value 9; use EGRESS_MODE_OPEN, EGRESS_MODE_ALLOWLIST or EGRESS_MODE_NONE"],
   ["egress: an empty allowlist", { prompt: "x", egress: { mode: 2 } }, "egress.allow: is empty; an allowlist needs at least one host (or use EGRESS_MODE_NONE)"],
   ["egress: hosts with none", { prompt: "x", egress: { mode: 3, allow: ["example.com"] } }, "egress.allow: is only for EGRESS_MODE_ALLOWLIST"],
   ["egress: two hosts in one entry", { prompt: "x", egress: { mode: 2, allow: ["a.com,b.com"] } }, "egress.allow[0]: must be one host, *.domain, host:port, IP address or @preset"],

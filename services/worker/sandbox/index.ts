@@ -92,7 +92,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
 }
 
 const DEPLOYMENT_HINT =
-  "Containers need user namespaces and a /proc bwrap may mount: e.g. podman/docker `--security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt unmask=/proc/*` (docker: `--security-opt systempaths=unconfined`), Kubernetes `hostUsers: false`, Cloud Run the second generation environment";
+  "In a container it needs user namespaces and a /proc it may mount: podman `--security-opt unmask=/proc/*`; docker `--security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined`; Kubernetes `hostUsers: false` with `procMount: Unmasked`; Cloud Run the second generation environment (deploy/README.md)";
 
 function unsandboxed(problem: string): Sandbox {
   return {
