@@ -3,8 +3,9 @@
 // task's processes are found three ways, any of which is enough:
 //   - the sandbox's PID namespace: everything a sandboxed task runs is inside the namespace bwrap made for it, and
 //     nothing can leave it (the surest test, and the only one a process cannot undo);
-//   - the process tag: claude starts with CC_TASK_ID=<tag> in its environment, which its children inherit (how an
-//     unsandboxed task's processes are found; a process that clears its environment escapes it);
+//   - the process tag: claude (and the sandbox around it) starts with CC_TASK_ID=<tag> in its environment, which
+//     children inherit (a process that clears its environment escapes it; a sandbox's init, which never does, is
+//     found by it even when the bwrap that started it is gone);
 //   - the session: processes still in the session of the process the worker started.
 // Ending a task signals the leader's process group at once, then every process found in a pass over /proc.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";

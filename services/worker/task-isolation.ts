@@ -183,8 +183,9 @@ export class TaskEnvironment {
       extra["NODE_USE_ENV_PROXY"] = "1";
     }
     if (sandbox.kind === "bwrap") extra["TMPDIR"] = "/tmp";
-    // Unsandboxed, the tag in the environment is how the task's processes are found.
-    else extra[TASK_ID_ENV] = this.tag;
+    // The tag in the environment finds the task's processes (also a sandbox's init whose bwrap died before it could
+    // pass the worker's death on), alongside the sandbox's PID namespace; an opaque id, nothing about the worker.
+    extra[TASK_ID_ENV] = this.tag;
     return {
       argv,
       cwd: this.options.workspace,
@@ -207,8 +208,7 @@ export class TaskEnvironment {
   /** How to run one git command of this task's clone: the workspace and git's throwaway HOME, the worker's network. */
   cloneSpec(argv: string[], env: Record<string, string>): LaunchSpec {
     const home = env["HOME"] ?? this.home;
-    const withTag = this.deps.sandbox.kind === "none" ? { ...env, [TASK_ID_ENV]: this.tag } : env;
-    return { argv, cwd: this.options.workspace, env: withTag, workspace: this.options.workspace, home, network: "host", newSession: true };
+    return { argv, cwd: this.options.workspace, env: { ...env, [TASK_ID_ENV]: this.tag }, workspace: this.options.workspace, home, network: "host", newSession: true };
   }
 
   /** Revokes the key, closes the proxies and the hook channel, keeps the transcripts and removes the HOME. */
