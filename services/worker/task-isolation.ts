@@ -6,9 +6,9 @@
 // A task's network is its own (a namespace with only loopback, bridged to the worker's proxies over unix sockets)
 // unless its egress policy is open or the sandbox cannot isolate networks; then it shares the worker's network and
 // reaches the proxies on the worker's loopback, where its token (API) and its claude process (hooks) identify it.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { realpathSync } from "node:fs";
 import type { ConnectionBlocked } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Logger } from "../common/logger.js";
@@ -26,6 +26,10 @@ import type { TaskHomes } from "./task-home/index.js";
 const CREDENTIAL_ENV = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR"];
 const PROXY_ENV = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
 const LOCAL = "localhost,127.0.0.1,::1";
+/** Variables naming files claude needs to read (certificates it is told to trust; Vertex's credentials file). */
+const CLAUDE_FILE_ENV = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "GOOGLE_APPLICATION_CREDENTIALS"];
+/** Variables naming files git needs for a clone: certificates, and the ssh agent's socket. */
+const GIT_FILE_ENV = ["GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSH_AUTH_SOCK"];
 const MAX_COMMAND_CHARS = 200;
 
 export interface IsolationDeps {
@@ -92,6 +96,12 @@ export class Isolation {
     rmSync(this.runtimeDir, { recursive: true, force: true });
     this.deps.sandbox.close();
   }
+}
+
+/** The existing absolute paths the variables `keys` of `env` name (a list may be colon-separated, as SSL_CERT_DIR's). */
+function namedPaths(env: NodeJS.ProcessEnv, keys: string[]): string[] {
+  const paths = keys.flatMap((key) => (env[key] ?? "").split(":")).filter((p) => isAbsolute(p) && existsSync(p));
+  return [...new Set(paths)];
 }
 
 /** The directory claude's binary lives in (through symlinks), bound read-only into sandboxes. */
@@ -192,7 +202,7 @@ export class TaskEnvironment {
       env: claudeEnv(source, { home: this.home, ...(options.term ? { term: options.term } : {}), extra }),
       workspace: this.options.workspace,
       home: this.home,
-      readOnly: [this.claudeDir, ...(options.readOnly ?? [])],
+      readOnly: [this.claudeDir, ...namedPaths(source, CLAUDE_FILE_ENV), ...(options.readOnly ?? [])],
       network: this.isolated ? "isolated" : "host",
       bridges: this.isolated
         ? [
@@ -208,7 +218,16 @@ export class TaskEnvironment {
   /** How to run one git command of this task's clone: the workspace and git's throwaway HOME, the worker's network. */
   cloneSpec(argv: string[], env: Record<string, string>): LaunchSpec {
     const home = env["HOME"] ?? this.home;
-    return { argv, cwd: this.options.workspace, env: { ...env, [TASK_ID_ENV]: this.tag }, workspace: this.options.workspace, home, network: "host", newSession: true };
+    return {
+      argv,
+      cwd: this.options.workspace,
+      env: { ...env, [TASK_ID_ENV]: this.tag },
+      workspace: this.options.workspace,
+      home,
+      readOnly: namedPaths(env, GIT_FILE_ENV),
+      network: "host",
+      newSession: true,
+    };
   }
 
   /** Revokes the key, closes the proxies and the hook channel, keeps the transcripts and removes the HOME. */
