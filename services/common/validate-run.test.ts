@@ -21,7 +21,7 @@ const dir = (value: string): Init["workspace"] => ({ source: { case: "directory"
 const manyLabels = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"]));
 
 /** [what, request, exact message prefix]. Every one is INVALID_ARGUMENT naming the field. */
-const DIR_RULE = 'workspace.directory: must be a relative path under the workspace root whose parts do not start with ".", got';
+const DIR_RULE = 'workspace.directory: must be "." or a relative path under the workspace root whose parts do not start with ".", got';
 
 const BAD: [string, Init, string][] = [
   ["unknown mode", { prompt: "x", mode: 7 as RunMode }, "mode: unknown value 7; use RUN_MODE_HEADLESS or RUN_MODE_INTERACTIVE"],
@@ -91,7 +91,6 @@ const BAD: [string, Init, string][] = [
   ["empty workspace directory", { prompt: "x", workspace: dir("") }, "workspace.directory: must be 1-255 characters"],
   ["workspace directory of 256 characters", { prompt: "x", workspace: dir("d".repeat(256)) }, "workspace.directory: must be 1-255 characters"],
   ["absolute workspace directory", { prompt: "x", workspace: dir("/etc") }, `${DIR_RULE} "/etc"`],
-  ["the workspace root itself", { prompt: "x", workspace: dir(".") }, `workspace.directory: "." is the workspace root, which holds every task's workspace; name a directory under it, e.g. "myproject"`],
   ["egress: an unknown mode", { prompt: "x", egress: { mode: 9 as EgressMode } }, "egress.mode: unknown value 9; use EGRESS_MODE_OPEN, EGRESS_MODE_ALLOWLIST or EGRESS_MODE_NONE"],
   ["egress: an empty allowlist", { prompt: "x", egress: { mode: 2 } }, "egress.allow: is empty; an allowlist needs at least one host (or use EGRESS_MODE_NONE)"],
   ["egress: hosts with none", { prompt: "x", egress: { mode: 3, allow: ["example.com"] } }, "egress.allow: is only for EGRESS_MODE_ALLOWLIST"],
@@ -254,6 +253,7 @@ describe("validateRunRequest accepts", () => {
     ["200 allowed tools", { prompt: "x", agent: { allowedTools: Array.from({ length: 200 }, (_, i) => `Tool${i}`) } }],
     ["a nested workspace directory", { prompt: "x", workspace: dir("team/project-1/v2.0") }],
     ["a workspace directory with dots in names", { prompt: "x", workspace: dir("a..b/c.d") }],
+    ["the workspace root itself (whether the worker takes it is the worker's to say)", { prompt: "x", workspace: dir(".") }],
     ["an empty workspace", { prompt: "x", workspace: {} }],
     ["an https repository", { prompt: "x", workspace: repo({ url: GOOD_URL }) }],
     ["an https repository with a port, a query and a token", { prompt: "x", workspace: repo({ url: "https://git.example.com:8443/a/b?x=1", token: "ghp_" + "a".repeat(4092) }) }],

@@ -125,11 +125,11 @@ function validateWorkspace(req: RunRequest): void {
   if (source.case === "directory") {
     const dir = source.value;
     if (dir === "" || dir.length > 255) throw invalidArgument("workspace.directory", "must be 1-255 characters");
-    // The root itself holds every task's workspace. No part may start with "." — that excludes "..", hidden
-    // directories and the root's .tasks/ where fresh task workspaces live, private to their task.
-    if (dir === "." || dir === "./") throw invalidArgument("workspace.directory", '"." is the workspace root, which holds every task\'s workspace; name a directory under it, e.g. "myproject"');
-    if (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith("."))) {
-      throw invalidArgument("workspace.directory", `must be a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
+    // "." is the root itself, which only a worker with CC_ROOT_WORKSPACE takes (the worker checks). Other parts may
+    // not start with "." — that excludes "..", hidden directories and the root's .tasks/ where fresh task
+    // workspaces live, private to their task.
+    if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
+      throw invalidArgument("workspace.directory", `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
     }
     if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument("workspace.directory", "may contain only letters, digits, '.', '_', '-' and '/'");
     return;

@@ -101,7 +101,7 @@ export class Runner {
     let workspace: string;
     let environment: TaskEnvironment;
     try {
-      workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
+      workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace, settings.rootWorkspace);
       environment = warm ? this.takeWarmEnvironment(warm) : this.deps.isolation.prepare(taskId, { workspace, egress, resumeSessionId: req.agent?.resumeSessionId ?? "" });
     } catch (err) {
       throw fromPlatformError(err, "preparing the workspace");

@@ -8,7 +8,7 @@ import { readTokenFile } from "../common/secrets.js";
 import { DEFAULT_EGRESS, EgressError, parseEgressSetting } from "./egress/index.js";
 import { SANDBOX_MODES, type SandboxMode } from "./sandbox/index.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
-import { duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { boolean, duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const WORKER_SETTINGS = {
   ...LISTEN_SETTINGS,
@@ -41,6 +41,13 @@ export const WORKER_SETTINGS = {
     default: "",
     description: "Directory under which every task's workspace lives; default `$TMPDIR/claudecluster/workspaces`.",
     parse: (raw: string) => text(raw) || join(tmpdir(), "claudecluster", "workspaces"),
+  },
+  rootWorkspace: {
+    env: "CC_ROOT_WORKSPACE",
+    default: "off",
+    description:
+      'Let a task work in the workspace root itself (`workspace.directory: "."`). Off: the root holds every task\'s workspace. `cc run` with no router turns it on, to work in your current directory.',
+    parse: boolean,
   },
   maxSessions: { env: "CC_MAX_SESSIONS", default: "4", description: "Sessions run at once; more get RESOURCE_EXHAUSTED.", parse: integer(1, 1000) },
   labels: { env: "CC_LABELS", default: "", description: "Placement labels, e.g. `region=eu,gpu=true`.", parse: labels },

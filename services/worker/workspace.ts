@@ -1,5 +1,6 @@
 // Task workspaces always lie under the workspace root. A fresh task gets <root>/.tasks/<task id>, which no request
-// can name; a named directory is <root>/<name>, shared by the tasks that name it (never the root itself). Names are
+// can name; a named directory is <root>/<name>, shared by the tasks that name it (the root itself, ".", only on a
+// worker that allows it: `cc run` with no router, whose root is the user's own directory). Names are
 // validated in the request, and the resolved real path is checked again, so a symlink a task planted cannot lead out
 // of the root, to the root, or into another task's fresh workspace. A repository
 // is cloned into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
@@ -9,7 +10,8 @@ import { join, sep } from "node:path";
 import type { Workspace } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument } from "../common/errors.js";
 
-export function prepareWorkspace(root: string, taskId: string, workspace: Workspace | undefined): string {
+/** `allowRoot`: the worker takes "." (CC_ROOT_WORKSPACE), the root itself, as a task's workspace. */
+export function prepareWorkspace(root: string, taskId: string, workspace: Workspace | undefined, allowRoot = false): string {
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
   const source = workspace?.source.case;
@@ -39,7 +41,10 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
   }
   const real = realpathSync(dir);
   if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
-  if (source === "directory" && (real === realRoot || isUnder(real, join(realRoot, ".tasks")))) {
+  if (source === "directory" && real === realRoot && !allowRoot) {
+    throw invalidArgument(field, '"." is the workspace root, which holds every task\'s workspace; name a directory under it, e.g. "myproject"');
+  }
+  if (source === "directory" && (real === realRoot ? workspace!.source.value !== "." : isUnder(real, join(realRoot, ".tasks")))) {
     throw invalidArgument(field, "resolves to the workspace root or another task's workspace; name a directory of its own");
   }
   return real;

@@ -162,7 +162,7 @@ describe("worker with the real claude", () => {
       [{ prompt: "" }, "prompt: is empty; a headless task needs a prompt"],
       [{ prompt: "x", agent: { permissionMode: "yolo" } }, 'agent.permission_mode: unknown mode "yolo"'],
       [{ prompt: "x", agent: { model: "--dangerously-skip-permissions" } }, 'agent.model: must not start with "-"'],
-      [{ prompt: "x", workspace: { source: { case: "directory", value: "../etc" } } }, "workspace.directory: must be a relative path"],
+      [{ prompt: "x", workspace: { source: { case: "directory", value: "../etc" } } }, "workspace.directory: must be \".\" or a relative path"],
       [{ prompt: "x", mode: RunMode.INTERACTIVE, terminal: { cols: 0, rows: 10 } }, "terminal.cols: must be from 1 to 1000"],
     ];
     for (const [req, message] of cases) {
