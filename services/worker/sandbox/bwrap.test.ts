@@ -66,6 +66,7 @@ describe("bwrapCommand", () => {
   it("new PID, IPC and UTS namespaces, dies with the worker; a session of its own only when asked", () => {
     const { args } = bwrapCommand(SPEC, HOST);
     for (const flag of ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session"]) expect(args).toContain(flag);
+    expect(after(args, "--cap-drop", 1)).toEqual([["ALL"]]);
     expect(args).not.toContain("--unshare-net");
     expect(args).not.toContain("--unshare-user");
     expect(bwrapCommand({ ...SPEC, newSession: false }, HOST).args).not.toContain("--new-session");
@@ -165,6 +166,13 @@ describe("createSandbox with the real bubblewrap", () => {
     expect(r.stdout).toContain("tmp-ok");
     expect(existsSync(`/etc/${marker}`)).toBe(false);
     expect(existsSync(join(tmpdir(), marker))).toBe(false);
+  });
+
+  it("has no capability, even when the worker is root, so it cannot undo a mount", async () => {
+    const r = await sh(`grep CapEff /proc/self/status; umount /etc/shadow 2>&1; mount -t tmpfs none /tmp 2>&1`);
+    expect(r.stdout).toMatch(/CapEff:\s+0000000000000000/);
+    expect(r.stdout).toMatch(/umount: .*(must be superuser|Operation not permitted|permission denied)/i);
+    expect(r.stdout).toMatch(/mount: \/tmp: permission denied/);
   });
 
   it("cannot read /etc/shadow or a hidden path", async () => {

@@ -44,6 +44,9 @@ export function bwrapCommand(spec: LaunchSpec, host: BwrapHost): SandboxCommand 
     "--unshare-ipc",
     "--unshare-uts",
     "--unshare-cgroup-try",
+    // Even a worker running as root gives its tasks no capability: no mounts to undo, no devices to make.
+    "--cap-drop",
+    "ALL",
   ];
   if (!host.root) args.push("--unshare-user", "--disable-userns");
   if (spec.network === "isolated") args.push("--unshare-net");
