@@ -3,7 +3,7 @@
 // outside the task's workspace; each must fail, judged by the tool result claude got back (what it sent on to the
 // model). The same attacks run headless, from the warm pool, and in the interactive TUI. The worker is a process of
 // its own, as in production, with its token in its environment and in a token file.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
@@ -13,7 +13,7 @@ import { Phase, RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb
 import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
-import { waitForNoProcessesUnder } from "../helpers/processes.js";
+import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
 import { toolResults } from "../helpers/tool-results.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase } from "../helpers/worker.js";
@@ -200,5 +200,29 @@ describe.each(VARIANTS)("a sandboxed task ($name) cannot reach what is not its o
     const lines = result.trim().split("\n");
     for (const [i, target] of refused.entries()) expect(lines[i]).toMatch(new RegExp(`${escape(target)}: (Read-only file system|No such file or directory)$`));
     for (const target of [...refused, ...privateOnly, join(tmpdir(), marker)]) expect(existsSync(target), target).toBe(false);
+  });
+});
+
+describe("a sandbox ends with its worker", () => {
+  it("a worker SIGKILLed mid-task takes every process of its tasks with it, even one in a session of its own", async () => {
+    const root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-sandbox-kill-")));
+    const model = await startModel({ conversations: [{ turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "setsid tail -f /dev/null & tail -f /dev/null", description: "Hold" } }] }] }] });
+    const workspaces = join(root, "workspaces");
+    try {
+      const w = await spawnWorkerProcess("sandbox-kill", { ...modelEnv(model), CC_CLAUDE_HOME: join(root, "home"), CC_WORKSPACE_ROOT: workspaces, CC_SANDBOX: "bwrap" });
+      const client = createClient(WorkerService, createGrpcTransport({ baseUrl: w.url }));
+      const stream = client.run({ prompt: "hold", agent: PROFILE })[Symbol.asyncIterator]();
+      await stream.next();
+      const tails = () => processesUnder(workspaces).filter((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "tail");
+      await until(() => tails().length === 2);
+      w.child.kill("SIGKILL");
+      await w.exited;
+      // No sweep, no later worker: the kernel ends the PID namespace when bwrap goes.
+      expect(await waitForNoProcessesUnder(workspaces, 5000)).toEqual([]);
+      await stream.return?.();
+    } finally {
+      await model.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
