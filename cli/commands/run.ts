@@ -52,6 +52,7 @@ export class RunCommand extends RouterCommand {
   repo = Option.String("--repo", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
   ref = Option.String("--ref", { description: "With --repo: the branch, tag or commit to check out" });
   timeout = Option.String("--timeout", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
+  egress = Option.String("--egress", { description: "Where the task's commands may connect: none, open, or hosts and @presets, comma-separated (within the worker's policy)" });
 
   prompt = Option.Rest({ name: "prompt" });
 
@@ -79,6 +80,7 @@ export class RunCommand extends RouterCommand {
       repo: this.repo,
       ref: this.ref,
       timeout: this.timeout,
+      egress: this.egress,
       ...this.connectionFlags(),
     }, { onRouter: (url) => (this.routerUrl = url) });
   }
