@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createLogger } from "../common/logger.js";
 import { REDACTED, Secrets, StreamRedactor } from "./redact.js";
 
 describe("redaction", () => {
@@ -44,5 +45,16 @@ describe("redaction", () => {
     const stream = new StreamRedactor(new Secrets());
     const chunk = Buffer.from("sk-");
     expect(stream.push(chunk)).toBe(chunk);
+  });
+
+  it("a logger made with the secrets writes none of them, wherever in the record they are", () => {
+    const secrets = new Secrets();
+    const lines: string[] = [];
+    const logger = createLogger("worker", "info", { format: "json", destination: { write: (l: string) => void lines.push(l) }, scrub: (l) => secrets.redact(l) });
+    secrets.add("ghp_repository_token_123");
+    logger.info({ err: { message: "clone of https://x-access-token:ghp_repository_token_123@host failed" }, note: "ghp_repository_token_123" }, "with ghp_repository_token_123");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain("ghp_repository_token_123");
+    expect(lines[0]).toContain(REDACTED);
   });
 });

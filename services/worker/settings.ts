@@ -109,7 +109,8 @@ function sandboxMode(raw: string): SandboxMode {
 
 function egressPolicy(raw: string) {
   try {
-    return parseEgressSetting(raw);
+    // Empty, as compose passes an unset variable: the default.
+    return parseEgressSetting(raw.trim() || DEFAULT_EGRESS);
   } catch (err) {
     throw err instanceof EgressError ? new Error(`${err.message}; expected open, none, or hosts and @presets separated by commas`) : err;
   }
