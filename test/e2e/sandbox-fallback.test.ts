@@ -2,7 +2,7 @@
 // whose limits on new namespaces are 0 (`unshare --user`, then /proc/sys/user/max_*_namespaces = 0), as restrictive
 // container runtimes leave it. CC_SANDBOX=auto starts, warns, reports `sandbox: none` in GetInfo and /metrics, and
 // still runs tasks; CC_SANDBOX=bwrap refuses to start and says why.
-import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -12,6 +12,8 @@ import { EgressMode } from "../../gen/claudecluster/v1/run_pb.js";
 import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
+import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { until } from "../helpers/wait.js";
 import { collect, ofCase } from "../helpers/worker.js";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/worker-process.js";
 
@@ -26,7 +28,15 @@ const NO_NAMESPACES = [
   "sh",
 ];
 
-describe("CC_SANDBOX where bubblewrap cannot create namespaces", () => {
+const commandOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+};
+
+describe("CC_SANDBOX where bubblewrap cannot create namespaces, and off", () => {
   let root: string;
   let model: ScriptedModel;
   let worker: WorkerProcess | undefined;
@@ -68,5 +78,33 @@ describe("CC_SANDBOX where bubblewrap cannot create namespaces", () => {
     const failed = await spawnWorkerProcess("strict", { ...env(), CC_SANDBOX: "bwrap" }, NO_NAMESPACES).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(Error);
     expect((failed as Error).message).toMatch(/worker exited early: worker: CC_SANDBOX=bwrap: bubblewrap cannot create the task sandbox here: .*; or set CC_SANDBOX=auto/);
+  });
+
+  it("off: what a SIGKILLed worker's tasks left running is ended by the next worker with the same HOME", async () => {
+    const hold = await startModel({ conversations: [{ turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "setsid tail -f /dev/null & tail -f /dev/null", description: "Hold" } }] }] }] });
+    const workspaces = join(root, "orphans");
+    const settings = { ...modelEnv(hold), CC_CLAUDE_HOME: join(root, "orphan-home"), CC_WORKSPACE_ROOT: workspaces, CC_SANDBOX: "off" };
+    try {
+      const first = await spawnWorkerProcess("orphans-1", settings);
+      const client = createClient(WorkerService, createGrpcTransport({ baseUrl: first.url }));
+      const stream = client.run({ prompt: "hold", agent: { allowedTools: ["Bash"] } })[Symbol.asyncIterator]();
+      await stream.next();
+      const tails = () => processesUnder(workspaces).filter((pid) => commandOf(pid).startsWith("tail"));
+      await until(() => tails().length === 2);
+      first.child.kill("SIGKILL");
+      await first.exited;
+      await stream.return?.().catch(() => undefined);
+      // Unsandboxed, nothing ends them with the worker.
+      const left = tails();
+      expect(left).toHaveLength(2);
+      const second = await spawnWorkerProcess("orphans-2", settings);
+      expect(second.logs.some((l) => l.includes("ended processes left by a worker that died"))).toBe(true);
+      expect(await waitForNoProcessesUnder(workspaces, 5000)).toEqual([]);
+      expect(readdirSync(join(root, "orphan-home", ".claudecluster", "tasks"))).toEqual([]);
+      second.child.kill("SIGTERM");
+      await second.exited;
+    } finally {
+      await hold.close();
+    }
   });
 });

@@ -226,3 +226,38 @@ describe("a sandbox ends with its worker", () => {
     }
   });
 });
+
+describe.each(["bwrap", "off"])("hook events cannot be forged by claude's tools (CC_SANDBOX=%s)", (mode) => {
+  it("a Bash command that posts a Stop to the task's hook URL is refused, and the task's status is claude's own", async () => {
+    const root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-hooks-")));
+    // The tool finds the hook URL where it can: in claude's command line (the --settings JSON).
+    const forge = `url=$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -o 'http://127.0.0.1:[0-9]*/hooks/[^"]*' | head -1); curl -s -o /dev/null -w '%{http_code}\\n' -X POST -H 'content-type: application/json' -d '{"hook_event_name":"Stop","session_id":"forged"}' "$url"; echo "$url" | cut -c1-16`;
+    const model = await startModel({ conversations: [{ turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: forge, description: "Forge" } }] }, { content: [{ type: "text", text: "Forged?" }] }] }] });
+    try {
+      const w = await spawnWorkerProcess(`hooks-${mode}`, { ...modelEnv(model), CC_CLAUDE_HOME: join(root, "home"), CC_WORKSPACE_ROOT: join(root, "workspaces"), CC_SANDBOX: mode });
+      const client = createClient(WorkerService, createGrpcTransport({ baseUrl: w.url }));
+      const phases: Phase[] = [];
+      let exited: RunEvent | undefined;
+      for await (const ev of client.run({ prompt: "forge a hook", mode: RunMode.INTERACTIVE, agent: { allowedTools: ["Bash"], permissionMode: "manual" } })) {
+        if (ev.event.case === "status") {
+          phases.push(ev.event.value.phase);
+          if (ev.event.value.phase === Phase.WAITING_FOR_INPUT) await client.sendInput({ taskId: ev.taskId, input: { case: "text", value: "/exit\r" } });
+        }
+        if (ev.event.case === "exited") exited = ev;
+      }
+      const [result] = toolResults(model, "forge a hook");
+      const [status, url] = result!.trim().split("\n");
+      // The tool did reach the hook channel, and was refused.
+      expect(url).toBe("http://127.0.0.1");
+      expect(status).toBe("403");
+      // One turn: running, then waiting once claude itself said Stop; the forged session id never took.
+      expect(phases).toEqual([Phase.RUNNING, Phase.WAITING_FOR_INPUT]);
+      expect(exited?.event.case === "exited" && exited.event.value.result?.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      w.child.kill("SIGTERM");
+      await w.exited;
+    } finally {
+      await model.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
