@@ -15,6 +15,8 @@ import type { Logger } from "../common/logger.js";
 const HOOKED = ["UserPromptSubmit", "Stop"] as const;
 const MAX_BODY_BYTES = 1024 * 1024;
 const PATH_PREFIX = "/hooks/";
+/** Hook connections over the worker's loopback at once, for every task together (claude holds one or two each). */
+const MAX_LOOPBACK_CONNECTIONS = 1024;
 
 /** The `--settings` JSON that installs the relay hooks, posting to `url`. */
 export function hookSettingsJson(url: string): string {
@@ -62,6 +64,7 @@ export class HookEvents {
 
   async listen(): Promise<void> {
     const tcp = net.createServer((socket) => this.server.emit("connection", socket));
+    tcp.maxConnections = MAX_LOOPBACK_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       tcp.once("error", reject);
       tcp.listen(0, "127.0.0.1", () => resolve());
