@@ -6,7 +6,7 @@
 // A task's network is its own (a namespace with only loopback, bridged to the worker's proxies over unix sockets)
 // unless its egress policy is open or the sandbox cannot isolate networks; then it shares the worker's network and
 // reaches the proxies on the worker's loopback, where its token (API) and its claude process (hooks) identify it.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 import { realpathSync } from "node:fs";
@@ -167,6 +167,17 @@ export class TaskEnvironment {
   /** The process the worker started (bwrap, or claude unsandboxed): how claude itself and its processes are found. */
   setLeader(pid: number | undefined): void {
     this.leaderPid = pid;
+  }
+
+  /**
+   * Writes a file only the worker and this task may read (0600, in the task's private directory outside the
+   * workspace), e.g. claude's --mcp-config; pass its path in `claudeSpec`'s `readOnly` to bind it into the sandbox.
+   */
+  writePrivateFile(name: string, content: string): string {
+    if (!/^[\w.-]+$/.test(name) || name.endsWith(".sock")) throw new Error(`not a private file name: ${name}`);
+    const path = join(this.dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
   }
 
   /** The `--settings` JSON installing the hooks that report interactive turns to this task's channel. */
