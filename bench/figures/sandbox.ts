@@ -1,4 +1,4 @@
-// Figure 8: what the task sandbox costs a one-turn task. The same headless task as a Run straight to a worker, over an
+// Figure 9: what the task sandbox costs a one-turn task. The same headless task as a Run straight to a worker, over an
 // open connection, on a worker that sandboxes its tasks (CC_SANDBOX=bwrap: bubblewrap, a network namespace bridged
 // to the credential and egress proxies, a private HOME seeded per task) against one that does not (CC_SANDBOX=off,
 // which still seeds a private HOME and goes through the credential proxy). Both workers run, as child processes,
@@ -49,7 +49,7 @@ export const sandbox: Figure = {
     }
     return [
       row({
-        figure: 8,
+        figure: 9,
         key: "sandbox-one-turn",
         title: TITLE,
         measured: { value: median(sandboxedMs), unit: "ms", label: "sandboxed" },

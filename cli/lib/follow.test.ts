@@ -3,8 +3,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { RunRequestSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
-import { exitedEv, FakeRouter, failedTask, networkError, outputEv } from "../testing/fake-router.js";
+import { ExitReason, RunRequestSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { exitedEv, FakeRouter, networkError, outputEv } from "../testing/fake-router.js";
 import { describeError, FollowLostError } from "./errors.js";
 import { follow, type FollowOptions } from "./follow.js";
 
@@ -83,14 +83,17 @@ describe("follow", () => {
     expect(router.methods()).toEqual(["run"]);
   });
 
-  it("takes the task's record as the outcome when the router ends the stream because the task failed", async () => {
-    const router = new FakeRouter({ events: [outputEv(1, "a")], error: new ConnectError("worker w1 was lost while running task t1", Code.Unavailable) });
-    router.task = failedTask("worker w1 was lost while running task t1");
-    router.task.lastSeq = 1n;
+  it("a task the router ended itself: its exited ends the stream, and no other call is made", async () => {
+    const router = new FakeRouter({ events: [outputEv(1, "a"), exitedEv(2, { exitCode: -1, reason: ExitReason.FAILED, message: "worker w1 was lost while running task t1" })] });
     const r = await collect(router);
     expect(r.result.exited?.message).toBe("worker w1 was lost while running task t1");
-    expect((r.result.error as ConnectError).code).toBe(Code.Unavailable);
-    expect(router.methods()).toEqual(["run", "getTask"]);
+    expect(router.methods()).toEqual(["run"]);
+  });
+
+  it("an error after the task started that is not a dropped stream is reported, not papered over", async () => {
+    const router = new FakeRouter({ events: [outputEv(1, "a")], error: new ConnectError("token revoked", Code.Unauthenticated) });
+    await expect(collect(router)).rejects.toThrow("token revoked");
+    expect(router.methods()).toEqual(["run"]);
   });
 
   it("attaches from a given seq and stops at untilSeq", async () => {

@@ -1,9 +1,8 @@
-// Follows a task's event stream to its end. The stream starts with Run (a new task) or Attach (an existing one);
-// if it drops once the task id is known (network error, UNAVAILABLE, a router restart, a slow reader cut off), it is
-// picked up again with Attach(task_id, last seq) a few times with backoff, so nothing is missed or seen twice.
-// An error the router sends because the task itself failed (e.g. its worker was lost) is not a drop: the task's
-// record then says it has ended, and its `exit` is the outcome.
-import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
+// Follows a task's event stream to its end, its `exited` event: the router ends every task's stream with one,
+// whoever ended the task (claude, the worker, or the router itself: a cancel, a lost worker, a queue timeout). The
+// stream starts with Run (a new task) or Attach (an existing one); if it drops once the task id is known (network
+// error, UNAVAILABLE, a router restart, a slow reader cut off), it is picked up again with Attach(task_id, last seq)
+// a few times with backoff, so nothing is missed or seen twice.
 import type { RunEvent, RunRequest, Exited } from "../../gen/claudecluster/v1/run_pb.js";
 import type { RouterClient } from "./client.js";
 import { FollowLostError, isNetworkError, isStreamDrop } from "./errors.js";
@@ -11,7 +10,7 @@ import { FollowLostError, isNetworkError, isStreamDrop } from "./errors.js";
 export type FollowStart = { run: RunRequest } | { attach: string; afterSeq?: bigint };
 
 export interface FollowOptions {
-  client: Pick<RouterClient, "run" | "attach" | "getTask">;
+  client: Pick<RouterClient, "run" | "attach">;
   start: FollowStart;
   /** Aborting stops following (the call is cancelled); follow() then resolves with `stopped: true`. */
   signal: AbortSignal;
@@ -32,10 +31,8 @@ export interface FollowOptions {
 export interface FollowResult {
   taskId: string;
   lastSeq: bigint;
-  /** The task's end, when the stream reached it (or, after a failure the router reported, the task's record). */
+  /** The task's end, when the stream reached it. */
   exited?: Exited;
-  /** The error the router ended the stream with, when the task failed that way. */
-  error?: unknown;
   /** The signal aborted, or untilSeq was reached. */
   stopped: boolean;
 }
@@ -89,13 +86,6 @@ export async function follow(options: FollowOptions): Promise<FollowResult> {
     }
     // Before the first event there is no task to attach to: report the failure as it is.
     if (taskId === "") throw error;
-    if (!isNetworkError(error)) {
-      // The router answered: maybe the task itself ended with this error. Then its record has the outcome.
-      const task = await client.getTask({ taskId }, { signal }).catch(() => undefined);
-      if (task && task.status !== TaskStatus.QUEUED && task.status !== TaskStatus.RUNNING && task.lastSeq <= lastSeq) {
-        return { taskId, lastSeq, ...(task.exit ? { exited: task.exit } : {}), error, stopped: false };
-      }
-    }
     failures += 1;
     if (failures > retries) throw isNetworkError(error) ? new FollowLostError(taskId, failures - 1, error) : error;
     const delay = Math.min(maxDelay, base * 2 ** (failures - 1));

@@ -134,7 +134,6 @@ export async function runInteractive(o: InteractiveOptions): Promise<Interactive
     taskId = result.taskId || taskId;
     await chain;
     if (detached) return { taskId, detached: true };
-    if (!result.exited && result.error) throw result.error;
     return { taskId, detached: false, ...(result.exited ? { exited: result.exited } : {}), ...(lastEvent ? { lastEvent } : {}) };
   } finally {
     o.stdout.off("resize", resize);

@@ -21,6 +21,11 @@ describe("listings", () => {
     expect(tasksTable(tasks, now, 45).split("\n")[1]).toBe("01abc  running  local-1  1m   fix the failin…");
   });
 
+  it("a task that waits for approval says so", () => {
+    const waiting = create(TaskSchema, { id: "01abe", status: TaskStatus.RUNNING, workerId: "w2", createdAt: timestampFromMs(now - 2_000), promptSummary: "clean", pendingPermissions: [{ requestId: "r1", summary: "Bash(rm -rf build)" }] });
+    expect(tasksTable([waiting], now).split("\n")[1]).toBe("01abe  waiting for approval  w2      2s   clean");
+  });
+
   it("tasks as JSON: an array of Task records", () => {
     const parsed = JSON.parse(tasksJson(tasks)) as Record<string, unknown>[];
     expect(parsed).toHaveLength(2);

@@ -16,7 +16,7 @@ export function healthWord(health: WorkerHealth): string {
 export function tasksTable(tasks: readonly Task[], now: number, width = Infinity): string {
   const rows = tasks.map((t) => [
     t.id,
-    taskStatusWord(t.status),
+    t.pendingPermissions.length > 0 ? "waiting for approval" : taskStatusWord(t.status),
     t.workerId || "-",
     t.createdAt ? formatAge(now - timestampMs(t.createdAt)) : "-",
     (t.mode === RunMode.INTERACTIVE ? "[interactive] " : "") + oneLine(t.promptSummary),

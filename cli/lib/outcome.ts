@@ -8,9 +8,9 @@ const REASON_WORDS: Record<number, string> = {
   [ExitReason.TIMED_OUT]: "timed out",
   [ExitReason.IDLE]: "ended after waiting for input too long",
   [ExitReason.CLIENT_GONE]: "abandoned by its caller",
-  [ExitReason.SHUTDOWN]: "stopped: its worker shut down",
+  [ExitReason.SHUTDOWN]: "stopped: its worker or the router shut down",
   [ExitReason.FAILED]: "failed",
-  [ExitReason.OUTPUT_LIMIT]: "stopped: it printed more than its worker allows",
+  [ExitReason.OUTPUT_LIMIT]: "stopped: it printed more than one task may",
 };
 
 export interface Outcome {

@@ -47,18 +47,19 @@ export function truncate(s: string, max: number): string {
 
 /** The one-line summary of a tool call's input, e.g. `echo hi > out.txt` for Bash. */
 export function toolArgument(name: string, input: unknown): string {
-  const o = obj(input);
-  let value: string;
-  const key = MAIN_ARGUMENT[name];
-  if (key !== undefined && typeof o[key] === "string") value = o[key];
-  else if (name === "TodoWrite" && Array.isArray(o["todos"])) value = `${o["todos"].length} todos`;
-  else {
-    const firstString = Object.values(o).find((v): v is string => typeof v === "string");
-    value = firstString ?? (Object.keys(o).length > 0 ? JSON.stringify(o) : "");
-  }
-  const lines = value.split("\n");
+  const lines = mainArgument(name, input).split("\n");
   const first = lines[0] ?? "";
   return lines.length > 1 ? `${first} …` : first;
+}
+
+/** What a tool call does, whole: the command of a Bash call, the path of a Write, else the first string input. */
+export function mainArgument(name: string, input: unknown): string {
+  const o = obj(input);
+  const key = MAIN_ARGUMENT[name];
+  if (key !== undefined && typeof o[key] === "string") return o[key];
+  if (name === "TodoWrite" && Array.isArray(o["todos"])) return `${o["todos"].length} todos`;
+  const firstString = Object.values(o).find((v): v is string => typeof v === "string");
+  return firstString ?? (Object.keys(o).length > 0 ? JSON.stringify(o) : "");
 }
 
 /** `⏺ Bash(echo hi > out.txt)`, cut to the width. */

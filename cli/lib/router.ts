@@ -31,6 +31,8 @@ export async function openRouter(
   const cluster = await startLocalCluster({
     workers: 1,
     // The workspace root is the user's own directory, and claude works right there, as `claude -p` would.
+    forOneCommand: true,
+    // The workspace root is the user's own directory, and claude works right there, as `claude -p` would.
     ...(options.workspaceRoot ? { workspaceRoot: options.workspaceRoot, env: { CC_ROOT_WORKSPACE: "on" } } : {}),
     logger: await embeddedLogger(env),
   });

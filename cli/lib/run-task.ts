@@ -9,10 +9,13 @@ import { summaryText } from "./formats.js";
 import { runInteractive, type InteractiveEnd, type TerminalIn, type TerminalOut } from "./interactive.js";
 import { outputWidth, processSignals, type CommandIO, type SignalSource } from "./io.js";
 import { taskOutcome } from "./outcome.js";
+import type { ApproveRule } from "./approve-rules.js";
+import { PermissionPrompter } from "./permission-prompter.js";
 import { styleFor } from "./style.js";
+import { terminalQuestion } from "./terminal-question.js";
 import { TaskOutput, type Format } from "./task-output.js";
 
-export type TaskClient = Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask" | "sendInput" | "resize">;
+export type TaskClient = Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask" | "sendInput" | "resize" | "answerPermission">;
 
 export interface RunTaskOptions {
   io: CommandIO;
@@ -26,6 +29,24 @@ export interface RunTaskOptions {
   signals?: SignalSource;
   /** Backoff of re-attaching, for tests. */
   retryDelayMs?: number;
+  /** Told the task's id once the router assigned it. */
+  onTask?: (taskId: string) => void;
+  /** How claude's permission requests are answered (headless tasks that ask). */
+  permissions?: PermissionAnswering;
+  /** Sees every event of a headless task before it is printed. */
+  onEvent?: (event: RunEvent) => void;
+}
+
+/** How `cc run` and `cc attach` answer permission requests: see permission-prompter.ts. */
+export interface PermissionAnswering {
+  /** --approve: calls allowed without asking. */
+  rules: readonly ApproveRule[];
+  /** Ask the person at the terminal (stdin and stderr are one). */
+  ask: boolean;
+  /** What the rules do not allow and nobody is asked about: denied (`cc run`), or left for others (`cc attach`). */
+  otherwise: "deny" | "leave";
+  /** Attaching: where the replay ends and which of its requests still wait. */
+  replay?: { untilSeq: bigint; pending: ReadonlySet<string> };
 }
 
 export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 5) {
@@ -38,12 +59,26 @@ export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 5
 export async function runTask(o: RunTaskOptions): Promise<number> {
   if (o.request.mode === RunMode.INTERACTIVE) return runInteractiveTask(o);
   if (o.request.detach) return runDetached(o);
-  return followTask({ ...o, start: { run: o.request }, onInterrupt: "cancel", ...(o.request.agent ? { agent: o.request.agent } : {}) });
+  const { onTask, onEvent } = o;
+  return followTask({
+    ...o,
+    start: { run: o.request },
+    onInterrupt: "cancel",
+    ...(o.request.agent ? { agent: o.request.agent } : {}),
+    ...(onTask || onEvent
+      ? {
+          onEvent: (ev: RunEvent) => {
+            onTask?.(ev.taskId);
+            onEvent?.(ev);
+          },
+        }
+      : {}),
+  });
 }
 
 export interface FollowTaskOptions {
   io: CommandIO;
-  client: Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask">;
+  client: Pick<RouterClient, "run" | "attach" | "getTask" | "cancelTask" | "answerPermission">;
   router: string;
   start: FollowStart;
   format: Format;
@@ -59,6 +94,10 @@ export interface FollowTaskOptions {
   untilSeq?: bigint;
   /** Sees every event before it is printed. */
   onEvent?: (event: RunEvent) => void;
+  /** Answer the task's permission requests (headless tasks started with ask_permissions). */
+  permissions?: PermissionAnswering;
+  /** Events it returns true for are not printed (`cc logs --since`); the end is always reported. */
+  skip?: (event: RunEvent) => boolean;
 }
 
 /** Follows a headless task, printing it in the chosen format; returns the exit code. */
@@ -106,6 +145,19 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
       .finally(() => abort.abort());
   };
   signals.on("SIGINT", onInterrupt);
+  const prompter = o.permissions
+    ? new PermissionPrompter({
+        client: o.client,
+        rules: o.permissions.rules,
+        ...(o.permissions.ask ? { question: terminalQuestion(io.stdin, io.stderr, onInterrupt) } : {}),
+        otherwise: o.permissions.otherwise,
+        noteRefusals: o.agent?.askPermissions !== true,
+        stderr: io.stderr,
+        style: styleFor(io.stderr, io.env),
+        interject: () => output.interject(),
+        ...(o.permissions.replay ? { replay: o.permissions.replay } : {}),
+      })
+    : undefined;
   if (!("attach" in o.start)) output.waiting("sending the task to the router…");
   try {
     const result = await follow({
@@ -126,14 +178,15 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
           io.stderr.write(`cc: re-attached to task ${taskId}\n`);
         }
         o.onEvent?.(ev);
-        output.event(ev);
+        if (!o.skip?.(ev)) output.event(ev);
+        prompter?.event(ev);
       },
     });
+    await prompter?.close();
     // The task's end may arrive before the answer to CancelTask: wait for both before reporting.
     await cancelling;
     if (result.exited) return output.finish(result.exited, interrupted).exitCode;
     output.stop();
-    if (result.error) throw result.error;
     return interrupted ? ExitCode.Interrupted : ExitCode.Ok;
   } catch (err) {
     output.stop();
@@ -141,6 +194,7 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
     if (interrupted) return ExitCode.Interrupted;
     throw err;
   } finally {
+    await prompter?.close();
     signals.off("SIGINT", onInterrupt);
   }
 }

@@ -37,6 +37,7 @@ export class FakeRouter {
   readonly streams: ScriptedStream[] = [];
   task: Task = create(TaskSchema, { id: "t1", status: TaskStatus.RUNNING });
   cancelError: unknown;
+  answerError: unknown;
 
   constructor(...streams: ScriptedStream[]) {
     this.streams.push(...streams);
@@ -90,12 +91,14 @@ export class FakeRouter {
       this.calls.push({ method: "listWorkers", request: req });
       return { workers: [] };
     },
+    answerPermission: async (req: unknown) => {
+      this.calls.push({ method: "answerPermission", request: req });
+      if (this.answerError) throw this.answerError;
+      return {};
+    },
   } as unknown as RouterClient;
 
   methods(): string[] {
     return this.calls.map((c) => c.method);
   }
 }
-
-export const failedTask = (message: string): Task =>
-  create(TaskSchema, { id: "t1", status: TaskStatus.FAILED, lastSeq: 0n, exit: create(ExitedSchema, { exitCode: -1, reason: ExitReason.FAILED, message }) });

@@ -1,5 +1,5 @@
 import { create, fromBinary, createFileRegistry, type MessageInitShape } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
@@ -41,7 +41,14 @@ function errorOf(res: ServerReflectionResponse) {
   return res.messageResponse.value;
 }
 
-const WORKER_FILES = ["claudecluster/v1/worker.proto", "claudecluster/v1/run.proto", "google/protobuf/duration.proto", "google/protobuf/timestamp.proto"];
+const WORKER_FILES = [
+  "claudecluster/v1/worker.proto",
+  "claudecluster/v1/permissions.proto",
+  "google/protobuf/timestamp.proto",
+  "claudecluster/v1/run.proto",
+  "google/protobuf/duration.proto",
+  "claudecluster/v1/transfer.proto",
+];
 
 describe("server reflection", () => {
   it("lists the services given plus the reflection services", async () => {
@@ -64,8 +71,17 @@ describe("server reflection", () => {
   it("the files are enough to rebuild the schema: a client needs nothing else", async () => {
     const res = await askOne({ messageRequest: { case: "fileContainingSymbol", value: "claudecluster.v1.WorkerService" } });
     if (res.messageResponse.case !== "fileDescriptorResponse") throw new Error("expected files");
-    // protobuf-es wants a descriptor set in import order (as protoc writes it); reflection sends the asked file first.
-    const file = res.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b)).reverse();
+    // Reflection sends the asked file first, then its imports in no promised order; protobuf-es wants a descriptor
+    // set in which every file comes after its imports (as protoc writes it), so sort them that way.
+    const byName = new Map(res.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b)).map((f) => [f.name, f]));
+    const file: FileDescriptorProto[] = [];
+    const visit = (name: string): void => {
+      const f = byName.get(name);
+      if (!f || file.includes(f)) return;
+      f.dependency.forEach(visit);
+      file.push(f);
+    };
+    byName.forEach((_, name) => visit(name));
     const registry = createFileRegistry(create(FileDescriptorSetSchema, { file }));
     const run = registry.getService("claudecluster.v1.WorkerService")?.methods.find((m) => m.name === "Run");
     expect(run?.methodKind).toBe("server_streaming");

@@ -69,6 +69,12 @@ export function duration(raw: string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] ?? "s"]!);
 }
 
+/** Milliseconds written the way a duration setting is (`1500ms`, `30s`, `2m`, `1h`): for messages that name one. */
+export function durationText(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 /** `k=v,k2=v2` into a map; keys and values are trimmed, empty input is an empty map. */
 export function labels(raw: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,29 +1,45 @@
 // Placement and forwarding. A submitted task is placed on the least-loaded matching worker, or waits in a bounded
-// queue (with `status` events giving its position). Its worker stream is read at full speed into the task's log.
-// A worker that fails before claude started gets the task placed elsewhere (a bounded number of times); once it
-// started, the task is never run twice: losing its worker fails it with UNAVAILABLE.
-import { create } from "@bufbuild/protobuf";
+// queue (with `status` events giving its position) for at most CC_QUEUE_TIMEOUT. Its worker stream is copied into
+// the task's log no faster than the task's live followers read it (task-log.ts), so a slow reader slows claude
+// instead of losing output.
+//
+// At most once: a worker acknowledges a task with its first event, before it clones or starts claude. A worker
+// that refused the task, or was never reached, has it placed elsewhere (up to CC_MAX_ATTEMPTS); a worker whose
+// stream broke before any answer may have the task, so only that worker is asked again, and it answers
+// ALREADY_EXISTS if it has it; a task a worker accepted is never placed again, and losing that worker ends it.
+//
+// Every ending the router decides (cancel, queue timeout, a lost worker, no worker left, a full log, shutdown, a
+// caller that never came back) appends an `exited` of the router's own: `exited` is always a task's last event.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ExitReason, ExitedSchema, Phase, StatusSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, Phase, StatusSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { create } from "@bufbuild/protobuf";
 import { describe, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
 import { markReceived } from "../common/metrics.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
+import { classifyPlacementFailure, workerSideRefusal } from "./placement-failure.js";
 import type { Registry, WorkerEntry } from "./registry.js";
+import { durationText } from "../common/settings.js";
 import type { RouterSettings } from "./settings.js";
-import { TaskEntry, type TaskStore } from "./tasks.js";
+import { type EndRequest, TaskEntry, type TaskStore } from "./tasks.js";
+import { TaskLogFull } from "./task-log.js";
+import { trackPermissionEvent } from "./permissions.js";
+import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent } from "./undecoded-events.js";
 
-/** Worker errors before claude started that mean "try another worker". */
-const RETRYABLE = new Set([Code.Unavailable, Code.ResourceExhausted, Code.FailedPrecondition, Code.Unknown, Code.Internal, Code.DeadlineExceeded, Code.Aborted, Code.Canceled]);
+/** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
+const CANCEL_TIMEOUT_MS = 30_000;
+/** After a worker confirmed it stopped a task, how long the task's `exited` may take to come down its stream. */
+const EXITED_AFTER_STOP_MS = 10_000;
 
 export class Dispatcher {
   private readonly queue: TaskEntry[] = [];
   private draining = false;
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
+  private readonly spread = new SpreadGroups();
 
   constructor(
     private readonly settings: RouterSettings,
@@ -41,15 +57,19 @@ export class Dispatcher {
     const earlier = this.tasks.byRequest(req.requestId);
     if (earlier) return earlier;
     validateRunRequest(req, { maxPromptBytes: this.settings.maxPromptBytes, maxTimeoutMs: this.settings.maxTaskTimeoutMs });
-    const candidates = this.candidatesFor(req, new Set());
+    const candidates = this.candidatesFor(req);
     if (candidates.length === 0) throw this.noWorkerError(req);
     if (!this.registry.pick(candidates) && this.queue.length >= this.settings.queueLimit) {
       throw resourceExhausted(`every worker is busy and ${this.queue.length} tasks are already waiting (CC_QUEUE_LIMIT); try again later`);
     }
-    const entry = new TaskEntry(newTaskId(), req, { maxBytes: this.settings.logBytes, maxLagBytes: this.settings.subscriberLagBytes });
+    const entry = new TaskEntry(newTaskId(), req, {
+      maxBytes: this.settings.logBytes,
+      maxLagBytes: this.settings.subscriberLagBytes,
+      stallMs: this.settings.subscriberStallMs,
+    });
     if (rpcRequestId) this.requestIds.set(entry, rpcRequestId);
     this.tasks.add(entry);
-    this.queue.push(entry);
+    this.enqueue(entry);
     this.logger.info({ taskId: entry.id, workerTarget: req.workerId || undefined }, "task accepted");
     this.pump();
     return entry;
@@ -59,60 +79,49 @@ export class Dispatcher {
   pump(): void {
     for (let i = 0; i < this.queue.length; ) {
       const entry = this.queue[i]!;
-      const worker = this.registry.pick(this.candidatesFor(entry.request, entry.excluded));
+      if (entry.pinnedTo && !this.registry.byId(entry.pinnedTo)) {
+        this.dequeue(entry);
+        const message =
+          `the stream from worker ${entry.pinnedTo} broke before it answered, so it may have started task ${entry.id}; that worker is gone now, ` +
+          "and the task was not placed elsewhere so that it cannot run twice — run it again";
+        entry.end({ reason: ExitReason.FAILED, message });
+        continue;
+      }
+      const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup));
       if (!worker) {
         i += 1;
         continue;
       }
-      this.queue.splice(i, 1);
-      entry.queuePosition = 0;
+      this.dequeue(entry);
       void this.forward(entry, worker);
     }
     this.queue.forEach((entry, index) => {
       const position = index + 1;
       if (entry.queuePosition === position) return;
       entry.queuePosition = position;
-      const busy = this.registry.candidates(entry.request.labels).length;
-      entry.emit({ case: "status", value: create(StatusSchema, { phase: Phase.QUEUED, queuePosition: position, detail: `waiting for a free slot on ${busy} busy worker(s)` }) });
+      const detail = entry.pinnedTo
+        ? `waiting for worker ${entry.pinnedTo}, which may already have the task`
+        : `waiting for a free slot on ${this.candidatesFor(entry.request, entry).length} busy worker(s)`;
+      entry.emit({ case: "status", value: create(StatusSchema, { phase: Phase.QUEUED, queuePosition: position, detail }) });
     });
   }
 
-  /** Stops a task wherever it is. Resolves when it has ended (bounded by the worker's kill grace). */
-  async cancel(entry: TaskEntry, reason: string, rpcRequestId = ""): Promise<void> {
-    if (entry.ended) return;
-    const message = reason ? `cancelled: ${reason}` : "cancelled";
-    const queued = this.queue.indexOf(entry);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1);
-      entry.finish(create(ExitedSchema, { exitCode: -1, reason: ExitReason.CANCELLED, message }));
-      this.pump();
-      return;
-    }
-    if (!entry.started || !entry.worker) {
-      // Between placement and `started`: the forwarder sees this and ends the task once the worker answers.
-      entry.cancelRequested = message;
-      entry.abort.abort();
-      return;
-    }
-    try {
-      await entry.worker.client.cancel({ taskId: entry.id, reason }, { timeoutMs: 30_000, headers: requestIdHeaders(rpcRequestId) });
-    } catch (err) {
-      // The worker is unreachable: stop following it, and record the cancel.
-      this.logger.warn({ taskId: entry.id, err: describe(err) }, "cancel on worker failed");
-      entry.cancelRequested = message;
-      entry.abort.abort();
-    }
-    await new Promise<void>((resolve) => entry.onEnd(resolve));
+  /** Stops a task wherever it is (CancelTask). Resolves once it has ended, its processes on the worker gone. */
+  cancel(entry: TaskEntry, reason: string, rpcRequestId = ""): Promise<void> {
+    return this.stop(entry, { reason: ExitReason.CANCELLED, message: reason ? `cancelled: ${reason}` : "cancelled" }, reason, rpcRequestId);
   }
 
-  /** A caller left; with no one attached and no detach, the task is cancelled after the grace period. */
+  /** A caller left; with no one attached and no detach, the task is ended after the grace period. */
   subscriberLeft(entry: TaskEntry): void {
-    if (entry.ended || entry.request.detach || entry.log.subscriberCount > 0) return;
+    // A task waiting for approval waits for someone to answer (until its requests time out on the worker).
+    const waiting = () => entry.record.pendingPermissions.length > 0;
+    if (entry.ended || entry.request.detach || entry.log.subscriberCount > 0 || waiting()) return;
     clearTimeout(entry.graceTimer);
     entry.graceTimer = setTimeout(() => {
-      if (entry.log.subscriberCount > 0 || entry.ended) return;
-      this.logger.info({ taskId: entry.id }, "no caller came back; cancelling");
-      void this.cancel(entry, "the caller went away and no one attached within the grace period");
+      if (entry.log.subscriberCount > 0 || entry.ended || waiting()) return;
+      this.logger.info({ taskId: entry.id }, "no caller came back; ending the task");
+      const message = `no caller was attached for ${durationText(this.settings.callerGraceMs)} (CC_CALLER_GRACE) and the task was not detached; start it with \`cc run --detach\` to keep it running alone`;
+      void this.stop(entry, { reason: ExitReason.CLIENT_GONE, message }, "the caller went away");
     }, this.settings.callerGraceMs);
     entry.graceTimer.unref();
   }
@@ -125,21 +134,101 @@ export class Dispatcher {
     return this.queue.length;
   }
 
-  /** Refuses new tasks; running ones may finish within `graceMs`, then everything left is cancelled. */
+  /**
+   * Refuses new tasks and ends the queued ones (SHUTDOWN); running ones may finish within `graceMs`, then the rest
+   * are stopped (SHUTDOWN). Resolves when every task has ended.
+   */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    const active = this.tasks.active();
-    const all = Promise.all(active.map((t) => new Promise<void>((resolve) => t.onEnd(resolve))));
+    for (const entry of [...this.queue]) {
+      void this.stop(entry, { reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" }, "");
+    }
+    const all = Promise.all(this.tasks.active().map((t) => t.whenEnded()));
     const timer = setTimeout(() => {
-      for (const t of this.tasks.active()) void this.cancel(t, "the router shut down");
+      const message = `the router shut down, and the task had not ended within its ${durationText(graceMs)} grace (CC_SHUTDOWN_GRACE)`;
+      for (const t of this.tasks.active()) void this.stop(t, { reason: ExitReason.SHUTDOWN, message }, "the router shut down");
     }, graceMs);
     await all;
     clearTimeout(timer);
   }
 
-  private candidatesFor(req: RunRequest, excluded: ReadonlySet<string>): WorkerEntry[] {
-    const all = this.registry.candidates(req.labels, excluded);
-    return req.workerId ? all.filter((w) => w.id === req.workerId) : all;
+  /**
+   * Ends a task for `end` wherever it is: out of the queue at once; on its worker through Cancel, whose answer
+   * means claude and its processes are gone; with a broken or unanswered placement, by dropping the stream (the
+   * forwarder then makes sure the worker does not have the task). `workerReason` goes to the worker's Cancel.
+   */
+  private async stop(entry: TaskEntry, end: EndRequest, workerReason: string, rpcRequestId = ""): Promise<void> {
+    if (entry.ended) return;
+    // The worker's words for a Cancel (services/worker/service.ts).
+    entry.requestEnd({ ...end, workerMessage: workerReason ? `cancelled: ${workerReason}` : "cancelled" });
+    if (this.dequeue(entry)) {
+      entry.end({ reason: entry.endRequest!.reason, message: entry.endRequest!.message });
+      this.pump();
+      return;
+    }
+    const worker = entry.worker;
+    if (worker && entry.accepted) {
+      const outcome = await this.stopOnWorker(entry, worker, workerReason, rpcRequestId);
+      // Stopped there, or already ended: its `exited` is coming down the stream. (Behind an elastic pool's URL, a
+      // Cancel may reach an instance that never had the task: then only dropping the stream stops it.)
+      if (outcome === "stopped" || (outcome === "not-found" && worker.poolCapacity === 0)) await Promise.race([entry.whenEnded(), delay(EXITED_AFTER_STOP_MS)]);
+    }
+    if (!entry.ended) entry.abort.abort();
+    await entry.whenEnded();
+  }
+
+  /**
+   * Asks the worker to stop the task, and waits for its answer (which comes once the task's processes are gone):
+   * "stopped", "not-found" (the worker does not have the task, or no longer), or what went wrong.
+   */
+  private async stopOnWorker(entry: TaskEntry, worker: WorkerEntry, reason: string, rpcRequestId = ""): Promise<"stopped" | "not-found" | string> {
+    try {
+      await worker.client.cancel({ taskId: entry.id, reason }, { timeoutMs: CANCEL_TIMEOUT_MS, headers: requestIdHeaders(rpcRequestId || this.requestIds.get(entry)) });
+      return "stopped";
+    } catch (err) {
+      const e = ConnectError.from(err);
+      if (e.code === Code.NotFound) return "not-found";
+      this.logger.warn({ taskId: entry.id, workerId: worker.id, err: describe(err) }, "cancel on worker failed");
+      return `worker ${worker.id} could not be reached to stop it there: ${e.rawMessage}`;
+    }
+  }
+
+  private enqueue(entry: TaskEntry, front = false): void {
+    if (front) this.queue.unshift(entry);
+    else this.queue.push(entry);
+    clearTimeout(entry.queueTimer);
+    entry.queueTimer = setTimeout(() => this.queueTimedOut(entry), this.settings.queueTimeoutMs);
+    entry.queueTimer.unref();
+  }
+
+  /** Takes the task out of the queue; false when it was not in it. */
+  private dequeue(entry: TaskEntry): boolean {
+    const index = this.queue.indexOf(entry);
+    if (index < 0) return false;
+    this.queue.splice(index, 1);
+    clearTimeout(entry.queueTimer);
+    entry.queuePosition = 0;
+    return true;
+  }
+
+  private queueTimedOut(entry: TaskEntry): void {
+    if (!this.dequeue(entry)) return;
+    const waited = `the task waited ${durationText(this.settings.queueTimeoutMs)} in the queue (CC_QUEUE_TIMEOUT)`;
+    const candidates = this.candidatesFor(entry.request, entry);
+    let why: string;
+    if (entry.pinnedTo) why = `for worker ${entry.pinnedTo}, whose stream broke before it answered (it may have started the task, so it was not placed elsewhere); run it again`;
+    else if (candidates.length > 0) why = `and none of the ${candidates.length} matching worker(s) had a free slot; add workers or raise their CC_MAX_SESSIONS, or try again later`;
+    else why = `and ${this.noWorkerError(entry.request).rawMessage}`;
+    entry.end({ reason: ExitReason.FAILED, message: `${waited} ${why}` });
+    this.pump();
+  }
+
+  /** Online workers that may take the task: its target or its pinned worker only, else all with its labels. */
+  private candidatesFor(req: RunRequest, entry?: TaskEntry): WorkerEntry[] {
+    const pinned = entry?.pinnedTo;
+    const all = this.registry.candidates(req.labels, pinned ? new Set() : entry?.excluded);
+    const only = pinned || req.workerId;
+    return only ? all.filter((w) => w.id === only) : all;
   }
 
   private noWorkerError(req: RunRequest): ConnectError {
@@ -153,67 +242,133 @@ export class Dispatcher {
     return unavailable("no workers are online; start one with `npm run worker` (CC_ROUTER_URL pointing here) or list workers in CC_WORKERS");
   }
 
-  /** Runs the task on `worker`, copying its events, undecoded but for `started` and `exited`, into the task's log. */
+  /**
+   * Runs the task on `worker`, copying its events (undecoded but for `started` and `exited`) into the task's log,
+   * each once the log is ready for it: while a live follower lags, the worker's stream is not read.
+   */
   private async forward(entry: TaskEntry, worker: WorkerEntry): Promise<void> {
     entry.worker = worker;
-    worker.assigned += 1;
+    worker.placed.add(entry.id);
+    this.spread.placed(entry.request.spreadGroup, worker.id);
     entry.record.attempts += 1;
     entry.record.workerId = worker.id;
     let failure: unknown;
+    let logFull = false;
     try {
       const headers = requestIdHeaders(this.requestIds.get(entry));
       const stream = worker.events.run({ ...entry.request, taskId: entry.id }, { signal: entry.abort.signal, headers });
       for await (const raw of stream) {
         const event = adoptWorkerEvent(raw);
+        // The first event, whatever it is, is the worker's acknowledgement.
+        entry.accepted = true;
+        entry.pinnedTo = undefined;
         // Router-added latency is measured from here to the event leaving for a caller (metrics).
         if (entry.log.subscriberCount > 0) markReceived(event);
+        if (event.event.case === "exited") {
+          entry.endWith(event);
+          return;
+        }
         if (event.event.case === "started") {
           entry.markStarted(worker);
           event.event.value.attempt = entry.record.attempts;
         }
-        if (event.event.case === "exited") {
-          entry.append(event);
-          entry.finish(event.event.value);
-          return;
+        // Being stopped for a full log: what it prints until it ends has no room.
+        if (logFull) continue;
+        try {
+          await entry.append(event);
+        } catch (err) {
+          if (!(err instanceof TaskLogFull)) throw err;
+          logFull = true;
+          const message =
+            `the task printed more than the router keeps for one task (CC_TASK_LOG_BYTES, ${err.maxBytes} bytes) and was stopped; ` +
+            "ask for less output, or raise CC_TASK_LOG_BYTES together with the worker's CC_MAX_OUTPUT_BYTES";
+          void this.stop(entry, { reason: ExitReason.OUTPUT_LIMIT, message }, "its output filled the router's log for the task");
         }
-        entry.append(event);
+        // The caller-gone grace period pauses while the task waits for approval, and starts again after.
+        const permissions = trackPermissionEvent(entry, event);
+        if (permissions === "asked") clearTimeout(entry.graceTimer);
+        if (permissions === "settled") this.subscriberLeft(entry);
       }
       failure = new ConnectError("the worker ended the stream without an exit event", Code.Unavailable);
     } catch (err) {
       failure = err;
     } finally {
-      worker.assigned -= 1;
+      this.registry.release(worker, entry.id);
+      this.spread.released(entry.request.spreadGroup, worker.id);
       // A freed slot may let a queued task run.
       setImmediate(() => this.pump());
     }
-    this.afterFailure(entry, worker, failure);
+    await this.afterFailure(entry, worker, ConnectError.from(failure));
   }
 
-  private afterFailure(entry: TaskEntry, worker: WorkerEntry, failure: unknown): void {
-    const err = ConnectError.from(failure);
-    if (entry.cancelRequested) {
-      entry.finish(create(ExitedSchema, { exitCode: -1, reason: ExitReason.CANCELLED, message: entry.cancelRequested }));
+  /** The worker's stream failed before `exited`: place the task again, wait for its worker, or end it. */
+  private async afterFailure(entry: TaskEntry, worker: WorkerEntry, err: ConnectError): Promise<void> {
+    if (entry.ended) return;
+    const kind = entry.accepted ? "accepted" : classifyPlacementFailure(err);
+    if (entry.endRequest) {
+      // The router dropped the stream to end the task: make sure the worker does not go on with it.
+      const outcome = kind === "refused" || kind === "busy" || kind === "unreached" ? "not-found" : await this.stopOnWorker(entry, worker, "the router ended the task");
+      const problem = outcome === "stopped" || outcome === "not-found" ? "" : ` (${outcome})`;
+      entry.end({ reason: entry.endRequest.reason, message: entry.endRequest.message + problem });
       return;
     }
-    if (entry.started) {
+    if (kind === "accepted" || kind === "has-it") {
       this.registry.markFailed(worker, `lost while running a task: ${err.rawMessage}`);
-      const message = `worker ${worker.id} was lost while running task ${entry.id} (${err.rawMessage}); the task is marked failed`;
-      entry.fail(new ConnectError(message, Code.Unavailable), create(ExitedSchema, { exitCode: -1, reason: ExitReason.FAILED, message }));
+      // If the worker is still there, it should not go on with a task no one follows.
+      void this.stopOnWorker(entry, worker, "the router lost the task's stream");
+      let message: string;
+      if (entry.started) message = `worker ${worker.id} was lost while running task ${entry.id} (${err.rawMessage}); the task is marked failed and was not run again`;
+      else if (kind === "accepted") message = `worker ${worker.id} accepted task ${entry.id}, then its stream was lost before claude started (${err.rawMessage}); the task was not placed again, so that it cannot run twice — run it again`;
+      else message = `the stream from worker ${worker.id} broke after it had accepted task ${entry.id}; the task was not placed again, so that it cannot run twice — run it again`;
+      entry.end({ reason: ExitReason.FAILED, message });
       return;
     }
-    const retryable = RETRYABLE.has(err.code);
-    if (retryable && err.code !== Code.ResourceExhausted) this.registry.markFailed(worker, `failed to start a task: ${err.rawMessage}`);
-    if (retryable && entry.record.attempts < this.settings.maxAttempts && !this.draining) {
+    if (this.draining) {
+      entry.end({ reason: ExitReason.SHUTDOWN, message: `the router shut down before the task could be placed again (worker ${worker.id}: ${err.rawMessage}); run it again` });
+      return;
+    }
+    // Any refusal but ALREADY_EXISTS means the worker does not have the task (it checks the task id first).
+    if (kind === "refused" || kind === "busy") entry.pinnedTo = undefined;
+    if (kind === "busy") {
+      // Its slots are taken by tasks this router does not know of yet: wait for one, like any full worker.
+      this.registry.markFull(worker);
+      this.enqueue(entry, true);
+      this.pump();
+      return;
+    }
+    entry.placementFailures += 1;
+    const attemptsLeft = entry.placementFailures < this.settings.maxAttempts;
+    // A broken placement, or a worker that may have the task and cannot be reached now: ask that worker again.
+    if (kind === "unknown" || (kind === "unreached" && entry.pinnedTo)) {
+      this.registry.markFailed(worker, `a task's stream broke before the worker answered: ${err.rawMessage}`);
+      this.logger.warn({ taskId: entry.id, workerId: worker.id, err: err.rawMessage }, "placement broke before the worker answered; asking that worker again");
+      if (attemptsLeft) {
+        entry.pinnedTo = worker.id;
+        this.enqueue(entry, true);
+        this.pump();
+        return;
+      }
+      void this.stopOnWorker(entry, worker, "the router gave up placing the task");
+      entry.end({ reason: ExitReason.FAILED, message: `the stream from worker ${worker.id} broke before it answered, ${entry.placementFailures} times (CC_MAX_ATTEMPTS): ${err.rawMessage}` });
+      return;
+    }
+    const aboutWorker = kind === "unreached" || workerSideRefusal(err);
+    if (aboutWorker) this.registry.markFailed(worker, `could not take a task: ${err.rawMessage}`);
+    if (aboutWorker && attemptsLeft) {
       this.logger.warn({ taskId: entry.id, workerId: worker.id, err: err.rawMessage }, "placing the task again");
       entry.excluded.add(worker.id);
-      if (this.candidatesFor(entry.request, entry.excluded).length > 0) {
-        this.queue.unshift(entry);
+      if (this.candidatesFor(entry.request, entry).length > 0) {
+        this.enqueue(entry, true);
+        this.pump();
         return;
       }
     }
-    // Not retryable, out of attempts, or nowhere else to go: the worker's error, re-wrapped (no worker headers).
-    const message = `worker ${worker.id} could not run the task: ${err.rawMessage}`;
-    entry.fail(new ConnectError(message, retryable ? Code.Unavailable : err.code), create(ExitedSchema, { exitCode: -1, reason: ExitReason.FAILED, message }));
+    // About the task itself, out of attempts, or nowhere else to go: the worker's error, in the router's words.
+    const tried = entry.excluded.size > 1 ? ` (tried ${[...entry.excluded].join(", ")})` : "";
+    entry.end({ reason: ExitReason.FAILED, message: `worker ${worker.id} could not run the task: ${err.rawMessage}${tried}` });
   }
 }
 
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

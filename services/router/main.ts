@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `npm run router`. Reads settings from the environment, listens, and drains on SIGTERM/SIGINT.
 import { createLogger } from "../common/logger.js";
+import { listenErrorMessage } from "../common/listen-error.js";
 import { SettingsError } from "../common/settings.js";
 import { drainOnSignals } from "../common/shutdown.js";
 import { createRouter } from "./server.js";
@@ -21,7 +22,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const port = await router.listen();
+  let port;
+  try {
+    port = await router.listen();
+  } catch (err) {
+    const message = listenErrorMessage(err, settings.host, settings.port);
+    if (!message) throw err;
+    console.error(`router: ${message}`);
+    // Whatever started before listening (a warm pool, the registry's timers) ends with the process.
+    await router.shutdown(0).catch(() => {});
+    process.exit(1);
+  }
   logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
 
   drainOnSignals(logger, settings.shutdownGraceMs, () => router.shutdown());

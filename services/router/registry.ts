@@ -1,12 +1,14 @@
 // The workers a router knows. Static ones (CC_WORKERS) are probed with GetInfo; others register themselves and
 // send heartbeats (RegisterWorker). Silence marks a worker offline, and longer silence removes a registered one.
-// Placement picks the least-loaded online worker whose labels match.
+// Placement picks the least-loaded online worker whose labels match. A worker's load is what this router placed
+// there plus what the worker reports running that this router did not place (tasks of a router that restarted), so
+// a router that forgot its tasks does not overfill a worker that still runs them.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createClient, type Client } from "@connectrpc/connect";
 import { WorkerHealth, type WorkerRecord, WorkerRecordSchema } from "../../gen/claudecluster/v1/router_pb.js";
 import { type WorkerInfo, WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
-import { describe, invalidArgument } from "../common/errors.js";
+import { Code, ConnectError, describe, invalidArgument } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
 import { createWorkerTransport } from "../common/worker-client.js";
@@ -23,8 +25,12 @@ export interface WorkerEntry {
   lastSeen: Date | undefined;
   /** Why it is offline, if it is. */
   problem: string;
-  /** Tasks this router placed there that have not ended. */
-  assigned: number;
+  /** Ids of the tasks this router placed there that have not ended. */
+  placed: Set<string>;
+  /** Tasks this router placed there that ended since the worker last reported: its report may still list them. */
+  endedSinceReport: Set<string>;
+  /** It refused a task as full (RESOURCE_EXHAUSTED): counted full until it next reports its load. */
+  fullUntilReport: boolean;
   client: Client<typeof WorkerService>;
   /** Run with its events left undecoded, for forwarding; same connection as `client`. */
   events: Client<typeof UndecodedWorkerService>;
@@ -50,6 +56,8 @@ export function parseStaticWorker(spec: string): { id: string; url: string; pool
 }
 
 const MAX_WORKER_URL_CHARS = 2048;
+/** Bound on endedSinceReport for a worker that stopped reporting. */
+const MAX_ENDED_SINCE_REPORT = 10_000;
 /** Host names can be 253 characters; worker ids default to the host name. */
 const MAX_WORKER_ID_CHARS = 253;
 const UNPRINTABLE = /[\s\u0000-\u001f\u007f-\u009f]/u;
@@ -106,13 +114,24 @@ export class Registry {
     clearInterval(this.timer);
   }
 
-  /** Registration and heartbeat in one: adds the worker or refreshes it. */
+  /**
+   * Registration and heartbeat in one: adds the worker or refreshes it. A worker id belongs to one URL at a time:
+   * while the worker holding it is online, another URL registering under it is refused (ALREADY_EXISTS); once that
+   * worker is offline, the new URL takes the id over (a worker that moved).
+   */
   register(url: string, info: WorkerInfo): WorkerEntry {
     validateRegistration(url, info.workerId);
     let entry = this.entries.get(url);
-    // A worker that moved to another URL under the same id replaces its old entry.
     for (const other of this.entries.values()) {
-      if (other !== entry && !other.static && other.id === info.workerId && other.assigned === 0) this.entries.delete(other.url);
+      if (other === entry || other.id !== info.workerId) continue;
+      if (this.health(other) !== WorkerHealth.OFFLINE && !this.silent(other)) {
+        throw new ConnectError(
+          `worker id ${info.workerId} is already registered by the worker at ${other.url}, which is online; give each worker its own CC_WORKER_ID (this one is at ${url})`,
+          Code.AlreadyExists,
+        );
+      }
+      // Tasks still forwarded from the old entry keep their reference to it.
+      if (!other.static) this.entries.delete(other.url);
     }
     if (!entry) {
       entry = this.newEntry(info.workerId, url, false, 0);
@@ -139,7 +158,31 @@ export class Registry {
     if (entry.problem || !entry.info) return WorkerHealth.OFFLINE;
     if (entry.info.state === WorkerState.DRAINING) return WorkerHealth.DRAINING;
     if (entry.info.state !== WorkerState.SERVING) return WorkerHealth.OFFLINE;
-    return entry.assigned >= this.capacity(entry) ? WorkerHealth.FULL : WorkerHealth.ONLINE;
+    return entry.fullUntilReport || this.load(entry) >= this.capacity(entry) ? WorkerHealth.FULL : WorkerHealth.ONLINE;
+  }
+
+  /**
+   * Tasks running on the worker: those this router placed, plus those the worker last reported that this router did
+   * not place (left from before a restart of the router, or placed by another router). An elastic pool's report
+   * comes from whichever instance answered, so only its placements count.
+   */
+  load(entry: WorkerEntry): number {
+    if (entry.poolCapacity > 0 || !entry.info) return entry.placed.size;
+    let foreign = 0;
+    for (const id of entry.info.activeTaskIds) if (!entry.placed.has(id) && !entry.endedSinceReport.has(id)) foreign += 1;
+    return entry.placed.size + foreign;
+  }
+
+  /** A task placed on it ended (its stream is over): its slot is free now, whatever the last report said. */
+  release(entry: WorkerEntry, taskId: string): void {
+    entry.placed.delete(taskId);
+    if (entry.endedSinceReport.size >= MAX_ENDED_SINCE_REPORT) entry.endedSinceReport.clear();
+    entry.endedSinceReport.add(taskId);
+  }
+
+  /** It refused a task as full: no more tasks until it reports a free slot. */
+  markFull(entry: WorkerEntry): void {
+    entry.fullUntilReport = true;
   }
 
   /** Online workers carrying every label, least loaded first. */
@@ -150,11 +193,16 @@ export class Registry {
     });
   }
 
-  /** The least-loaded worker with a free slot among `candidates`; ties rotate. */
-  pick(candidates: WorkerEntry[]): WorkerEntry | undefined {
-    const free = candidates.filter((e) => this.health(e) === WorkerHealth.ONLINE);
+  /**
+   * The least-loaded worker with a free slot among `candidates`, preferring any not in `avoid` (a spread group's
+   * workers); ties rotate.
+   */
+  pick(candidates: WorkerEntry[], avoid: ReadonlySet<string> = new Set()): WorkerEntry | undefined {
+    const online = candidates.filter((e) => this.health(e) === WorkerHealth.ONLINE);
+    const spared = online.filter((e) => !avoid.has(e.id));
+    const free = spared.length > 0 ? spared : online;
     if (free.length === 0) return undefined;
-    const load = (e: WorkerEntry) => e.assigned / Math.max(1, this.capacity(e));
+    const load = (e: WorkerEntry) => this.load(e) / Math.max(1, this.capacity(e));
     const best = Math.min(...free.map(load));
     const tied = free.filter((e) => load(e) === best);
     return tied[this.rotation++ % tied.length];
@@ -172,7 +220,7 @@ export class Registry {
       url: entry.url,
       health: this.health(entry),
       info: entry.info,
-      assigned: entry.assigned,
+      assigned: entry.placed.size,
       lastSeen: entry.lastSeen ? timestampFromDate(entry.lastSeen) : undefined,
       static: entry.static,
       poolCapacity: entry.poolCapacity,
@@ -190,7 +238,9 @@ export class Registry {
       info: undefined,
       lastSeen: undefined,
       problem: isStatic ? "not probed yet" : "",
-      assigned: 0,
+      placed: new Set(),
+      endedSinceReport: new Set(),
+      fullUntilReport: false,
       client: createClient(WorkerService, transport),
       events: createClient(UndecodedWorkerService, transport),
     };
@@ -201,6 +251,10 @@ export class Registry {
     entry.info = info;
     if (!entry.static || entry.id === entry.url) entry.id = info.workerId || entry.id;
     entry.lastSeen = new Date(this.now());
+    entry.fullUntilReport = false;
+    // What the report no longer lists needs no remembering.
+    const reported = new Set(info.activeTaskIds);
+    for (const id of entry.endedSinceReport) if (!reported.has(id)) entry.endedSinceReport.delete(id);
     entry.problem = info.state === WorkerState.BROKEN ? info.problem || "the worker reports it cannot run tasks" : "";
     if (!wasUsable && this.health(entry) === WorkerHealth.ONLINE) this.options.onCapacity();
   }
@@ -219,12 +273,17 @@ export class Registry {
     );
   }
 
+  /** A registered worker whose heartbeats stopped, whether or not the sweep has marked it yet. */
+  private silent(entry: WorkerEntry): boolean {
+    return !entry.static && entry.lastSeen !== undefined && this.now() - entry.lastSeen.getTime() > this.options.offlineAfterMs;
+  }
+
   private sweep(): void {
     const now = this.now();
     for (const entry of this.list()) {
       if (entry.static || !entry.lastSeen) continue;
       const silentMs = now - entry.lastSeen.getTime();
-      if (silentMs > this.options.removeAfterMs && entry.assigned === 0) {
+      if (silentMs > this.options.removeAfterMs && entry.placed.size === 0) {
         this.entries.delete(entry.url);
         this.options.logger.info({ workerId: entry.id }, "worker removed after missed heartbeats");
       } else if (silentMs > this.options.offlineAfterMs) {

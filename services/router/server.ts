@@ -18,7 +18,12 @@ import { Dispatcher } from "./dispatcher.js";
 import { Registry } from "./registry.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
+import { taskActivity } from "./task-activity.js";
+import { TaskWatchers } from "./task-watch.js";
 import { TaskStore } from "./tasks.js";
+import { defaultWebDir, loadWebApp, type WebApp } from "./web-app.js";
+import { transferForwarding } from "./transfer-forwarding.js";
+import { UploadPlacements } from "./uploads.js";
 
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 
@@ -27,6 +32,8 @@ export interface Router {
   readonly registry: Registry;
   readonly tasks: TaskStore;
   readonly dispatcher: Dispatcher;
+  /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
+  readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
   readonly health: HealthState;
   listen(): Promise<number>;
@@ -69,6 +76,8 @@ export function readWorkersFile(path: string): string[] {
 export function createRouter(settings: RouterSettings, options: { logger: Logger }): Router {
   const { logger } = options;
   const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs, retainLogBytes: settings.retainLogBytes });
+  tasks.watch(taskActivity());
+  const watchers = new TaskWatchers(tasks, { intervalMs: settings.watchIntervalMs, maxWatchers: settings.maxWatchers });
   let dispatcher: Dispatcher | undefined;
   const registry = new Registry({
     staticWorkers: [...settings.workers, ...readWorkersFile(settings.workersFile)],
@@ -80,6 +89,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     onCapacity: () => dispatcher?.pump(),
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger);
+  const uploads = new UploadPlacements(registry);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
@@ -93,7 +103,10 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      routerRoutes(routerService({ settings, dispatcher, tasks, registry }))(router);
+      routerRoutes({
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads }),
+        ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },
@@ -106,17 +119,21 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
-  const server = createDualServer(metrics ? metrics.handler(handler) : handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
+  const web = settings.web ? webApp(logger) : undefined;
+  const pages = web ? web.handler(handler) : handler;
+  const server = createDualServer(metrics ? metrics.handler(pages) : pages, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   const d = dispatcher;
   return {
     server,
     registry,
     tasks,
     dispatcher: d,
+    servesWebUi: web !== undefined,
     health,
     async listen() {
       const port = await server.listen(settings.port, settings.host);
       registry.start();
+      tasks.start();
       // Serving even with no worker online: tasks queue until one is, which is the router's job.
       health.setAll(ServingStatus.SERVING);
       return port;
@@ -126,10 +143,23 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       health.setAll(ServingStatus.NOT_SERVING);
       await d.drain(graceMs);
       registry.stop();
+      tasks.stop();
       health.close();
       await server.close(1000);
     },
   };
+}
+
+/** The built web UI, or none (with a warning) when this copy of the router was built without it. */
+function webApp(logger: Logger): WebApp | undefined {
+  const dir = defaultWebDir();
+  if (!dir) {
+    logger.warn("the web UI is not built (no dist/web); run `npm run build`, or set CC_WEB=off to silence this");
+    return undefined;
+  }
+  const app = loadWebApp(dir);
+  logger.debug({ dir, files: app.files, bytes: app.bytes }, "serving the web UI at /");
+  return app;
 }
 
 const lower = (name: string | undefined, value: number) => (name ?? String(value)).toLowerCase();
@@ -144,7 +174,7 @@ function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Regis
   const statuses = Object.values(TaskStatus).filter((v): v is TaskStatus => typeof v === "number" && v !== TaskStatus.UNSPECIFIED);
   metrics.labelledGauge("router_tasks", "Tasks the router keeps (CC_RETAIN_TASKS, CC_RETAIN_AGE), by status.", ["status"], () => {
     const counts = new Map(statuses.map((s) => [s, 0]));
-    for (const task of tasks.list([], Number.MAX_SAFE_INTEGER)) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
+    for (const task of tasks.list({ limit: Number.MAX_SAFE_INTEGER }).tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
     return [...counts].map(([status, n]) => [{ status: lower(TaskStatus[status], status) }, n]);
   });
   metrics.gauge("router_queue_depth", "Tasks waiting for a free worker slot.", () => dispatcher.queued);
@@ -170,7 +200,7 @@ function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Regis
   let counted = new Set<string>();
   metrics.onScrape(() => {
     const seen = new Set<string>();
-    for (const task of tasks.list([], Number.MAX_SAFE_INTEGER)) {
+    for (const task of tasks.list({ limit: Number.MAX_SAFE_INTEGER }).tasks) {
       if (!task.endedAt) continue;
       seen.add(task.id);
       if (counted.has(task.id)) continue;

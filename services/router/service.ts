@@ -4,19 +4,32 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
-import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { answerPermission } from "./permissions.js";
+import { pageToken, taskQuery } from "./list-query.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
+import type { TaskWatchers } from "./task-watch.js";
 import type { TaskEntry, TaskStore } from "./tasks.js";
+import type { TransferMethod } from "./transfer-forwarding.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
+import type { UploadPlacements } from "./uploads.js";
 
 const MAX_LIST = 1000;
 
-export function routerService(deps: { settings: RouterSettings; dispatcher: Dispatcher; tasks: TaskStore; registry: Registry }): ServiceImpl<typeof RouterService> {
-  const { settings, dispatcher, tasks, registry } = deps;
+/** The RPCs about tasks and workers; those that move bytes are in transfer-forwarding.ts. */
+export function routerService(deps: {
+  settings: RouterSettings;
+  dispatcher: Dispatcher;
+  tasks: TaskStore;
+  registry: Registry;
+  watchers: TaskWatchers;
+  uploads: UploadPlacements;
+}): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
+  const { settings, dispatcher, tasks, registry, watchers, uploads } = deps;
 
   async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
     if (entry.log.subscriberCount >= settings.maxSubscribers) {
@@ -36,12 +49,17 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
   function runningWorker(taskId: string) {
     const entry = tasks.get(taskId);
     if (entry.ended) throw failedPrecondition(`task ${taskId} has ended`);
+    if (entry.request.mode !== RunMode.INTERACTIVE) {
+      throw failedPrecondition(`task ${taskId} is headless: it has no terminal to type into or resize (start one with \`cc run -i\`)`);
+    }
     if (!entry.started || !entry.worker) throw failedPrecondition(`task ${taskId} has not started yet`);
     return entry.worker;
   }
 
   return {
     async *run(req, ctx) {
+      // A task on an uploaded workspace runs where the upload is.
+      uploads.place(req);
       const entry = dispatcher.submit(req, ctx.values.get(REQUEST_ID));
       yield* follow(entry, 0n, ctx);
     },
@@ -55,8 +73,8 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
     },
 
     listTasks(req) {
-      if (req.limit > MAX_LIST) throw invalidArgument("limit", `must be at most ${MAX_LIST}`);
-      return create(ListTasksResponseSchema, { tasks: tasks.list(req.statuses, req.limit || 50) });
+      const page = tasks.list(taskQuery(req));
+      return create(ListTasksResponseSchema, { tasks: page.tasks, nextPageToken: page.more ? pageToken(page.tasks.at(-1)!.id) : "" });
     },
 
     async cancelTask(req, ctx) {
@@ -73,6 +91,10 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
       return runningWorker(req.taskId).client.resize(req, { headers: requestIdHeaders(ctx) });
     },
 
+    answerPermission(req, ctx) {
+      return answerPermission(tasks, req, requestIdHeaders(ctx));
+    },
+
     listWorkers() {
       return create(ListWorkersResponseSchema, { workers: registry.list().map((w) => registry.record(w)) });
     },
@@ -82,6 +104,10 @@ export function routerService(deps: { settings: RouterSettings; dispatcher: Disp
       if (!req.info?.workerId) throw invalidArgument("info.worker_id", "is required");
       registry.register(req.url, req.info);
       return { heartbeatIntervalMs: settings.heartbeatMs };
+    },
+
+    watchTasks(req, ctx) {
+      return watchers.watch(req, ctx.signal);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Every router setting in one table: environment variable, default, meaning.
 import { readTokenFile } from "../common/secrets.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
-import { duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
   ...LISTEN_SETTINGS,
@@ -27,7 +27,18 @@ export const ROUTER_SETTINGS = {
   tokenFile: { env: "CC_TOKEN_FILE", default: "", description: "A file with more client tokens (one per line), e.g. a mounted secret.", parse: text },
   workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line); used like CC_WORKER_TOKEN, after it.", parse: text },
   queueLimit: { env: "CC_QUEUE_LIMIT", default: "100", description: "Tasks that may wait for a free worker; more get RESOURCE_EXHAUSTED.", parse: integer(0, 100_000) },
-  maxAttempts: { env: "CC_MAX_ATTEMPTS", default: "3", description: "Placements of a task whose worker fails before claude starts.", parse: integer(1, 20) },
+  queueTimeoutMs: {
+    env: "CC_QUEUE_TIMEOUT",
+    default: "15m",
+    description: "How long a task may wait in the queue for a worker; then it ends FAILED, its `exited` saying why (no matching worker online, or all busy).",
+    parse: duration,
+  },
+  maxAttempts: {
+    env: "CC_MAX_ATTEMPTS",
+    default: "3",
+    description: "Placements of a task that a worker refuses, cannot be reached for, or breaks off before answering; a full worker does not count (the task waits).",
+    parse: integer(1, 20),
+  },
   callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
   retainTasks: { env: "CC_RETAIN_TASKS", default: "1000", description: "Ended tasks kept (records and logs); the oldest go first.", parse: integer(1, 1_000_000) },
   retainAgeMs: { env: "CC_RETAIN_AGE", default: "24h", description: "Ended tasks older than this are forgotten.", parse: duration },
@@ -37,12 +48,24 @@ export const ROUTER_SETTINGS = {
     description: "Event-log bytes all ended tasks may hold together; past it, the oldest ended tasks are forgotten.",
     parse: integer(1024 * 1024, 64 * 1024 * 1024 * 1024),
   },
-  logBytes: { env: "CC_TASK_LOG_BYTES", default: "8388608", description: "Event log kept per task, in bytes; the oldest events are dropped past it.", parse: integer(64 * 1024, 1024 * 1024 * 1024) },
+  logBytes: {
+    env: "CC_TASK_LOG_BYTES",
+    default: "100663296",
+    description:
+      "Event log kept per task, in bytes, never trimmed: a task whose events would pass it is stopped with reason OUTPUT_LIMIT. Three times the worker's CC_MAX_OUTPUT_BYTES by default, so that limit (which counts output only) comes first.",
+    parse: integer(64 * 1024, 16 * 1024 * 1024 * 1024),
+  },
   subscriberLagBytes: {
     env: "CC_SUBSCRIBER_LAG_BYTES",
     default: "4194304",
-    description: "How far (bytes) an attached caller may fall behind before it is cut off with RESOURCE_EXHAUSTED.",
+    description: "How far (bytes) a caller following a task live may fall behind before the task waits for it (claude is paused; nothing is dropped).",
     parse: integer(16 * 1024, 1024 * 1024 * 1024),
+  },
+  subscriberStallMs: {
+    env: "CC_SUBSCRIBER_STALL",
+    default: "30s",
+    description: "How long a task waits for a caller that is CC_SUBSCRIBER_LAG_BYTES behind and reads nothing; then that caller is cut off with RESOURCE_EXHAUSTED (it may attach again from its last seq and miss nothing) and the task goes on.",
+    parse: duration,
   },
   maxSubscribers: { env: "CC_MAX_SUBSCRIBERS", default: "32", description: "Callers attached to one task at once.", parse: integer(1, 10_000) },
   heartbeatMs: { env: "CC_HEARTBEAT_INTERVAL", default: "5s", description: "How often registered workers send heartbeats, and static ones are probed.", parse: duration },
@@ -50,7 +73,26 @@ export const ROUTER_SETTINGS = {
   removeAfterMs: { env: "CC_REMOVE_AFTER", default: "2m", description: "A registered worker silent this long is forgotten.", parse: duration },
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are cancelled.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
+  watchIntervalMs: {
+    env: "CC_WATCH_INTERVAL",
+    default: "250ms",
+    description: "WatchTasks sends a changing task at most once per this interval, with its latest record (`0` for every change).",
+    parse: duration,
+  },
+  maxWatchers: { env: "CC_MAX_WATCHERS", default: "256", description: "WatchTasks streams open at once (web pages showing the task list, `top` views).", parse: integer(1, 100_000) },
+  web: {
+    env: "CC_WEB",
+    default: "on",
+    description: "Serve the web UI at `/` on the same port (`off` to turn off); its pages call the RPCs with the client token.",
+    parse: boolean,
+  },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
+  maxUploadBytes: {
+    env: "CC_MAX_UPLOAD_BYTES",
+    default: "536870912",
+    description: "Largest upload (`cc run --upload`) the router streams through to a worker, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
 

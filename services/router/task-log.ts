@@ -1,41 +1,69 @@
-// A task's event log. The router reads each worker stream at full speed into it; Attach callers follow it. There is
-// one copy of every event, shared by all subscribers: a subscriber is only a cursor, so a slow one costs no memory.
-// A subscriber whose cursor falls more than `maxLagBytes` behind the head is cut off (RESOURCE_EXHAUSTED) and may
-// attach again from its last seq. The log itself is bounded in bytes: the oldest events are dropped past the bound.
-import { ConnectError, Code } from "@connectrpc/connect";
+// A task's event log: append, close, follow from a seq. There is one copy of every event, shared by all followers;
+// a follower is only a cursor into it. Nothing is ever dropped from a log, so a follower that attaches again from
+// its last seq always finds what it missed.
+//
+// Two bounds, each with a visible outcome instead of a hole in the replay:
+// - Bytes (`maxBytes`): an event that would take the log past it is refused with TaskLogFull (the dispatcher then
+//   stops the task with EXIT_REASON_OUTPUT_LIMIT). `exited` always fits, so a task can always end.
+// - Lag (`maxLagBytes`): while a live follower (one that has caught up with the log once) is more than this behind,
+//   `append` waits for it, and the dispatcher stops reading the worker's stream: HTTP/2 flow control then fills the
+//   worker's queue, which pauses claude. A follower that reads nothing for `stallMs` while it holds the task back is
+//   cut off (RESOURCE_EXHAUSTED) so the task can go on; it may attach again from its last seq and lose nothing. A
+//   follower replaying from further back never holds the task back: the log is its buffer.
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { eventSize } from "../common/event-size.js";
 import { waitForWake } from "../common/wake.js";
 
+const READY = Promise.resolve();
+
 export interface TaskLogOptions {
+  /** Bytes the log may hold (as eventSize counts them); an `exited` event is always accepted. */
   maxBytes: number;
+  /** How far a live follower may fall behind before `append` waits for it. */
   maxLagBytes: number;
+  /** How long `append` waits for a lagging follower that reads nothing before cutting it off. */
+  stallMs: number;
+}
+
+/** The log is full: the event was not stored. */
+export class TaskLogFull extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the task's event log is full (${maxBytes} bytes)`);
+  }
 }
 
 interface Cursor {
-  /** The next seq this subscriber will read. */
+  /** The next seq this follower will read. */
   next: bigint;
+  /** It has read up to the head once: from then on it holds the task back when it lags. */
+  live: boolean;
+  /** When it last read an event (Date.now()). */
+  readAt: number;
   cut: ConnectError | undefined;
   wake: (() => void) | undefined;
 }
 
 export class TaskLog {
-  private events: RunEvent[] = [];
-  /** Cumulative byte offsets: ends[i] = bytes of events[0..i]. */
-  private ends: number[] = [];
-  /** Seq of events[0]. */
-  private firstSeq = 1n;
-  private droppedBytes = 0;
+  private readonly events: RunEvent[] = [];
+  /** Cumulative byte counts: ends[i] = bytes of events[0..i]. */
+  private readonly ends: number[] = [];
   private bytes = 0;
   private closed = false;
-  private failure: ConnectError | undefined;
   private readonly cursors = new Set<Cursor>();
+  /** Wake the appends waiting for a lagging follower. */
+  private readonly writers = new Set<() => void>();
 
   constructor(private readonly options: TaskLogOptions) {}
 
-  /** Seq of the last event appended; 0 when empty. */
+  /** Seq of the last event appended; 0 when empty. Seqs start at 1. */
   get lastSeq(): bigint {
-    return this.firstSeq + BigInt(this.events.length) - 1n;
+    return BigInt(this.events.length);
+  }
+
+  /** Seq of the oldest event still held: 1, since the log is never trimmed; 0 when empty. */
+  get firstRetainedSeq(): bigint {
+    return this.events.length > 0 ? 1n : 0n;
   }
 
   get subscriberCount(): number {
@@ -51,88 +79,104 @@ export class TaskLog {
     return this.closed;
   }
 
-  /** Appends an event whose seq must be lastSeq + 1. */
-  append(event: RunEvent): void {
-    if (this.closed) return;
+  /**
+   * Stores an event whose seq must be lastSeq + 1, at once, then resolves when the log is ready for the next one:
+   * every live follower within `maxLagBytes`, or cut off after `stallMs` without reading. Throws TaskLogFull at once,
+   * storing nothing, when the event would take the log past `maxBytes` (unless it is `exited`). `signal` ends the wait
+   * early.
+   */
+  append(event: RunEvent, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return READY;
     const size = eventSize(event);
+    if (event.event.case !== "exited" && this.bytes + size > this.options.maxBytes) throw new TaskLogFull(this.options.maxBytes);
     this.events.push(event);
     this.bytes += size;
-    this.ends.push(this.droppedBytes + this.bytes);
-    this.trim();
-    for (const cursor of this.cursors) {
-      const lag = this.lagBytes(cursor);
-      if (lag > this.options.maxLagBytes && !cursor.cut) {
-        cursor.cut = new ConnectError(
-          `this subscriber fell ${lag} bytes behind the task's stream and was cut off; attach again with after_seq set to the last seq you received`,
-          Code.ResourceExhausted,
-        );
-      }
-      cursor.wake?.();
-    }
+    this.ends.push(this.bytes);
+    for (const cursor of this.cursors) cursor.wake?.();
+    return this.lagging().length === 0 ? READY : this.room(signal);
   }
 
-  /** The task ended: subscribers read to the end and finish; with `failure`, they then receive that error. */
-  close(failure?: ConnectError): void {
+  /** No more events: followers read to the end and finish. */
+  close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.failure = failure;
     for (const cursor of this.cursors) cursor.wake?.();
+    this.wakeWriters();
   }
 
   /** Events after `afterSeq`: the replay first, then live ones until the log closes. */
   async *follow(afterSeq: bigint, signal?: AbortSignal): AsyncGenerator<RunEvent> {
-    if (afterSeq + 1n < this.firstSeq) {
-      throw new ConnectError(
-        `events 1 to ${this.firstSeq - 1n} of this task were dropped from the router's log (its size limit); attach with after_seq of at least ${this.firstSeq - 1n}`,
-        Code.OutOfRange,
-      );
-    }
-    const cursor: Cursor = { next: afterSeq + 1n, cut: undefined, wake: undefined };
+    const cursor: Cursor = { next: afterSeq + 1n, live: false, readAt: Date.now(), cut: undefined, wake: undefined };
     this.cursors.add(cursor);
     try {
       while (!signal?.aborted) {
         if (cursor.cut) throw cursor.cut;
-        const index = Number(cursor.next - this.firstSeq);
-        if (index < 0) throw new ConnectError("this subscriber fell behind the router's log and was cut off; attach again", Code.ResourceExhausted);
+        const index = Number(cursor.next - 1n);
         if (index < this.events.length) {
           cursor.next += 1n;
+          cursor.readAt = Date.now();
+          this.wakeWriters();
           yield this.events[index]!;
           continue;
         }
-        if (this.closed) {
-          if (this.failure) throw this.failure;
-          return;
-        }
+        cursor.live = true;
+        if (this.closed) return;
         await waitForWake(signal, (wake) => (cursor.wake = wake));
       }
     } finally {
       this.cursors.delete(cursor);
+      this.wakeWriters();
     }
   }
 
-  /**
-   * Bytes a cursor has yet to read, not counting the newest event: a single event larger than the bound (a long
-   * assistant message) must not cut off every subscriber at once.
-   */
+  /** Bytes appended that `cursor` has not read yet. */
   private lagBytes(cursor: Cursor): number {
-    const readUpTo = Number(cursor.next - this.firstSeq) - 1;
-    const readBytes = readUpTo >= 0 ? this.ends[readUpTo]! : this.droppedBytes;
-    const beforeNewest = this.ends.length >= 2 ? this.ends[this.ends.length - 2]! : this.droppedBytes;
-    return Math.max(0, beforeNewest - readBytes);
+    const read = Number(cursor.next - 1n);
+    return this.bytes - (read > 0 ? this.ends[Math.min(read, this.ends.length) - 1]! : 0);
   }
 
-  /** Drops the oldest events while over the byte bound, always keeping the newest one. */
-  private trim(): void {
-    let drop = 0;
-    while (this.bytes > this.options.maxBytes && drop < this.events.length - 1) {
-      const size = eventSize(this.events[drop]!);
-      this.bytes -= size;
-      this.droppedBytes += size;
-      drop += 1;
+  /** Live followers holding the task back. */
+  private lagging(): Cursor[] {
+    return [...this.cursors].filter((c) => c.live && !c.cut && this.lagBytes(c) > this.options.maxLagBytes);
+  }
+
+  /** Waits while a live follower lags, cutting off those that read nothing for `stallMs`. */
+  private async room(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      if (this.closed || signal?.aborted) return;
+      const lagging = this.lagging();
+      if (lagging.length === 0) return;
+      const now = Date.now();
+      for (const cursor of lagging.filter((c) => now - c.readAt >= this.options.stallMs)) {
+        cursor.cut = new ConnectError(
+          `this caller fell ${this.lagBytes(cursor)} bytes behind the task and read nothing for ${Math.round(this.options.stallMs / 1000)}s ` +
+            "(CC_SUBSCRIBER_LAG_BYTES, CC_SUBSCRIBER_STALL), so it was cut off for the task to go on; nothing was lost: attach again with after_seq set to the last seq you received",
+          Code.ResourceExhausted,
+        );
+        cursor.wake?.();
+      }
+      const waitMs = Math.min(...lagging.filter((c) => !c.cut).map((c) => c.readAt + this.options.stallMs - now));
+      if (!Number.isFinite(waitMs)) continue;
+      await this.wakeOrTimeout(waitMs, signal);
     }
-    if (drop === 0) return;
-    this.events = this.events.slice(drop);
-    this.ends = this.ends.slice(drop);
-    this.firstSeq += BigInt(drop);
+  }
+
+  private wakeWriters(): void {
+    if (this.writers.size === 0) return;
+    for (const wake of [...this.writers]) wake();
+  }
+
+  private wakeOrTimeout(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        this.writers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.writers.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
   }
 }

@@ -3,8 +3,8 @@
 // and its parsed form) and encoding it again was most of the router's per-event work and garbage
 // (docs/benchmarks.md, figures 4 and 5). So the router reads a worker's Run as a stream of google.protobuf.Empty:
 // protobuf-es keeps every field of an Empty as an unknown field, raw bytes that it writes back unchanged. The router
-// sets its own task_id and seq as real fields beside them. `started` and `exited`, once per task, are decoded fully:
-// the router reads and changes them.
+// sets its own task_id and seq as real fields beside them. `started` and `exited`, once per task, and the permission
+// events are decoded fully: the router reads and changes them.
 import { fromBinary, toBinary, type UnknownField } from "@bufbuild/protobuf";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { EmptySchema, type Empty } from "@bufbuild/protobuf/wkt";
@@ -16,6 +16,10 @@ const TASK_ID = 1;
 const SEQ = 2;
 const STARTED = 10;
 const EXITED = 14;
+const PERMISSION_REQUEST = 50;
+const PERMISSION_RESOLVED = 51;
+/** Events the router reads: decoded in full. All are rare (a few per task). */
+const DECODED = new Set([STARTED, EXITED, PERMISSION_REQUEST, PERMISSION_RESOLVED]);
 
 type UndecodedRun = { methodKind: "server_streaming"; input: typeof RunRequestSchema; output: typeof EmptySchema };
 
@@ -36,7 +40,7 @@ export function adoptWorkerEvent(raw: Empty): RunEvent {
   const fields = raw.$unknown ?? [];
   let bytes = 0;
   for (const f of fields) {
-    if (f.no === STARTED || f.no === EXITED) return fromBinary(RunEventSchema, toBinary(EmptySchema, raw));
+    if (DECODED.has(f.no)) return fromBinary(RunEventSchema, toBinary(EmptySchema, raw));
     if (f.no !== TASK_ID && f.no !== SEQ) bytes += f.data.length;
   }
   const copy = new Uint8Array(bytes);

@@ -18,6 +18,8 @@ export interface JsonSchema {
 export interface ContentBlockParam {
   type: string;
   text?: string;
+  /** tool_result blocks: a string or text blocks. */
+  content?: string | ContentBlockParam[];
 }
 
 export interface MessageParam {
@@ -91,5 +93,20 @@ export function turnContext(req: MessagesRequest): TurnContext {
     firstPrompt: userTexts[0] ?? "",
     lastPrompt: typed[typed.length - 1] ?? "",
     assistantCount: req.messages.filter((m) => m.role === "assistant").length,
+    toolResults: toolResultTexts(req),
   };
+}
+
+/** The text of each tool_result block in the request, oldest first. */
+export function toolResultTexts(req: MessagesRequest): string[] {
+  const out: string[] = [];
+  for (const m of req.messages) {
+    if (typeof m.content === "string") continue;
+    for (const b of m.content) {
+      if (b.type !== "tool_result") continue;
+      const c = b.content;
+      out.push(typeof c === "string" ? c : Array.isArray(c) ? c.filter((p) => p.type === "text").map((p) => p.text ?? "").join("\n") : "");
+    }
+  }
+  return out;
 }

@@ -63,6 +63,8 @@ export interface TurnContext {
   lastPrompt: string;
   /** Assistant messages already in the request = index of the turn to play. */
   assistantCount: number;
+  /** The text of every tool result in the request, oldest first (for `{{lastToolResult}}` and `{{collect:…}}`). */
+  toolResults?: string[];
 }
 
 export interface SelectedTurn {
@@ -106,9 +108,26 @@ export function textTurn(text: string): Turn {
   return { content: [{ type: "text", text }] };
 }
 
-/** Replaces `{{prompt}}` in text, thinking and every string inside tool inputs. */
-export function renderBlocks(blocks: Block[], vars: { prompt: string }): Block[] {
-  const sub = (s: string): string => s.replaceAll("{{prompt}}", vars.prompt);
+/**
+ * Fills in the templates, in text, thinking and every string inside tool inputs:
+ * - `{{prompt}}`: the latest prompt the user typed;
+ * - `{{lastToolResult}}`: the text of the latest tool result in the conversation;
+ * - `{{collect:NAME}}`: every value of the key NAME in the tool results that are JSON (found at any depth, oldest
+ *   first, each once) — joined by newlines in text, and, as a tool input string of its own, the array itself. So a
+ *   script can pass ids an earlier tool returned to a later call, e.g. `"task_ids": "{{collect:task_id}}"`.
+ */
+export function renderBlocks(blocks: Block[], vars: { prompt: string; toolResults?: string[] }): Block[] {
+  const results = vars.toolResults ?? [];
+  const collect = (name: string): unknown[] => collectValues(results, name);
+  const sub = (s: string): string =>
+    s
+      .replaceAll("{{prompt}}", vars.prompt)
+      .replaceAll("{{lastToolResult}}", results.at(-1) ?? "")
+      .replace(/\{\{collect:([^}]+)\}\}/g, (_, name: string) => collect(name).map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join("\n"));
+  const subInput = (s: string): unknown => {
+    const whole = /^\{\{collect:([^}]+)\}\}$/.exec(s);
+    return whole ? collect(whole[1]!) : sub(s);
+  };
   return blocks.map((b): Block => {
     switch (b.type) {
       case "text":
@@ -116,12 +135,40 @@ export function renderBlocks(blocks: Block[], vars: { prompt: string }): Block[]
       case "thinking":
         return { ...b, thinking: sub(b.thinking) };
       case "tool_use":
-        return { ...b, input: mapStrings(b.input, sub) };
+        return { ...b, input: mapStrings(b.input, subInput) };
     }
   });
 }
 
-function mapStrings(value: unknown, f: (s: string) => string): unknown {
+/** Every value of `name` in the JSON tool results, at any depth, in order, each once. */
+export function collectValues(toolResults: readonly string[], name: string): unknown[] {
+  const out: unknown[] = [];
+  const seen = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (v === null || typeof v !== "object") return;
+    for (const [k, inner] of Object.entries(v)) {
+      if (k === name) {
+        const key = JSON.stringify(inner);
+        if (!seen.has(key)) {
+          seen.add(key);
+          out.push(inner);
+        }
+      }
+      visit(inner);
+    }
+  };
+  for (const text of toolResults) {
+    try {
+      visit(JSON.parse(text));
+    } catch {
+      // Not JSON: nothing to collect from it.
+    }
+  }
+  return out;
+}
+
+function mapStrings(value: unknown, f: (s: string) => unknown): unknown {
   if (typeof value === "string") return f(value);
   if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
   if (value !== null && typeof value === "object") {

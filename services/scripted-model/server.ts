@@ -172,7 +172,7 @@ async function handle(x: Exchange): Promise<void> {
     const ctx = turnContext(parsed);
     const selected = selectTurn(x.script, ctx);
     x.record({ ...base, body, kind, turn: { conversation: selected.conversationIndex, index: selected.turnIndex } });
-    const turn = { ...selected.turn, content: renderBlocks(selected.turn.content, { prompt: ctx.lastPrompt }) };
+    const turn = { ...selected.turn, content: renderBlocks(selected.turn.content, { prompt: ctx.lastPrompt, ...(ctx.toolResults ? { toolResults: ctx.toolResults } : {}) }) };
     return answer(x, parsed, {
       turn,
       toolIdPrefix: `toolu_scripted_c${selected.conversationIndex}_t${selected.turnIndex}`,

@@ -4,6 +4,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { OutputStream } from "../../gen/claudecluster/v1/run_pb.js";
 import type { LaunchSpec, Sandbox } from "./sandbox/index.js";
 import type { ClaudeProcess, ProcessExit, TaskRunSink } from "./task-run.js";
+import { streamJsonUserMessage } from "./claude-args.js";
+import { isControlType } from "./permissions.js";
 import { parseStreamJsonLine } from "./stream-json.js";
 
 export interface LaunchOptions {
@@ -12,6 +14,8 @@ export interface LaunchOptions {
   /** Runs the spec: in the task's sandbox, or as it is. */
   sandbox: Sandbox;
   stdin?: string;
+  /** Keep stdin open after `stdin` until claude's result: the control protocol's answers go there. */
+  holdStdin?: boolean;
 }
 
 /**
@@ -35,6 +39,8 @@ export class HeadlessClaude {
   private heldBytes = 0;
   private exit: ProcessExit | undefined;
   private spawnError: string | undefined;
+  /** stdin stays open for control responses and is closed at claude's `result`, so claude then exits. */
+  private holdStdin = false;
   /** Resolves when the process has exited and its pipes are drained. */
   readonly closed: Promise<ProcessExit>;
 
@@ -62,7 +68,7 @@ export class HeadlessClaude {
     this.child.stdin!.on("error", () => {
       // EPIPE if claude exits before reading its prompt; its exit is reported through "close".
     });
-    const lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.deliver((sink) => onLine(sink, line), line.length), (oversized) =>
+    const lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.deliver((sink) => this.onLine(sink, line), line.length), (oversized) =>
       this.deliver((sink) => sink.emit({ case: "output", value: { data: oversized, stream: OutputStream.STDOUT } }), oversized.length),
     );
     this.child.stdout!.on("data", (chunk: Buffer) => lines.push(chunk));
@@ -75,7 +81,7 @@ export class HeadlessClaude {
       this.deliver((sink) => sink.exited({ exitCode, signal }));
       settle(this.exit);
     });
-    if (options.stdin !== undefined) this.child.stdin!.end(options.stdin);
+    if (options.stdin !== undefined) this.writeStdin(options.stdin, options.holdStdin === true);
   }
 
   /** Still running and unbound: a warm process that can take a task. */
@@ -110,13 +116,30 @@ export class HeadlessClaude {
         child.stdout!.resume();
         child.stderr!.resume();
       },
+      // Control responses (permission answers); nothing once stdin is closed.
+      write: (data: Buffer) => {
+        if (!child.stdin!.writableEnded) child.stdin!.write(data);
+      },
     };
   }
 
-  /** Sends a prompt as a stream-json user message and closes stdin, so claude exits after answering it. */
-  sendPrompt(prompt: string): void {
-    const message = { type: "user", message: { role: "user", content: [{ type: "text", text: prompt }] } };
-    this.child.stdin!.end(`${JSON.stringify(message)}\n`);
+  /**
+   * Sends a prompt as a stream-json user message and closes stdin, so claude exits after answering it; with
+   * `holdStdin`, stdin stays open for control responses until claude's result.
+   */
+  sendPrompt(prompt: string, holdStdin = false): void {
+    this.writeStdin(streamJsonUserMessage(prompt), holdStdin);
+  }
+
+  private writeStdin(data: string, hold: boolean): void {
+    this.holdStdin = hold;
+    if (hold) this.child.stdin!.write(data);
+    else this.child.stdin!.end(data);
+  }
+
+  private onLine(sink: TaskRunSink, line: string): void {
+    const result = onLine(sink, line);
+    if (result && this.holdStdin && !this.child.stdin!.writableEnded) this.child.stdin!.end();
   }
 
   private deliver(call: (sink: TaskRunSink) => void, bytes = 0): void {
@@ -134,15 +157,21 @@ export class HeadlessClaude {
   }
 }
 
-function onLine(sink: TaskRunSink, line: string): void {
+/** Passes one stdout line on; true for claude's `result`. */
+function onLine(sink: TaskRunSink, line: string): boolean {
   const message = parseStreamJsonLine(line);
   if (!message) {
     sink.emit({ case: "output", value: { data: Buffer.from(line + "\n"), stream: OutputStream.STDOUT } });
-    return;
+    return false;
+  }
+  if (isControlType(message.type)) {
+    sink.control(message);
+    return false;
   }
   sink.emit({ case: "message", value: message });
   if (message.sessionId) sink.noteSessionId(message.sessionId);
   if (message.body.case === "result") sink.setResult(message.body.value);
+  return message.body.case === "result";
 }
 
 /** A cold start: spawns claude with its prompt on stdin and binds it to the session at once. */

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { newTaskId } from "../common/ids.js";
-import { sandboxedCommand, sandboxNamespace, signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses } from "./process-tree.js";
+import { sandboxedCommand, sandboxNamespace, signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses, whenTaskProcessesGone } from "./process-tree.js";
 
 /** Polls a condition that depends on other processes (bounded; there is no event to wait for). */
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -127,7 +127,7 @@ describe("process tree", () => {
     expect(taskProcesses(taskId).filter((pid) => comm(pid) === "sleep")).toHaveLength(1);
   });
 
-  // bubblewrap is one of the system packages the tests need (scripts/test.sh and .ci/run install it).
+  // bubblewrap is one of the system packages the tests need (scripts/system-packages.txt).
   describe("in a sandbox's PID namespace", () => {
     it("finds every process, even one in its own session with no environment, and signalTask ends them all", async () => {
       const taskId = `test-${newTaskId()}`;
@@ -147,8 +147,33 @@ describe("process tree", () => {
       expect(readFileSync(`/proc/${main}/status`, "utf8")).toMatch(/NSpid:\s+\d+\s+2\n/);
       const inside = sleeps();
       signalTask(taskId, child.pid, "SIGTERM");
+      // The sandbox is found by its namespace and session alone (nothing in it carries the tag).
+      expect(await whenTaskProcessesGone(taskId, child.pid, 5000)).toEqual([]);
+      for (const pid of inside) expect(["", "Z"]).toContain(stateOf(pid));
       await exited;
-      for (const pid of inside) await until(() => ["", "Z"].includes(stateOf(pid)));
     });
+  });
+
+  it("whenTaskProcessesGone resolves only once every process of the task has stopped running, SIGKILLing any left", async () => {
+    const taskId = `test-${newTaskId()}`;
+    // Processes that ignore SIGTERM, one of them in a session of its own.
+    const child = spawn("sh", ["-c", "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 30\" & sleep 30"], {
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", [TASK_ID_ENV]: taskId },
+      detached: true,
+      stdio: "ignore",
+    });
+    started.push({ taskId, child });
+    await until(() => sleepsOf(taskId).length === 2);
+    const pids = taskProcesses(taskId);
+    signalTask(taskId, child.pid, "SIGTERM");
+    const left = await whenTaskProcessesGone(taskId, child.pid, 5000);
+    expect(left).toEqual([]);
+    // Checked at once: nothing of the task runs (gone, or a zombie waiting to be reaped).
+    for (const pid of pids) expect(["", "Z"]).toContain(stateOf(pid));
+    expect(taskProcesses(taskId)).toEqual([]);
+  });
+
+  it("whenTaskProcessesGone of a task with no processes resolves at once with none", async () => {
+    expect(await whenTaskProcessesGone(`test-${newTaskId()}`, undefined, 1000)).toEqual([]);
   });
 });

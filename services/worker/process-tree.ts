@@ -16,6 +16,8 @@ interface ProcessInfo {
   pid: number;
   /** Its PID namespace, e.g. "pid:[4026532179]"; empty if unreadable. */
   pidNamespace: string;
+  /** Its state letter (R, S, D, Z...). */
+  state: string;
   session: number;
   /** Its environment, read on first use (the most expensive part of a pass). */
   env(): string[];
@@ -38,10 +40,12 @@ function* processes(): Generator<ProcessInfo> {
       continue; // exited meanwhile
     }
     let env: string[] | undefined;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     yield {
       pid: Number(entry),
       pidNamespace: readLink(`/proc/${entry}/ns/pid`),
-      session: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]),
+      state: fields[0] ?? "",
+      session: Number(fields[3]),
       env: () => (env ??= readEnvironment(entry)),
     };
   }
@@ -166,4 +170,50 @@ function trySignal(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: already gone, which is what we want.
   }
+}
+
+/** Tasks waiting for their processes to be gone: how to recognise them, what each waits for, and until when. */
+const waiting = new Map<string, { leaderPid: number | undefined; waiters: { deadline: number; resolve: (left: number[]) => void }[] }>();
+let waitTimer: NodeJS.Timeout | undefined;
+const GONE_POLL_MS = 20;
+
+/**
+ * Resolves once no process of the task runs (tagged `tag`, or in the sandbox or session of `leaderPid`), SIGKILLing
+ * any still there on each pass, or at the deadline with the pids left. A SIGKILLed process takes a moment to die:
+ * this is what lets "the task ended" mean "its processes are gone" (Cancel answers after it). One pass over /proc
+ * serves every task waiting.
+ */
+export function whenTaskProcessesGone(tag: string, leaderPid: number | undefined, timeoutMs: number): Promise<number[]> {
+  return new Promise((resolve) => {
+    const entry = waiting.get(tag) ?? { leaderPid, waiters: [] };
+    entry.leaderPid ??= leaderPid;
+    entry.waiters.push({ deadline: Date.now() + timeoutMs, resolve });
+    waiting.set(tag, entry);
+    waitTimer ??= setTimeout(checkGone, 0);
+  });
+}
+
+function checkGone(): void {
+  waitTimer = undefined;
+  const alive = new Map<string, number[]>();
+  const tasks = [...waiting].map(([tag, { leaderPid }]) => ({ tag, m: matcher(tag, leaderPid) }));
+  for (const p of processes()) {
+    // A zombie no longer runs: it only waits for its parent to reap it.
+    if (p.state === "Z") continue;
+    const task = tasks.find(({ m }) => matches(p, m));
+    if (!task) continue;
+    trySignal(p.pid, "SIGKILL");
+    alive.set(task.tag, [...(alive.get(task.tag) ?? []), p.pid]);
+  }
+  const now = Date.now();
+  for (const [tag, entry] of waiting) {
+    const left = alive.get(tag) ?? [];
+    entry.waiters = entry.waiters.filter((w) => {
+      if (left.length > 0 && now < w.deadline) return true;
+      w.resolve(left);
+      return false;
+    });
+    if (entry.waiters.length === 0) waiting.delete(tag);
+  }
+  if (waiting.size > 0) waitTimer = setTimeout(checkGone, GONE_POLL_MS);
 }

@@ -1,7 +1,8 @@
 // The worker's task runs: admission (draining, claude present, valid request, capacity), preparing the workspace,
-// launching claude in the right mode, lookup by task id, and shutdown.
+// launching claude in the right mode in the task's sandbox, lookup by task id, and shutdown.
+import { rmSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema, type WorkspaceUpload } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { isValidTaskId, newTaskId } from "../common/ids.js";
@@ -14,15 +15,18 @@ import { claudeInvocation } from "./claude-args.js";
 import { EgressError, fromMessage, narrow, toMessage, type EgressPolicy } from "./egress/index.js";
 import { launchHeadless } from "./headless.js";
 import { launchInteractive } from "./interactive.js";
-import { signalTask } from "./process-tree.js";
+import { signalTask, TASK_ID_ENV } from "./process-tree.js";
 import type { Secrets } from "./redact.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { ExitReason, TaskRun } from "./task-run.js";
-import type { Isolation, TaskEnvironment } from "./task-isolation.js";
+import { MCP_CONFIG_FILE, type Isolation, type TaskEnvironment } from "./task-isolation.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
+import type { WorkerTransfers } from "./transfers.js";
+import type { StagedUpload } from "./upload/staging.js";
+import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
-import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
+import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
 const DEFAULT_ROWS = 40;
@@ -32,19 +36,30 @@ export interface RunnerDeps {
   claude: ClaudeProbe;
   logger: Logger;
   spawnTerminal: SpawnTerminal;
-  /** Each task's sandbox, private HOME, credential and proxies. */
+  /** Each task's sandbox, private HOME and files, credential and proxies. */
   isolation: Isolation;
   /** The egress policy tasks get unless they narrow it (open when tasks cannot be isolated). */
   egress: EgressPolicy;
   /** Values redacted from task events (a task's repository token joins them while it runs). */
   secrets: Secrets;
+  /** Uploads, recorded changes and workspace retention (services/worker/transfers.ts). */
+  transfers: WorkerTransfers;
 }
+
+/** How many ended task ids a worker remembers (a few bytes each). */
+const RECENTLY_ENDED = 10_000;
 
 export class Runner {
   private readonly runs = new Map<string, TaskRun>();
+  /** Admitted tasks not launched yet, with what `proceed` does for each. */
+  private readonly launches = new Map<TaskRun, () => void>();
+  /** Oldest first. */
+  private readonly recentlyEnded = new Set<string>();
   private draining = false;
   /** The environments of warm processes, by their tag, until a task takes one. */
   private readonly warmEnvironments = new Map<string, TaskEnvironment>();
+  /** The warm profile's MCP config, one file every warm process's sandbox reads (none without one). */
+  private readonly warmMcpConfig: string | undefined;
 
   /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
   private readonly pool: WarmPool | undefined;
@@ -52,9 +67,12 @@ export class Runner {
   constructor(private readonly deps: RunnerDeps) {
     const { settings, claude } = deps;
     if (settings.warmPool > 0 && !claude.problem) {
+      const mcpConfigJson = settings.warmProfile?.mcpConfigJson ?? "";
+      const warmMcpConfig = mcpConfigJson ? deps.isolation.writeWorkerFile(`warm-${MCP_CONFIG_FILE}`, mcpConfigJson) : undefined;
+      this.warmMcpConfig = warmMcpConfig;
       this.pool = new WarmPool({
         size: settings.warmPool,
-        profileArgs: warmProfileArgs(settings),
+        profileArgs: warmProfileArgs(settings, warmMcpConfig),
         newSlot: () => {
           const tag = newTaskId();
           const workspace = prepareWorkspace(settings.workspaceRoot, tag, undefined);
@@ -63,7 +81,10 @@ export class Runner {
           return {
             tag,
             workspace,
-            launch: (args) => ({ spec: environment.claudeSpec([claude.bin, ...args], { newSession: true }), sandbox: deps.isolation.sandbox }),
+            launch: (args) => ({
+              spec: environment.claudeSpec([claude.bin, ...args], { newSession: true, ...(warmMcpConfig ? { readOnly: [warmMcpConfig] } : {}) }),
+              sandbox: deps.isolation.sandbox,
+            }),
             discard: () => {
               this.warmEnvironments.delete(tag);
               environment.dispose();
@@ -77,34 +98,68 @@ export class Runner {
     }
   }
 
+  /**
+   * Tasks that take a slot: admitted and not ended. A task that sent its `exited` no longer does, though it stays
+   * known (ALREADY_EXISTS, Cancel) until its last processes are gone: a router placing the next task at once, on
+   * that `exited`, finds the slot free.
+   */
   get activeCount(): number {
-    return this.runs.size;
+    return this.active().length;
   }
 
+  private active(): TaskRun[] {
+    return [...this.runs.values()].filter((t) => !t.ended);
+  }
+
+  /**
+   * Admits a task (or refuses it with an error status, having taken nothing) and queues its first event, the
+   * acknowledgement that this worker accepted it. Nothing runs yet: `proceed` clones and starts claude, once the
+   * acknowledgement is on its way to the caller (services/worker/service.ts), so a router that never received it
+   * knows the task cannot have run here unseen.
+   */
   start(req: RunRequest): TaskRun {
     const { settings, claude, logger } = this.deps;
+    // First, so that any other refusal tells a router retrying a placement that this worker does not have the task.
+    if (req.taskId && (this.runs.has(req.taskId) || this.recentlyEnded.has(req.taskId))) {
+      const state = this.runs.has(req.taskId) ? "is already running" : "already ran";
+      throw new ConnectError(`task ${req.taskId} ${state} on worker ${settings.workerId}; a task runs at most once`, Code.AlreadyExists);
+    }
     if (this.draining) throw unavailable(`worker ${settings.workerId} is shutting down; run the task on another worker`);
     if (claude.problem) throw failedPrecondition(claude.problem);
     validateRunRequest(req, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
-    if (this.runs.size >= settings.maxSessions) {
-      throw resourceExhausted(`worker ${settings.workerId} is running ${this.runs.size} of ${settings.maxSessions} sessions; try again later or add workers`);
+    const active = this.activeCount;
+    if (active >= settings.maxSessions) {
+      throw resourceExhausted(`worker ${settings.workerId} is running ${active} of ${settings.maxSessions} sessions; try again later or add workers`);
     }
     const taskId = req.taskId || newTaskId();
-    if (this.runs.has(taskId)) throw new ConnectError(`task ${taskId} is already running on this worker`, Code.AlreadyExists);
     const egress = this.egressOf(req);
 
     // A headless task in a fresh workspace, with the worker's egress policy, may take a warm process (and its
-    // workspace) if its flags match the pool's.
+    // workspace and sandbox) if its flags match the pool's; one with its own variables or extra directories needs a
+    // claude started for it. (Every headless task asks, so the pool's counts say how often it missed.)
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const poolable = !req.workspace?.source.case && !req.egress;
-    const warm = headless ? this.pool?.take(poolable ? claudeInvocation(req).args : undefined) : undefined;
+    const warmable = !req.workspace?.source.case && !req.egress && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
+    const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, this.warmMcpConfig ? { mcpConfigFile: this.warmMcpConfig } : {}).args : undefined) : undefined;
+    const source = req.workspace?.source;
+    // Taken now (NOT_FOUND refuses the task): an upload serves one task.
+    const upload = source?.case === "upload" ? this.deps.transfers.uploads.take(source.value.uploadId) : undefined;
     let workspace: string;
+    let addDirs: string[];
     let environment: TaskEnvironment;
     try {
+      addDirs = prepareExtraDirectories(settings.workspaceRoot, req.agent?.addDirs ?? [], settings.rootWorkspace);
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace, settings.rootWorkspace);
+    } catch (err) {
+      if (upload) rmSync(upload.file, { force: true });
+      throw fromPlatformError(err, "preparing the workspace");
+    }
+    try {
       environment = warm ? this.takeWarmEnvironment(warm) : this.deps.isolation.prepare(taskId, { workspace, egress, resumeSessionId: req.agent?.resumeSessionId ?? "" });
     } catch (err) {
-      throw fromPlatformError(err, "preparing the workspace");
+      if (upload) rmSync(upload.file, { force: true });
+      // A fresh workspace made for this task goes with it; a named directory is shared and stays.
+      if (source?.case !== "directory") removeTaskWorkspace(settings.workspaceRoot, workspace);
+      throw fromPlatformError(err, "preparing the task's sandbox");
     }
     const task = new TaskRun(taskId, req, workspace, {
       workerId: settings.workerId,
@@ -114,24 +169,61 @@ export class Runner {
       bufferBytes: settings.streamBufferBytes,
       maxOutputBytes: settings.maxOutputBytes,
       ...(warm ? { processTag: warm.tag } : {}),
+      ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
       secrets: this.deps.secrets,
+      beforeExit: async () => {
+        const changes = await this.deps.transfers.changes.end(taskId);
+        return changes ? { changes } : {};
+      },
       logger,
     });
     this.runs.set(taskId, task);
+    this.deps.transfers.retention.started(taskId, workspace);
     environment.bind(task);
-    const source = req.workspace?.source;
-    // A repository token is redacted from every task's events while this task runs.
-    const forgetToken = source?.case === "repository" && source.value.token ? this.deps.secrets.add(source.value.token) : () => {};
+    // A repository token is redacted from every task's events (and recorded changes) while this task runs.
+    const token = source?.case === "repository" ? source.value.token : source?.case === "upload" ? (source.value.origin?.token ?? "") : "";
+    const forgetToken = token ? this.deps.secrets.add(token) : () => {};
     void task.done.then(() => {
       this.runs.delete(taskId);
+      this.rememberEnded(taskId);
       environment.dispose();
       forgetToken();
+      void this.deps.transfers.retention.ended(taskId);
     });
-    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined, sandbox: this.deps.isolation.sandbox.kind, egress: egress.mode }, "task starting");
-    if (warm) this.launchWarm(task, warm);
-    else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment);
-    else this.launch(task, environment);
+    task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
+    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined, sandbox: this.deps.isolation.sandbox.kind, egress: egress.mode }, "task accepted");
+    this.launches.set(task, () => {
+      if (task.stopSignal.aborted && !warm) {
+        if (upload) rmSync(upload.file, { force: true });
+        return task.endBeforeLaunch("the task was stopped before claude started");
+      }
+      if (warm) this.launchWarm(task, warm);
+      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment, addDirs);
+      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, environment, addDirs);
+      else this.launch(task, environment, addDirs);
+    });
     return task;
+  }
+
+  /**
+   * Moves a task `start` admitted on, once: clones or unpacks (for a repository or upload workspace) and starts
+   * claude, or, when the task was stopped meanwhile, ends it without claude (a warm process taken for it is ended).
+   */
+  proceed(task: TaskRun): void {
+    const launch = this.launches.get(task);
+    this.launches.delete(task);
+    launch?.();
+  }
+
+  /** Whether the task is running here now (until its `exited` is sent). */
+  has(taskId: string): boolean {
+    return this.runs.has(taskId);
+  }
+
+  /** Task ids that ended lately, so that a placement retried after its stream broke is refused (ALREADY_EXISTS). */
+  private rememberEnded(taskId: string): void {
+    this.recentlyEnded.add(taskId);
+    if (this.recentlyEnded.size > RECENTLY_ENDED) this.recentlyEnded.delete(this.recentlyEnded.values().next().value!);
   }
 
   /** The task's egress policy: its own within the worker's, or the worker's. */
@@ -179,12 +271,13 @@ export class Runner {
       version: VERSION,
       claudeVersion: claude.version,
       capacity: settings.maxSessions,
-      activeSessions: this.runs.size,
+      activeSessions: this.activeCount,
       labels: settings.labels,
       state: claude.problem ? WorkerState.BROKEN : this.draining ? WorkerState.DRAINING : WorkerState.SERVING,
-      activeTaskIds: [...this.runs.keys()],
+      activeTaskIds: this.active().map((t) => t.taskId),
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
+      retention: this.deps.transfers.info(),
       sandbox: isolation.sandbox.kind,
       sandboxProblem: isolation.sandbox.problem,
       egress: toMessage(this.deps.egress),
@@ -198,7 +291,10 @@ export class Runner {
     const poolClosed = this.pool?.close();
     const all = Promise.all([...this.runs.values()].map((s) => s.done));
     const timer = setTimeout(() => {
-      for (const s of this.runs.values()) s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
+      for (const s of this.runs.values()) {
+        s.stop(ExitReason.SHUTDOWN, "the worker shut down before the task finished");
+        this.proceed(s);
+      }
     }, graceMs);
     await all;
     await poolClosed;
@@ -210,16 +306,21 @@ export class Runner {
     await this.drain(0);
   }
 
+  /** A warm process has the warm profile's MCP config (or none): a task may take one only with the same. */
+  private warmMatches(req: RunRequest): boolean {
+    return (req.agent?.mcpConfigJson ?? "") === (this.deps.settings.warmProfile?.mcpConfigJson ?? "");
+  }
+
   /**
    * Clones the task's repository into its fresh workspace, reporting progress as `status` events (PHASE_STARTING),
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
     const { settings, isolation, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
-    task.setPhase(Phase.STARTING, `cloning ${target}`);
+    task.progress(`cloning ${target}`);
     try {
       const { commit } = await cloneRepository(spec, {
         dir: task.workspace,
@@ -232,6 +333,8 @@ export class Runner {
       });
       task.progress(commit ? `cloned ${spec.url} at ${commit.slice(0, 12)}` : `cloned ${spec.url} (an empty repository)`);
       logger.info({ taskId: task.taskId, url: spec.url, ref: spec.ref || undefined, commit }, "repository cloned");
+      const push = task.request.workspace?.push;
+      await this.deps.transfers.changes.beginClone({ taskId: task.taskId, workspace: task.workspace, prompt: task.request.prompt, push, signal: task.stopSignal }, repo, commit, this.gitMarker(task));
     } catch (err) {
       const message = err instanceof ConnectError ? err.rawMessage : `cloning ${target} failed: ${fromPlatformError(err, "preparing the clone").rawMessage}`;
       logger.warn({ taskId: task.taskId, err: scrub(describe(err), spec.token) }, "clone failed");
@@ -245,12 +348,60 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, environment);
+    this.launch(task, environment, addDirs);
+  }
+
+  /**
+   * Unpacks the task's upload into its fresh workspace (status events while it does), then starts claude; as with a
+   * clone, a failure or a stop ends the task before claude runs and removes the directory. The upload's file goes
+   * either way: it served its task. The worker's own git does this, outside the sandbox (git-command.ts).
+   */
+  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+    const { settings, isolation, logger } = this.deps;
+    task.setPhase(Phase.STARTING, "unpacking the upload");
+    try {
+      const { commit } = await unpackUpload(upload, {
+        dir: task.workspace,
+        taskId: task.taskId,
+        origin: spec.origin,
+        env: isolation.env,
+        extraEnv: this.gitMarker(task),
+        author: settings.gitAuthor,
+        timeoutMs: settings.cloneTimeoutMs,
+        signal: task.stopSignal,
+        maxUnpackedBytes: settings.maxUploadBytes * 4,
+        onProgress: (line) => task.progress(line),
+      });
+      const { header } = upload;
+      const push = task.request.workspace?.push;
+      if (commit) this.deps.transfers.changes.beginUpload({ taskId: task.taskId, workspace: task.workspace, base: commit, snapshot: header.snapshot, origin: spec.origin, push, prompt: task.request.prompt }, this.gitMarker(task));
+      logger.info({ taskId: task.taskId, uploadId: upload.id, commit: commit || undefined }, "upload unpacked");
+    } catch (err) {
+      const message = err instanceof ConnectError ? err.rawMessage : `unpacking the upload failed: ${fromPlatformError(err, "unpacking the upload").rawMessage}`;
+      logger.warn({ taskId: task.taskId, err: describe(err) }, "unpacking the upload failed");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch(scrub(message, spec.origin?.token ?? ""));
+      return;
+    } finally {
+      rmSync(upload.file, { force: true });
+    }
+    if (task.stopSignal.aborted) {
+      this.discardWorkspace(task);
+      task.endBeforeLaunch("the task was stopped before claude started");
+      return;
+    }
+    this.launch(task, environment, addDirs);
+  }
+
+  /** What every git process the worker runs for a task carries, so it is found and ended like claude's (cancel, shutdown). */
+  private gitMarker(task: TaskRun): Record<string, string> {
+    return { [TASK_ID_ENV]: task.processTag };
   }
 
   /** Whatever a failed clone left: processes first, then the directory. */
   private discardWorkspace(task: TaskRun): void {
-    signalTask(task.taskId, undefined, "SIGKILL");
+    this.deps.transfers.retention.forget(task.taskId);
+    signalTask(task.processTag, undefined, "SIGKILL");
     try {
       removeTaskWorkspace(this.deps.settings.workspaceRoot, task.workspace);
     } catch (err) {
@@ -262,22 +413,47 @@ export class Runner {
     return req.timeout ? Number(req.timeout.seconds) * 1000 + Math.round(req.timeout.nanos / 1e6) : this.deps.settings.taskTimeoutMs;
   }
 
-  /** A warm process takes the task: the task attaches first, then hears what it printed while it waited. */
+  /**
+   * A warm process takes the task: the task attaches first, then hears what it printed while it waited. A task
+   * stopped before its launch binds it only to end it (bindProcess terminates it at once), without the prompt.
+   */
   private launchWarm(task: TaskRun, warm: WarmClaude): void {
+    const stopped = task.stopSignal.aborted;
     const handle = warm.claude.handle();
     if (handle) task.bindProcess(handle, this.timeoutMs(task.request));
     warm.claude.bind(task);
-    warm.claude.sendPrompt(task.request.prompt);
+    if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
-  private launch(task: TaskRun, environment: TaskEnvironment): void {
+  private launch(task: TaskRun, environment: TaskEnvironment, addDirs: string[]): void {
     const { claude, spawnTerminal, isolation } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
-    const invocation = claudeInvocation(req, interactive ? environment.hookSettings() : undefined);
-    const spec = environment.claudeSpec([claude.bin, ...invocation.args], { newSession: !interactive, ...(interactive ? { term: "xterm-256color" } : {}) });
-    const launchOptions = { spec, sandbox: isolation.sandbox, ...(invocation.stdin !== undefined ? { stdin: invocation.stdin } : {}) };
+    let mcpConfigFile: string | undefined;
+    try {
+      // The MCP config (often with tokens) is a private file of the task, bound read-only into its sandbox.
+      const json = req.agent?.mcpConfigJson ?? "";
+      if (json) mcpConfigFile = environment.writePrivateFile(MCP_CONFIG_FILE, json);
+    } catch (err) {
+      this.deps.logger.error({ taskId: task.taskId, err }, "could not write the task's MCP config");
+      task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "writing the MCP config").rawMessage}`);
+      return;
+    }
+    const invocation = claudeInvocation(req, { ...(interactive ? { hookSettings: environment.hookSettings() } : {}), addDirs, ...(mcpConfigFile ? { mcpConfigFile } : {}) });
+    const spec = environment.claudeSpec([claude.bin, ...invocation.args], {
+      newSession: !interactive,
+      ...(interactive ? { term: "xterm-256color" } : {}),
+      ...(mcpConfigFile ? { readOnly: [mcpConfigFile] } : {}),
+      readWrite: addDirs,
+      taskEnv: req.env,
+    });
+    const launchOptions = {
+      spec,
+      sandbox: isolation.sandbox,
+      ...(invocation.stdin !== undefined ? { stdin: invocation.stdin } : {}),
+      ...(invocation.holdStdin ? { holdStdin: true } : {}),
+    };
     try {
       const process = interactive
         ? launchInteractive(
@@ -301,12 +477,12 @@ export class Runner {
 }
 
 /** claude's flags for a task with the warm profile's options; a profile that a request could not ask for is refused. */
-function warmProfileArgs(settings: WorkerSettings): string[] {
+function warmProfileArgs(settings: WorkerSettings, mcpConfigFile: string | undefined): string[] {
   const profile = create(RunRequestSchema, { prompt: "warm", agent: settings.warmProfile });
   try {
     validateRunRequest(profile, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
   } catch (err) {
     throw new SettingsError(`CC_WARM_PROFILE: ${err instanceof ConnectError ? err.rawMessage : String(err)}`);
   }
-  return claudeInvocation(profile).args;
+  return claudeInvocation(profile, mcpConfigFile ? { mcpConfigFile } : {}).args;
 }

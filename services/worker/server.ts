@@ -13,7 +13,7 @@ import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
 import { readTlsFiles } from "../common/secrets.js";
-import { seedClaudeConfig } from "./claude-home.js";
+import { claudeConfigHome, seedClaudeConfig } from "./claude-home.js";
 import { CredentialProxy, resolveCredential } from "./credential-proxy/index.js";
 import { HookEvents } from "./hook-events.js";
 import { sweepOrphans } from "./process-tree.js";
@@ -27,6 +27,8 @@ import { Runner } from "./runner.js";
 import type { WorkerSettings } from "./settings.js";
 import { spawnPty, type SpawnTerminal } from "./terminal.js";
 import { startRegistration, type Registration } from "./registration.js";
+import { transferService } from "./transfer-service.js";
+import { createTransfers } from "./transfers.js";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -66,6 +68,8 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const claude = await probeClaude(settings.claudeBin);
   if (claude.problem) logger.error({ problem: claude.problem }, "claude is not usable; tasks will be refused");
   const isolation = await isolationFor(settings, env, claude.bin, options.secrets ?? new Secrets(), logger);
+  // Before the runner (and its warm pool) makes task directories: leftovers of an earlier run are taken in here.
+  const transfers = createTransfers(settings, env, logger);
   const runner = new Runner({
     settings,
     claude,
@@ -74,13 +78,17 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     isolation: isolation.isolation,
     egress: isolation.egress,
     secrets: isolation.secrets,
+    transfers,
   });
   const health = new HealthState([WorkerService.typeName]);
   const metrics = settings.metrics ? workerMetrics(runner, isolation.isolation, health, logger) : undefined;
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      workerRoutes(workerService(runner, settings.disconnectGraceMs))(router);
+      workerRoutes({
+        ...workerService(runner, settings.disconnectGraceMs),
+        ...transferService({ transfers, isRunning: (id) => runner.has(id), maxCopyBytes: settings.maxCopyBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },
@@ -127,6 +135,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       await drained;
       await runner.close();
       await isolation.close();
+      transfers.close();
       health.close();
       await server.close(1000);
     },
@@ -140,9 +149,10 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
  */
 async function isolationFor(settings: WorkerSettings, env: NodeJS.ProcessEnv, claudeBin: string, secrets: Secrets, logger: Logger) {
   const home = settings.claudeHome || env["HOME"] || tmpdir();
-  if (settings.claudeConfigDir) seedClaudeConfig(home, settings.claudeConfigDir);
-  const configDir = env["CLAUDE_CONFIG_DIR"] || join(home, ".claude");
-  const stateFile = env["CLAUDE_CONFIG_DIR"] ? join(configDir, ".claude.json") : join(home, ".claude.json");
+  // The worker's claude configuration (~/.claude, or CLAUDE_CONFIG_DIR: the embedded cluster gives its claude one of
+  // its own) is what each task's private HOME is seeded from; CC_CLAUDE_CONFIG is copied into it first.
+  const { dir: configDir, file: stateFile } = claudeConfigHome(home, env);
+  if (settings.claudeConfigDir) seedClaudeConfig(configDir, settings.claudeConfigDir);
   const homes = new TaskHomes(join(home, ".claudecluster"), { configDir, stateFile }, new TranscriptStore(join(configDir, "projects")), logger);
   const orphans = homes.orphans();
   const killed = sweepOrphans(orphans);
@@ -160,7 +170,8 @@ async function isolationFor(settings: WorkerSettings, env: NodeJS.ProcessEnv, cl
   const sandbox = await createSandbox({
     mode: settings.sandbox,
     // What a task must not see even where it lies under a directory every sandbox reads (/etc, /opt, /usr).
-    hidden: [settings.workerTokenFile, settings.tlsKey, settings.claudeConfigDir, home, configDir, settings.workspaceRoot, env["CC_TOKEN_FILE"] ?? ""].filter(Boolean),
+    // Uploads and recorded changes of every task, too, wherever they are kept.
+    hidden: [settings.workerTokenFile, settings.tlsKey, settings.claudeConfigDir, home, configDir, settings.workspaceRoot, settings.uploadDir, settings.changesDir, env["CC_TOKEN_FILE"] ?? ""].filter(Boolean),
     readOnly: settings.sandboxBind,
     isolatedNetworks: settings.egress.mode !== "open",
   });

@@ -4,10 +4,13 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { RunMode } from "../../gen/claudecluster/v1/run_pb.js";
 import type { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
 import { failedPrecondition, invalidArgument } from "../common/errors.js";
+import { checkAnswer } from "../common/permission-answer.js";
 import type { Runner } from "./runner.js";
 import { ExitReason, type TaskRun } from "./task-run.js";
+import type { TransferMethod } from "./transfer-service.js";
 
-export function workerService(runner: Runner, disconnectGraceMs: number): ServiceImpl<typeof WorkerService> {
+/** The RPCs about running tasks; those that move bytes are in transfer-service.ts. */
+export function workerService(runner: Runner, disconnectGraceMs: number): Omit<ServiceImpl<typeof WorkerService>, TransferMethod> {
   function interactive(taskId: string): TaskRun {
     const task = runner.get(taskId);
     if (task.mode !== RunMode.INTERACTIVE) throw failedPrecondition(`task ${taskId} is headless; only interactive tasks take input and resizes`);
@@ -17,10 +20,23 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
   return {
     async *run(req, ctx) {
       const task = runner.start(req);
+      let launched = false;
       try {
-        for await (const event of task.events(ctx.signal)) yield event;
+        for await (const event of task.events(ctx.signal)) {
+          yield event;
+          // The first event is the acknowledgement (services/worker/runner.ts): handed to the transport, it lets
+          // claude start. A caller that never receives it (its stream broke) may place the task again, but only here.
+          if (!launched) {
+            launched = true;
+            runner.proceed(task);
+          }
+        }
       } finally {
-        if (!task.ended) task.callerDisconnected(disconnectGraceMs);
+        if (!launched) {
+          // Gone before the acknowledgement was sent: nothing is started for a caller that will not see it.
+          task.stop(ExitReason.CLIENT_GONE, "the caller went away before the task was launched");
+          runner.proceed(task);
+        } else if (!task.ended) task.callerDisconnected(disconnectGraceMs);
       }
     },
 
@@ -45,9 +61,17 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
     async cancel(req) {
       const task = runner.get(req.taskId);
       task.stop(ExitReason.CANCELLED, req.reason ? `cancelled: ${req.reason}` : "cancelled");
+      // Not launched yet: it ends now, without claude.
+      runner.proceed(task);
       // Answer once claude and its children are gone, so a caller can rely on it.
       await task.done;
       return {};
+    },
+
+    answerPermission(req) {
+      // The answer itself first, as the router does, so both say the same about a malformed one.
+      checkAnswer(req);
+      return { resolved: runner.get(req.taskId).answerPermission(req) };
     },
 
     getInfo() {

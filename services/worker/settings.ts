@@ -57,13 +57,24 @@ export const WORKER_SETTINGS = {
   disconnectGraceMs: { env: "CC_DISCONNECT_GRACE", default: "10s", description: "How long a task outlives a caller that went away.", parse: duration },
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are stopped.", parse: duration },
   killGraceMs: { env: "CC_KILL_GRACE", default: "5s", description: "Between SIGTERM and SIGKILL when a task is stopped.", parse: duration },
+  permissionTimeoutMs: {
+    env: "CC_PERMISSION_TIMEOUT",
+    default: "10m",
+    description: "How long a permission request of a task started with `ask_permissions` waits for an answer (AnswerPermission); then the tool call is denied.",
+    parse: (raw: string) => {
+      const ms = duration(raw);
+      if (ms < 1000) throw new Error("must be at least 1s");
+      return ms;
+    },
+  },
   cloneTimeoutMs: { env: "CC_CLONE_TIMEOUT", default: "5m", description: "Longest a task's repository clone (`workspace.repository`) may take; past it the task fails before claude starts.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
   streamBufferBytes: { env: "CC_STREAM_BUFFER_BYTES", default: "1048576", description: "Per-task output buffer; claude is paused while a slow reader leaves it full.", parse: integer(16 * 1024, 256 * 1024 * 1024) },
   maxOutputBytes: {
     env: "CC_MAX_OUTPUT_BYTES",
-    default: "104857600",
-    description: "Output one task may print (claude's messages and raw output, in bytes) before it is stopped with reason OUTPUT_LIMIT; 0 for no limit.",
+    default: "33554432",
+    description:
+      "Output one task may print, in bytes (claude's stream-json lines as UTF-8, and raw terminal or stderr bytes), before it is stopped with reason OUTPUT_LIMIT; 0 for no limit. Keep it below the router's CC_TASK_LOG_BYTES.",
     parse: integer(0, Number.MAX_SAFE_INTEGER),
   },
   warmPool: {
@@ -98,6 +109,65 @@ export const WORKER_SETTINGS = {
       "Where tasks may connect beyond the model API: `open`, `none`, or an allowlist of hosts (`example.com`, `*.example.com`, `host:port`, IP addresses) and presets (`@anthropic`, `@package-registries`, `@git-hosts`). Enforced in the sandbox; a task may narrow it.",
     parse: egressPolicy,
   },
+  maxUploadBytes: {
+    env: "CC_MAX_UPLOAD_BYTES",
+    default: "536870912",
+    description: "Largest upload (`cc run --upload`: a git bundle or a tarball) accepted, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
+  uploadStagingBytes: {
+    env: "CC_UPLOAD_STAGING_BYTES",
+    default: "2147483648",
+    description: "Bytes of uploads that may wait for their tasks at once; past it new uploads get RESOURCE_EXHAUSTED.",
+    parse: integer(1024, 1024 * 1024 * 1024 * 1024),
+  },
+  uploadTtlMs: { env: "CC_UPLOAD_TTL", default: "15m", description: "An upload no task has used for this long is removed.", parse: duration },
+  uploadDir: {
+    env: "CC_UPLOAD_DIR",
+    default: "",
+    description: "Where uploads wait for their tasks; default `<CC_WORKSPACE_ROOT>/.uploads`.",
+    parse: text,
+  },
+  changesDir: {
+    env: "CC_CHANGES_DIR",
+    default: "",
+    description: "Where the recorded changes of ended tasks are kept (outliving their workspaces); default `<CC_WORKSPACE_ROOT>/.changes`.",
+    parse: text,
+  },
+  changesRetainAgeMs: { env: "CC_CHANGES_RETAIN_AGE", default: "24h", description: "How long an ended task's recorded changes (patch and bundle) are kept.", parse: duration },
+  changesRetainBytes: {
+    env: "CC_CHANGES_RETAIN_BYTES",
+    default: "2147483648",
+    description: "Bytes the recorded changes of all ended tasks may take together; past it the oldest go first.",
+    parse: integer(1024 * 1024, 1024 * 1024 * 1024 * 1024),
+  },
+  maxChangesBytes: {
+    env: "CC_MAX_CHANGES_BYTES",
+    default: "268435456",
+    description: "Largest patch or bundle recorded for one task; a larger one is not kept (the summary says so).",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
+  changesTimeoutMs: { env: "CC_CHANGES_TIMEOUT", default: "2m", description: "Longest recording a task's changes may take when it ends.", parse: duration },
+  pushTimeoutMs: { env: "CC_PUSH_TIMEOUT", default: "5m", description: "Longest a task's push (`workspace.push`) may take.", parse: duration },
+  gitAuthor: {
+    env: "CC_GIT_AUTHOR",
+    default: "ClaudeCluster <claudecluster@localhost>",
+    description: "`Name <email>` of commits made in task workspaces: claude's own, and the one of what it left uncommitted.",
+    parse: identity,
+  },
+  workspaceRetainAgeMs: { env: "CC_WORKSPACE_RETAIN_AGE", default: "24h", description: "How long an ended task's own workspace is kept (for `cc ls` and `cc cp`) before it is reclaimed.", parse: duration },
+  workspaceRetainBytes: {
+    env: "CC_WORKSPACE_RETAIN_BYTES",
+    default: "10737418240",
+    description: "Bytes the workspaces of ended tasks may take together; past it the oldest are reclaimed first.",
+    parse: integer(0, Number.MAX_SAFE_INTEGER),
+  },
+  maxCopyBytes: {
+    env: "CC_MAX_COPY_BYTES",
+    default: "536870912",
+    description: "Largest file or directory `cc cp` moves in or out of a workspace in one call, in bytes.",
+    parse: integer(1, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
 
@@ -116,6 +186,13 @@ function egressPolicy(raw: string) {
   }
 }
 
+/** `Name <email>`, as git writes an identity. */
+function identity(raw: string): string {
+  const value = raw.trim();
+  if (!/^[^<>\n]+<[^<>\s]+>$/.test(value)) throw new Error("expected `Name <email>`, e.g. `ClaudeCluster <claudecluster@localhost>`");
+  return value;
+}
+
 /** `AgentOptions` in protobuf JSON; empty means none (a task that sets no options). */
 function agentProfile(raw: string): AgentOptions {
   if (!raw.trim()) return create(AgentOptionsSchema);
@@ -130,6 +207,8 @@ export type WorkerSettings = SettingsOf<typeof WORKER_SETTINGS>;
 
 export function readWorkerSettings(env: Record<string, string | undefined> = process.env): WorkerSettings {
   const settings = readSettings(WORKER_SETTINGS, env);
+  settings.uploadDir ||= join(settings.workspaceRoot, ".uploads");
+  settings.changesDir ||= join(settings.workspaceRoot, ".changes");
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
   return settings;
 }

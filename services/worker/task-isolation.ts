@@ -6,8 +6,7 @@
 // A task's network is its own (a namespace with only loopback, bridged to the worker's proxies over unix sockets)
 // unless its egress policy is open or the sandbox cannot isolate networks; then it shares the worker's network and
 // reaches the proxies on the worker's loopback, where its token (API) and its claude process (hooks) identify it.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { realpathSync } from "node:fs";
 import type { ConnectionBlocked } from "../../gen/claudecluster/v1/run_pb.js";
@@ -20,6 +19,7 @@ import { hookSettingsJson, type HookConnection, type HookEvent, type HookEvents 
 import { sandboxedCommand, TASK_ID_ENV, taskProcesses } from "./process-tree.js";
 import type { Secrets } from "./redact.js";
 import { BRIDGE_PORTS, type LaunchSpec, type Sandbox } from "./sandbox/index.js";
+import { createRuntimeDir } from "./runtime-dir.js";
 import type { TaskHomes } from "./task-home/index.js";
 
 /** Variables that carry the model API credential or its location: the credential proxy stands in for them. */
@@ -31,6 +31,8 @@ const CLAUDE_FILE_ENV = ["NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
 /** Variables naming files git needs for a clone: certificates, and the ssh agent's socket. */
 const GIT_FILE_ENV = ["GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSH_AUTH_SOCK"];
 const MAX_COMMAND_CHARS = 200;
+/** The name of a task's private copy of its `agent.mcp_config_json` (writePrivateFile), passed to claude's --mcp-config. */
+export const MCP_CONFIG_FILE = "mcp-config.json";
 
 export interface IsolationDeps {
   sandbox: Sandbox;
@@ -57,8 +59,11 @@ export interface TaskEnvironmentOptions {
 }
 
 export class Isolation {
-  /** Per-task sockets: a short path under the system's temporary directory (unix socket paths are limited to 108 bytes). */
-  private readonly runtimeDir = mkdtempSync(join(tmpdir(), "cc-rt-"));
+  /**
+   * Per-task sockets and private files: a short path under the system's temporary directory (unix socket paths are
+   * limited to 108 bytes), swept at the next start if the worker dies first (runtime-dir.ts).
+   */
+  private readonly runtimeDir = createRuntimeDir();
   private next = 0;
   private blockedCount = 0;
   private readonly claudeDir: string;
@@ -90,6 +95,17 @@ export class Isolation {
     const dir = join(this.runtimeDir, String(++this.next));
     mkdirSync(dir, { mode: 0o700 });
     return new TaskEnvironment(tag, dir, options, this.deps, this.claudeDir, this.isolates(options.egress), () => this.blockedCount++);
+  }
+
+  /**
+   * Writes a file of the worker's that every sandbox it is bound into may read (0600, in the worker's private
+   * runtime directory, outside the workspace root), e.g. the warm pool's --mcp-config; removed at close.
+   */
+  writeWorkerFile(name: string, content: string): string {
+    if (!/^[\w.-]+$/.test(name) || name.endsWith(".sock")) throw new Error(`not a worker file name: ${name}`);
+    const path = join(this.runtimeDir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
   }
 
   close(): void {
@@ -185,8 +201,11 @@ export class TaskEnvironment {
     return hookSettingsJson(this.deps.hooks.url(this.tag, this.isolated ? BRIDGE_PORTS.hooks : undefined));
   }
 
-  /** How to run claude (`argv`) for this task. `readOnly`: more paths it needs to read (per-task files). */
-  claudeSpec(argv: string[], options: { term?: string; readOnly?: string[]; newSession: boolean }): LaunchSpec {
+  /**
+   * How to run claude (`argv`) for this task. `readOnly`: more paths it needs to read (per-task files); `readWrite`:
+   * more directories it works in (`agent.add_dirs`); `taskEnv`: the task's own variables (RunRequest.env).
+   */
+  claudeSpec(argv: string[], options: { term?: string; readOnly?: string[]; readWrite?: string[]; taskEnv?: Readonly<Record<string, string>>; newSession: boolean }): LaunchSpec {
     const { sandbox, env, credentialProxy } = this.deps;
     const source = { ...env };
     for (const key of [...CREDENTIAL_ENV, ...(this.isolated ? PROXY_ENV : [])]) delete source[key];
@@ -210,10 +229,11 @@ export class TaskEnvironment {
     return {
       argv,
       cwd: this.options.workspace,
-      env: claudeEnv(source, { home: this.home, ...(options.term ? { term: options.term } : {}), extra }),
+      env: claudeEnv(source, { home: this.home, ...(options.term ? { term: options.term } : {}), ...(options.taskEnv ? { taskEnv: options.taskEnv } : {}), extra }),
       workspace: this.options.workspace,
       home: this.home,
       readOnly: [this.claudeDir, ...namedPaths(source, CLAUDE_FILE_ENV), ...(options.readOnly ?? [])],
+      readWrite: options.readWrite ?? [],
       network: this.isolated ? "isolated" : "host",
       bridges: this.isolated
         ? [

@@ -8,6 +8,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   type ConnectionBlockedSchema,
   ExitReason,
+  type Exited,
   ExitedSchema,
   OutputStream,
   Phase,
@@ -17,11 +18,15 @@ import {
   RunMode,
   type RunEvent,
   type RunRequest,
+  type ClaudeMessage,
 } from "../../gen/claudecluster/v1/run_pb.js";
+import type { AnswerPermissionRequest, PermissionResolved } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { EventQueue } from "../common/event-queue.js";
 import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
-import { signalTask } from "./process-tree.js";
+import { failedPrecondition } from "../common/errors.js";
+import { PermissionRelay, parseControlMessage } from "./permissions.js";
+import { signalTask, whenTaskProcessesGone } from "./process-tree.js";
 import { StreamRedactor, type Secrets } from "./redact.js";
 import { parseStreamJsonLine } from "./stream-json.js";
 
@@ -40,6 +45,13 @@ export interface TaskRunConfig {
   processTag?: string;
   /** Values redacted from the task's messages and output. */
   secrets?: Secrets;
+  /** Headless with `ask_permissions`: claude's permission prompts are relayed, and denied after this long unanswered. */
+  permissionTimeoutMs?: number;
+  /**
+   * Runs once the task has ended and its processes are gone, before `exited` is sent; what it resolves with is added
+   * to `exited` (the recorded changes: services/worker/changes).
+   */
+  beforeExit?: () => Promise<Partial<Pick<Exited, "changes">>>;
   logger: Logger;
 }
 
@@ -68,6 +80,8 @@ export interface TaskRunSink {
   noteSessionId(sessionId: string): void;
   exited(exit: ProcessExit): void;
   endBeforeLaunch(message: string): void;
+  /** A control-protocol line claude printed (headless with `--permission-prompt-tool stdio`). */
+  control(message: ClaudeMessage): void;
 }
 
 /** An event's body, as a plain object or a message. */
@@ -91,13 +105,19 @@ export class TaskRun implements TaskRunSink {
   private readonly preparation = new AbortController();
   private idleTimer: NodeJS.Timeout | undefined;
   private finished = false;
+  /** Ended, with `exited` waiting for beforeExit. */
+  private finishing = false;
   private outputBytes = 0;
   private readonly redactors = new Map<OutputStream, StreamRedactor>();
   private redactionTimer: NodeJS.Timeout | undefined;
+  /** Output bytes printed after the task was told to stop, past the buffer: not kept. */
+  private droppedWhileStopping = 0;
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
   readonly processTag: string;
+  /** claude's permission prompts waiting for an answer; only for a headless task with `ask_permissions`. */
+  readonly permissions: PermissionRelay | undefined;
   private resolveDone!: () => void;
-  /** Resolves once `exited` has been queued and every process of the task is gone. */
+  /** Resolves once `exited` has been queued and every process of the task is gone (or at most the kill grace later). */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
 
   constructor(
@@ -114,6 +134,14 @@ export class TaskRun implements TaskRunSink {
       sizeOf: eventSize,
       onPressure: (pause) => (pause ? this.process?.pause() : this.process?.resume()),
     });
+    if (config.permissionTimeoutMs !== undefined) {
+      this.permissions = new PermissionRelay({
+        taskId,
+        sink: this,
+        write: (line) => this.process?.write?.(Buffer.from(line)),
+        timeoutMs: config.permissionTimeoutMs,
+      });
+    }
   }
 
   get pid(): number | undefined {
@@ -154,7 +182,7 @@ export class TaskRun implements TaskRunSink {
 
   /** Ends the task early for `reason`. Only the first reason counts. */
   stop(reason: ExitReason, message: string): void {
-    if (this.end || this.finished) return;
+    if (this.end || this.finished || this.finishing) return;
     this.end = { reason, message };
     this.config.logger.info({ taskId: this.taskId, reason: ExitReason[reason] }, "stopping task");
     if (this.process) this.terminate();
@@ -175,6 +203,12 @@ export class TaskRun implements TaskRunSink {
     this.process?.resize?.(cols, rows);
   }
 
+  /** Answers one of claude's permission prompts (AnswerPermission). */
+  answerPermission(req: AnswerPermissionRequest): PermissionResolved {
+    if (!this.permissions) throw failedPrecondition(`task ${this.taskId} was not started with agent.ask_permissions, so it never waits for approval`);
+    return this.permissions.answer(req);
+  }
+
   // TaskRunSink: called by the launchers.
 
   emit(event: EventBody): void {
@@ -186,12 +220,16 @@ export class TaskRun implements TaskRunSink {
   /** Numbers an event and queues it. */
   private push(event: EventBody): void {
     if (this.finished) return;
-    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered.
-    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) return;
+    // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered; `exited`
+    // says how much.
+    if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) {
+      this.droppedWhileStopping += event.value.data?.length ?? 0;
+      return;
+    }
     this.seq += 1n;
     const ev = create(RunEventSchema, { taskId: this.taskId, seq: this.seq, time: timestampNow(), event });
     this.queue.push(ev);
-    if (event?.case === "output" || event?.case === "message") this.countOutput(eventSize(ev));
+    if (event?.case === "output" || event?.case === "message" || event?.case === "permissionRequest") this.countOutput(outputBytes(ev));
   }
 
   private countOutput(bytes: number): void {
@@ -219,6 +257,12 @@ export class TaskRun implements TaskRunSink {
     this.emit({ case: "status", value: { phase: this.phase, detail } });
   }
 
+  control(message: ClaudeMessage): void {
+    // Without a relay claude has no reason to speak the protocol; whatever it printed is kept as output.
+    if (!this.permissions) return this.emit({ case: "message", value: message });
+    this.permissions.onControl(parseControlMessage(JSON.parse(message.json) as Record<string, unknown>));
+  }
+
   setResult(result: ResultSummary): void {
     const secrets = this.config.secrets;
     if (secrets?.contains(result.result)) result.result = secrets.redact(result.result);
@@ -235,7 +279,7 @@ export class TaskRun implements TaskRunSink {
   }
 
   exited(exit: ProcessExit): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
     // claude is gone; anything it left behind goes with it.
     signalTask(this.processTag, this.process?.pid, "SIGKILL");
     const result = this.result ?? (this.sessionId ? create(ResultSummarySchema, { sessionId: this.sessionId }) : undefined);
@@ -254,8 +298,30 @@ export class TaskRun implements TaskRunSink {
   }
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
+    this.finishing = true;
     this.flushRedactors();
+    // Requests still waiting are withdrawn before `exited`, which is always last.
+    this.permissions?.close();
+    if (this.droppedWhileStopping > 0) {
+      const note = `${this.droppedWhileStopping} bytes of output printed while the task was being stopped were not kept`;
+      exited = { ...exited, message: exited.message ? `${exited.message} (${note})` : note };
+    }
+    // No timeout, idle or grace timer may stop a task that has ended.
+    for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.idleTimer);
+    const before = this.config.beforeExit;
+    if (!before) return this.sendExited(exited);
+    before().then(
+      (extra) => this.sendExited({ ...exited, ...extra }),
+      (err: unknown) => {
+        this.config.logger.error({ taskId: this.taskId, err }, "before the end of the task");
+        this.sendExited(exited);
+      },
+    );
+  }
+
+  private sendExited(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined } & Partial<Pick<Exited, "changes">>): void {
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();
@@ -265,7 +331,10 @@ export class TaskRun implements TaskRunSink {
       { taskId: this.taskId, exitCode: exited.exitCode, signal: exited.signal || undefined, reason: ExitReason[exited.reason] },
       "task ended",
     );
-    this.resolveDone();
+    void whenTaskProcessesGone(this.processTag, this.process?.pid, this.config.killGraceMs + 1000).then((left) => {
+      if (left.length > 0) this.config.logger.error({ taskId: this.taskId, pids: left }, "processes of the task outlived SIGKILL");
+      this.resolveDone();
+    });
   }
 
   /** SIGTERM to every process of the task now; SIGKILL after the grace period if claude has not exited. */
@@ -318,7 +387,7 @@ export class TaskRun implements TaskRunSink {
   }
 
   private schedule(ms: number, fn: () => void): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
@@ -326,6 +395,14 @@ export class TaskRun implements TaskRunSink {
     t.unref();
     this.timers.add(t);
   }
+}
+
+/** Bytes of output an event carries, as CC_MAX_OUTPUT_BYTES counts them: a message's JSON line in UTF-8, raw bytes as they are. */
+export function outputBytes(event: RunEvent): number {
+  const e = event.event;
+  if (e.case === "output") return e.value.data.length;
+  if (e.case === "message") return Buffer.byteLength(e.value.json, "utf8");
+  return 0;
 }
 
 export { OutputStream, Phase, ExitReason };

@@ -54,8 +54,9 @@ export class WarmPool {
   private readonly args: string[];
 
   constructor(private readonly options: WarmPoolOptions) {
-    // The prompt comes later, as a stream-json message on stdin.
-    this.args = [...options.profileArgs, "--input-format=stream-json"];
+    // The prompt comes later, as a stream-json message on stdin (a profile with ask_permissions already says so).
+    const streamInput = "--input-format=stream-json";
+    this.args = options.profileArgs.includes(streamInput) ? [...options.profileArgs] : [...options.profileArgs, streamInput];
   }
 
   start(): void {

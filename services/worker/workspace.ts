@@ -2,11 +2,11 @@
 // can name; a named directory is <root>/<name>, shared by the tasks that name it (the root itself, ".", only on a
 // worker that allows it: `cc run` with no router, whose root is the user's own directory). Names are
 // validated in the request, and the resolved real path is checked again, so a symlink a task planted cannot lead out
-// of the root, to the root, or into another task's fresh workspace. A repository
-// is cloned into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
+// of the root, to the root, or into another task's fresh workspace. A repository is cloned (an upload unpacked)
+// into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
 // reused task id must not see or destroy an earlier task's work); it is removed again if the clone fails.
 import { mkdirSync, realpathSync, rmSync } from "node:fs";
-import { join, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import type { Workspace } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument } from "../common/errors.js";
 
@@ -15,7 +15,7 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
   const source = workspace?.source.case;
-  const field = source === "repository" ? "workspace.repository" : "workspace.directory";
+  const field = source === "repository" ? "workspace.repository" : source === "upload" ? "workspace.upload" : "workspace.directory";
   let dir: string;
   if (source === "directory") {
     dir = join(realRoot, workspace!.source.value as string);
@@ -26,12 +26,12 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
     mkdirSync(tasks, { recursive: true });
     if (realpathSync(tasks) !== tasks) throw invalidArgument(field, "resolves outside the worker's workspace root");
     dir = join(tasks, taskId);
-    if (source === "repository") {
+    if (source === "repository" || source === "upload") {
       try {
         mkdirSync(dir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-          throw failedPrecondition(`the workspace of task ${taskId} already exists; a repository is cloned into a new directory, so use a new task id`);
+          throw failedPrecondition(`the workspace of task ${taskId} already exists; a repository or an upload goes into a new directory, so use a new task id`);
         }
         throw err;
       }
@@ -40,14 +40,42 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
     }
   }
   const real = realpathSync(dir);
+  if (source === "directory") checkNamedDirectory(real, realRoot, workspace!.source.value as string, field, allowRoot);
+  else if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
+  return real;
+}
+
+/**
+ * The directories of `agent.add_dirs` (validated names under the root), created if missing, as real paths. They
+ * are bound read-write into the task's sandbox, so they follow the rules of `workspace.directory`: a symlink cannot
+ * lead out of the root, to the root (unless `allowRoot`) or into its own directories (other tasks' workspaces).
+ */
+export function prepareExtraDirectories(root: string, dirs: readonly string[], allowRoot = false): string[] {
+  if (dirs.length === 0) return [];
+  mkdirSync(root, { recursive: true });
+  const realRoot = realpathSync(root);
+  return dirs.map((name, i) => {
+    const dir = join(realRoot, name);
+    mkdirSync(dir, { recursive: true });
+    const real = realpathSync(dir);
+    checkNamedDirectory(real, realRoot, name, `agent.add_dirs[${i}]`, allowRoot);
+    return real;
+  });
+}
+
+/**
+ * A directory a request named (`name`, resolved to `real`) must lie under the root and not in the root's own
+ * directories, whose names start with "." (.tasks: other tasks' workspaces; uploads and recorded changes); the root
+ * itself only when it was named as "." on a worker that allows it.
+ */
+function checkNamedDirectory(real: string, realRoot: string, name: string, field: string, allowRoot: boolean): void {
   if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
-  if (source === "directory" && real === realRoot && !allowRoot) {
+  if (real === realRoot && name === "." && !allowRoot) {
     throw invalidArgument(field, '"." is the workspace root, which holds every task\'s workspace; name a directory under it, e.g. "myproject"');
   }
-  if (source === "directory" && (real === realRoot ? workspace!.source.value !== "." : isUnder(real, join(realRoot, ".tasks")))) {
+  if (real === realRoot ? name !== "." : relative(realRoot, real).split(sep).some((part) => part.startsWith("."))) {
     throw invalidArgument(field, "resolves to the workspace root or another task's workspace; name a directory of its own");
   }
-  return real;
 }
 
 /** Removes a fresh task directory (a failed clone's); refuses anything that is not <root>/.tasks/<id>. */

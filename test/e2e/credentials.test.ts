@@ -108,7 +108,7 @@ describe("the credential proxy, with the real claude in the sandbox", () => {
     const home = join(root, "direct-home");
     const workspace = join(root, "direct-workspace");
     mkdirSync(workspace, { recursive: true });
-    prepareClaudeHome(home, workspace, API_KEY);
+    prepareClaudeHome(join(home, ".claude.json"), workspace, API_KEY);
     // Not spawnSync: the scripted model answering claude runs in this process.
     const direct = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(bundledClaudePath()!, ["-p", "--output-format=stream-json", "--verbose", "--include-partial-messages"], {

@@ -14,6 +14,7 @@ import { WireType } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { AnswerPermissionRequestSchema, PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, RunMode, type RunEvent, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { WorkerInfoSchema, WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
@@ -360,6 +361,14 @@ describe("hostile inputs", () => {
       { name: "task_id with control characters", targets: both, call: run({ prompt: "x", taskId: CONTROL_ID }), expect: invalid("task_id: must be 1-64 letters") },
       { name: 'worker_id "../hw1"', targets: ["router"], call: run({ prompt: "x", workerId: "../hw1" }), expect: invalid("worker_id: must be 1-64 letters") },
       { name: 'label key "a b"', targets: both, call: run({ prompt: "x", labels: { "a b": "x" } }), expect: invalid('labels: key "a b" must be') },
+      { name: "env HOME (reserved by the worker)", targets: both, call: run({ prompt: "x", env: { HOME: "/tmp" } }), expect: invalid("env: HOME is reserved by the worker") },
+      { name: "env ANTHROPIC_BASE_URL (would send the worker's key elsewhere)", targets: both, call: run({ prompt: "x", env: { ANTHROPIC_BASE_URL: "http://evil.example" } }), expect: invalid("env: ANTHROPIC_BASE_URL is reserved by the worker (every ANTHROPIC_* name is)") },
+      { name: "env name with control characters", targets: both, call: run({ prompt: "x", env: { "A\u001b[2JB": "v" } }), expect: invalid("env:", "is not a variable name") },
+      { name: "env value of 1 MiB", targets: both, call: run({ prompt: "x", env: { BIG: "x".repeat(1024 * 1024) } }), expect: invalid("env: the value of BIG is over 32 KiB") },
+      { name: "add_dirs ../up", targets: both, call: run({ prompt: "x", agent: { addDirs: ["../up"] } }), expect: invalid("agent.add_dirs[0]", "relative path") },
+      { name: "settings_json that is not JSON", targets: both, call: run({ prompt: "x", agent: { settingsJson: "{" } }), expect: invalid("agent.settings_json: is not valid JSON") },
+      { name: 'fallback_model "--verbose"', targets: both, call: run({ prompt: "x", agent: { fallbackModel: "--verbose" } }), expect: invalid('agent.fallback_model: must not start with "-"') },
+      { name: "json_schema for an interactive task", targets: both, call: run({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { jsonSchema: "{}" } }), expect: invalid("agent.json_schema: applies to headless tasks only") },
     ];
     it.each(cases(rows))("$label", ({ row, target }) => check(row, target));
     it("still serving", () => stillServing("bad Run fields"));
@@ -589,6 +598,8 @@ describe("hostile inputs", () => {
       { name: "RegisterWorker worker_id with control characters", targets: ["router"], call: register("http://127.0.0.1:9", "evil\u001b[2J\nid"), expect: invalid("info.worker_id") },
       { name: "RegisterWorker worker_id of 300 characters", targets: ["router"], call: register("http://127.0.0.1:9", "w".repeat(300)), expect: invalid("info.worker_id") },
       { name: "ListTasks limit 1000000000", targets: ["router"], call: () => answerOf(() => routerClient.listTasks({ limit: 1_000_000_000 })), expect: invalid("limit: must be at most 1000") },
+      { name: "ListTasks with a page token it did not issue", targets: ["router"], call: () => answerOf(() => routerClient.listTasks({ pageToken: "../../etc/passwd" })), expect: invalid("page_token: is not a token ListTasks returned") },
+      { name: "ListTasks worker_id with control characters", targets: ["router"], call: () => answerOf(() => routerClient.listTasks({ workerId: "a\u001b[2J" })), expect: invalid("worker_id: must be 1-64 letters") },
       {
         name: "ListTasks limit -1 (int64 varint in a uint32 field)",
         targets: ["router"],
@@ -602,6 +613,43 @@ describe("hostile inputs", () => {
       expect(workers.map((w) => `${w.id} ${w.url.slice(0, 60)}`)).toEqual([expect.stringMatching(/^hw1 http:\/\/127\.0\.0\.1:\d+$/)]);
     });
     it("still serving", () => stillServing("registrations"));
+  });
+
+  // ---------------------------------------------------------------------------------------------------------------
+  describe("permission answers", () => {
+    const answer = (t: Target, req: MessageInitShape<typeof AnswerPermissionRequestSchema>) =>
+      answerOf(() => (t.name === "router" ? routerClient.answerPermission(req) : workerClient.answerPermission(req)));
+    const unknownTask = "01jb3k5x2q7w9h4r8t6y1m0c3d";
+    const ok = { taskId: unknownTask, requestId: "r1", decision: PermissionDecision.ALLOW };
+    const both: TargetName[] = ["router", "worker"];
+    const rows: Row[] = [
+      { name: "AnswerPermission without task_id", targets: both, call: (t) => answer(t, { ...ok, taskId: "" }), expect: invalid("task_id", "required") },
+      { name: "AnswerPermission task_id with control characters", targets: both, call: (t) => answer(t, { ...ok, taskId: "evil\u001b[2J" }), expect: invalid("task_id") },
+      { name: "AnswerPermission without request_id", targets: both, call: (t) => answer(t, { ...ok, requestId: "" }), expect: invalid("request_id", "required") },
+      { name: "AnswerPermission request_id of 500 characters", targets: both, call: (t) => answer(t, { ...ok, requestId: "r".repeat(500) }), expect: invalid("request_id", "at most 128") },
+      { name: "AnswerPermission request_id with a newline", targets: both, call: (t) => answer(t, { ...ok, requestId: "r1\nr2" }), expect: invalid("request_id") },
+      { name: "AnswerPermission without a decision", targets: both, call: (t) => answer(t, { ...ok, decision: PermissionDecision.UNSPECIFIED }), expect: invalid("decision", "PERMISSION_DECISION_ALLOW") },
+      { name: "AnswerPermission decision 99 (unknown enum value)", targets: both, call: (t) => answer(t, { ...ok, decision: 99 as PermissionDecision }), expect: invalid("decision") },
+      { name: "AnswerPermission updated_input_json a JSON array", targets: both, call: (t) => answer(t, { ...ok, updatedInputJson: "[1,2]" }), expect: invalid("updated_input_json", "JSON object") },
+      { name: "AnswerPermission updated_input_json not JSON", targets: both, call: (t) => answer(t, { ...ok, updatedInputJson: "{nope" }), expect: invalid("updated_input_json", "not valid JSON") },
+      { name: "AnswerPermission updated_input_json of 1.1 MiB", targets: both, call: (t) => answer(t, { ...ok, updatedInputJson: `{"a":"${"x".repeat(1_150_000)}"}` }), expect: invalid("updated_input_json", "1048576 bytes") },
+      { name: "AnswerPermission deny message of 5000 characters", targets: both, call: (t) => answer(t, { ...ok, decision: PermissionDecision.DENY, message: "m".repeat(5000) }), expect: invalid("message", "4096") },
+      { name: "AnswerPermission allow with a message", targets: both, call: (t) => answer(t, { ...ok, message: "why" }), expect: invalid("message", "DENY only") },
+      {
+        name: "AnswerPermission for an unknown task",
+        targets: both,
+        call: (t) => answer(t, ok),
+        expect: (t) => ({ code: Code.NotFound, message: [t.name === "router" ? `task ${unknownTask} not found` : "not running on this worker"] }),
+      },
+      {
+        name: "AnswerPermission for an ended task",
+        targets: ["router"],
+        call: (t) => answer(t, { ...ok, taskId: taskIds[0]! }),
+        expect: () => ({ code: Code.FailedPrecondition, message: [`task ${taskIds[0]} has ended`] }),
+      },
+    ];
+    it.each(cases(rows))("$label", ({ row, target }) => check(row, target));
+    it("still serving", () => stillServing("permission answers"));
   });
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { cloneRepository, type RepositorySpec } from "../../services/worker/repo-clone.js";
 import { README_TEXT, startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
 import { modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder } from "../helpers/processes.js";
+import { leftoverProcesses, processesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -147,7 +147,7 @@ describe("cloneRepository over https", () => {
     abort.abort();
     const err = await pending;
     expect(err.code).toBe(Code.Canceled);
-    expect(processesUnder(dir)).toEqual([]);
+    expect(leftoverProcesses(dir)).toEqual([]);
   });
 
   it("times out", async () => {
@@ -194,7 +194,9 @@ describe("worker with a repository workspace", () => {
     // Status events come first, while claude is not running yet.
     expect(kinds.indexOf("started")).toBeGreaterThan(kinds.indexOf("status"));
     const before = statuses(events.slice(0, kinds.indexOf("started")));
-    expect(before[0]).toBe(`STARTING cloning ${url} at main`);
+    // The worker's acknowledgement, then the clone.
+    expect(before[0]).toBe("STARTING accepted by worker test-worker");
+    expect(before[1]).toBe(`STARTING cloning ${url} at main`);
     expect(before.at(-1)).toBe(`STARTING cloned ${url} at ${server.commits.main.slice(0, 12)}`);
     expect(started.workspace.startsWith(join(w.workspaces, ".tasks") + "/")).toBe(true);
     expect(readFileSync(join(started.workspace, "README.md"), "utf8")).toBe(README_TEXT);
@@ -212,7 +214,8 @@ describe("worker with a repository workspace", () => {
     const url = `${server.url}/private.git`;
     const requests = model.mainRequests().length;
     const events = await collect(w.client.run({ prompt: "hi", workspace: { source: { case: "repository", value: { url } } } }));
-    expect(events.map((e) => e.event.case)).toEqual(["status", "exited"]);
+    // Accepted, cloning, then the end.
+    expect(events.map((e) => e.event.case)).toEqual(["status", "status", "exited"]);
     const exited = ofCase(events, "exited")[0]!;
     expect(exited).toMatchObject({ reason: ExitReason.FAILED, exitCode: -1 });
     expect(exited.message).toBe(`cloning ${url} failed: could not read Username for '${server.url}': terminal prompts disabled`);
@@ -224,17 +227,16 @@ describe("worker with a repository workspace", () => {
     const events: RunEvent[] = [];
     for await (const ev of w.client.run({ prompt: "hi", workspace: { source: { case: "repository", value: { url: `${server.url}/slow.git` } } } })) {
       events.push(ev);
-      if (events.length === 1) {
+      if (events.length === 2) {
         await until(() => server.held() > 0 && processesUnder(w.workspaces).length > 0);
-        const asked = Date.now();
         await w.client.cancel({ taskId: ev.taskId, reason: "test" });
-        // Killed at once, not left to run into CC_CLONE_TIMEOUT.
-        expect(Date.now() - asked).toBeLessThan(10_000);
-        // Cancel answers once the task has ended: nothing of it is left.
-        expect(processesUnder(w.workspaces)).toEqual([]);
+        // Killed at once, not left to run into CC_CLONE_TIMEOUT (5 minutes, far past this test's timeout; the
+        // exited message below says cancelled, not timed out). Cancel answers once the task has ended: nothing of it
+        // is left.
+        expect(leftoverProcesses(w.workspaces)).toEqual([]);
       }
     }
-    expect(events.map((e) => e.event.case)).toEqual(["status", "exited"]);
+    expect(events.map((e) => e.event.case)).toEqual(["status", "status", "exited"]);
     expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: test", exitCode: -1 });
     expect(taskDirs()).not.toContain(events[0]!.taskId);
     expect(w.worker.runner.activeCount).toBe(0);

@@ -1,12 +1,13 @@
 // The warm pool with the real claude: a warm task gives the same events as a cold one, nothing of one task is seen
 // by the next, a task whose options differ from the profile starts cold, and the pool refills and reports itself.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder } from "../helpers/processes.js";
+import { leftoverProcesses } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -87,16 +88,19 @@ describe("warm pool with the real claude", () => {
     expect(sessions.size).toBeGreaterThanOrEqual(2);
   });
 
-  it("a task with other options or a chosen directory starts cold, and says so in the counts", async () => {
+  it("a task with other options, a chosen directory or variables of its own starts cold, and says so in the counts", async () => {
     await until(async () => (await warm.client.getInfo({})).warmPool?.ready === 1);
     const before = (await warm.client.getInfo({})).warmPool!;
     const other = await collect(warm.client.run({ prompt: "no tools for this one" }));
     expect(ofCase(other, "exited")[0]?.result?.result).toBe("answer to no tools for this one");
     const named = await collect(warm.client.run({ prompt: "in a named directory", agent: PROFILE, workspace: { source: { case: "directory", value: "named" } } }));
     expect(ofCase(named, "started")[0]!.workspace).toBe(join(warm.workspaces, "named"));
+    // A warm claude was started with the worker's environment: a task with variables of its own needs a new one.
+    const withEnv = await collect(warm.client.run({ prompt: "with a variable", agent: PROFILE, env: { TASK_VAR: "1" } }));
+    expect(ofCase(withEnv, "exited")[0]?.exitCode).toBe(0);
     const after = (await warm.client.getInfo({})).warmPool!;
     expect(after.hits).toBe(before.hits);
-    expect(after.misses).toBe(before.misses + 2n);
+    expect(after.misses).toBe(before.misses + 3n);
     // The warm process is still waiting for a task that matches.
     expect(after.ready).toBe(1);
   });
@@ -109,8 +113,39 @@ describe("warm pool with the real claude", () => {
       if (ev.event.case === "started") await warm.client.cancel({ taskId: ev.taskId, reason: "changed my mind" });
     }
     expect(ofCase(events, "exited")[0]?.message).toContain("changed my mind");
-    expect(processesUnder(ofCase(events, "started")[0]!.workspace)).toEqual([]);
+    expect(leftoverProcesses(ofCase(events, "started")[0]!.workspace)).toEqual([]);
     // The waiting replacement lives under the same workspace root: the worker's close() in afterAll fails if
     // shutdown leaves it (or anything else) running there.
+  });
+});
+
+describe("warm pool whose profile asks for permissions", () => {
+  let model: ScriptedModel;
+  let w: TestWorker;
+  const ASKING = { askPermissions: true };
+
+  beforeAll(async () => {
+    model = await startModel(SCRIPT);
+    w = await startTestWorker({ ...modelEnv(model), CC_WARM_POOL: "1", CC_WARM_PROFILE: JSON.stringify(ASKING) });
+    await until(async () => (await w.client.getInfo({})).warmPool?.ready === 1);
+  });
+
+  afterAll(async () => {
+    await w?.close();
+    await model?.close();
+  });
+
+  it("a warm process relays the prompt and takes the answer: stdin stays open until claude's result", async () => {
+    const info = (await w.client.getInfo({})).warmPool!;
+    expect(info.profileArgs).toContain("--permission-prompt-tool=stdio");
+    const events: RunEvent[] = [];
+    for await (const event of w.client.run({ prompt: "make the file", agent: ASKING })) {
+      events.push(event);
+      if (event.event.case === "permissionRequest") await w.client.answerPermission({ taskId: event.taskId, requestId: event.event.value.requestId, decision: PermissionDecision.ALLOW });
+    }
+    expect((await w.client.getInfo({})).warmPool!.hits).toBe(info.hits + 1n);
+    expect(ofCase(events, "permissionRequest").map((r) => r.summary)).toEqual(["Bash(echo hi > out.txt)"]);
+    expect(readFileSync(join(ofCase(events, "started")[0]!.workspace, "out.txt"), "utf8")).toBe("hi\n");
+    expect(ofCase(events, "exited")[0]).toMatchObject({ exitCode: 0, result: { result: "Done." } });
   });
 });

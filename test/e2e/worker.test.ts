@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitReason, OutputStream, Phase, RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { leftoverProcesses, processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -35,7 +35,9 @@ describe("worker with the real claude", () => {
     model.setScript({ conversations: [{ turns: [{ content: [{ type: "text", text: "Hello from the scripted model. You said: {{prompt}}" }] }] }] });
     const events = await collect(w.client.run({ prompt: "what is up" }));
     expectContiguous(events);
-    expect(events[0]?.event.case).toBe("started");
+    // First the acknowledgement that the worker accepted the task (sent before claude starts), then `started`.
+    expect(events[0]?.event).toMatchObject({ case: "status", value: { phase: Phase.STARTING, detail: "accepted by worker test-worker" } });
+    expect(events[1]?.event.case).toBe("started");
     const messages = ofCase(events, "message");
     const init = messages.find((m) => m.body.case === "init");
     expect(init?.body.value).toMatchObject({ cwd: expect.stringContaining(w.workspaces) });
@@ -100,7 +102,7 @@ describe("worker with the real claude", () => {
     expect(plain.replace(/\s+/g, "")).toContain("Firstanswer:one");
     expect(plain.replace(/\s+/g, "")).toContain("Secondanswer:two");
     const phases = ofCase(events, "status").map((s) => s.phase);
-    expect(phases).toEqual([Phase.RUNNING, Phase.WAITING_FOR_INPUT, Phase.RUNNING, Phase.WAITING_FOR_INPUT]);
+    expect(phases).toEqual([Phase.STARTING, Phase.RUNNING, Phase.WAITING_FOR_INPUT, Phase.RUNNING, Phase.WAITING_FOR_INPUT]);
     const exited = ofCase(events, "exited")[0]!;
     expect(exited).toMatchObject({ exitCode: 0, reason: ExitReason.COMPLETED });
     expect(exited.result?.sessionId).toMatch(/^[0-9a-f-]{36}$/);
@@ -118,7 +120,7 @@ describe("worker with the real claude", () => {
       if (ev.event.case === "message" && ev.event.value.body.case === "assistant") {
         await until(() => processesUnder(workspace).length >= 2);
         await w.client.cancel({ taskId: ev.taskId, reason: "test" });
-        expect(processesUnder(workspace)).toEqual([]);
+        expect(leftoverProcesses(workspace)).toEqual([]);
       }
     }
     const exited = ofCase(events, "exited")[0]!;
@@ -155,6 +157,18 @@ describe("worker with the real claude", () => {
     for (const id of w.worker.runner.info().activeTaskIds) await w.client.cancel({ taskId: id });
     aborts.forEach((a) => a.abort());
     await Promise.all(running);
+  });
+
+  it("runs a task id once: a second Run with an id it has, or had, is ALREADY_EXISTS (a router's retried placement)", async () => {
+    model.setScript({ conversations: [{ turns: [{ content: [{ type: "text", text: "once" }] }] }] });
+    const taskId = `once-${Date.now()}`;
+    const requests = model.mainRequests().length;
+    expect(ofCase(await collect(w.client.run({ prompt: "only once", taskId })), "exited")[0]?.exitCode).toBe(0);
+    const err = await collect(w.client.run({ prompt: "only once", taskId })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.AlreadyExists);
+    expect((err as ConnectError).rawMessage).toBe(`task ${taskId} already ran on worker test-worker; a task runs at most once`);
+    expect(model.mainRequests().length).toBe(requests + 1);
   });
 
   it("answers bad fields with INVALID_ARGUMENT naming the field", async () => {

@@ -4,19 +4,23 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AgentOptions, Exited, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
+import type { AnswerPermissionRequestSchema, AnswerPermissionResponseSchema, PermissionRequest } from "./permissions_pb.js";
+import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
+import type { AgentOptions, Exited, Phase, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema, Workspace } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
+import type { ChangesChunkSchema, FileChunkSchema, GetChangesRequestSchema, ListFilesRequestSchema, ListFilesResponseSchema, ReadFileRequestSchema, UploadWorkspaceRequestSchema, UploadWorkspaceResponseSchema, WriteFileRequestSchema, WriteFileResponseSchema } from "./transfer_pb.js";
+import { file_claudecluster_v1_transfer } from "./transfer_pb.js";
 import type { WorkerInfo } from "./worker_pb.js";
 import { file_claudecluster_v1_worker } from "./worker_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file claudecluster/v1/router.proto.
  */
 export const file_claudecluster_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSK5BAoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjMKDUF0dGFjaFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQiIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSJRChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNIjoKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCJGChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi8KB3dvcmtlcnMYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclJlY29yZCL8AQoMV29ya2VyUmVjb3JkEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckhlYWx0aBIqCgRpbmZvGAQgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEhAKCGFzc2lnbmVkGAUgASgNEi0KCWxhc3Rfc2VlbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdGljGAcgASgIEhUKDXBvb2xfY2FwYWNpdHkYCCABKA0SDwoHcHJvYmxlbRgJIAEoCSJQChVSZWdpc3RlcldvcmtlclJlcXVlc3QSCwoDdXJsGAEgASgJEioKBGluZm8YAiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8iNwoWUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0qqAEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJUQVNLX1NUQVRVU19RVUVVRUQQARIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAISGQoVVEFTS19TVEFUVVNfU1VDQ0VFREVEEAMSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAQSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAUqlgEKDFdvcmtlckhlYWx0aBIdChlXT1JLRVJfSEVBTFRIX1VOU1BFQ0lGSUVEEAASGAoUV09SS0VSX0hFQUxUSF9PTkxJTkUQARIWChJXT1JLRVJfSEVBTFRIX0ZVTEwQAhIaChZXT1JLRVJfSEVBTFRIX0RSQUlOSU5HEAMSGQoVV09SS0VSX0hFQUxUSF9PRkZMSU5FEAQy5QUKDVJvdXRlclNlcnZpY2USQQoDUnVuEhwuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkcKBkF0dGFjaBIfLmNsYXVkZWNsdXN0ZXIudjEuQXR0YWNoUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJDCgdHZXRUYXNrEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRUYXNrUmVxdWVzdBoWLmNsYXVkZWNsdXN0ZXIudjEuVGFzaxJUCglMaXN0VGFza3MSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkkKCkNhbmNlbFRhc2sSIy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJaCgtMaXN0V29ya2VycxIkLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUuY2xhdWRlY2x1c3Rlci52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEmMKDlJlZ2lzdGVyV29ya2VyEicuY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QaKC5jbGF1ZGVjbHVzdGVyLnYxLlJlZ2lzdGVyV29ya2VyUmVzcG9uc2ViBnByb3RvMw", [file_claudecluster_v1_run, file_claudecluster_v1_worker, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKXBwoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAESEQoJZmlyc3Rfc2VxGEYgASgEEi4KCXdvcmtzcGFjZRhIIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEioKB3RpbWVvdXQYSSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZW52X25hbWVzGEogAygJEhsKE3JlcXVlc3RlZF93b3JrZXJfaWQYSyABKAkSFAoMc3ByZWFkX2dyb3VwGEwgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoNQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIpoCChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNEj4KBmxhYmVscxhGIAMoCzIuLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCgl3b3JrZXJfaWQYRyABKAkSMQoNY3JlYXRlZF9hZnRlchhIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcGFnZV90b2tlbhhJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhhGIAEoCSI0ChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiRgoTTGlzdFdvcmtlcnNSZXNwb25zZRIvCgd3b3JrZXJzGAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJSZWNvcmQi/AEKDFdvcmtlclJlY29yZBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSLgoGaGVhbHRoGAMgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJIZWFsdGgSKgoEaW5mbxgEIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxIQCghhc3NpZ25lZBgFIAEoDRItCglsYXN0X3NlZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0YXRpYxgHIAEoCBIVCg1wb29sX2NhcGFjaXR5GAggASgNEg8KB3Byb2JsZW0YCSABKAki1QEKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEj8KBmxhYmVscxgCIAMoCzIvLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiggEKClRhc2tDaGFuZ2USJgoEdGFzaxgBIAEoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFza0gAEi8KBnN5bmNlZBgCIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVGFza3NTeW5jZWRIABIRCgdyZW1vdmVkGAMgASgJSABCCAoGY2hhbmdlIhwKC1Rhc2tzU3luY2VkEg0KBWNvdW50GAEgASgNIlAKFVJlZ2lzdGVyV29ya2VyUmVxdWVzdBILCgN1cmwYASABKAkSKgoEaW5mbxgCIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbyI3ChZSZWdpc3RlcldvcmtlclJlc3BvbnNlEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDSqoAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVFVTX1FVRVVFRBABEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAhIZChVUQVNLX1NUQVRVU19TVUNDRUVERUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBBIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBSqWAQoMV29ya2VySGVhbHRoEh0KGVdPUktFUl9IRUFMVEhfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfSEVBTFRIX09OTElORRABEhYKEldPUktFUl9IRUFMVEhfRlVMTBACEhoKFldPUktFUl9IRUFMVEhfRFJBSU5JTkcQAxIZChVXT1JLRVJfSEVBTFRIX09GRkxJTkUQBDLeCgoNUm91dGVyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESRwoGQXR0YWNoEh8uY2xhdWRlY2x1c3Rlci52MS5BdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkMKB0dldFRhc2sSIC5jbGF1ZGVjbHVzdGVyLnYxLkdldFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCUxpc3RUYXNrcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVzcG9uc2USSQoKQ2FuY2VsVGFzaxIjLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsVGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USWgoLTGlzdFdvcmtlcnMSJC5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJjCg5SZWdpc3RlcldvcmtlchInLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiguY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlElEKCldhdGNoVGFza3MSIy5jbGF1ZGVjbHVzdGVyLnYxLldhdGNoVGFza3NSZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrQ2hhbmdlMAESaAoPVXBsb2FkV29ya3NwYWNlEiguY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXF1ZXN0GikuY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXNwb25zZSgBElMKCkdldENoYW5nZXMSIy5jbGF1ZGVjbHVzdGVyLnYxLkdldENoYW5nZXNSZXF1ZXN0Gh4uY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzQ2h1bmswARJUCglMaXN0RmlsZXMSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkwKCFJlYWRGaWxlEiEuY2xhdWRlY2x1c3Rlci52MS5SZWFkRmlsZVJlcXVlc3QaGy5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaHVuazABElYKCVdyaXRlRmlsZRIiLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVzcG9uc2UoAWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task's record.
@@ -135,6 +139,86 @@ export type Task = Message<"claudecluster.v1.Task"> & {
    * @generated from field: bool detach = 16;
    */
   detach: boolean;
+
+  /**
+   * Permission requests waiting for an answer, oldest first: a caller who attaches late learns from here what to
+   * answer, even when the events that asked were trimmed from the log. Empty once the task has ended.
+   *
+   * @generated from field: repeated claudecluster.v1.PermissionRequest pending_permissions = 50;
+   */
+  pendingPermissions: PermissionRequest[];
+
+  /**
+   * What it is doing now, from its latest `status` event; PHASE_UNSPECIFIED before the first and once it has ended.
+   *
+   * @generated from field: claudecluster.v1.Phase phase = 60;
+   */
+  phase: Phase;
+
+  /**
+   * With PHASE_QUEUED: its place in the queue, 1 for the next task to be placed.
+   *
+   * @generated from field: uint32 queue_position = 61;
+   */
+  queuePosition: number;
+
+  /**
+   * Its latest line, at most 200 characters: the end of the text claude is writing, the tool it called
+   * (`Bash: npm test`), or the router's detail while it is queued. Empty until there is one.
+   *
+   * @generated from field: string latest_line = 62;
+   */
+  latestLine: string;
+
+  /**
+   * Cost in US dollars as claude last reported it (its result: the end of a headless run); 0 until it does.
+   *
+   * @generated from field: double cost_usd = 63;
+   */
+  costUsd: number;
+
+  /**
+   * The first event seq the router still holds for the task (Attach with `after_seq` of at least `first_seq - 1`):
+   * 1 while its whole log is kept; 0 while the log is empty.
+   *
+   * @generated from field: uint64 first_seq = 70;
+   */
+  firstSeq: bigint;
+
+  /**
+   * Where claude works, as requested; a repository's token is never kept here.
+   *
+   * @generated from field: claudecluster.v1.Workspace workspace = 72;
+   */
+  workspace?: Workspace | undefined;
+
+  /**
+   * The task's wall-clock limit, as requested; unset: the worker's default.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 73;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * The names of the environment variables it was given (RunRequest.env), sorted; their values are never kept.
+   *
+   * @generated from field: repeated string env_names = 74;
+   */
+  envNames: string[];
+
+  /**
+   * The worker it was asked to run on (RunRequest.worker_id), if any.
+   *
+   * @generated from field: string requested_worker_id = 75;
+   */
+  requestedWorkerId: string;
+
+  /**
+   * Its spread group (RunRequest.spread_group), if any: the attempts of one `cc run -n` share one.
+   *
+   * @generated from field: string spread_group = 76;
+   */
+  spreadGroup: string;
 };
 
 /**
@@ -194,7 +278,7 @@ export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_router, 2);
 
 /**
- * ListTasks' request.
+ * ListTasks' request. Filters combine: a task is listed when it passes every one that is set.
  *
  * @generated from message claudecluster.v1.ListTasksRequest
  */
@@ -207,11 +291,39 @@ export type ListTasksRequest = Message<"claudecluster.v1.ListTasksRequest"> & {
   statuses: TaskStatus[];
 
   /**
-   * At most this many (default 50, at most 1000).
+   * At most this many per page (default 50, at most 1000).
    *
    * @generated from field: uint32 limit = 2;
    */
   limit: number;
+
+  /**
+   * Only tasks whose labels include every one of these, with the same value.
+   *
+   * @generated from field: map<string, string> labels = 70;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only tasks placed on this worker.
+   *
+   * @generated from field: string worker_id = 71;
+   */
+  workerId: string;
+
+  /**
+   * Only tasks the router accepted at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 72;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * The `next_page_token` of the previous page, to read the next one (with the same filters); empty for the first.
+   *
+   * @generated from field: string page_token = 73;
+   */
+  pageToken: string;
 };
 
 /**
@@ -233,6 +345,13 @@ export type ListTasksResponse = Message<"claudecluster.v1.ListTasksResponse"> & 
    * @generated from field: repeated claudecluster.v1.Task tasks = 1;
    */
   tasks: Task[];
+
+  /**
+   * Pass as `page_token` for the next page; empty when this is the last one.
+   *
+   * @generated from field: string next_page_token = 70;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -341,7 +460,8 @@ export type WorkerRecord = Message<"claudecluster.v1.WorkerRecord"> & {
   info?: WorkerInfo | undefined;
 
   /**
-   * Tasks the router has placed there and not seen end.
+   * Tasks this router has placed there and not seen end. The worker's own count (`info.active_sessions`) also has
+   * tasks placed by others, e.g. before this router restarted; placement counts both.
    *
    * @generated from field: uint32 assigned = 5;
    */
@@ -384,6 +504,115 @@ export const WorkerRecordSchema: GenMessage<WorkerRecord> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_router, 8);
 
 /**
+ * WatchTasks' request. Filters combine: a task is sent while it matches all of them.
+ *
+ * @generated from message claudecluster.v1.WatchTasksRequest
+ */
+export type WatchTasksRequest = Message<"claudecluster.v1.WatchTasksRequest"> & {
+  /**
+   * Only tasks in these statuses; empty for all. A task whose status changes out of them is sent as `removed`.
+   *
+   * @generated from field: repeated claudecluster.v1.TaskStatus statuses = 1;
+   */
+  statuses: TaskStatus[];
+
+  /**
+   * Only tasks asking for all of these worker labels (the run's `labels`).
+   *
+   * @generated from field: map<string, string> labels = 2;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only tasks placed on this worker.
+   *
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * At most this many tasks in the first snapshot (default 50, at most 1000). After it, every matching task that
+   * changes is sent, whether the snapshot held it or not.
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message claudecluster.v1.WatchTasksRequest.
+ * Use `create(WatchTasksRequestSchema)` to create a new message.
+ */
+export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 9);
+
+/**
+ * One change to the watched task list.
+ *
+ * @generated from message claudecluster.v1.TaskChange
+ */
+export type TaskChange = Message<"claudecluster.v1.TaskChange"> & {
+  /**
+   * What changed.
+   *
+   * @generated from oneof claudecluster.v1.TaskChange.change
+   */
+  change: {
+    /**
+     * A task's current record: part of the snapshot, new, or changed. Replaces what the caller holds for its id.
+     *
+     * @generated from field: claudecluster.v1.Task task = 1;
+     */
+    value: Task;
+    case: "task";
+  } | {
+    /**
+     * The first snapshot is complete: every matching task (up to `limit`) was sent once. Sent once per stream.
+     *
+     * @generated from field: claudecluster.v1.TasksSynced synced = 2;
+     */
+    value: TasksSynced;
+    case: "synced";
+  } | {
+    /**
+     * The id of a task that no longer matches the filters, or that the router forgot (CC_RETAIN_TASKS and friends).
+     *
+     * @generated from field: string removed = 3;
+     */
+    value: string;
+    case: "removed";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message claudecluster.v1.TaskChange.
+ * Use `create(TaskChangeSchema)` to create a new message.
+ */
+export const TaskChangeSchema: GenMessage<TaskChange> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 10);
+
+/**
+ * The end of WatchTasks' first snapshot.
+ *
+ * @generated from message claudecluster.v1.TasksSynced
+ */
+export type TasksSynced = Message<"claudecluster.v1.TasksSynced"> & {
+  /**
+   * Tasks the snapshot held.
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message claudecluster.v1.TasksSynced.
+ * Use `create(TasksSyncedSchema)` to create a new message.
+ */
+export const TasksSyncedSchema: GenMessage<TasksSynced> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 11);
+
+/**
  * RegisterWorker's request.
  *
  * @generated from message claudecluster.v1.RegisterWorkerRequest
@@ -409,7 +638,7 @@ export type RegisterWorkerRequest = Message<"claudecluster.v1.RegisterWorkerRequ
  * Use `create(RegisterWorkerRequestSchema)` to create a new message.
  */
 export const RegisterWorkerRequestSchema: GenMessage<RegisterWorkerRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_router, 9);
+  messageDesc(file_claudecluster_v1_router, 12);
 
 /**
  * RegisterWorker's answer.
@@ -430,7 +659,7 @@ export type RegisterWorkerResponse = Message<"claudecluster.v1.RegisterWorkerRes
  * Use `create(RegisterWorkerResponseSchema)` to create a new message.
  */
 export const RegisterWorkerResponseSchema: GenMessage<RegisterWorkerResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_router, 10);
+  messageDesc(file_claudecluster_v1_router, 13);
 
 /**
  * Where a task stands in its life, as its record keeps it: queued, running, or how it ended. The coarse view for
@@ -447,7 +676,7 @@ export enum TaskStatus {
   UNSPECIFIED = 0,
 
   /**
-   * Waiting for a worker.
+   * Waiting for a worker, or placed on one that has not started claude yet.
    *
    * @generated from enum value: TASK_STATUS_QUEUED = 1;
    */
@@ -468,7 +697,8 @@ export enum TaskStatus {
   SUCCEEDED = 3,
 
   /**
-   * claude reported an error, could not start, timed out, or its worker was lost.
+   * claude reported an error, could not start, timed out or printed too much; or the task waited too long for a
+   * worker, its worker was lost, or a router or worker shut down before it ended.
    *
    * @generated from enum value: TASK_STATUS_FAILED = 4;
    */
@@ -546,8 +776,11 @@ export const WorkerHealthSchema: GenEnum<WorkerHealth> = /*@__PURE__*/
 export const RouterService: GenService<{
   /**
    * Places a task on a worker and streams its events. Events are the worker's, renumbered into the task's own
-   * sequence, plus `status` events while the task is queued. If the caller goes away, the task keeps running for
-   * the router's grace period (indefinitely with `detach`) and can be attached again.
+   * sequence, plus `status` events while the task is queued. The last event is always `exited`, also when the
+   * router ends the task itself (cancelled, the queue wait over, its worker lost, its log full, the router shutting
+   * down), with the reason and a message. A task a worker acknowledged is never placed on another. While the caller
+   * lags behind, the task waits for it (claude is paused). If the caller goes away, the task keeps running for the
+   * router's grace period (indefinitely with `detach`) and can be attached again.
    *
    * @generated from rpc claudecluster.v1.RouterService.Run
    */
@@ -558,8 +791,10 @@ export const RouterService: GenService<{
   },
   /**
    * Streams a task's events from just after `after_seq`: first the replay from the log, then live events until the
-   * task ends. Any number of callers may attach to one task. A caller that falls too far behind is cut off with
-   * RESOURCE_EXHAUSTED and may attach again from its last seq.
+   * task's `exited`. Any number of callers may attach to one task; the log is never trimmed, so every event is
+   * there to replay. A caller following live that falls CC_SUBSCRIBER_LAG_BYTES behind holds the task back; one
+   * that then reads nothing for CC_SUBSCRIBER_STALL is cut off with RESOURCE_EXHAUSTED and may attach again from its
+   * last seq, missing nothing.
    *
    * @generated from rpc claudecluster.v1.RouterService.Attach
    */
@@ -589,7 +824,9 @@ export const RouterService: GenService<{
     output: typeof ListTasksResponseSchema;
   },
   /**
-   * Stops a task wherever it is: a queued task leaves the queue, a running one is cancelled on its worker.
+   * Stops a task wherever it is: a queued task leaves the queue, a placed one (cloning, starting or running) is
+   * cancelled on its worker at once. Returns the ended task (status and `exit` set), once claude and every process
+   * it started are gone.
    *
    * @generated from rpc claudecluster.v1.RouterService.CancelTask
    */
@@ -619,6 +856,18 @@ export const RouterService: GenService<{
     output: typeof ResizeResponseSchema;
   },
   /**
+   * Answers a task's permission request (see PermissionRequest), on whichever worker runs it. NOT_FOUND for an
+   * unknown task or request id, FAILED_PRECONDITION for a task that is not waiting for approval, INVALID_ARGUMENT
+   * for a missing decision or an `updated_input_json` that is not a JSON object.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.AnswerPermission
+   */
+  answerPermission: {
+    methodKind: "unary";
+    input: typeof AnswerPermissionRequestSchema;
+    output: typeof AnswerPermissionResponseSchema;
+  },
+  /**
    * Lists the workers the router knows, with health and load.
    *
    * @generated from rpc claudecluster.v1.RouterService.ListWorkers
@@ -630,7 +879,8 @@ export const RouterService: GenService<{
   },
   /**
    * Registers a worker, or renews its registration: a worker calls it at start and then every
-   * `heartbeat_interval` as its heartbeat. A worker whose heartbeats stop is marked offline, then removed.
+   * `heartbeat_interval` as its heartbeat. A worker whose heartbeats stop is marked offline, then removed. A worker
+   * id belongs to one URL at a time: ALREADY_EXISTS while another worker registered under it is online.
    *
    * @generated from rpc claudecluster.v1.RouterService.RegisterWorker
    */
@@ -638,6 +888,75 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof RegisterWorkerRequestSchema;
     output: typeof RegisterWorkerResponseSchema;
+  },
+  /**
+   * Streams the task list as it changes, for live views (the web UI's task list, a `top`): first the matching tasks
+   * (newest first, at most `limit`), then `synced`, then a task's whole record again each time it changes (status,
+   * phase, queue position, latest line, cost) and `removed` when it stops matching or the router forgets it.
+   * Changes are coalesced: a task is sent at most once per CC_WATCH_INTERVAL, with its latest record, so a slow
+   * reader gets the current state, never a backlog. RESOURCE_EXHAUSTED past CC_MAX_WATCHERS watchers.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.WatchTasks
+   */
+  watchTasks: {
+    methodKind: "server_streaming";
+    input: typeof WatchTasksRequestSchema;
+    output: typeof TaskChangeSchema;
+  },
+  /**
+   * Sends a workspace ahead of its task (`cc run --upload`): the router picks a worker (the header's `labels` and
+   * `worker_id` as a RunRequest's) and streams the chunks through to that worker's UploadWorkspace as they arrive,
+   * holding none of it. A Run naming the upload id then runs on that worker, waiting in the queue for a free slot
+   * there if it is full. A client stream: over HTTP/2 with gRPC, Connect or gRPC-Web, and over HTTP/1.1 with Connect
+   * or gRPC-Web too (the request body streams in; the answer comes once it has ended). Browsers cannot stream a
+   * request body with fetch over HTTP/1.1.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.UploadWorkspace
+   */
+  uploadWorkspace: {
+    methodKind: "client_streaming";
+    input: typeof UploadWorkspaceRequestSchema;
+    output: typeof UploadWorkspaceResponseSchema;
+  },
+  /**
+   * Streams what an ended task changed (`cc diff`, `cc apply`) from the worker that ran it.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.GetChanges
+   */
+  getChanges: {
+    methodKind: "server_streaming";
+    input: typeof GetChangesRequestSchema;
+    output: typeof ChangesChunkSchema;
+  },
+  /**
+   * Lists a directory of a task's workspace (`cc ls`), on the worker that runs or ran it.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.ListFiles
+   */
+  listFiles: {
+    methodKind: "unary";
+    input: typeof ListFilesRequestSchema;
+    output: typeof ListFilesResponseSchema;
+  },
+  /**
+   * Streams a file or directory of a task's workspace (`cc cp TASK:PATH LOCAL`).
+   *
+   * @generated from rpc claudecluster.v1.RouterService.ReadFile
+   */
+  readFile: {
+    methodKind: "server_streaming";
+    input: typeof ReadFileRequestSchema;
+    output: typeof FileChunkSchema;
+  },
+  /**
+   * Writes a file or directory into a task's workspace (`cc cp LOCAL TASK:PATH`).
+   *
+   * @generated from rpc claudecluster.v1.RouterService.WriteFile
+   */
+  writeFile: {
+    methodKind: "client_streaming";
+    input: typeof WriteFileRequestSchema;
+    output: typeof WriteFileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_router, 0);

@@ -4,6 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { PermissionRequest, PermissionResolved } from "./permissions_pb.js";
+import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLjAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSLgoGZWdyZXNzGCggASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJJCgxFZ3Jlc3NQb2xpY3kSKgoEbW9kZRgBIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRWdyZXNzTW9kZRINCgVhbGxvdxgCIAMoCSL7AQoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBImEKCVdvcmtzcGFjZRITCglkaXJlY3RvcnkYASABKAlIABI1CgpyZXBvc2l0b3J5GAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5SABCCAoGc291cmNlIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIvkCCghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEjYKB2Jsb2NrZWQYKCABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLkNvbm5lY3Rpb25CbG9ja2VkSABCBwoFZXZlbnQiUAoRQ29ubmVjdGlvbkJsb2NrZWQSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEg8KB2NvbW1hbmQYAyABKAkSDgoGcmVhc29uGAQgASgJIo4BCgdTdGFydGVkEhEKCXdvcmtlcl9pZBgBIAEoCRILCgNwaWQYAiABKAUSJwoEbW9kZRgDIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRIRCgl3b3Jrc3BhY2UYBCABKAkSFgoOY2xhdWRlX3ZlcnNpb24YBSABKAkSDwoHYXR0ZW1wdBgGIAEoDSJGCgZPdXRwdXQSDAoEZGF0YRgBIAEoDBIuCgZzdHJlYW0YAiABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dFN0cmVhbSLtAgoNQ2xhdWRlTWVzc2FnZRIMCgR0eXBlGAEgASgJEg8KB3N1YnR5cGUYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIMCgRqc29uGAQgASgJEhoKEnBhcmVudF90b29sX3VzZV9pZBgFIAEoCRIsCgRpbml0GAogASgLMhwuY2xhdWRlY2x1c3Rlci52MS5TeXN0ZW1Jbml0SAASNwoJYXNzaXN0YW50GAsgASgLMiIuY2xhdWRlY2x1c3Rlci52MS5Bc3Npc3RhbnRNZXNzYWdlSAASLQoEdXNlchgMIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVXNlck1lc3NhZ2VIABIuCgVkZWx0YRgNIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuU3RyZWFtRGVsdGFIABIxCgZyZXN1bHQYDiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRib2R5IqUBCgpTeXN0ZW1Jbml0EgsKA2N3ZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgV0b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSGwoTY2xhdWRlX2NvZGVfdmVyc2lvbhgFIAEoCRI2CgttY3Bfc2VydmVycxgGIAMoCzIhLmNsYXVkZWNsdXN0ZXIudjEuTWNwU2VydmVyU3RhdHVzIi8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBnN0YXR1cxgCIAEoCSKbAQoQQXNzaXN0YW50TWVzc2FnZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIvCgdjb250ZW50GAMgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2sSEwoLc3RvcF9yZWFzb24YBCABKAkSJgoFdXNhZ2UYBSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIj4KC1VzZXJNZXNzYWdlEi8KB2NvbnRlbnQYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jayLnAQoMQ29udGVudEJsb2NrEisKBHRleHQYASABKAsyGy5jbGF1ZGVjbHVzdGVyLnYxLlRleHRCbG9ja0gAEjMKCHRoaW5raW5nGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5UaGlua2luZ0Jsb2NrSAASMgoIdG9vbF91c2UYAyABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xVc2VCbG9ja0gAEjgKC3Rvb2xfcmVzdWx0GAQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Ub29sUmVzdWx0QmxvY2tIAEIHCgVibG9jayIZCglUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCSIhCg1UaGlua2luZ0Jsb2NrEhAKCHRoaW5raW5nGAEgASgJIjwKDFRvb2xVc2VCbG9jaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiSQoPVG9vbFJlc3VsdEJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiUgoLU3RyZWFtRGVsdGESEgoKZXZlbnRfdHlwZRgBIAEoCRINCgVpbmRleBgCIAEoDRISCgpkZWx0YV90eXBlGAMgASgJEgwKBHRleHQYBCABKAkiegoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgEEhUKDW91dHB1dF90b2tlbnMYAiABKAQSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAMgASgEEh8KF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGAQgASgEItcBCg1SZXN1bHRTdW1tYXJ5Eg8KB3N1YnR5cGUYASABKAkSEAoIaXNfZXJyb3IYAiABKAgSDgoGcmVzdWx0GAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSFgoOdG90YWxfY29zdF91c2QYBSABKAESEwoLZHVyYXRpb25fbXMYBiABKAQSFwoPZHVyYXRpb25fYXBpX21zGAcgASgEEhEKCW51bV90dXJucxgIIAEoDRImCgV1c2FnZRgJIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkimwEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqcAoKRWdyZXNzTW9kZRIbChdFR1JFU1NfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEVHUkVTU19NT0RFX09QRU4QARIZChVFR1JFU1NfTU9ERV9BTExPV0xJU1QQAhIUChBFR1JFU1NfTU9ERV9OT05FEAMqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKnQKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBCr9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAhiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLZBAoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSLgoGZWdyZXNzGCggASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kSMgoDZW52GEYgAygLMiUuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0LkVudkVudHJ5EhQKDHNwcmVhZF9ncm91cBhHIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoMRWdyZXNzUG9saWN5EioKBG1vZGUYASABKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLkVncmVzc01vZGUSDQoFYWxsb3cYAiADKAki/wIKDEFnZW50T3B0aW9ucxINCgVtb2RlbBgBIAEoCRIVCg1hbGxvd2VkX3Rvb2xzGAIgAygJEhgKEGRpc2FsbG93ZWRfdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhEKCW1heF90dXJucxgFIAEoDRIVCg1zeXN0ZW1fcHJvbXB0GAYgASgJEhwKFGFwcGVuZF9zeXN0ZW1fcHJvbXB0GAcgASgJEhcKD21jcF9jb25maWdfanNvbhgIIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgJIAEoCRIWCg5tYXhfYnVkZ2V0X3VzZBgKIAEoARIXCg9hc2tfcGVybWlzc2lvbnMYMiABKAgSEAoIYWRkX2RpcnMYRiADKAkSFQoNc2V0dGluZ3NfanNvbhhHIAEoCRITCgthZ2VudHNfanNvbhhIIAEoCRIWCg5mYWxsYmFja19tb2RlbBhJIAEoCRITCgtqc29uX3NjaGVtYRhKIAEoCSK/AQoJV29ya3NwYWNlEhMKCWRpcmVjdG9yeRgBIAEoCUgAEjUKCnJlcG9zaXRvcnkYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnlIABIzCgZ1cGxvYWQYFCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtzcGFjZVVwbG9hZEgAEicKBHB1c2gYFSABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLkdpdFB1c2hCCAoGc291cmNlIlUKD1dvcmtzcGFjZVVwbG9hZBIRCgl1cGxvYWRfaWQYASABKAkSLwoGb3JpZ2luGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5IjoKB0dpdFB1c2gSDgoGYnJhbmNoGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIoEECghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEjYKB2Jsb2NrZWQYKCABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLkNvbm5lY3Rpb25CbG9ja2VkSAASQQoScGVybWlzc2lvbl9yZXF1ZXN0GDIgASgLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdEgAEkMKE3Blcm1pc3Npb25fcmVzb2x2ZWQYMyABKAsyJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXNvbHZlZEgAQgcKBWV2ZW50IlAKEUNvbm5lY3Rpb25CbG9ja2VkEgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRIPCgdjb21tYW5kGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKOAQoHU3RhcnRlZBIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEicKBG1vZGUYAyABKA4yGS5jbGF1ZGVjbHVzdGVyLnYxLlJ1bk1vZGUSEQoJd29ya3NwYWNlGAQgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAUgASgJEg8KB2F0dGVtcHQYBiABKA0iRgoGT3V0cHV0EgwKBGRhdGEYASABKAwSLgoGc3RyZWFtGAIgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRTdHJlYW0i7QIKDUNsYXVkZU1lc3NhZ2USDAoEdHlwZRgBIAEoCRIPCgdzdWJ0eXBlGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSDAoEanNvbhgEIAEoCRIaChJwYXJlbnRfdG9vbF91c2VfaWQYBSABKAkSLAoEaW5pdBgKIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuU3lzdGVtSW5pdEgAEjcKCWFzc2lzdGFudBgLIAEoCzIiLmNsYXVkZWNsdXN0ZXIudjEuQXNzaXN0YW50TWVzc2FnZUgAEi0KBHVzZXIYDCABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlVzZXJNZXNzYWdlSAASLgoFZGVsdGEYDSABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlN0cmVhbURlbHRhSAASMQoGcmVzdWx0GA4gASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5SABCBgoEYm9keSKlAQoKU3lzdGVtSW5pdBILCgNjd2QYASABKAkSDQoFbW9kZWwYAiABKAkSDQoFdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhsKE2NsYXVkZV9jb2RlX3ZlcnNpb24YBSABKAkSNgoLbWNwX3NlcnZlcnMYBiADKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLk1jcFNlcnZlclN0YXR1cyIvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZzdGF0dXMYAiABKAkimwEKEEFzc2lzdGFudE1lc3NhZ2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSLwoHY29udGVudBgDIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrEhMKC3N0b3BfcmVhc29uGAQgASgJEiYKBXVzYWdlGAUgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSI+CgtVc2VyTWVzc2FnZRIvCgdjb250ZW50GAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2si5wEKDENvbnRlbnRCbG9jaxIrCgR0ZXh0GAEgASgLMhsuY2xhdWRlY2x1c3Rlci52MS5UZXh0QmxvY2tIABIzCgh0aGlua2luZxgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuVGhpbmtpbmdCbG9ja0gAEjIKCHRvb2xfdXNlGAMgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5Ub29sVXNlQmxvY2tIABI4Cgt0b29sX3Jlc3VsdBgEIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFJlc3VsdEJsb2NrSABCBwoFYmxvY2siGQoJVGV4dEJsb2NrEgwKBHRleHQYASABKAkiIQoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCSI8CgxUb29sVXNlQmxvY2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIkkKD1Rvb2xSZXN1bHRCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIlIKC1N0cmVhbURlbHRhEhIKCmV2ZW50X3R5cGUYASABKAkSDQoFaW5kZXgYAiABKA0SEgoKZGVsdGFfdHlwZRgDIAEoCRIMCgR0ZXh0GAQgASgJInoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEiMKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgDIAEoBBIfChdjYWNoZV9yZWFkX2lucHV0X3Rva2VucxgEIAEoBCL3AQoNUmVzdWx0U3VtbWFyeRIPCgdzdWJ0eXBlGAEgASgJEhAKCGlzX2Vycm9yGAIgASgIEg4KBnJlc3VsdBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhYKDnRvdGFsX2Nvc3RfdXNkGAUgASgBEhMKC2R1cmF0aW9uX21zGAYgASgEEhcKD2R1cmF0aW9uX2FwaV9tcxgHIAEoBBIRCgludW1fdHVybnMYCCABKA0SJgoFdXNhZ2UYCSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlEh4KFnN0cnVjdHVyZWRfb3V0cHV0X2pzb24YRiABKAkiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkizgEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCRIxCgdjaGFuZ2VzGBQgASgLMiAuY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzU3VtbWFyeSL5AgoOQ2hhbmdlc1N1bW1hcnkSEwoLYmFzZV9jb21taXQYASABKAkSFAoMZmluYWxfY29tbWl0GAIgASgJEg4KBmJyYW5jaBgDIAEoCRIrCgVmaWxlcxgEIAMoCzIcLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZRITCgtmaWxlc190b3RhbBgFIAEoDRISCgppbnNlcnRpb25zGAYgASgEEhEKCWRlbGV0aW9ucxgHIAEoBBIPCgdjb21taXRzGAggASgNEhMKC3BhdGNoX2J5dGVzGAkgASgEEhQKDGJ1bmRsZV9ieXRlcxgKIAEoBBIcChRidW5kbGVfcHJlcmVxdWlzaXRlcxgLIAMoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgNIAEoCRIqCgRwdXNoGA4gASgLMhwuY2xhdWRlY2x1c3Rlci52MS5QdXNoUmVzdWx0IrcBCgpGaWxlQ2hhbmdlEgwKBHBhdGgYASABKAkSEAoIb2xkX3BhdGgYAiABKAkSLgoEa2luZBgDIAEoDjIgLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZUtpbmQSEgoKaW5zZXJ0aW9ucxgEIAEoDRIRCglkZWxldGlvbnMYBSABKA0SDgoGYmluYXJ5GAYgASgIEhAKCG9sZF9zaXplGAcgASgEEhAKCG5ld19zaXplGAggASgEIl0KClB1c2hSZXN1bHQSCwoDdXJsGAEgASgJEg4KBmJyYW5jaBgCIAEoCRIOCgZjb21taXQYAyABKAkSEwoLY29tcGFyZV91cmwYBCABKAkSDQoFZXJyb3IYBSABKAkiTAoQU2VuZElucHV0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBGRhdGEYAiABKAxIABIOCgR0ZXh0GAMgASgJSABCBwoFaW5wdXQiEwoRU2VuZElucHV0UmVzcG9uc2UiTgoNUmVzaXplUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEiwKBHNpemUYAiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRlcm1pbmFsU2l6ZSIQCg5SZXNpemVSZXNwb25zZSpUCgdSdW5Nb2RlEhgKFFJVTl9NT0RFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX01PREVfSEVBRExFU1MQARIYChRSVU5fTU9ERV9JTlRFUkFDVElWRRACKnAKCkVncmVzc01vZGUSGwoXRUdSRVNTX01PREVfVU5TUEVDSUZJRUQQABIUChBFR1JFU1NfTU9ERV9PUEVOEAESGQoVRUdSRVNTX01PREVfQUxMT1dMSVNUEAISFAoQRUdSRVNTX01PREVfTk9ORRADKn0KDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGgoWT1VUUFVUX1NUUkVBTV9URVJNSU5BTBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQAyqUAQoFUGhhc2USFQoRUEhBU0VfVU5TUEVDSUZJRUQQABIQCgxQSEFTRV9RVUVVRUQQARISCg5QSEFTRV9TVEFSVElORxACEhEKDVBIQVNFX1JVTk5JTkcQAxIbChdQSEFTRV9XQUlUSU5HX0ZPUl9JTlBVVBAEEh4KGlBIQVNFX1dBSVRJTkdfRk9SX0FQUFJPVkFMEDIq/QEKCkV4aXRSZWFzb24SGwoXRVhJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVFWElUX1JFQVNPTl9DT01QTEVURUQQARIZChVFWElUX1JFQVNPTl9DQU5DRUxMRUQQAhIZChVFWElUX1JFQVNPTl9USU1FRF9PVVQQAxIUChBFWElUX1JFQVNPTl9JRExFEAQSGwoXRVhJVF9SRUFTT05fQ0xJRU5UX0dPTkUQBRIYChRFWElUX1JFQVNPTl9TSFVURE9XThAGEhYKEkVYSVRfUkVBU09OX0ZBSUxFRBAHEhwKGEVYSVRfUkVBU09OX09VVFBVVF9MSU1JVBAIKswBCg5GaWxlQ2hhbmdlS2luZBIgChxGSUxFX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWRklMRV9DSEFOR0VfS0lORF9BRERFRBABEh0KGUZJTEVfQ0hBTkdFX0tJTkRfTU9ESUZJRUQQAhIcChhGSUxFX0NIQU5HRV9LSU5EX0RFTEVURUQQAxIcChhGSUxFX0NIQU5HRV9LSU5EX1JFTkFNRUQQBBIhCh1GSUxFX0NIQU5HRV9LSU5EX1RZUEVfQ0hBTkdFRBAFYgZwcm90bzM", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -91,8 +93,9 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
   requestId: string;
 
   /**
-   * Task id. Clients leave it empty: the router assigns one and passes it to the worker; a worker called directly
-   * assigns its own when it is empty, and refuses an id it is already running with ALREADY_EXISTS.
+   * Task id. Clients leave it empty: the router assigns one and passes it to the worker (the same id on every
+   * placement of the task); a worker called directly assigns its own when it is empty, and refuses an id it is
+   * running or ran lately with ALREADY_EXISTS, so that a placement tried again never runs a task twice.
    *
    * @generated from field: string task_id = 10;
    */
@@ -113,6 +116,26 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
    * @generated from field: claudecluster.v1.EgressPolicy egress = 40;
    */
   egress?: EgressPolicy | undefined;
+
+  /**
+   * Environment variables for claude (and what it runs), on top of the worker's own allowlisted ones. They reach
+   * claude only: the router keeps them out of the task's record and logs, and neither service logs or counts them.
+   * Names are letters, digits and `_`, not starting with a digit; names the worker sets or guards itself are refused
+   * with INVALID_ARGUMENT: HOME, PATH, TERM, SHELL, USER, proxies and CA settings, loader and Node variables
+   * (`LD_*`, `NODE_*`), and the `ANTHROPIC_`, `CLAUDE_`, `CC_`, `AWS_`, `GOOGLE_` and `VERTEX_` prefixes. At most 64
+   * variables, 32 KiB per value and 64 KiB in all. A task with variables never takes a warm claude process.
+   *
+   * @generated from field: map<string, string> env = 70;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * Placement hint: the router places each task of a spread group on a worker that runs no other task of the
+   * group, while there is one with a free slot (`cc run -n` gives its attempts one group). Router only.
+   *
+   * @generated from field: string spread_group = 71;
+   */
+  spreadGroup: string;
 };
 
 /**
@@ -227,6 +250,53 @@ export type AgentOptions = Message<"claudecluster.v1.AgentOptions"> & {
    * @generated from field: double max_budget_usd = 10;
    */
   maxBudgetUsd: number;
+
+  /**
+   * Headless only: ask instead of refusing. A tool call that the options above do not pre-authorise becomes a
+   * `permission_request` event and waits for AnswerPermission (or the worker's CC_PERMISSION_TIMEOUT, then it is
+   * denied); without it, claude -p refuses such a call at once. claude runs with `--permission-prompt-tool stdio`.
+   *
+   * @generated from field: bool ask_permissions = 50;
+   */
+  askPermissions: boolean;
+
+  /**
+   * `--add-dir`: more directories claude may read and edit, each a path relative to the worker's workspace root
+   * with the rules of `Workspace.directory`; missing ones are created.
+   *
+   * @generated from field: repeated string add_dirs = 70;
+   */
+  addDirs: string[];
+
+  /**
+   * `--settings`: more settings for claude, as a JSON object (not a path). In interactive mode the worker adds its
+   * status hooks to the object's `hooks`.
+   *
+   * @generated from field: string settings_json = 71;
+   */
+  settingsJson: string;
+
+  /**
+   * `--agents`: custom subagents, as a JSON object such as `{"reviewer": {"description": "…", "prompt": "…"}}`.
+   *
+   * @generated from field: string agents_json = 72;
+   */
+  agentsJson: string;
+
+  /**
+   * `--fallback-model`: models to fall back to when the main one is busy or unavailable, comma-separated, in order.
+   *
+   * @generated from field: string fallback_model = 73;
+   */
+  fallbackModel: string;
+
+  /**
+   * `--json-schema` (headless): a JSON Schema the answer must match; the structured answer comes back in
+   * `ResultSummary.structured_output_json`.
+   *
+   * @generated from field: string json_schema = 74;
+   */
+  jsonSchema: string;
 };
 
 /**
@@ -258,13 +328,30 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
     case: "directory";
   } | {
     /**
-     * A git repository cloned (shallow) into a fresh directory for the task.
+     * A git repository cloned (shallow) into a fresh directory for the task, on a branch of its own, `cc/<task id>`.
      *
      * @generated from field: claudecluster.v1.GitRepository repository = 2;
      */
     value: GitRepository;
     case: "repository";
+  } | {
+    /**
+     * A checkout sent ahead with UploadWorkspace (`cc run --upload`), unpacked into a fresh directory for the task on
+     * a branch of its own, `cc/<task id>`. Through a router, the task runs on the worker that holds the upload.
+     *
+     * @generated from field: claudecluster.v1.WorkspaceUpload upload = 20;
+     */
+    value: WorkspaceUpload;
+    case: "upload";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * When the task ends, commit what claude left uncommitted and push the task's branch to the repository it came
+   * from (`repository`, or `upload.origin`), never forcing. Unset: nothing is pushed.
+   *
+   * @generated from field: claudecluster.v1.GitPush push = 21;
+   */
+  push?: GitPush | undefined;
 };
 
 /**
@@ -273,6 +360,74 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * A workspace sent ahead of its task with UploadWorkspace.
+ *
+ * @generated from message claudecluster.v1.WorkspaceUpload
+ */
+export type WorkspaceUpload = Message<"claudecluster.v1.WorkspaceUpload"> & {
+  /**
+   * The id UploadWorkspace returned. An upload serves one task; unused, it is removed after the worker's
+   * CC_UPLOAD_TTL.
+   *
+   * @generated from field: string upload_id = 1;
+   */
+  uploadId: string;
+
+  /**
+   * The repository the checkout came from (its `ref`: the branch the checkout is based on). Required when the bundle
+   * holds only what that repository lacks (a bundle with prerequisites): the worker fetches the prerequisite commits
+   * from it first. It is also where `push` pushes to.
+   *
+   * @generated from field: claudecluster.v1.GitRepository origin = 2;
+   */
+  origin?: GitRepository | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.WorkspaceUpload.
+ * Use `create(WorkspaceUploadSchema)` to create a new message.
+ */
+export const WorkspaceUploadSchema: GenMessage<WorkspaceUpload> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 4);
+
+/**
+ * How a task's branch is pushed when the task ends.
+ *
+ * @generated from message claudecluster.v1.GitPush
+ */
+export type GitPush = Message<"claudecluster.v1.GitPush"> & {
+  /**
+   * The branch to push to. Empty: `cc/<task id>`. The branch the task started from (`repository.ref`, the remote's
+   * default branch, or `upload.origin.ref`) is pushed to only when named here.
+   *
+   * @generated from field: string branch = 1;
+   */
+  branch: string;
+
+  /**
+   * Author and committer of the commit of what claude left uncommitted, as `Name <email>`. Empty: the worker's
+   * CC_GIT_AUTHOR.
+   *
+   * @generated from field: string author = 2;
+   */
+  author: string;
+
+  /**
+   * That commit's message. Empty: `cc: work of task <task id>` followed by the start of the prompt.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.GitPush.
+ * Use `create(GitPushSchema)` to create a new message.
+ */
+export const GitPushSchema: GenMessage<GitPush> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -310,7 +465,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 6);
 
 /**
  * A terminal size in character cells.
@@ -338,7 +493,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -411,7 +566,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
     case: "status";
   } | {
     /**
-     * The task ended. Always the last event of a task.
+     * The task ended. Always the last event of a task, whoever ended it: claude, the worker, or the router.
      *
      * @generated from field: claudecluster.v1.Exited exited = 14;
      */
@@ -425,6 +580,22 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
      */
     value: ConnectionBlocked;
     case: "blocked";
+  } | {
+    /**
+     * claude asks whether it may use a tool (`agent.ask_permissions`); answer with AnswerPermission.
+     *
+     * @generated from field: claudecluster.v1.PermissionRequest permission_request = 50;
+     */
+    value: PermissionRequest;
+    case: "permissionRequest";
+  } | {
+    /**
+     * A permission request was answered, timed out or withdrawn.
+     *
+     * @generated from field: claudecluster.v1.PermissionResolved permission_resolved = 51;
+     */
+    value: PermissionResolved;
+    case: "permissionResolved";
   } | { case: undefined; value?: undefined };
 };
 
@@ -433,7 +604,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 8);
 
 /**
  * A connection the task's egress policy refused (through the worker's HTTP(S) proxy). Connections that do not use
@@ -477,7 +648,7 @@ export type ConnectionBlocked = Message<"claudecluster.v1.ConnectionBlocked"> & 
  * Use `create(ConnectionBlockedSchema)` to create a new message.
  */
 export const ConnectionBlockedSchema: GenMessage<ConnectionBlocked> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * claude started.
@@ -534,7 +705,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * Raw output bytes.
@@ -562,7 +733,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -660,7 +831,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * The `system`/`init` event.
@@ -716,7 +887,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * An MCP server named in the init event.
@@ -744,7 +915,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * An assistant message.
@@ -793,7 +964,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -814,7 +985,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * One block of message content.
@@ -867,7 +1038,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * Text content.
@@ -888,7 +1059,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * Thinking content.
@@ -909,7 +1080,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * A tool call.
@@ -944,7 +1115,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * A tool's result.
@@ -979,7 +1150,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * A streaming delta of a message being written.
@@ -1021,7 +1192,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * Token counts.
@@ -1063,7 +1234,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1133,6 +1304,14 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
    * @generated from field: claudecluster.v1.Usage usage = 9;
    */
   usage?: Usage | undefined;
+
+  /**
+   * With `AgentOptions.json_schema`: the structured answer, as JSON text (claude's `structured_output`); empty
+   * otherwise.
+   *
+   * @generated from field: string structured_output_json = 70;
+   */
+  structuredOutputJson: string;
 };
 
 /**
@@ -1140,7 +1319,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 24);
 
 /**
  * A change of phase.
@@ -1175,7 +1354,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 25);
 
 /**
  * The task ended.
@@ -1184,7 +1363,8 @@ export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
  */
 export type Exited = Message<"claudecluster.v1.Exited"> & {
   /**
-   * claude's exit code; -1 when it was ended by a signal or never started.
+   * claude's exit code; -1 when it was ended by a signal or never started, or when the router ended the task
+   * without hearing claude's end.
    *
    * @generated from field: int32 exit_code = 1;
    */
@@ -1217,6 +1397,14 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
    * @generated from field: string message = 5;
    */
   message: string;
+
+  /**
+   * For a task in a git workspace of its own (`workspace.repository` or `workspace.upload`): what it changed,
+   * recorded as it ended, whatever the reason. GetChanges returns the patch, or a bundle of the commits.
+   *
+   * @generated from field: claudecluster.v1.ChangesSummary changes = 20;
+   */
+  changes?: ChangesSummary | undefined;
 };
 
 /**
@@ -1224,7 +1412,242 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 26);
+
+/**
+ * What a task changed in its git workspace: every commit claude made plus what it left uncommitted (untracked files
+ * included, ignored ones not), against the commit it started from.
+ *
+ * @generated from message claudecluster.v1.ChangesSummary
+ */
+export type ChangesSummary = Message<"claudecluster.v1.ChangesSummary"> & {
+  /**
+   * The commit the task started from: the uploaded snapshot, or the commit cloned. Empty for an empty repository.
+   *
+   * @generated from field: string base_commit = 1;
+   */
+  baseCommit: string;
+
+  /**
+   * The task's end state as a commit: claude's own commits, then one more holding what it left uncommitted, if
+   * anything. Equal to base_commit when nothing changed.
+   *
+   * @generated from field: string final_commit = 2;
+   */
+  finalCommit: string;
+
+  /**
+   * The branch the task worked on in its workspace: `cc/<task id>`.
+   *
+   * @generated from field: string branch = 3;
+   */
+  branch: string;
+
+  /**
+   * The files changed, in path order; at most 500 of them (see files_total).
+   *
+   * @generated from field: repeated claudecluster.v1.FileChange files = 4;
+   */
+  files: FileChange[];
+
+  /**
+   * How many files changed in all.
+   *
+   * @generated from field: uint32 files_total = 5;
+   */
+  filesTotal: number;
+
+  /**
+   * Lines added over all text files.
+   *
+   * @generated from field: uint64 insertions = 6;
+   */
+  insertions: bigint;
+
+  /**
+   * Lines removed over all text files.
+   *
+   * @generated from field: uint64 deletions = 7;
+   */
+  deletions: bigint;
+
+  /**
+   * Commits claude made itself (not counting the one of uncommitted work).
+   *
+   * @generated from field: uint32 commits = 8;
+   */
+  commits: number;
+
+  /**
+   * Bytes of the binary patch (CHANGES_FORMAT_PATCH).
+   *
+   * @generated from field: uint64 patch_bytes = 9;
+   */
+  patchBytes: bigint;
+
+  /**
+   * Bytes of the bundle of the task's commits (CHANGES_FORMAT_BUNDLE); 0 when nothing changed.
+   *
+   * @generated from field: uint64 bundle_bytes = 10;
+   */
+  bundleBytes: bigint;
+
+  /**
+   * The commits the bundle needs the receiving repository to have already (its prerequisites): the checkout's HEAD
+   * for an upload, the cloned commit for a repository. Empty for a bundle that holds the whole history.
+   *
+   * @generated from field: repeated string bundle_prerequisites = 11;
+   */
+  bundlePrerequisites: string[];
+
+  /**
+   * Until when the worker keeps the patch and the bundle (CC_CHANGES_RETAIN_AGE; sooner when CC_CHANGES_RETAIN_BYTES
+   * runs out).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 12;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Set when the changes could not be recorded, or only in part: what went wrong. The task's outcome is unaffected.
+   *
+   * @generated from field: string error = 13;
+   */
+  error: string;
+
+  /**
+   * The push, when the task asked for one (`workspace.push`).
+   *
+   * @generated from field: claudecluster.v1.PushResult push = 14;
+   */
+  push?: PushResult | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.ChangesSummary.
+ * Use `create(ChangesSummarySchema)` to create a new message.
+ */
+export const ChangesSummarySchema: GenMessage<ChangesSummary> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 27);
+
+/**
+ * One changed file.
+ *
+ * @generated from message claudecluster.v1.FileChange
+ */
+export type FileChange = Message<"claudecluster.v1.FileChange"> & {
+  /**
+   * Its path in the repository, `/`-separated.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * For a rename: where it was.
+   *
+   * @generated from field: string old_path = 2;
+   */
+  oldPath: string;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from field: claudecluster.v1.FileChangeKind kind = 3;
+   */
+  kind: FileChangeKind;
+
+  /**
+   * Lines added (0 for binary files).
+   *
+   * @generated from field: uint32 insertions = 4;
+   */
+  insertions: number;
+
+  /**
+   * Lines removed (0 for binary files).
+   *
+   * @generated from field: uint32 deletions = 5;
+   */
+  deletions: number;
+
+  /**
+   * Whether git treats it as binary.
+   *
+   * @generated from field: bool binary = 6;
+   */
+  binary: boolean;
+
+  /**
+   * Size in bytes before (0 when added).
+   *
+   * @generated from field: uint64 old_size = 7;
+   */
+  oldSize: bigint;
+
+  /**
+   * Size in bytes after (0 when deleted).
+   *
+   * @generated from field: uint64 new_size = 8;
+   */
+  newSize: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.FileChange.
+ * Use `create(FileChangeSchema)` to create a new message.
+ */
+export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 28);
+
+/**
+ * A push of the task's branch.
+ *
+ * @generated from message claudecluster.v1.PushResult
+ */
+export type PushResult = Message<"claudecluster.v1.PushResult"> & {
+  /**
+   * The repository pushed to.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * The branch pushed.
+   *
+   * @generated from field: string branch = 2;
+   */
+  branch: string;
+
+  /**
+   * The commit the branch now points at, on the remote.
+   *
+   * @generated from field: string commit = 3;
+   */
+  commit: string;
+
+  /**
+   * Where to open a pull (or merge) request, for GitHub, GitLab and Gitea hosts; empty for others.
+   *
+   * @generated from field: string compare_url = 4;
+   */
+  compareUrl: string;
+
+  /**
+   * Set when the push failed: git's reason (a push is never forced, so a branch that moved on is refused).
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.PushResult.
+ * Use `create(PushResultSchema)` to create a new message.
+ */
+export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 29);
 
 /**
  * Input for an interactive task.
@@ -1268,7 +1691,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 30);
 
 /**
  * SendInput's answer.
@@ -1283,7 +1706,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 31);
 
 /**
  * A new terminal size for an interactive task.
@@ -1311,7 +1734,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 27);
+  messageDesc(file_claudecluster_v1_run, 32);
 
 /**
  * Resize's answer.
@@ -1326,7 +1749,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 28);
+  messageDesc(file_claudecluster_v1_run, 33);
 
 /**
  * How Claude Code runs for a task.
@@ -1468,7 +1891,8 @@ export enum Phase {
   QUEUED = 1,
 
   /**
-   * Preparing the workspace and starting claude.
+   * Accepted by a worker (its first event says so), preparing the workspace (a clone's progress is in `detail`)
+   * and starting claude.
    *
    * @generated from enum value: PHASE_STARTING = 2;
    */
@@ -1487,6 +1911,13 @@ export enum Phase {
    * @generated from enum value: PHASE_WAITING_FOR_INPUT = 4;
    */
   WAITING_FOR_INPUT = 4,
+
+  /**
+   * claude waits for an answer to a `permission_request` (headless with `agent.ask_permissions`).
+   *
+   * @generated from enum value: PHASE_WAITING_FOR_APPROVAL = 50;
+   */
+  WAITING_FOR_APPROVAL = 50,
 }
 
 /**
@@ -1537,28 +1968,31 @@ export enum ExitReason {
   IDLE = 4,
 
   /**
-   * The caller went away and no one came back within the grace period.
+   * The caller went away and no one came back within the grace period (the worker's, or the router's
+   * CC_CALLER_GRACE).
    *
    * @generated from enum value: EXIT_REASON_CLIENT_GONE = 5;
    */
   CLIENT_GONE = 5,
 
   /**
-   * The worker shut down.
+   * The worker or the router shut down before the task ended.
    *
    * @generated from enum value: EXIT_REASON_SHUTDOWN = 6;
    */
   SHUTDOWN = 6,
 
   /**
-   * claude could not be started, or the worker running it was lost.
+   * claude could not be started or the clone failed, the worker running it was lost, the task waited in the
+   * router's queue longer than CC_QUEUE_TIMEOUT, or no worker could take it; `message` says which.
    *
    * @generated from enum value: EXIT_REASON_FAILED = 7;
    */
   FAILED = 7,
 
   /**
-   * The task printed more than the worker allows one task (CC_MAX_OUTPUT_BYTES) and was stopped.
+   * The task printed more than one task may: the worker's CC_MAX_OUTPUT_BYTES, or what the router keeps of a task
+   * (CC_TASK_LOG_BYTES); it was stopped.
    *
    * @generated from enum value: EXIT_REASON_OUTPUT_LIMIT = 8;
    */
@@ -1570,4 +2004,59 @@ export enum ExitReason {
  */
 export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 4);
+
+/**
+ * What happened to one file.
+ *
+ * @generated from enum claudecluster.v1.FileChangeKind
+ */
+export enum FileChangeKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The file is new.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_ADDED = 1;
+   */
+  ADDED = 1,
+
+  /**
+   * Its content (or mode) changed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_MODIFIED = 2;
+   */
+  MODIFIED = 2,
+
+  /**
+   * It was removed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_DELETED = 3;
+   */
+  DELETED = 3,
+
+  /**
+   * It was moved from `old_path`, possibly with changes.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_RENAMED = 4;
+   */
+  RENAMED = 4,
+
+  /**
+   * It became another kind of entry: a file became a symbolic link, or the other way round.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_TYPE_CHANGED = 5;
+   */
+  TYPE_CHANGED = 5,
+}
+
+/**
+ * Describes the enum claudecluster.v1.FileChangeKind.
+ */
+export const FileChangeKindSchema: GenEnum<FileChangeKind> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_run, 5);
 

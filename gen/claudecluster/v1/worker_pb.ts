@@ -4,15 +4,19 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AnswerPermissionRequestSchema, AnswerPermissionResponseSchema } from "./permissions_pb.js";
+import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
 import type { EgressPolicy, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
+import type { ChangesChunkSchema, FileChunkSchema, GetChangesRequestSchema, ListFilesRequestSchema, ListFilesResponseSchema, ReadFileRequestSchema, UploadWorkspaceRequestSchema, UploadWorkspaceResponseSchema, WriteFileRequestSchema, WriteFileResponseSchema } from "./transfer_pb.js";
+import { file_claudecluster_v1_transfer } from "./transfer_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IsEDCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvEg8KB3NhbmRib3gYKCABKAkSFwoPc2FuZGJveF9wcm9ibGVtGCkgASgJEi4KBmVncmVzcxgqIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuRWdyZXNzUG9saWN5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMo0DCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJJCgdHZXRJbmZvEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRJbmZvUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mb2IGcHJvdG8z", [file_claudecluster_v1_run]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IvUDCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvEjIKCXJldGVudGlvbhgUIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmV0ZW50aW9uSW5mbxIPCgdzYW5kYm94GCggASgJEhcKD3NhbmRib3hfcHJvYmxlbRgpIAEoCRIuCgZlZ3Jlc3MYKiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkVncmVzc1BvbGljeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooCCg1SZXRlbnRpb25JbmZvEhIKCndvcmtzcGFjZXMYASABKA0SFwoPd29ya3NwYWNlX2J5dGVzGAIgASgEEh0KFXdvcmtzcGFjZV9ieXRlc19saW1pdBgDIAEoBBIjCht3b3Jrc3BhY2VfYWdlX2xpbWl0X3NlY29uZHMYBCABKAQSHAoUd29ya3NwYWNlc19yZWNsYWltZWQYBSABKAQSDwoHY2hhbmdlcxgGIAEoDRIVCg1jaGFuZ2VzX2J5dGVzGAcgASgEEhsKE2NoYW5nZXNfYnl0ZXNfbGltaXQYCCABKAQSDwoHdXBsb2FkcxgJIAEoDRIUCgx1cGxvYWRfYnl0ZXMYCiABKAQiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMrMHCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJpChBBbnN3ZXJQZXJtaXNzaW9uEikuY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEkkKB0dldEluZm8SIC5jbGF1ZGVjbHVzdGVyLnYxLkdldEluZm9SZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEmgKD1VwbG9hZFdvcmtzcGFjZRIoLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVxdWVzdBopLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVzcG9uc2UoARJTCgpHZXRDaGFuZ2VzEiMuY2xhdWRlY2x1c3Rlci52MS5HZXRDaGFuZ2VzUmVxdWVzdBoeLmNsYXVkZWNsdXN0ZXIudjEuQ2hhbmdlc0NodW5rMAESVAoJTGlzdEZpbGVzEiIuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXNwb25zZRJMCghSZWFkRmlsZRIhLmNsYXVkZWNsdXN0ZXIudjEuUmVhZEZpbGVSZXF1ZXN0GhsuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2h1bmswARJWCglXcml0ZUZpbGUSIi5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlc3BvbnNlKAFiBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer]);
 
 /**
  * Cancel's request.
@@ -107,7 +111,7 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
   capacity: number;
 
   /**
-   * Sessions running now.
+   * Sessions running now: tasks admitted that have not sent their `exited`.
    *
    * @generated from field: uint32 active_sessions = 5;
    */
@@ -149,6 +153,13 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
   warmPool?: WarmPoolInfo | undefined;
 
   /**
+   * What the worker keeps of ended tasks (workspaces, recorded changes) and of uploads, against its limits.
+   *
+   * @generated from field: claudecluster.v1.RetentionInfo retention = 20;
+   */
+  retention?: RetentionInfo | undefined;
+
+  /**
    * How tasks are isolated: `bwrap` (each in its own bubblewrap sandbox) or `none` (CC_SANDBOX=off, or `auto` where
    * namespaces are not allowed: tasks then run as the worker's user and can read what it can).
    *
@@ -177,6 +188,90 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_worker, 3);
+
+/**
+ * What a worker keeps on disk beyond its running tasks, and the limits it keeps it within.
+ *
+ * @generated from message claudecluster.v1.RetentionInfo
+ */
+export type RetentionInfo = Message<"claudecluster.v1.RetentionInfo"> & {
+  /**
+   * Workspaces of ended tasks still kept (for ListFiles, ReadFile and WriteFile).
+   *
+   * @generated from field: uint32 workspaces = 1;
+   */
+  workspaces: number;
+
+  /**
+   * Their size in bytes, as last measured.
+   *
+   * @generated from field: uint64 workspace_bytes = 2;
+   */
+  workspaceBytes: bigint;
+
+  /**
+   * CC_WORKSPACE_RETAIN_BYTES: past it the oldest ended task's workspace is reclaimed.
+   *
+   * @generated from field: uint64 workspace_bytes_limit = 3;
+   */
+  workspaceBytesLimit: bigint;
+
+  /**
+   * CC_WORKSPACE_RETAIN_AGE, in seconds.
+   *
+   * @generated from field: uint64 workspace_age_limit_seconds = 4;
+   */
+  workspaceAgeLimitSeconds: bigint;
+
+  /**
+   * Workspaces reclaimed since the worker started.
+   *
+   * @generated from field: uint64 workspaces_reclaimed = 5;
+   */
+  workspacesReclaimed: bigint;
+
+  /**
+   * Ended tasks whose changes are kept (for GetChanges).
+   *
+   * @generated from field: uint32 changes = 6;
+   */
+  changes: number;
+
+  /**
+   * Their size in bytes.
+   *
+   * @generated from field: uint64 changes_bytes = 7;
+   */
+  changesBytes: bigint;
+
+  /**
+   * CC_CHANGES_RETAIN_BYTES.
+   *
+   * @generated from field: uint64 changes_bytes_limit = 8;
+   */
+  changesBytesLimit: bigint;
+
+  /**
+   * Uploads received and not yet used by a task.
+   *
+   * @generated from field: uint32 uploads = 9;
+   */
+  uploads: number;
+
+  /**
+   * Their size in bytes.
+   *
+   * @generated from field: uint64 upload_bytes = 10;
+   */
+  uploadBytes: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.RetentionInfo.
+ * Use `create(RetentionInfoSchema)` to create a new message.
+ */
+export const RetentionInfoSchema: GenMessage<RetentionInfo> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 4);
 
 /**
  * The warm pool: claude processes started before their task arrives, each waiting for its first message on stdin.
@@ -226,7 +321,7 @@ export type WarmPoolInfo = Message<"claudecluster.v1.WarmPoolInfo"> & {
  * Use `create(WarmPoolInfoSchema)` to create a new message.
  */
 export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 4);
+  messageDesc(file_claudecluster_v1_worker, 5);
 
 /**
  * Whether a worker takes new tasks, in the worker's own words (GetInfo). The router adds reachability and load to
@@ -278,10 +373,14 @@ export const WorkerStateSchema: GenEnum<WorkerState> = /*@__PURE__*/
  */
 export const WorkerService: GenService<{
   /**
-   * Runs one task and streams its events until claude exits. The stream ends with an `exited` event. If the caller
-   * goes away, the task is cancelled after the worker's disconnect grace period. Errors: RESOURCE_EXHAUSTED when
-   * every session slot is taken, FAILED_PRECONDITION when claude is missing, UNAVAILABLE while the worker
-   * drains for shutdown, INVALID_ARGUMENT naming the bad field.
+   * Runs one task and streams its events until claude exits. The first event acknowledges the task (a `status`,
+   * PHASE_STARTING, "accepted by worker <id>"): it is sent before the worker clones the repository or starts
+   * claude, so a caller that never received it knows the task did not run unseen. The stream ends with an `exited`
+   * event. If the caller goes away before the acknowledgement was sent, the task ends without claude; later, it is
+   * cancelled after the worker's disconnect grace period. Errors, with nothing started: ALREADY_EXISTS for a task
+   * id the worker has or had lately (checked first), UNAVAILABLE while the worker drains for shutdown,
+   * FAILED_PRECONDITION when claude is missing, INVALID_ARGUMENT naming the bad field, RESOURCE_EXHAUSTED when every
+   * session slot is taken.
    *
    * @generated from rpc claudecluster.v1.WorkerService.Run
    */
@@ -311,7 +410,9 @@ export const WorkerService: GenService<{
     output: typeof ResizeResponseSchema;
   },
   /**
-   * Stops a task: claude and everything it started are ended, and its stream ends with EXIT_REASON_CANCELLED.
+   * Stops a task in any phase (before claude started, during a clone, while it runs): claude and everything it
+   * started are ended, and its stream ends with EXIT_REASON_CANCELLED. Answers once every process of the task is
+   * gone. NOT_FOUND when the worker does not have the task (any more).
    *
    * @generated from rpc claudecluster.v1.WorkerService.Cancel
    */
@@ -319,6 +420,17 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof CancelRequestSchema;
     output: typeof CancelResponseSchema;
+  },
+  /**
+   * Answers a permission request of a task running here. NOT_FOUND for an unknown task or request id,
+   * FAILED_PRECONDITION for a task that is not waiting for approval, INVALID_ARGUMENT for a bad answer.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.AnswerPermission
+   */
+  answerPermission: {
+    methodKind: "unary";
+    input: typeof AnswerPermissionRequestSchema;
+    output: typeof AnswerPermissionResponseSchema;
   },
   /**
    * Describes the worker: identity, versions, capacity and load.
@@ -329,6 +441,64 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof GetInfoRequestSchema;
     output: typeof WorkerInfoSchema;
+  },
+  /**
+   * Receives a workspace ahead of its task: a header, then the bytes in chunks, spooled to the worker's staging
+   * directory (never held in memory) and checked against the header's size and SHA-256. Answers with an upload id
+   * for RunRequest.workspace.upload. Errors: RESOURCE_EXHAUSTED over CC_MAX_UPLOAD_BYTES or when staging is full,
+   * DATA_LOSS on a SHA-256 mismatch, INVALID_ARGUMENT for a missing or malformed header, a truncated or overlong
+   * upload, or bytes that are not what the header says.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.UploadWorkspace
+   */
+  uploadWorkspace: {
+    methodKind: "client_streaming";
+    input: typeof UploadWorkspaceRequestSchema;
+    output: typeof UploadWorkspaceResponseSchema;
+  },
+  /**
+   * Streams what an ended task changed in its git workspace: a header with the summary, then the patch or bundle in
+   * chunks. Kept after the workspace is reclaimed, for CC_CHANGES_RETAIN_AGE. Errors: NOT_FOUND for a task this
+   * worker does not know or whose changes expired, FAILED_PRECONDITION for a task still running or one without a
+   * git workspace of its own.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.GetChanges
+   */
+  getChanges: {
+    methodKind: "server_streaming";
+    input: typeof GetChangesRequestSchema;
+    output: typeof ChangesChunkSchema;
+  },
+  /**
+   * Lists a directory of a task's workspace (or describes one file). FAILED_PRECONDITION once the workspace was
+   * reclaimed; INVALID_ARGUMENT for a path that leads out of the workspace.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.ListFiles
+   */
+  listFiles: {
+    methodKind: "unary";
+    input: typeof ListFilesRequestSchema;
+    output: typeof ListFilesResponseSchema;
+  },
+  /**
+   * Streams a file of a task's workspace, or a directory as a gzip-compressed tar archive, at most CC_MAX_COPY_BYTES.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.ReadFile
+   */
+  readFile: {
+    methodKind: "server_streaming";
+    input: typeof ReadFileRequestSchema;
+    output: typeof FileChunkSchema;
+  },
+  /**
+   * Writes a file (or unpacks an archive) into a task's workspace: a header, then the bytes in chunks.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.WriteFile
+   */
+  writeFile: {
+    methodKind: "client_streaming";
+    input: typeof WriteFileRequestSchema;
+    output: typeof WriteFileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_worker, 0);

@@ -63,6 +63,16 @@ describe("bwrapCommand", () => {
     expect(args.slice(args.indexOf("--remount-ro"))).toEqual(["--remount-ro", "/", "--chdir", "/ws/.tasks/t1", "--", "/app/claude", "-p"]);
   });
 
+  it("binds a task's extra directories (agent.add_dirs) read-write, parents before children", () => {
+    const { args } = bwrapCommand({ ...SPEC, readWrite: ["/ws/shared/docs", "/ws/shared"] }, HOST);
+    expect(after(args, "--bind")).toEqual([
+      ["/ws/shared", "/ws/shared"],
+      ["/ws/.tasks/t1", "/ws/.tasks/t1"],
+      ["/ws/shared/docs", "/ws/shared/docs"],
+      ["/state/tasks/t1/home", "/state/tasks/t1/home"],
+    ]);
+  });
+
   it("new PID, IPC and UTS namespaces, dies with the worker; a session of its own only when asked", () => {
     const { args } = bwrapCommand(SPEC, HOST);
     for (const flag of ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session"]) expect(args).toContain(flag);

@@ -4,7 +4,8 @@
 //     /etc/shadow, /etc/gshadow and every path the worker names as secret (token files, its TLS key, the workspace
 //     root, claude's shared HOME) hidden even when they lie under a bound directory;
 //   - a private /tmp and /var/tmp, a minimal /dev, a /proc of its own PID namespace;
-//   - its workspace and HOME read-write and the launch's read-only paths, each at the same path as outside;
+//   - its workspace, HOME and extra directories read-write and the launch's read-only paths, each at the same path
+//     as outside;
 //   - nothing else: no other HOME, no other task's workspace, no /run (where container secrets live), no worker.
 // Mount order matters to bwrap: later mounts go on top of earlier ones, so system → hidden → private tmp → binds,
 // and binds sorted by depth so a parent never covers its child.
@@ -66,6 +67,7 @@ export function bwrapCommand(spec: LaunchSpec, host: BwrapHost): SandboxCommand 
   const binds: { path: string; writable: boolean }[] = [
     { path: spec.workspace, writable: true },
     { path: spec.home, writable: true },
+    ...(spec.readWrite ?? []).map((path) => ({ path, writable: true })),
     ...[...host.readOnly, ...(spec.readOnly ?? [])].map((path) => ({ path, writable: false })),
   ];
   const bridges = spec.network === "isolated" ? (spec.bridges ?? []) : [];

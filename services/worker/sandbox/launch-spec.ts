@@ -18,6 +18,8 @@ export interface LaunchSpec {
   home: string;
   /** Read-only, at the same path inside: files or directories the command needs (claude's binary, per-task files). */
   readOnly?: string[];
+  /** Read-write, at the same path inside: more directories the command works in (a task's `agent.add_dirs`). */
+  readWrite?: string[];
   /**
    * `host`: the worker's network. `isolated`: a network namespace of the task's own with only loopback, where
    * `bridges` are the only way out.

@@ -1,0 +1,73 @@
+// The dispatcher's queue, in memory: the endings it decides for tasks that never reached a worker, each the last
+// event of the task's log. The worker is registered but never called (its slots are taken), so no network is used.
+import { create } from "@bufbuild/protobuf";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
+import { ExitReason, RunRequestSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
+import { silentLogger } from "../common/logger.js";
+import { Dispatcher } from "./dispatcher.js";
+import { Registry } from "./registry.js";
+import { readRouterSettings } from "./settings.js";
+import { type TaskEntry, TaskStore } from "./tasks.js";
+
+function setup(env: Record<string, string> = {}) {
+  const settings = readRouterSettings({ CC_QUEUE_TIMEOUT: "1m", CC_LOG_LEVEL: "silent", ...env });
+  const registry = new Registry({ staticWorkers: [], workerToken: undefined, heartbeatMs: 1000, offlineAfterMs: 3_600_000, removeAfterMs: 3_600_000, logger: silentLogger(), onCapacity: () => {} });
+  // One worker, labelled, whose only slot is taken by a task this router did not place.
+  const worker = registry.register("http://127.0.0.1:9", create(WorkerInfoSchema, { workerId: "w1", capacity: 1, state: WorkerState.SERVING, labels: { pool: "a" }, activeTaskIds: ["older"] }));
+  const tasks = new TaskStore({ retainTasks: 100, retainAgeMs: 3_600_000, retainLogBytes: 1 << 30 });
+  const dispatcher = new Dispatcher(settings, registry, tasks, silentLogger());
+  return { registry, worker, tasks, dispatcher };
+}
+
+async function log(entry: TaskEntry): Promise<RunEvent[]> {
+  const out: RunEvent[] = [];
+  for await (const e of entry.log.follow(0n)) out.push(e);
+  return out;
+}
+
+const request = (labels: Record<string, string> = { pool: "a" }) => create(RunRequestSchema, { prompt: "hi", labels });
+
+describe("the dispatcher's queue", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("a task queued behind a full worker, cancelled: exited CANCELLED is its last event, and CancelTask's record has it", async () => {
+    const { dispatcher } = setup();
+    const entry = dispatcher.submit(request());
+    expect(dispatcher.queued).toBe(1);
+    await dispatcher.cancel(entry, "no longer needed");
+    expect(dispatcher.queued).toBe(0);
+    const events = await log(entry);
+    expect(events.map((e) => e.event.case)).toEqual(["status", "exited"]);
+    expect(events.map((e) => Number(e.seq))).toEqual([1, 2]);
+    expect(events[1]!.event.value).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: no longer needed", exitCode: -1 });
+    expect(entry.snapshot()).toMatchObject({ status: TaskStatus.CANCELLED, exit: { reason: ExitReason.CANCELLED } });
+  });
+
+  it("a task whose only matching worker went offline ends after CC_QUEUE_TIMEOUT, saying no online worker has its labels", async () => {
+    vi.useFakeTimers();
+    const { dispatcher, registry, worker } = setup();
+    const entry = dispatcher.submit(request());
+    registry.markFailed(worker, "no heartbeat for 20s");
+    vi.advanceTimersByTime(59_000);
+    expect(entry.ended).toBe(false);
+    vi.advanceTimersByTime(2_000);
+    expect(entry.ended).toBe(true);
+    const exited = (await log(entry)).at(-1)!;
+    expect(exited.event.value).toMatchObject({
+      reason: ExitReason.FAILED,
+      message: "the task waited 1m in the queue (CC_QUEUE_TIMEOUT) and no online worker has the labels pool=a; check `cc workers`",
+    });
+    expect(entry.snapshot().status).toBe(TaskStatus.FAILED);
+  });
+
+  it("a router shutting down ends its queued tasks at once, with exited SHUTDOWN", async () => {
+    const { dispatcher } = setup();
+    const entries = [dispatcher.submit(request()), dispatcher.submit(request())];
+    await dispatcher.drain(60_000);
+    for (const entry of entries) {
+      expect((await log(entry)).at(-1)!.event.value).toMatchObject({ reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" });
+    }
+  });
+});

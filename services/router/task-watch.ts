@@ -1,0 +1,97 @@
+// RouterService.WatchTasks: the task list as a stream, for live views. A watcher is a set of task ids changed since
+// it last sent, fed by the task store's change notification (TaskStore.watch), not a queue of events: a task that
+// changes a hundred times while the watcher waits is sent once, with its latest record. The set holds each id at
+// most once, so it is bounded by the tasks the store keeps, and a slow reader costs no more than a fast one.
+import { setTimeout as delay } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import { TaskChangeSchema, type Task, type TaskChange, type WatchTasksRequest } from "../../gen/claudecluster/v1/router_pb.js";
+import { invalidArgument, resourceExhausted } from "../common/errors.js";
+import { waitForWake } from "../common/wake.js";
+import type { TaskEntry, TaskStore } from "./tasks.js";
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 1000;
+const MAX_LABELS = 64;
+
+export interface TaskWatchOptions {
+  /** A task is sent at most once per this many ms (CC_WATCH_INTERVAL); 0 sends every change at once. */
+  intervalMs: number;
+  /** Watchers at once (CC_MAX_WATCHERS). */
+  maxWatchers: number;
+}
+
+/** Whether `task` passes the request's filters. */
+export function watchFilter(req: WatchTasksRequest): (task: Task) => boolean {
+  const labels = Object.entries(req.labels);
+  return (task) =>
+    (req.statuses.length === 0 || req.statuses.includes(task.status)) &&
+    (req.workerId === "" || task.workerId === req.workerId) &&
+    labels.every(([k, v]) => task.labels[k] === v);
+}
+
+export class TaskWatchers {
+  private active = 0;
+
+  constructor(
+    private readonly tasks: TaskStore,
+    private readonly options: TaskWatchOptions,
+  ) {}
+
+  get count(): number {
+    return this.active;
+  }
+
+  /** The snapshot, `synced`, then changes until `signal` aborts. */
+  async *watch(req: WatchTasksRequest, signal: AbortSignal): AsyncGenerator<TaskChange> {
+    if (req.limit > MAX_LIMIT) throw invalidArgument("limit", `must be at most ${MAX_LIMIT}`);
+    if (Object.keys(req.labels).length > MAX_LABELS) throw invalidArgument("labels", `at most ${MAX_LABELS}`);
+    if (this.active >= this.options.maxWatchers) {
+      throw resourceExhausted(`the router already has ${this.options.maxWatchers} task watchers (CC_MAX_WATCHERS); close one or try again later`);
+    }
+    const matches = watchFilter(req);
+    /** Changed since last sent: the entry, or undefined once the store forgot it. */
+    const changed = new Map<string, TaskEntry | undefined>();
+    let wake: (() => void) | undefined;
+    // Listening before the snapshot is taken, so that nothing changing in between is missed.
+    const stop = this.tasks.watch({
+      changed(entry) {
+        changed.set(entry.id, entry);
+        wake?.();
+      },
+      removed(entry) {
+        changed.set(entry.id, undefined);
+        wake?.();
+      },
+    });
+    this.active += 1;
+    try {
+      const sent = new Set<string>();
+      const snapshot = this.tasks.list({ limit: req.limit || DEFAULT_LIMIT, where: matches }).tasks;
+      for (const task of snapshot) {
+        sent.add(task.id);
+        yield create(TaskChangeSchema, { change: { case: "task", value: task } });
+      }
+      yield create(TaskChangeSchema, { change: { case: "synced", value: { count: snapshot.length } } });
+      while (!signal.aborted) {
+        if (changed.size === 0) {
+          await waitForWake(signal, (w) => (wake = w));
+          continue;
+        }
+        const batch = [...changed];
+        changed.clear();
+        for (const [id, entry] of batch) {
+          if (entry && matches(entry.record)) {
+            sent.add(id);
+            yield create(TaskChangeSchema, { change: { case: "task", value: entry.snapshot() } });
+          } else if (sent.delete(id)) {
+            yield create(TaskChangeSchema, { change: { case: "removed", value: id } });
+          }
+        }
+        if (this.options.intervalMs > 0) await delay(this.options.intervalMs, undefined, { signal }).catch(() => undefined);
+      }
+    } finally {
+      this.active -= 1;
+      stop();
+    }
+  }
+}
