@@ -203,13 +203,15 @@ describe("turn selection", () => {
     const rendered = renderBlocks(
       [
         { type: "tool_use", name: "mcp__x__wait", input: { task_ids: "{{collect:task_id}}", note: "ids: {{collect:task_id}}" } },
-        { type: "text", text: "Results:\n{{collect:result}}\nlast: {{lastToolResult}}" },
+        { type: "tool_use", name: "mcp__x__diff", input: { task_id: "{{first:task_id}}", tasks: "{{first:tasks}}", none: "{{first:missing}}" } },
+        { type: "text", text: "Results:\n{{collect:result}}\nfirst: {{first:task_id}}\nlast: {{lastToolResult}}" },
       ],
       { prompt: "p", toolResults: results },
     );
     expect(rendered).toEqual([
       { type: "tool_use", name: "mcp__x__wait", input: { task_ids: ["t1", "t2", "t3"], note: "ids: t1\nt2\nt3" } },
-      { type: "text", text: `Results:\none\ntwo\nlast: ${results[3]}` },
+      { type: "tool_use", name: "mcp__x__diff", input: { task_id: "t1", tasks: [{ task_id: "t1", result: "one" }, { task_id: "t2", result: "two" }], none: "" } },
+      { type: "text", text: `Results:\none\ntwo\nfirst: t1\nlast: ${results[3]}` },
     ]);
     // Tool results arrive as a string or as text blocks.
     const blocks = { role: "user", content: [{ type: "tool_result", tool_use_id: "x", content: [{ type: "text", text: '{"a":1}' }, { type: "text", text: "more" }] }] };

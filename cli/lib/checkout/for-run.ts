@@ -4,10 +4,9 @@
 // --cwd nor --repo, the checkout is uploaded (a remote claude that cannot see the code it is asked about is of no
 // use). --no-upload turns that off; --upload turns it on elsewhere (the embedded cluster, with --repo: then only what
 // the repository lacks is sent); --upload=DIR sends another directory (a tarball when it is not in git).
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { UsageError } from "clipanion";
-import { type RunRequest, type Workspace, WorkspaceSchema } from "../../../gen/claudecluster/v1/run_pb.js";
+import type { RunRequest, Workspace } from "../../../gen/claudecluster/v1/run_pb.js";
 import { ExitCode } from "../../exit-codes.js";
 import type { RouterClient } from "../client.js";
 import { CliError } from "../errors.js";
@@ -16,7 +15,7 @@ import { humanBytes } from "../numbers.js";
 import { StatusLine } from "../status-line.js";
 import { styleFor } from "../style.js";
 import { workTreeTop } from "./git.js";
-import { prepareUpload, sendUpload } from "./index.js";
+import { uploadAsWorkspace } from "./workspace.js";
 
 export interface UploadFlags {
   /** true: the current directory; a string: that directory; false: --no-upload; undefined: the default. */
@@ -46,35 +45,29 @@ export async function uploadDirFor(flags: UploadFlags, embedded: boolean, here: 
  */
 export async function uploadForRun(io: CommandIO, client: Pick<RouterClient, "uploadWorkspace">, dir: string, request: RunRequest, show: boolean): Promise<Workspace> {
   const status = new StatusLine(io.stderr, styleFor(io.stderr, io.env));
-  const repo = request.workspace?.source.case === "repository" ? request.workspace.source.value : undefined;
   if (show) status.set(`preparing the upload of ${dir === "." ? "the checkout" : dir}…`);
-  const prepared = await prepareUpload(dir, { originUrl: repo?.url });
+  let description = dir;
+  let lastDraw = 0;
   try {
-    const total = Number(prepared.header.size ?? 0n);
-    let lastDraw = 0;
-    const res = await sendUpload(client, { ...prepared.header, labels: request.labels, workerId: request.workerId }, prepared.file, {
-      onProgress: (sent) => {
+    const sent = await uploadAsWorkspace(client, dir, request, {
+      onPrepared: (prepared) => (description = prepared.description),
+      onProgress: (bytes, total) => {
         const now = Date.now();
-        if (!show || (now - lastDraw < 100 && sent < total)) return;
+        if (!show || (now - lastDraw < 100 && bytes < total)) return;
         lastDraw = now;
-        status.set(`uploading ${humanBytes(sent)} of ${humanBytes(total)} (${Math.floor((sent / Math.max(1, total)) * 100)}%)`);
+        status.set(`uploading ${humanBytes(bytes)} of ${humanBytes(total)} (${Math.floor((bytes / Math.max(1, total)) * 100)}%)`);
       },
     }).catch((err: unknown) => {
       // Too big: say how to send nothing at all, too.
       if (err instanceof ConnectError && err.code === Code.ResourceExhausted) {
-        throw new CliError(`the upload of ${prepared.description} was refused: ${err.rawMessage}; or run with --no-upload to send nothing`, ExitCode.Refused);
+        throw new CliError(`the upload of ${description} was refused: ${err.rawMessage}; or run with --no-upload to send nothing`, ExitCode.Refused);
       }
       throw err;
     });
     status.clear();
-    if (show) io.stderr.write(styleFor(io.stderr, io.env).dim(`uploaded ${prepared.description} to worker ${res.workerId}\n`));
-    const origin = repo ? { url: repo.url, ref: repo.ref || prepared.branch, token: repo.token } : undefined;
-    return create(WorkspaceSchema, {
-      source: { case: "upload", value: { uploadId: res.uploadId, ...(origin ? { origin } : {}) } },
-      ...(request.workspace?.push ? { push: request.workspace.push } : {}),
-    });
+    if (show) io.stderr.write(styleFor(io.stderr, io.env).dim(`uploaded ${sent.description} to worker ${sent.response.workerId}\n`));
+    return sent.workspace;
   } finally {
     status.clear();
-    await prepared.cleanup();
   }
 }

@@ -1,10 +1,10 @@
 // A task's page: its record at the top (status, phase, worker, times, cost; Cancel), and its events below in the
-// panels for it (panels.ts: the transcript or the terminal, and the permission requests). One Attach stream while the page is visible; it resumes from the last seq the
+// panels for it (panels.ts: the transcript or the terminal, the permission requests, the changes). One Attach stream while the page is visible; it resumes from the last seq the
 // page has seen after a hidden tab, a dropped connection or a router restart, and an event already seen is never
 // applied again. A reload replays the task from its first event.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Task } from "../../../../gen/claudecluster/v1/router_pb.js";
-import type { RunEvent } from "../../../../gen/claudecluster/v1/run_pb.js";
+import type { ChangesSummary, RunEvent } from "../../../../gen/claudecluster/v1/run_pb.js";
 import { api, describeError, isUnreachable } from "../../app/api.js";
 import { h, replace } from "../../app/dom.js";
 import { cost, duration, elapsed, EXIT_REASON_LABEL, isActive, labelList, modeLabel, taskPhase } from "../../app/format.js";
@@ -106,6 +106,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panels: Task
     if (task.agent?.model) entries.push(["Model", task.agent.model]);
     if (Object.keys(task.labels).length) entries.push(["Labels", labelList(task.labels)]);
     if (task.exit && task.exit.message) entries.push(["Ended", `${EXIT_REASON_LABEL[task.exit.reason] ?? "ended"}: ${task.exit.message}`]);
+    if (task.exit?.changes) entries.push(["Changes", changesLink(task.exit.changes)]);
     entries.push(["Id", h("code", {}, task.id)]);
     replace(facts, entries.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
     cancelButton.hidden = !isActive(task.status);
@@ -219,6 +220,17 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panels: Task
     clearTimeout(refreshTimer);
     for (const p of panels) p.dispose();
   };
+}
+
+/** "3 files, +12 −4", leading to the changes panel below (scrolled to by hand: a fragment would redraw the page). */
+function changesLink(changes: ChangesSummary): HTMLElement {
+  const n = changes.filesTotal;
+  const a = h("a", { href: "#changes" }, n === 0 ? "none" : `${n} ${n === 1 ? "file" : "files"}, +${changes.insertions} −${changes.deletions}`);
+  a.addEventListener("click", (e) => {
+    e.preventDefault();
+    document.getElementById("changes")?.scrollIntoView({ block: "start" });
+  });
+  return a;
 }
 
 /** "Cancel this task?" as a modal dialog: Escape or "Keep running" closes it. */

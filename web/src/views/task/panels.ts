@@ -1,9 +1,6 @@
 // What shows a task's events on its page: panels, each for the tasks it applies to, in page order, and each loaded
 // only when a task needs it (the terminal brings xterm.js, the transcript brings the Markdown renderer). The page
-// hands every event to every panel once, in seq order.
-//
-// Still to come, as a panel of its own once its RPCs exist: a task's changes as a diff with the patch to download
-// (the "work comes back" issue). It is not built against guessed RPCs.
+// hands every event to every panel once, in seq order, and the task's record each time it is fetched again.
 import type { Task } from "../../../../gen/claudecluster/v1/router_pb.js";
 import { OutputStream, RunMode, type RunEvent } from "../../../../gen/claudecluster/v1/run_pb.js";
 import type { RouterClient } from "../../app/api.js";
@@ -35,6 +32,12 @@ const PANELS: PanelKind[] = [
     // Below the conversation, where claude is now: a request is asked about the tool call just above it.
     applies: (task) => task.agent?.askPermissions === true,
     load: async (task, api) => new (await import("../../permissions/permission-panel.js")).PermissionPanel(task, api),
+  },
+  {
+    // Last, after what claude did: what it changed (for a task in a git workspace of its own, once it has ended;
+    // any other task's panel says in a line why there is nothing to show).
+    applies: () => true,
+    load: async (task, api) => new (await import("../../changes/changes-panel.js")).ChangesPanel(task, api),
   },
 ];
 
