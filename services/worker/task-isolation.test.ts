@@ -80,6 +80,26 @@ describe("task isolation", () => {
     environment.dispose();
   });
 
+  it("a task's own variables and extra directories: in claude's environment and bound read-write; never over what the worker sets", () => {
+    const environment = isolation.prepare("t4", { workspace: join(root, "ws"), egress: allowlist(["github.com"]) });
+    const extra = join(root, "shared");
+    const spec = environment.claudeSpec(["claude"], { newSession: true, readWrite: [extra], taskEnv: { PROJECT: "demo" } });
+    expect(spec.readWrite).toEqual([extra]);
+    expect(spec.env["PROJECT"]).toBe("demo");
+    // The worker's own variables win over a task's (services/common/task-env.ts refuses such names before this).
+    const clash = environment.claudeSpec(["claude"], { newSession: true, taskEnv: { CC_TASK_ID: "other", ANTHROPIC_API_KEY: "mine" } });
+    expect(clash.env).toMatchObject({ CC_TASK_ID: "t4", ANTHROPIC_API_KEY: environment.apiKey });
+    environment.dispose();
+  });
+
+  it("a worker file (the warm profile's MCP config) is 0600 in the worker's runtime directory, gone at close", () => {
+    const file = isolation.writeWorkerFile("warm-mcp-config.json", "{}");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(() => isolation.writeWorkerFile("../escape", "{}")).toThrow(/not a worker file name/);
+    isolation.close();
+    expect(existsSync(file)).toBe(false);
+  });
+
   it("a clone's git: the workspace and git's own HOME, the worker's network, the files its variables name", () => {
     const environment = isolation.prepare("t3", { workspace: join(root, "ws"), egress: { mode: "none" } });
     const spec = environment.cloneSpec(["git", "clone"], { HOME: join(root, "git-home"), GIT_SSL_CAINFO: join(root, "ws"), PATH: "/usr/bin" });

@@ -213,7 +213,7 @@ describe("a sandbox ends with its worker", () => {
       const client = createClient(WorkerService, createGrpcTransport({ baseUrl: w.url }));
       const stream = client.run({ prompt: "hold", agent: PROFILE })[Symbol.asyncIterator]();
       await stream.next();
-      const tails = () => processesUnder(workspaces).filter((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "tail");
+      const tails = () => processesUnder(workspaces).filter((pid) => commOf(pid) === "tail");
       await until(() => tails().length === 2);
       w.child.kill("SIGKILL");
       await w.exited;
@@ -250,8 +250,8 @@ describe.each(["bwrap", "off"])("hook events cannot be forged by claude's tools 
       // The tool did reach the hook channel, and was refused.
       expect(url).toBe("http://127.0.0.1");
       expect(status).toBe("403");
-      // One turn: running, then waiting once claude itself said Stop; the forged session id never took.
-      expect(phases).toEqual([Phase.RUNNING, Phase.WAITING_FOR_INPUT]);
+      // Accepted, then one turn: running, then waiting once claude itself said Stop; the forged session id never took.
+      expect(phases).toEqual([Phase.STARTING, Phase.RUNNING, Phase.WAITING_FOR_INPUT]);
       expect(exited?.event.case === "exited" && exited.event.value.result?.sessionId).toMatch(/^[0-9a-f-]{36}$/);
       w.child.kill("SIGTERM");
       await w.exited;
@@ -261,3 +261,12 @@ describe.each(["bwrap", "off"])("hook events cannot be forged by claude's tools 
     }
   });
 });
+
+/** A process's command name; empty once it is gone (a short-lived command exits between the scan and the read). */
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
