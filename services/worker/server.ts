@@ -153,7 +153,10 @@ async function isolationFor(settings: WorkerSettings, env: NodeJS.ProcessEnv, cl
   // its own) is what each task's private HOME is seeded from; CC_CLAUDE_CONFIG is copied into it first.
   const { dir: configDir, file: stateFile } = claudeConfigHome(home, env);
   if (settings.claudeConfigDir) seedClaudeConfig(configDir, settings.claudeConfigDir);
-  const homes = new TaskHomes(join(home, ".claudecluster"), { configDir, stateFile }, new TranscriptStore(join(configDir, "projects")), logger);
+  // Tasks' HOMEs live beside the worker's claude state: in its own config directory when it has one (the embedded
+  // cluster's, which must leave the user's HOME alone), else in its HOME.
+  const stateDir = join(env["CLAUDE_CONFIG_DIR"] ? configDir : home, ".claudecluster");
+  const homes = new TaskHomes(stateDir, { configDir, stateFile }, new TranscriptStore(join(configDir, "projects")), logger);
   const orphans = homes.orphans();
   const killed = sweepOrphans(orphans);
   if (killed.length > 0) logger.warn({ pids: killed }, "ended processes left by a worker that died");

@@ -93,7 +93,9 @@ describe.each(VARIANTS)("a sandboxed task ($name) cannot reach what is not its o
     const earlier = await collect(client.run({ prompt: "say hello", agent: PROFILE }));
     earlierSession = ofCase(earlier, "exited")[0]!.result!.sessionId;
     expect(earlierSession).toMatch(/^[0-9a-f-]{36}$/);
-    await until(() => readdirSync(join(home, ".claude", "projects"), { recursive: true }).some((f) => String(f).endsWith(`${earlierSession}.jsonl`)));
+    const projects = join(home, ".claude", "projects");
+    // The worker keeps the transcript when the task's HOME goes, just after `exited`.
+    await until(() => existsSync(projects) && readdirSync(projects, { recursive: true }).some((f) => String(f).endsWith(`${earlierSession}.jsonl`)));
 
     // Another task, running the whole time, with a secret in its workspace.
     const events: RunEvent[] = [];
@@ -200,6 +202,31 @@ describe.each(VARIANTS)("a sandboxed task ($name) cannot reach what is not its o
     const lines = result.trim().split("\n");
     for (const [i, target] of refused.entries()) expect(lines[i]).toMatch(new RegExp(`${escape(target)}: (Read-only file system|No such file or directory)$`));
     for (const target of [...refused, ...privateOnly, join(tmpdir(), marker)]) expect(existsSync(target), target).toBe(false);
+  });
+});
+
+describe("what a task asks for, inside its sandbox", () => {
+  it("its extra directories (agent.add_dirs) are there read-write, and its own variables (env) reach its commands", async () => {
+    const root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-sandbox-asks-")));
+    const workspaces = join(root, "workspaces");
+    const model = await startModel(SCRIPT);
+    try {
+      const w = await spawnWorkerProcess("sandbox-asks", { ...modelEnv(model), CC_CLAUDE_HOME: join(root, "home"), CC_WORKSPACE_ROOT: workspaces, CC_SANDBOX: "bwrap" });
+      const client = createClient(WorkerService, createGrpcTransport({ baseUrl: w.url }));
+      const shared = join(workspaces, "shared");
+      const prompt = `echo "$PROJECT_NAME"; echo from-the-task > ${shared}/note.txt && cat ${shared}/note.txt; ls -A ${workspaces} ${ATTACK}-asks`;
+      const events = await collect(client.run({ prompt, env: { PROJECT_NAME: "demo-project" }, agent: { ...PROFILE, addDirs: ["shared"] } }));
+      expect(ofCase(events, "exited")[0]).toMatchObject({ exitCode: 0 });
+      const [result] = toolResults(model, `${ATTACK}-asks`);
+      // The variable, the file written and read back, and of the root only its .tasks (its workspace) and the extra directory.
+      expect(result!.trim().split("\n")).toEqual(["demo-project", "from-the-task", ".tasks", "shared"]);
+      expect(readFileSync(join(shared, "note.txt"), "utf8")).toBe("from-the-task\n");
+      w.child.kill("SIGTERM");
+      await w.exited;
+    } finally {
+      await model.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
