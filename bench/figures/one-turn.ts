@@ -58,7 +58,7 @@ export async function measureOneTurn(ctx: BenchContext, options: OneTurnOptions)
   const workspaces = join(ctx.tmp, "workspaces-direct");
   mkdirSync(workspaces, { recursive: true });
   const model_ = modelEnv(model.url);
-  prepareClaudeHome(home, workspaces, model_.ANTHROPIC_API_KEY);
+  prepareClaudeHome(join(home, ".claude.json"), workspaces, model_.ANTHROPIC_API_KEY);
   const directEnv = claudeEnv({ ...cleanEnv(), ...model_ }, { home });
   const bin = claudeBin();
   let n = 0;

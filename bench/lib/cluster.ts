@@ -1,7 +1,7 @@
 // The pieces the figures assemble: the scripted model, workers and a router, each its own process on loopback;
 // clients for them; and fake claudes (bench/fixtures) behind a launcher that runs them with this node.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { chmodSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { RouterService, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
@@ -59,6 +59,8 @@ export async function startWorker(ctx: BenchContext, id: string, env: Record<str
       CC_KILL_GRACE: "2s",
       // The "listening" line is read as JSON.
       CC_LOG_FORMAT: "json",
+      // Tasks run in the sandbox, which sees the system and claude's directory: the fake claudes' node and sources too.
+      CC_SANDBOX_BIND: `${dirname(realpathSync(process.execPath))},${FIXTURES}`,
       ...env,
     },
     ready: listeningLine("worker"),

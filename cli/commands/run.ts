@@ -69,6 +69,7 @@ export class RunCommand extends RouterCommand {
   repo = ValueOption.String("--repo <url>", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
   ref = ValueOption.String("--ref <ref>", { description: "With --repo: the branch, tag or commit to check out" });
   timeout = ValueOption.String("--timeout <duration>", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
+  egress = ValueOption.String("--egress <policy>", { description: "Where the task's commands may connect: none, open, or hosts and @presets, comma-separated (within the worker's policy)" });
   env = ValueOption.Array("-e,--env <name=value>", { description: "Set a variable for claude only (repeatable); --env NAME passes your own value. Never kept or logged" });
   addDir = ValueOption.Array("--add-dir <dir>", { description: "claude --add-dir: another directory claude may use, under the worker's workspace root (repeatable)" });
   settings = ValueOption.String("--settings <json|file>", { description: "claude --settings: more settings, as a JSON string or the path of a JSON file" });
@@ -111,6 +112,7 @@ export class RunCommand extends RouterCommand {
       repo: this.repo,
       ref: this.ref,
       timeout: this.timeout,
+      egress: this.egress,
       approve: this.approve,
       upload: this.upload,
       apply: this.apply,

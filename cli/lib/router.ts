@@ -30,8 +30,10 @@ export async function openRouter(
   if (!options.allowEmbedded) throw new CliError(NO_ROUTER_MESSAGE, ExitCode.Unreachable);
   const cluster = await startLocalCluster({
     workers: 1,
+    // The workspace root is the user's own directory, and claude works right there, as `claude -p` would.
     forOneCommand: true,
-    ...(options.workspaceRoot ? { workspaceRoot: options.workspaceRoot } : {}),
+    // The workspace root is the user's own directory, and claude works right there, as `claude -p` would.
+    ...(options.workspaceRoot ? { workspaceRoot: options.workspaceRoot, env: { CC_ROOT_WORKSPACE: "on" } } : {}),
     logger: await embeddedLogger(env),
   });
   // The embedded router reads its settings from the environment, CC_TOKEN included.

@@ -1,6 +1,6 @@
 // cc run's flags become the RunRequest the router receives.
 import { describe, expect, it } from "vitest";
-import { RunMode } from "../../gen/claudecluster/v1/run_pb.js";
+import { EgressMode, RunMode } from "../../gen/claudecluster/v1/run_pb.js";
 import { buildRunRequest, mcpConfigJson, parseEnv, parseLabels, splitToolList } from "./run-request.js";
 
 describe("buildRunRequest", () => {
@@ -48,6 +48,14 @@ describe("buildRunRequest", () => {
     expect(req.requestId).toMatch(/^[0-9a-f-]{36}$/);
     const repo = buildRunRequest("x", { repo: "https://github.com/a/b", ref: "v1" });
     expect(repo.workspace?.source).toMatchObject({ case: "repository", value: { url: "https://github.com/a/b", ref: "v1" } });
+  });
+
+  it("--egress: none, open, or an allowlist of hosts and presets", () => {
+    expect(buildRunRequest("x", { egress: "none" }).egress).toMatchObject({ mode: EgressMode.NONE, allow: [] });
+    expect(buildRunRequest("x", { egress: "open" }).egress).toMatchObject({ mode: EgressMode.OPEN });
+    expect(buildRunRequest("x", { egress: "@package-registries, github.com" }).egress).toMatchObject({ mode: EgressMode.ALLOWLIST, allow: ["@package-registries", "github.com"] });
+    expect(buildRunRequest("x", {}).egress).toBeUndefined();
+    expect(() => buildRunRequest("x", { egress: " , " })).toThrow(/--egress takes none, open, or hosts and @presets/);
   });
 
   it("interactive runs carry the terminal size and are always detachable", () => {

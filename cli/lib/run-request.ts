@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { UsageError } from "clipanion";
-import { RunMode, RunRequestSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { EgressMode, RunMode, RunRequestSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { duration } from "../../services/common/settings.js";
 import { envNameProblem, envProblem } from "../../services/common/task-env.js";
 import { PERMISSION_MODES } from "../../services/common/validate-run.js";
@@ -27,6 +27,7 @@ export interface RunFlags {
   repo?: string | undefined;
   ref?: string | undefined;
   timeout?: string | undefined;
+  egress?: string | undefined;
   interactive?: boolean | undefined;
   detach?: boolean | undefined;
   push?: boolean | undefined;
@@ -173,6 +174,16 @@ export function parseTimeout(raw: string): number {
   return ms;
 }
 
+/** `--egress none|open|host,*.domain,@preset…`; whether the worker allows it is the worker's to say. */
+function parseEgress(raw: string): { mode: EgressMode; allow: string[] } {
+  const value = raw.trim();
+  if (value === "none") return { mode: EgressMode.NONE, allow: [] };
+  if (value === "open") return { mode: EgressMode.OPEN, allow: [] };
+  const allow = value.split(",").map((e) => e.trim()).filter(Boolean);
+  if (allow.length === 0) throw new UsageError('--egress takes none, open, or hosts and @presets separated by commas, e.g. --egress "@package-registries,github.com"');
+  return { mode: EgressMode.ALLOWLIST, allow };
+}
+
 export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequestContext = {}): RunRequest {
   const readFile = ctx.readFile ?? ((path: string) => readFileSync(path, "utf8"));
   if (flags.permissionMode !== undefined && !(PERMISSION_MODES as readonly string[]).includes(flags.permissionMode)) {
@@ -225,6 +236,7 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
     ...(workspace ? { workspace } : {}),
     ...(interactive && ctx.terminal ? { terminal: { cols: clamp(ctx.terminal.cols), rows: clamp(ctx.terminal.rows) } } : {}),
     ...(flags.timeout !== undefined ? { timeout: durationFromMs(parseTimeout(flags.timeout)) } : {}),
+    ...(flags.egress !== undefined ? { egress: parseEgress(flags.egress) } : {}),
     labels: parseLabels(flags.labels),
     workerId: flags.worker ?? "",
     requestId: ctx.requestId ?? randomUUID(),

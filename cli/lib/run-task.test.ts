@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ExitReason, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, RunEventSchema, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { ExitCode } from "../exit-codes.js";
 import { exitedEv, ev, FakeRouter, networkError, outputEv } from "../testing/fake-router.js";
 import { Capture, eventsFor, recordedCases } from "../testing/fixtures.js";
@@ -35,6 +35,23 @@ describe("runTask (headless)", () => {
     expect(code).toBe(ExitCode.Ok);
     expect(o.stdout.text).toBe("Hello from the scripted model. You said: hi there\n");
     expect(o.stderr.text).toMatch(/^✓ done · \d+ms · 1 turn · \$0\.\d+ · session [0-9a-f-]{36} · worker worker-1 · task task-1\n$/);
+  });
+
+  it("shows a connection the egress policy blocked on stderr, and keeps stdout for claude's output", async () => {
+    const events = eventsFor(hello);
+    const blocked = create(RunEventSchema, {
+      taskId: "task-1",
+      seq: 0n,
+      event: { case: "blocked", value: { host: "evil.example", port: 443, command: "curl https://evil.example", reason: "evil.example:443 is not in the task's egress allowlist" } },
+    });
+    // Just before exited, renumbered.
+    const all = [...events.slice(0, -1), blocked, events.at(-1)!].map((e, i) => create(RunEventSchema, { ...e, seq: BigInt(i + 1) }));
+    const router = new FakeRouter({ events: all });
+    const o = io();
+    const code = await runTask({ io: o, client: router.client, router: "http://r", request: create(RunRequestSchema, { prompt: "hi there" }), format: "pretty", includePartials: false, signals: new FakeSignals() });
+    expect(code).toBe(ExitCode.Ok);
+    expect(o.stdout.text).toBe("Hello from the scripted model. You said: hi there\n");
+    expect(o.stderr.text).toContain("⊘ blocked evil.example:443 (curl https://evil.example): evil.example:443 is not in the task's egress allowlist\n");
   });
 
   it("exits 1 when the agent reports an error, printing what claude -p would", async () => {

@@ -100,6 +100,16 @@ export class TaskOutput {
       case "output":
         this.output(e.value.stream, e.value.data);
         break;
+      case "blocked": {
+        // A refused connection is news to whoever watches: on stderr, out of the way of claude's output.
+        const text = `blocked ${e.value.host}:${e.value.port}${e.value.command ? ` (${e.value.command})` : ""}: ${e.value.reason}`;
+        if (this.o.annotate) this.note(text);
+        else if (this.o.format === "pretty") {
+          this.status.clear();
+          this.o.stderr.write(this.o.errStyle.dim(`⊘ ${text}`) + "\n");
+        }
+        break;
+      }
       case "permissionRequest":
         if (this.o.annotate) this.note(`waiting for approval: ${e.value.summary}`);
         break;

@@ -21,6 +21,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go; default standard output. */
   destination?: DestinationStream & { isTTY?: boolean };
+  /** Rewrites every line before it is written: the worker removes the secret values it knows. */
+  scrub?: (line: string) => string;
 }
 
 export function createLogger(component: string, level = process.env["CC_LOG_LEVEL"] ?? "info", options: LoggerOptions = {}): Logger {
@@ -39,6 +41,7 @@ export function createLogger(component: string, level = process.env["CC_LOG_LEVE
         paths: ["token", "*.token", "authorization", "*.authorization", "headers.authorization", "*.headers.authorization"],
         censor: "[redacted]",
       },
+      ...(options.scrub ? { hooks: { streamWrite: options.scrub } } : {}),
     },
     pretty ? prettyDestination(out) : out,
   );

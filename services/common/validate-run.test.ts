@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { EgressMode, RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { MAX_INTERACTIVE_PROMPT_BYTES, PERMISSION_MODES, validateRunRequest, type RunLimits } from "./validate-run.js";
 
 type Init = MessageInitShape<typeof RunRequestSchema>;
@@ -116,6 +116,10 @@ const BAD: [string, Init, string][] = [
   ["empty workspace directory", { prompt: "x", workspace: dir("") }, "workspace.directory: must be 1-255 characters"],
   ["workspace directory of 256 characters", { prompt: "x", workspace: dir("d".repeat(256)) }, "workspace.directory: must be 1-255 characters"],
   ["absolute workspace directory", { prompt: "x", workspace: dir("/etc") }, `${DIR_RULE} "/etc"`],
+  ["egress: an unknown mode", { prompt: "x", egress: { mode: 9 as EgressMode } }, "egress.mode: unknown value 9; use EGRESS_MODE_OPEN, EGRESS_MODE_ALLOWLIST or EGRESS_MODE_NONE"],
+  ["egress: an empty allowlist", { prompt: "x", egress: { mode: 2 } }, "egress.allow: is empty; an allowlist needs at least one host (or use EGRESS_MODE_NONE)"],
+  ["egress: hosts with none", { prompt: "x", egress: { mode: 3, allow: ["example.com"] } }, "egress.allow: is only for EGRESS_MODE_ALLOWLIST"],
+  ["egress: two hosts in one entry", { prompt: "x", egress: { mode: 2, allow: ["a.com,b.com"] } }, "egress.allow[0]: must be one host, *.domain, host:port, IP address or @preset"],
   ["workspace directory with ..", { prompt: "x", workspace: dir("a/../../b") }, `${DIR_RULE} "a/../../b"`],
   ["workspace directory with a backslash ..", { prompt: "x", workspace: dir("a\\..\\b") }, DIR_RULE],
   ["workspace directory with an empty part", { prompt: "x", workspace: dir("a//b") }, `${DIR_RULE} "a//b"`],
@@ -282,7 +286,7 @@ describe("validateRunRequest accepts", () => {
     ["200 allowed tools", { prompt: "x", agent: { allowedTools: Array.from({ length: 200 }, (_, i) => `Tool${i}`) } }],
     ["a nested workspace directory", { prompt: "x", workspace: dir("team/project-1/v2.0") }],
     ["a workspace directory with dots in names", { prompt: "x", workspace: dir("a..b/c.d") }],
-    ["the workspace root itself", { prompt: "x", workspace: dir(".") }],
+    ["the workspace root itself (whether the worker takes it is the worker's to say)", { prompt: "x", workspace: dir(".") }],
     ["an empty workspace", { prompt: "x", workspace: {} }],
     ["an https repository", { prompt: "x", workspace: repo({ url: GOOD_URL }) }],
     ["an https repository with a port, a query and a token", { prompt: "x", workspace: repo({ url: "https://git.example.com:8443/a/b?x=1", token: "ghp_" + "a".repeat(4092) }) }],

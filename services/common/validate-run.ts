@@ -1,6 +1,6 @@
 // Checks a RunRequest before anything is queued or spawned, so that every mistake comes back as INVALID_ARGUMENT
 // naming the field, and nothing unchecked reaches claude's command line or the file system.
-import { RunMode, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { EgressMode, RunMode, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { type ConnectError, invalidArgument } from "./errors.js";
 import { isValidTaskId } from "./ids.js";
 import { envProblem } from "./task-env.js";
@@ -59,7 +59,23 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
 
   validateAgentOptions(req);
   validateWorkspace(req);
+  validateEgress(req);
   validatePush(req);
+}
+
+const MAX_EGRESS_ENTRIES = 500;
+
+/** The shape of `egress`; what the entries mean (and whether the worker allows them) is the worker's to say. */
+function validateEgress(req: RunRequest): void {
+  const egress = req.egress;
+  if (!egress) return;
+  if (!(egress.mode in EgressMode)) throw invalidArgument("egress.mode", `unknown value ${egress.mode}; use EGRESS_MODE_OPEN, EGRESS_MODE_ALLOWLIST or EGRESS_MODE_NONE`);
+  if (egress.mode === EgressMode.ALLOWLIST && egress.allow.length === 0) throw invalidArgument("egress.allow", "is empty; an allowlist needs at least one host (or use EGRESS_MODE_NONE)");
+  if (egress.mode !== EgressMode.ALLOWLIST && egress.allow.length > 0) throw invalidArgument("egress.allow", "is only for EGRESS_MODE_ALLOWLIST");
+  if (egress.allow.length > MAX_EGRESS_ENTRIES) throw invalidArgument("egress.allow", `more than ${MAX_EGRESS_ENTRIES} entries`);
+  egress.allow.forEach((entry, i) => {
+    if (entry.length === 0 || entry.length > 255 || /[\s\u0000-\u001f,]/.test(entry)) throw invalidArgument(`egress.allow[${i}]`, "must be one host, *.domain, host:port, IP address or @preset");
+  });
 }
 
 /** Values that become claude flags must not look like flags themselves, nor carry NULs. */
@@ -139,8 +155,9 @@ function jsonObjectFlag(field: string, value: string, example: string): void {
 /** A directory under the workspace root: "." or relative parts that do not start with "." (no "..", no hidden ones). */
 function relativeDirectory(field: string, dir: string): void {
   if (dir === "" || dir.length > 255) throw invalidArgument(field, "must be 1-255 characters");
-  // "." is the root itself. Other parts may not start with "." — that excludes "..", hidden directories and the
-  // root's .tasks/ where fresh task workspaces live, private to their task.
+  // "." is the root itself, which only a worker with CC_ROOT_WORKSPACE takes (the worker checks). Other parts may
+  // not start with "." — that excludes "..", hidden directories and the root's .tasks/ where fresh task
+  // workspaces live, private to their task.
   if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
     throw invalidArgument(field, `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
   }

@@ -21,6 +21,11 @@ export interface ScriptedModelOptions {
   maxRecorded?: number;
   /** Larger request bodies get 413. */
   maxBodyBytes?: number;
+  /**
+   * The credential the API expects, as the real one does: requests without `x-api-key: <it>` or
+   * `authorization: Bearer <it>` get 401 authentication_error. Unset: any credential, or none, is accepted.
+   */
+  requireKey?: string;
 }
 
 export interface RecordedRequest {
@@ -38,6 +43,8 @@ export interface RecordedRequest {
   turn?: { conversation: number; index: number };
   /** Date.now() when the request body had been read. */
   at: number;
+  /** With `requireKey`: whether the request carried it. */
+  credential?: "accepted" | "refused";
 }
 
 export interface ScriptedModel {
@@ -80,7 +87,7 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
     const ids = { request: `req_scripted_${++seq}`, message: `msg_scripted_${seq}` };
     res.setHeader("request-id", ids.request);
     const signal = AbortSignal.any([closing.signal, abortedOnClose(res)]);
-    handle({ req, res, ids, signal, script, maxBodyBytes, record, countAttempt }).catch((err: unknown) => {
+    handle({ req, res, ids, signal, script, maxBodyBytes, record, countAttempt, requireKey: opts.requireKey }).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, errorJson("api_error", String(err), ids.request));
       else res.destroy();
     });
@@ -121,6 +128,7 @@ interface Exchange {
   record: (r: RecordedRequest) => void;
   /** Returns how often this key has been seen, including now. */
   countAttempt: (key: string) => number;
+  requireKey: string | undefined;
 }
 
 async function handle(x: Exchange): Promise<void> {
@@ -129,7 +137,8 @@ async function handle(x: Exchange): Promise<void> {
   const path = url.split("?")[0] ?? "/";
   const method = req.method ?? "GET";
   const raw = await readBody(req, x.maxBodyBytes);
-  const base = { method, path, url, headers: redactHeaders(req.headers), at: Date.now() };
+  const credential: RecordedRequest["credential"] = x.requireKey === undefined ? undefined : presentedKey(req) === x.requireKey ? "accepted" : "refused";
+  const base = { method, path, url, headers: redactHeaders(req.headers), at: Date.now(), ...(credential ? { credential } : {}) };
 
   if (raw === undefined) {
     x.record({ ...base, body: undefined, kind: "side" });
@@ -138,6 +147,10 @@ async function handle(x: Exchange): Promise<void> {
     return sendJson(res, 413, errorJson("request_too_large", `Request exceeds ${x.maxBodyBytes} bytes`, ids.request));
   }
   const body = parseBody(raw);
+  if (credential === "refused" && path.startsWith("/v1/")) {
+    x.record({ ...base, body, kind: "side" });
+    return sendJson(res, 401, errorJson("authentication_error", "invalid x-api-key", ids.request));
+  }
 
   if (method === "POST" && path === "/v1/messages") {
     const parsed = asMessagesRequest(body);
@@ -249,6 +262,14 @@ function parseBody(raw: Buffer): unknown {
   } catch {
     return text;
   }
+}
+
+/** The credential a request carries: its x-api-key, or its bearer token. */
+function presentedKey(req: http.IncomingMessage): string | undefined {
+  const key = req.headers["x-api-key"];
+  if (typeof key === "string") return key;
+  const auth = req.headers["authorization"];
+  return typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
 }
 
 function redactHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {

@@ -22,7 +22,7 @@ export interface InvocationOptions {
   /** `agent.add_dirs` resolved to absolute paths on this worker (workspace.ts · prepareExtraDirectories). */
   addDirs?: readonly string[];
   /**
-   * The file holding `agent.mcp_config_json` (task-files.ts): the JSON itself never goes on the command line, which
+   * The file holding `agent.mcp_config_json` (TaskEnvironment.writePrivateFile, task-isolation.ts): the JSON itself never goes on the command line, which
    * every process on the machine can read. Required when the request has an MCP config.
    */
   mcpConfigFile?: string;

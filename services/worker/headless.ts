@@ -2,19 +2,20 @@
 // line wrapping); every stdout line becomes a `message` event and stderr is passed on as raw `output`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { OutputStream } from "../../gen/claudecluster/v1/run_pb.js";
+import type { LaunchSpec, Sandbox } from "./sandbox/index.js";
 import type { ClaudeProcess, ProcessExit, TaskRunSink } from "./task-run.js";
 import { streamJsonUserMessage } from "./claude-args.js";
 import { isControlType } from "./permissions.js";
 import { parseStreamJsonLine } from "./stream-json.js";
 
 export interface LaunchOptions {
-  bin: string;
-  args: string[];
+  /** claude's argv, where it runs and what it sees. */
+  spec: LaunchSpec;
+  /** Runs the spec: in the task's sandbox, or as it is. */
+  sandbox: Sandbox;
   stdin?: string;
   /** Keep stdin open after `stdin` until claude's result: the control protocol's answers go there. */
   holdStdin?: boolean;
-  cwd: string;
-  env: Record<string, string>;
 }
 
 /**
@@ -44,9 +45,10 @@ export class HeadlessClaude {
   readonly closed: Promise<ProcessExit>;
 
   constructor(options: LaunchOptions) {
-    this.child = spawn(options.bin, options.args, {
-      cwd: options.cwd,
-      env: options.env,
+    const command = options.sandbox.command(options.spec);
+    this.child = spawn(command.file, command.args, {
+      cwd: command.cwd,
+      env: command.env,
       // Its own session and process group, so the whole tree can be signalled at once.
       detached: true,
       stdio: ["pipe", "pipe", "pipe"],
@@ -72,8 +74,9 @@ export class HeadlessClaude {
     this.child.stdout!.on("data", (chunk: Buffer) => lines.push(chunk));
     this.child.stderr!.on("data", (chunk: Buffer) => this.deliver((sink) => sink.emit({ case: "output", value: { data: chunk, stream: OutputStream.STDERR } }), chunk.length));
     // "close" waits for the pipes to drain, so every line is reported before `exited`.
-    this.child.once("close", (exitCode, signal) => {
+    this.child.once("close", (code, sig) => {
       lines.end();
+      const { exitCode, signal } = options.sandbox.exitOf({ exitCode: code, signal: sig });
       this.exit = { exitCode, signal };
       this.deliver((sink) => sink.exited({ exitCode, signal }));
       settle(this.exit);

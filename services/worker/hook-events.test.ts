@@ -1,156 +1,109 @@
-import { execFile } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HOOK_EVENTS_ENV, HookEventsFile, hookSettingsJson, type HookEvent } from "./hook-events.js";
-
-const run = promisify(execFile);
-
-interface HookCommand {
-  type: string;
-  command: string;
-}
-type HookSettings = { hooks: Record<string, { hooks: HookCommand[] }[]> };
-
-const RELAY = '{ cat; echo; } >> "$CC_HOOK_EVENTS"';
-
-/** Runs the relay command the way claude does: /bin/sh, the payload on stdin, CC_HOOK_EVENTS in the environment. */
-function runRelay(path: string, payload: string): Promise<unknown> {
-  const command = (JSON.parse(hookSettingsJson()) as HookSettings).hooks["Stop"]![0]!.hooks[0]!.command;
-  const child = run("/bin/sh", ["-c", command], { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", [HOOK_EVENTS_ENV]: path } });
-  child.child.stdin!.end(payload);
-  return child;
-}
+import { silentLogger } from "../common/logger.js";
+import { HookEvents, hookSettingsJson, parseHookEvent, type HookConnection, type HookEvent } from "./hook-events.js";
 
 describe("hookSettingsJson", () => {
-  it("installs the same relay command for SessionStart, UserPromptSubmit and Stop, and nothing else", () => {
-    const relay = [{ hooks: [{ type: "command", command: RELAY }] }];
-    expect(JSON.parse(hookSettingsJson())).toEqual({ hooks: { SessionStart: relay, UserPromptSubmit: relay, Stop: relay } });
+  it("installs one HTTP hook to the given URL for UserPromptSubmit and Stop, and nothing else", () => {
+    const relay = [{ hooks: [{ type: "http", url: "http://127.0.0.1:41003/hooks/t1", timeout: 10 }] }];
+    expect(JSON.parse(hookSettingsJson("http://127.0.0.1:41003/hooks/t1"))).toEqual({ hooks: { UserPromptSubmit: relay, Stop: relay } });
   });
 
-  it("is a single line of JSON (it travels as one --settings= argument)", () => {
-    expect(hookSettingsJson()).not.toContain("\n");
-    expect(HOOK_EVENTS_ENV).toBe("CC_HOOK_EVENTS");
+  it("is a single line of JSON with no command in it (it travels as one --settings= argument; nothing runs a shell)", () => {
+    const json = hookSettingsJson("http://127.0.0.1:1/hooks/x");
+    expect(json).not.toContain("\n");
+    expect(json).not.toContain('"command"');
   });
 });
 
-describe("HookEventsFile", () => {
-  let dir: string;
-  let path: string;
-  let events: HookEvent[];
-  let file: HookEventsFile | undefined;
-  let onEvent: (e: HookEvent) => void;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "cc-hook-events-test-"));
-    path = join(dir, "events.jsonl");
-    events = [];
-    onEvent = (e) => events.push(e);
+describe("parseHookEvent", () => {
+  it("takes the event name and session id from a payload", () => {
+    expect(parseHookEvent('{"hook_event_name":"Stop","session_id":"s1","x":1}')).toEqual({ name: "Stop", sessionId: "s1", payload: { hook_event_name: "Stop", session_id: "s1", x: 1 } });
   });
-  afterEach(() => {
-    file?.close();
-    file = undefined;
+  it("ignores what is not a JSON object", () => {
+    expect(parseHookEvent("not json")).toBeUndefined();
+    expect(parseHookEvent("null")).toBeUndefined();
+  });
+});
+
+/** POSTs `body` to `path` over loopback or a unix socket; resolves with the status. */
+function post(target: { port: number } | { socketPath: string }, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ ...("port" in target ? { host: "127.0.0.1", port: target.port } : target), path, method: "POST", agent: false }, (res) => {
+      res.resume();
+      res.once("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.once("error", reject);
+    req.end(body);
+  });
+}
+
+describe("HookEvents", () => {
+  let hooks: HookEvents;
+  let dir: string;
+  let events: HookEvent[];
+  let connections: HookConnection[];
+  let fromClaude: boolean;
+
+  beforeEach(async () => {
+    hooks = new HookEvents(silentLogger());
+    await hooks.listen();
+    dir = mkdtempSync(join(tmpdir(), "cc-hooks-test-"));
+    events = [];
+    connections = [];
+    fromClaude = true;
+    hooks.open("t1", {
+      onEvent: (e) => events.push(e),
+      fromClaude: (c) => {
+        connections.push(c);
+        return fromClaude;
+      },
+    });
+  });
+  afterEach(async () => {
+    await hooks.closeAll();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function open(): HookEventsFile {
-    file = new HookEventsFile(path, (e) => onEvent(e));
-    return file;
-  }
+  const port = () => Number(new URL(hooks.url("t1")).port);
 
-  it("creates the file empty, truncating an old one", () => {
-    appendFileSync(path, '{"hook_event_name":"Stop"}\n');
-    open();
-    expect(readFileSync(path, "utf8")).toBe("");
-    file!.readNew();
+  it("takes an event over loopback, asking whether the connection is claude's by its ports", async () => {
+    expect(await post({ port: port() }, "/hooks/t1", '{"hook_event_name":"UserPromptSubmit","session_id":"s1"}')).toBe(200);
+    expect(events.map((e) => [e.name, e.sessionId])).toEqual([["UserPromptSubmit", "s1"]]);
+    expect(connections[0]!.localPort).toBe(port());
+    expect(connections[0]!.remotePort).toBeGreaterThan(0);
+  });
+
+  it("refuses an event from a process other than claude (403) and reports nothing", async () => {
+    fromClaude = false;
+    expect(await post({ port: port() }, "/hooks/t1", '{"hook_event_name":"Stop","session_id":"forged"}')).toBe(403);
     expect(events).toEqual([]);
   });
 
-  it("reports what the real relay command appends, through the file watcher", async () => {
-    const arrived = new Promise<HookEvent>((resolve) => (onEvent = resolve));
-    open();
-    const payload = { hook_event_name: "UserPromptSubmit", session_id: "0d5e6f1c-aaaa", prompt: "héllo 🌍", cwd: "/w" };
-    await runRelay(path, JSON.stringify(payload));
-    const event = await arrived;
-    expect(event).toEqual({ name: "UserPromptSubmit", sessionId: "0d5e6f1c-aaaa", payload });
-    expect(readFileSync(path, "utf8")).toBe(JSON.stringify(payload) + "\n");
-  });
-
-  it("reports several relayed payloads in order, whether or not they end with a newline", async () => {
-    open();
-    await runRelay(path, '{"hook_event_name":"SessionStart","session_id":"s1","source":"startup"}');
-    await runRelay(path, '{"hook_event_name":"UserPromptSubmit","session_id":"s1"}\n');
-    await runRelay(path, '{"hook_event_name":"Stop","session_id":"s1","stop_hook_active":false}');
-    file!.readNew();
-    expect(events.map((e) => [e.name, e.sessionId])).toEqual([
-      ["SessionStart", "s1"],
-      ["UserPromptSubmit", "s1"],
-      ["Stop", "s1"],
-    ]);
-    expect(events[2]!.payload).toEqual({ hook_event_name: "Stop", session_id: "s1", stop_hook_active: false });
-  });
-
-  it("holds a partial line until it is complete", () => {
-    open();
-    appendFileSync(path, '{"hook_event_name":"Stop",');
-    file!.readNew();
+  it("answers 404 for a task that is not open, and after it was closed", async () => {
+    expect(await post({ port: port() }, "/hooks/other", '{"hook_event_name":"Stop"}')).toBe(404);
+    hooks.close("t1");
+    expect(await post({ port: port() }, "/hooks/t1", '{"hook_event_name":"Stop"}')).toBe(404);
     expect(events).toEqual([]);
-    appendFileSync(path, '"session_id":"s2"}');
-    file!.readNew();
+  });
+
+  it("a task's socket carries that task's events only", async () => {
+    hooks.open("t2", { onEvent: () => expect.fail("t2 got an event through t1's socket"), fromClaude: () => true });
+    const socketPath = join(dir, "hooks.sock");
+    hooks.listenForTask("t1", socketPath);
+    expect(await post({ socketPath }, "/hooks/t2", '{"hook_event_name":"Stop"}')).toBe(404);
+    expect(await post({ socketPath }, "/hooks/t1", '{"hook_event_name":"Stop","session_id":"s2"}')).toBe(200);
+    expect(events.map((e) => e.sessionId)).toEqual(["s2"]);
+    // Through the socket there are no ports to go by: the channel checks the task's own network.
+    expect(connections.at(-1)).toEqual({});
+  });
+
+  it("drops a body over 1 MiB with 413 and ignores one that is not JSON", async () => {
+    expect(await post({ port: port() }, "/hooks/t1", "x".repeat(1024 * 1024 + 1))).toBe(413);
+    expect(await post({ port: port() }, "/hooks/t1", "not json")).toBe(200);
     expect(events).toEqual([]);
-    appendFileSync(path, '\n{"hook_event_name":"SessionStart"');
-    file!.readNew();
-    expect(events.map((e) => [e.name, e.sessionId])).toEqual([["Stop", "s2"]]);
-  });
-
-  it("reads each byte once across reads", () => {
-    open();
-    appendFileSync(path, '{"hook_event_name":"Stop","session_id":"a"}\n');
-    file!.readNew();
-    file!.readNew();
-    appendFileSync(path, '{"hook_event_name":"Stop","session_id":"b"}\n');
-    file!.readNew();
-    expect(events.map((e) => e.sessionId)).toEqual(["a", "b"]);
-  });
-
-  it("close() reads the lines appended since the last read, then stops", () => {
-    open();
-    appendFileSync(path, '{"hook_event_name":"SessionStart","session_id":"s3"}\n{"hook_event_name":"Stop","session_id":"s3"}\n');
-    file!.close();
-    expect(events.map((e) => e.name)).toEqual(["SessionStart", "Stop"]);
-    file = undefined;
-  });
-
-  it("ignores blank and non-JSON lines; missing fields become empty strings", () => {
-    open();
-    appendFileSync(path, '\n  \nnot json\n{"session_id":5}\n{"hook_event_name":"Stop"}\n');
-    file!.readNew();
-    expect(events.map((e) => [e.name, e.sessionId])).toEqual([
-      ["", ""],
-      ["Stop", ""],
-    ]);
-  });
-
-  it("keeps multibyte text intact when a read stops inside a character", () => {
-    open();
-    const line = Buffer.from('{"hook_event_name":"UserPromptSubmit","session_id":"s","prompt":"é世🌍"}\n');
-    const cut = line.indexOf(Buffer.from("é")) + 1;
-    appendFileSync(path, line.subarray(0, cut));
-    file!.readNew();
-    appendFileSync(path, line.subarray(cut));
-    file!.readNew();
-    expect(events.map((e) => e.payload["prompt"])).toEqual(["é世🌍"]);
-  });
-
-  it("keeps a multibyte character that straddles the 64 KiB read buffer intact", () => {
-    open();
-    const head = '{"hook_event_name":"UserPromptSubmit","session_id":"s","prompt":"';
-    // Put "é" (2 bytes) across the 65,536-byte boundary of the first read.
-    const prompt = "a".repeat(64 * 1024 - Buffer.byteLength(head) - 1) + "é" + "z";
-    appendFileSync(path, `${head}${prompt}"}\n`);
-    file!.readNew();
-    expect(events.map((e) => e.payload["prompt"])).toEqual([prompt]);
   });
 });

@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.js";
 import { listenErrorMessage } from "../common/listen-error.js";
 import { SettingsError } from "../common/settings.js";
 import { drainOnSignals } from "../common/shutdown.js";
+import { Secrets } from "./redact.js";
 import { createWorker } from "./server.js";
 import { readWorkerSettings } from "./settings.js";
 
@@ -13,8 +14,10 @@ async function main(): Promise<void> {
   let logger;
   try {
     settings = readWorkerSettings();
-    logger = createLogger("worker", settings.logLevel);
-    worker = await createWorker(settings, { logger });
+    // The secret values the worker learns (its tokens, the model credential, repository tokens) never reach a log line.
+    const secrets = new Secrets();
+    logger = createLogger("worker", settings.logLevel, { scrub: (line) => secrets.redact(line) });
+    worker = await createWorker(settings, { logger, secrets });
   } catch (err) {
     if (err instanceof SettingsError) {
       console.error(`worker: ${err.message}`);

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { newTaskId } from "../common/ids.js";
-import { signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses, whenTaskProcessesGone, WORKER_PID_ENV } from "./process-tree.js";
+import { sandboxedCommand, sandboxNamespace, signalTask, sweepOrphans, TASK_ID_ENV, taskProcesses, whenTaskProcessesGone } from "./process-tree.js";
 
 /** Polls a condition that depends on other processes (bounded; there is no event to wait for). */
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -101,22 +101,57 @@ describe("process tree", () => {
     expect(() => signalTask(taskId, 2 ** 22 + 12345, "SIGKILL")).not.toThrow();
   });
 
-  it("sweepOrphans ends the processes of a dead worker and leaves a live worker's alone", async () => {
-    const gone = spawn("true");
-    await once(gone, "exit");
+  it("sweepOrphans ends the processes of the tags it is given and leaves others alone", async () => {
     const path = process.env["PATH"] ?? "/usr/bin:/bin";
     const orphan = `test-${newTaskId()}`;
     const owned = `test-${newTaskId()}`;
-    startTask({ PATH: path, [TASK_ID_ENV]: orphan, [WORKER_PID_ENV]: String(gone.pid) }, orphan);
-    startTask({ PATH: path, [TASK_ID_ENV]: owned, [WORKER_PID_ENV]: String(process.pid) }, owned);
+    startTask({ PATH: path, [TASK_ID_ENV]: orphan }, orphan);
+    startTask({ PATH: path, [TASK_ID_ENV]: owned }, owned);
     await until(() => sleepsOf(orphan).length === 2 && sleepsOf(owned).length === 2);
 
     const orphans = taskProcesses(orphan);
-    const killed = sweepOrphans();
+    const killed = sweepOrphans([orphan]);
     expect(killed).toEqual(expect.arrayContaining(orphans));
     await until(() => sleepsOf(orphan).every((pid) => ["", "Z"].includes(stateOf(pid))));
     expect(sleepsOf(owned)).toHaveLength(2);
     for (const pid of sleepsOf(owned)) expect(killed).not.toContain(pid);
+    expect(sweepOrphans([])).toEqual([]);
+  });
+
+  it("finds a process that cleared its environment by its session", async () => {
+    const taskId = `test-${newTaskId()}`;
+    // `env -i` drops CC_TASK_ID; the sleep stays in the session of the process the worker started.
+    const child = spawn("sh", ["-c", "env -i sleep 30 & sleep 30"], { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", [TASK_ID_ENV]: taskId }, detached: true, stdio: "ignore" });
+    started.push({ taskId, child });
+    await until(() => taskProcesses(taskId, child.pid).filter((pid) => comm(pid) === "sleep").length === 2);
+    expect(taskProcesses(taskId).filter((pid) => comm(pid) === "sleep")).toHaveLength(1);
+  });
+
+  // bubblewrap is one of the system packages the tests need (scripts/system-packages.txt).
+  describe("in a sandbox's PID namespace", () => {
+    it("finds every process, even one in its own session with no environment, and signalTask ends them all", async () => {
+      const taskId = `test-${newTaskId()}`;
+      const child = spawn(
+        "bwrap",
+        ["--die-with-parent", "--unshare-pid", "--new-session", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "sh", "-c", "setsid env -i sleep 31 & exec sleep 32"],
+        { env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }, detached: true, stdio: "ignore" },
+      );
+      started.push({ taskId, child });
+      const exited = once(child, "exit");
+      const sleeps = () => taskProcesses(taskId, child.pid).filter((pid) => comm(pid) === "sleep");
+      await until(() => sleeps().length === 2);
+      expect(sandboxNamespace(child.pid!)).toMatch(/^pid:\[\d+\]$/);
+      // The command itself: pid 2 of the namespace, the `exec`ed sleep.
+      const main = sandboxedCommand(child.pid!);
+      expect(comm(main!)).toBe("sleep");
+      expect(readFileSync(`/proc/${main}/status`, "utf8")).toMatch(/NSpid:\s+\d+\s+2\n/);
+      const inside = sleeps();
+      signalTask(taskId, child.pid, "SIGTERM");
+      // The sandbox is found by its namespace and session alone (nothing in it carries the tag).
+      expect(await whenTaskProcessesGone(taskId, child.pid, 5000)).toEqual([]);
+      for (const pid of inside) expect(["", "Z"]).toContain(stateOf(pid));
+      await exited;
+    });
   });
 
   it("whenTaskProcessesGone resolves only once every process of the task has stopped running, SIGKILLing any left", async () => {
@@ -131,7 +166,7 @@ describe("process tree", () => {
     await until(() => sleepsOf(taskId).length === 2);
     const pids = taskProcesses(taskId);
     signalTask(taskId, child.pid, "SIGTERM");
-    const left = await whenTaskProcessesGone(taskId, 5000);
+    const left = await whenTaskProcessesGone(taskId, child.pid, 5000);
     expect(left).toEqual([]);
     // Checked at once: nothing of the task runs (gone, or a zombie waiting to be reaped).
     for (const pid of pids) expect(["", "Z"]).toContain(stateOf(pid));
@@ -139,6 +174,6 @@ describe("process tree", () => {
   });
 
   it("whenTaskProcessesGone of a task with no processes resolves at once with none", async () => {
-    expect(await whenTaskProcessesGone(`test-${newTaskId()}`, 1000)).toEqual([]);
+    expect(await whenTaskProcessesGone(`test-${newTaskId()}`, undefined, 1000)).toEqual([]);
   });
 });

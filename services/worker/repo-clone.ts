@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "../common/errors.js";
+import type { SandboxCommand } from "./sandbox/index.js";
 
 export interface RepositorySpec {
   /** A URL accepted by validateRepositoryUrl: https://, ssh:// or scp-like, without credentials. */
@@ -34,7 +35,7 @@ export interface CloneOptions {
   dir: string;
   /** The worker's environment: only proxy, CA and ssh-agent variables are taken from it. */
   env: NodeJS.ProcessEnv;
-  /** Variables git and everything it starts should carry (the task's process marker). */
+  /** Variables git and everything it starts should carry. */
   extraEnv?: Record<string, string>;
   /** The whole clone, every git command of it, must finish within this. */
   timeoutMs: number;
@@ -46,6 +47,8 @@ export interface CloneOptions {
   now?: () => number;
   /** The git binary; default `git` from PATH. */
   gitBin?: string;
+  /** How each git command is run: in the task's sandbox (with only the workspace and git's HOME), or as it is. */
+  command?: (argv: string[], cwd: string, env: Record<string, string>) => SandboxCommand;
 }
 
 export interface CloneResult {
@@ -155,6 +158,7 @@ export async function cloneRepository(spec: RepositorySpec, options: CloneOption
   const home = mkdtempSync(join(tmpdir(), "cc-git-home-"));
   const run: RunGitOptions = {
     bin: options.gitBin ?? "git",
+    command: options.command ?? ((argv, cwd, env) => ({ file: argv[0]!, args: argv.slice(1), cwd, env })),
     cwd: options.dir,
     env: gitEnv(options.env, { home, token: spec.token, extra: options.extraEnv }),
     signal: options.signal,
@@ -194,6 +198,7 @@ export function scrub(text: string, token: string): string {
 
 interface RunGitOptions {
   bin: string;
+  command: NonNullable<CloneOptions["command"]>;
   cwd: string;
   env: Record<string, string>;
   signal: AbortSignal;
@@ -237,7 +242,8 @@ class GitFailure extends Error {
 function runGit(args: string[], o: RunGitOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     if (o.signal.aborted) return reject(new GitFailure("cancelled", ""));
-    const child = spawn(o.bin, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const command = o.command([o.bin, ...args], o.cwd, o.env);
+    const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     const stderr = new StderrTail(o.onProgress);
     let stdout = "";
     let stopped: "timeout" | "cancelled" | undefined;

@@ -1,8 +1,6 @@
 // The worker's task runs: admission (draining, claude present, valid request, capacity), preparing the workspace,
-// launching claude in the right mode, lookup by task id, and shutdown.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// launching claude in the right mode in the task's sandbox, lookup by task id, and shutdown.
+import { rmSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema, type WorkspaceUpload } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
@@ -13,15 +11,15 @@ import { SettingsError } from "../common/settings.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { VERSION } from "../common/version.js";
 import type { ClaudeProbe } from "./claude-bin.js";
-import { claudeEnv } from "./claude-env.js";
 import { claudeInvocation } from "./claude-args.js";
+import { EgressError, fromMessage, narrow, toMessage, type EgressPolicy } from "./egress/index.js";
 import { launchHeadless } from "./headless.js";
-import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
-import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
-import { TaskFiles } from "./task-files.js";
+import { signalTask, TASK_ID_ENV } from "./process-tree.js";
+import type { Secrets } from "./redact.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { ExitReason, TaskRun } from "./task-run.js";
+import { MCP_CONFIG_FILE, type Isolation, type TaskEnvironment } from "./task-isolation.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
 import type { WorkerTransfers } from "./transfers.js";
@@ -38,8 +36,12 @@ export interface RunnerDeps {
   claude: ClaudeProbe;
   logger: Logger;
   spawnTerminal: SpawnTerminal;
-  /** The environment claude's allowlisted variables are taken from. */
-  env: NodeJS.ProcessEnv;
+  /** Each task's sandbox, private HOME and files, credential and proxies. */
+  isolation: Isolation;
+  /** The egress policy tasks get unless they narrow it (open when tasks cannot be isolated). */
+  egress: EgressPolicy;
+  /** Values redacted from task events (a task's repository token joins them while it runs). */
+  secrets: Secrets;
   /** Uploads, recorded changes and workspace retention (services/worker/transfers.ts). */
   transfers: WorkerTransfers;
 }
@@ -54,10 +56,10 @@ export class Runner {
   /** Oldest first. */
   private readonly recentlyEnded = new Set<string>();
   private draining = false;
-  /** Hook event files of interactive tasks; private to this process, removed at close. */
-  private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
-  /** Each task's private files (its MCP config), outside its workspace; see task-files.ts. */
-  private readonly files = new TaskFiles();
+  /** The environments of warm processes, by their tag, until a task takes one. */
+  private readonly warmEnvironments = new Map<string, TaskEnvironment>();
+  /** The warm profile's MCP config, one file every warm process's sandbox reads (none without one). */
+  private readonly warmMcpConfig: string | undefined;
 
   /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
   private readonly pool: WarmPool | undefined;
@@ -65,16 +67,31 @@ export class Runner {
   constructor(private readonly deps: RunnerDeps) {
     const { settings, claude } = deps;
     if (settings.warmPool > 0 && !claude.problem) {
+      const mcpConfigJson = settings.warmProfile?.mcpConfigJson ?? "";
+      const warmMcpConfig = mcpConfigJson ? deps.isolation.writeWorkerFile(`warm-${MCP_CONFIG_FILE}`, mcpConfigJson) : undefined;
+      this.warmMcpConfig = warmMcpConfig;
       this.pool = new WarmPool({
         size: settings.warmPool,
-        bin: claude.bin,
-        profileArgs: warmProfileArgs(settings, this.files.writeMcpConfig(TaskFiles.WARM, settings.warmProfile?.mcpConfigJson ?? "")),
-        newWorkspace: () => {
+        profileArgs: warmProfileArgs(settings, warmMcpConfig),
+        newSlot: () => {
           const tag = newTaskId();
-          return { tag, dir: prepareWorkspace(settings.workspaceRoot, tag, undefined) };
+          const workspace = prepareWorkspace(settings.workspaceRoot, tag, undefined);
+          const environment = deps.isolation.prepare(tag, { workspace, egress: deps.egress });
+          this.warmEnvironments.set(tag, environment);
+          return {
+            tag,
+            workspace,
+            launch: (args) => ({
+              spec: environment.claudeSpec([claude.bin, ...args], { newSession: true, ...(warmMcpConfig ? { readOnly: [warmMcpConfig] } : {}) }),
+              sandbox: deps.isolation.sandbox,
+            }),
+            discard: () => {
+              this.warmEnvironments.delete(tag);
+              environment.dispose();
+              removeTaskWorkspace(settings.workspaceRoot, workspace);
+            },
+          };
         },
-        discardWorkspace: (dir) => removeTaskWorkspace(settings.workspaceRoot, dir),
-        env: (tag) => this.claudeEnvFor(tag),
         logger: deps.logger,
       });
       this.pool.start();
@@ -115,24 +132,34 @@ export class Runner {
       throw resourceExhausted(`worker ${settings.workerId} is running ${active} of ${settings.maxSessions} sessions; try again later or add workers`);
     }
     const taskId = req.taskId || newTaskId();
+    const egress = this.egressOf(req);
 
-    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's;
-    // one with its own variables or extra directories needs a claude started for it.
-    // (Every headless task asks, so the pool's counts say how often it missed.)
+    // A headless task in a fresh workspace, with the worker's egress policy, may take a warm process (and its
+    // workspace and sandbox) if its flags match the pool's; one with its own variables or extra directories needs a
+    // claude started for it. (Every headless task asks, so the pool's counts say how often it missed.)
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const warmable = !req.workspace?.source.case && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
-    const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, { mcpConfigFile: this.files.mcpConfig(TaskFiles.WARM) }).args : undefined) : undefined;
+    const warmable = !req.workspace?.source.case && !req.egress && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
+    const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, this.warmMcpConfig ? { mcpConfigFile: this.warmMcpConfig } : {}).args : undefined) : undefined;
     const source = req.workspace?.source;
     // Taken now (NOT_FOUND refuses the task): an upload serves one task.
     const upload = source?.case === "upload" ? this.deps.transfers.uploads.take(source.value.uploadId) : undefined;
     let workspace: string;
     let addDirs: string[];
+    let environment: TaskEnvironment;
     try {
-      workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
-      addDirs = prepareExtraDirectories(settings.workspaceRoot, req.agent?.addDirs ?? []);
+      addDirs = prepareExtraDirectories(settings.workspaceRoot, req.agent?.addDirs ?? [], settings.rootWorkspace);
+      workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace, settings.rootWorkspace);
     } catch (err) {
       if (upload) rmSync(upload.file, { force: true });
       throw fromPlatformError(err, "preparing the workspace");
+    }
+    try {
+      environment = warm ? this.takeWarmEnvironment(warm) : this.deps.isolation.prepare(taskId, { workspace, egress, resumeSessionId: req.agent?.resumeSessionId ?? "" });
+    } catch (err) {
+      if (upload) rmSync(upload.file, { force: true });
+      // A fresh workspace made for this task goes with it; a named directory is shared and stays.
+      if (source?.case !== "directory") removeTaskWorkspace(settings.workspaceRoot, workspace);
+      throw fromPlatformError(err, "preparing the task's sandbox");
     }
     const task = new TaskRun(taskId, req, workspace, {
       workerId: settings.workerId,
@@ -143,6 +170,7 @@ export class Runner {
       maxOutputBytes: settings.maxOutputBytes,
       ...(warm ? { processTag: warm.tag } : {}),
       ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
+      secrets: this.deps.secrets,
       beforeExit: async () => {
         const changes = await this.deps.transfers.changes.end(taskId);
         return changes ? { changes } : {};
@@ -151,25 +179,28 @@ export class Runner {
     });
     this.runs.set(taskId, task);
     this.deps.transfers.retention.started(taskId, workspace);
-    const hookEventsPath = join(this.hooksDir, `${taskId}.jsonl`);
+    environment.bind(task);
+    // A repository token is redacted from every task's events (and recorded changes) while this task runs.
+    const token = source?.case === "repository" ? source.value.token : source?.case === "upload" ? (source.value.origin?.token ?? "") : "";
+    const forgetToken = token ? this.deps.secrets.add(token) : () => {};
     void task.done.then(() => {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
-      rmSync(hookEventsPath, { force: true });
-      this.files.remove(taskId);
+      environment.dispose();
+      forgetToken();
       void this.deps.transfers.retention.ended(taskId);
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
-    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task accepted");
+    logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined, sandbox: this.deps.isolation.sandbox.kind, egress: egress.mode }, "task accepted");
     this.launches.set(task, () => {
       if (task.stopSignal.aborted && !warm) {
         if (upload) rmSync(upload.file, { force: true });
         return task.endBeforeLaunch("the task was stopped before claude started");
       }
       if (warm) this.launchWarm(task, warm);
-      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath, addDirs);
-      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, hookEventsPath, addDirs);
-      else this.launch(task, hookEventsPath, addDirs);
+      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment, addDirs);
+      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, environment, addDirs);
+      else this.launch(task, environment, addDirs);
     });
     return task;
   }
@@ -195,6 +226,36 @@ export class Runner {
     if (this.recentlyEnded.size > RECENTLY_ENDED) this.recentlyEnded.delete(this.recentlyEnded.values().next().value!);
   }
 
+  /** The task's egress policy: its own within the worker's, or the worker's. */
+  private egressOf(req: RunRequest): EgressPolicy {
+    let asked: EgressPolicy | undefined;
+    try {
+      asked = req.egress ? fromMessage(req.egress) : undefined;
+    } catch (err) {
+      if (err instanceof EgressError) throw invalidArgument("egress", err.message);
+      throw err;
+    }
+    if (asked && asked.mode !== "open" && !this.deps.isolation.isolates(asked)) {
+      throw failedPrecondition(
+        `worker ${this.deps.settings.workerId} cannot enforce an egress policy (${this.deps.isolation.sandbox.problem || "its sandbox is off"}); run the task on a sandboxed worker or without egress`,
+      );
+    }
+    try {
+      return narrow(this.deps.egress, asked);
+    } catch (err) {
+      if (err instanceof EgressError) throw new ConnectError(`egress: ${err.message}`, Code.PermissionDenied);
+      throw err;
+    }
+  }
+
+  private takeWarmEnvironment(warm: WarmClaude): TaskEnvironment {
+    const environment = this.warmEnvironments.get(warm.tag);
+    if (!environment) throw new Error(`warm process ${warm.tag} has no environment`);
+    this.warmEnvironments.delete(warm.tag);
+    environment.setLeader(warm.claude.pid);
+    return environment;
+  }
+
   get(taskId: string): TaskRun {
     if (!taskId) throw invalidArgument("task_id", "is required");
     if (!isValidTaskId(taskId)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'");
@@ -204,7 +265,7 @@ export class Runner {
   }
 
   info(): WorkerInfo {
-    const { settings, claude } = this.deps;
+    const { settings, claude, isolation } = this.deps;
     return create(WorkerInfoSchema, {
       workerId: settings.workerId,
       version: VERSION,
@@ -217,6 +278,9 @@ export class Runner {
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
       retention: this.deps.transfers.info(),
+      sandbox: isolation.sandbox.kind,
+      sandboxProblem: isolation.sandbox.problem,
+      egress: toMessage(this.deps.egress),
     });
   }
 
@@ -240,8 +304,6 @@ export class Runner {
   /** Stops everything now and cleans up. */
   async close(): Promise<void> {
     await this.drain(0);
-    rmSync(this.hooksDir, { recursive: true, force: true });
-    this.files.close();
   }
 
   /** A warm process has the warm profile's MCP config (or none): a task may take one only with the same. */
@@ -254,17 +316,17 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string, addDirs: string[]): Promise<void> {
-    const { settings, env, logger } = this.deps;
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+    const { settings, isolation, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
     task.progress(`cloning ${target}`);
     try {
       const { commit } = await cloneRepository(spec, {
         dir: task.workspace,
-        env,
-        // git and its helpers are found and ended like claude's processes (cancel, shutdown, orphan sweep).
-        extraEnv: { [TASK_ID_ENV]: task.taskId, [WORKER_PID_ENV]: String(process.pid) },
+        env: isolation.env,
+        // git runs in the task's sandbox too, with the token in its environment alone: claude's sandbox never has it.
+        command: (argv, _cwd, env) => isolation.sandbox.command(environment.cloneSpec(argv, env)),
         timeoutMs: settings.cloneTimeoutMs,
         signal: task.stopSignal,
         onProgress: (line) => task.progress(line),
@@ -286,23 +348,23 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath, addDirs);
+    this.launch(task, environment, addDirs);
   }
 
   /**
    * Unpacks the task's upload into its fresh workspace (status events while it does), then starts claude; as with a
    * clone, a failure or a stop ends the task before claude runs and removes the directory. The upload's file goes
-   * either way: it served its task.
+   * either way: it served its task. The worker's own git does this, outside the sandbox (git-command.ts).
    */
-  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, hookEventsPath: string, addDirs: string[]): Promise<void> {
-    const { settings, env, logger } = this.deps;
+  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+    const { settings, isolation, logger } = this.deps;
     task.setPhase(Phase.STARTING, "unpacking the upload");
     try {
       const { commit } = await unpackUpload(upload, {
         dir: task.workspace,
         taskId: task.taskId,
         origin: spec.origin,
-        env,
+        env: isolation.env,
         extraEnv: this.gitMarker(task),
         author: settings.gitAuthor,
         timeoutMs: settings.cloneTimeoutMs,
@@ -328,34 +390,23 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath, addDirs);
+    this.launch(task, environment, addDirs);
   }
 
-  /** What every git process of a task carries, so it is found and ended like claude's (cancel, shutdown, orphan sweep). */
+  /** What every git process the worker runs for a task carries, so it is found and ended like claude's (cancel, shutdown). */
   private gitMarker(task: TaskRun): Record<string, string> {
-    return { [TASK_ID_ENV]: task.taskId, [WORKER_PID_ENV]: String(process.pid) };
+    return { [TASK_ID_ENV]: task.processTag };
   }
 
   /** Whatever a failed clone left: processes first, then the directory. */
   private discardWorkspace(task: TaskRun): void {
     this.deps.transfers.retention.forget(task.taskId);
-    signalTask(task.taskId, undefined, "SIGKILL");
+    signalTask(task.processTag, undefined, "SIGKILL");
     try {
       removeTaskWorkspace(this.deps.settings.workspaceRoot, task.workspace);
     } catch (err) {
       this.deps.logger.error({ taskId: task.taskId, err }, "could not remove the workspace of a failed clone");
     }
-  }
-
-  /** claude's environment; `tag` marks every process it starts, so they can be found and ended. */
-  private claudeEnvFor(tag: string, term?: string, taskEnv?: Readonly<Record<string, string>>): Record<string, string> {
-    const { settings, env } = this.deps;
-    return claudeEnv(env, {
-      home: settings.claudeHome || env["HOME"] || tmpdir(),
-      term,
-      ...(taskEnv ? { taskEnv } : {}),
-      extra: { [TASK_ID_ENV]: tag, [WORKER_PID_ENV]: String(process.pid) },
-    });
   }
 
   private timeoutMs(req: RunRequest): number {
@@ -374,35 +425,49 @@ export class Runner {
     if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
-  private launch(task: TaskRun, hookEventsPath: string, addDirs: string[]): void {
-    const { claude, spawnTerminal } = this.deps;
+  private launch(task: TaskRun, environment: TaskEnvironment, addDirs: string[]): void {
+    const { claude, spawnTerminal, isolation } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
-    let invocation;
+    let mcpConfigFile: string | undefined;
     try {
-      invocation = claudeInvocation(req, { ...(interactive ? { hookSettings: hookSettingsJson() } : {}), addDirs, mcpConfigFile: this.files.writeMcpConfig(task.taskId, req.agent?.mcpConfigJson ?? "") });
+      // The MCP config (often with tokens) is a private file of the task, bound read-only into its sandbox.
+      const json = req.agent?.mcpConfigJson ?? "";
+      if (json) mcpConfigFile = environment.writePrivateFile(MCP_CONFIG_FILE, json);
     } catch (err) {
       this.deps.logger.error({ taskId: task.taskId, err }, "could not write the task's MCP config");
       task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "writing the MCP config").rawMessage}`);
       return;
     }
+    const invocation = claudeInvocation(req, { ...(interactive ? { hookSettings: environment.hookSettings() } : {}), addDirs, ...(mcpConfigFile ? { mcpConfigFile } : {}) });
+    const spec = environment.claudeSpec([claude.bin, ...invocation.args], {
+      newSession: !interactive,
+      ...(interactive ? { term: "xterm-256color" } : {}),
+      ...(mcpConfigFile ? { readOnly: [mcpConfigFile] } : {}),
+      readWrite: addDirs,
+      taskEnv: req.env,
+    });
     const launchOptions = {
-      bin: claude.bin,
-      args: invocation.args,
-      stdin: invocation.stdin,
+      spec,
+      sandbox: isolation.sandbox,
+      ...(invocation.stdin !== undefined ? { stdin: invocation.stdin } : {}),
       ...(invocation.holdStdin ? { holdStdin: true } : {}),
-      cwd: task.workspace,
-      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined, req.env),
     };
     try {
       const process = interactive
         ? launchInteractive(
-            { ...launchOptions, cols: req.terminal?.cols || DEFAULT_COLS, rows: req.terminal?.rows || DEFAULT_ROWS, hookEventsPath },
+            {
+              ...launchOptions,
+              cols: req.terminal?.cols || DEFAULT_COLS,
+              rows: req.terminal?.rows || DEFAULT_ROWS,
+              onHookEvent: (listener) => environment.onHookEvent(listener),
+            },
             task,
             spawnTerminal,
           )
         : launchHeadless(launchOptions, task);
+      environment.setLeader(process?.pid);
       if (process) task.bindProcess(process, timeoutMs);
     } catch (err) {
       this.deps.logger.error({ taskId: task.taskId, err }, "claude failed to start");

@@ -12,9 +12,15 @@ import { rpcLog } from "../common/rpc-log.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
-import { sweepOrphans } from "./process-tree.js";
 import { readTlsFiles } from "../common/secrets.js";
-import { claudeConfigHome, prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
+import { claudeConfigHome, seedClaudeConfig } from "./claude-home.js";
+import { CredentialProxy, resolveCredential } from "./credential-proxy/index.js";
+import { HookEvents } from "./hook-events.js";
+import { sweepOrphans } from "./process-tree.js";
+import { Secrets } from "./redact.js";
+import { createSandbox } from "./sandbox/index.js";
+import { TaskHomes, TranscriptStore } from "./task-home/index.js";
+import { Isolation } from "./task-isolation.js";
 import { workerRoutes } from "./routes.js";
 import { workerService } from "./service.js";
 import { Runner } from "./runner.js";
@@ -23,7 +29,8 @@ import { spawnPty, type SpawnTerminal } from "./terminal.js";
 import { startRegistration, type Registration } from "./registration.js";
 import { transferService } from "./transfer-service.js";
 import { createTransfers } from "./transfers.js";
-import { hostname } from "node:os";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Largest request message accepted: a prompt at the limit plus room for the other fields. */
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
@@ -43,6 +50,8 @@ export interface WorkerOptions {
   logger: Logger;
   env?: NodeJS.ProcessEnv;
   spawnTerminal?: SpawnTerminal;
+  /** Values redacted from task events (and, if the logger was made with them, from logs); filled in here. */
+  secrets?: Secrets;
 }
 
 /** Bound to one address: that address; bound to all: the host name. */
@@ -58,22 +67,21 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const env = options.env ?? process.env;
   const claude = await probeClaude(settings.claudeBin);
   if (claude.problem) logger.error({ problem: claude.problem }, "claude is not usable; tasks will be refused");
-  const home = settings.claudeHome || env["HOME"] || "";
-  if (home) {
-    const config = claudeConfigHome(home, env);
-    if (settings.claudeConfigDir) seedClaudeConfig(config.dir, settings.claudeConfigDir);
-    const problem = prepareClaudeHome(config.file, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
-    if (problem) logger.warn({ file: config.file }, problem);
-  }
-
-  // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
-  const orphans = sweepOrphans();
-  if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
+  const isolation = await isolationFor(settings, env, claude.bin, options.secrets ?? new Secrets(), logger);
   // Before the runner (and its warm pool) makes task directories: leftovers of an earlier run are taken in here.
   const transfers = createTransfers(settings, env, logger);
-  const runner = new Runner({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty, transfers });
+  const runner = new Runner({
+    settings,
+    claude,
+    logger,
+    spawnTerminal: options.spawnTerminal ?? spawnPty,
+    isolation: isolation.isolation,
+    egress: isolation.egress,
+    secrets: isolation.secrets,
+    transfers,
+  });
   const health = new HealthState([WorkerService.typeName]);
-  const metrics = settings.metrics ? workerMetrics(runner, health, logger) : undefined;
+  const metrics = settings.metrics ? workerMetrics(runner, isolation.isolation, health, logger) : undefined;
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
@@ -126,6 +134,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       await registration?.stop();
       await drained;
       await runner.close();
+      await isolation.close();
       transfers.close();
       health.close();
       await server.close(1000);
@@ -134,11 +143,88 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
 }
 
 /**
+ * What keeps tasks apart (task-isolation.ts): the sandbox this machine allows, the credential proxy, the hook-event
+ * server, the tasks' private HOMEs, the redaction list, and the egress policy tasks get. Also ends what a worker
+ * that died left behind: the processes of its unsandboxed tasks, and their HOMEs (whose transcripts are kept).
+ */
+async function isolationFor(settings: WorkerSettings, env: NodeJS.ProcessEnv, claudeBin: string, secrets: Secrets, logger: Logger) {
+  const home = settings.claudeHome || env["HOME"] || tmpdir();
+  // The worker's claude configuration (~/.claude, or CLAUDE_CONFIG_DIR: the embedded cluster gives its claude one of
+  // its own) is what each task's private HOME is seeded from; CC_CLAUDE_CONFIG is copied into it first.
+  const { dir: configDir, file: stateFile } = claudeConfigHome(home, env);
+  if (settings.claudeConfigDir) seedClaudeConfig(configDir, settings.claudeConfigDir);
+  // Tasks' HOMEs live beside the worker's claude state: in its own config directory when it has one (the embedded
+  // cluster's, which must leave the user's HOME alone), else in its HOME.
+  const stateDir = join(env["CLAUDE_CONFIG_DIR"] ? configDir : home, ".claudecluster");
+  const homes = new TaskHomes(stateDir, { configDir, stateFile }, new TranscriptStore(join(configDir, "projects")), logger);
+  const orphans = homes.orphans();
+  const killed = sweepOrphans(orphans);
+  if (killed.length > 0) logger.warn({ pids: killed }, "ended processes left by a worker that died");
+  for (const tag of orphans) homes.release(tag);
+
+  const credential = resolveCredential(env, configDir);
+  for (const value of [...settings.workerTokens, ...credential.secrets(), ...secretEnv(env)]) secrets.add(value);
+  if (!credential.headers()) logger.warn({}, "no model API credential (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or a claude login): requests reach the API without one");
+  const credentialProxy = new CredentialProxy({ upstream: env["ANTHROPIC_BASE_URL"] || "https://api.anthropic.com", credential, customHeaders: env["ANTHROPIC_CUSTOM_HEADERS"], logger });
+  await credentialProxy.listen();
+  const hooks = new HookEvents(logger);
+  await hooks.listen();
+
+  const sandbox = await createSandbox({
+    mode: settings.sandbox,
+    // What a task must not see even where it lies under a directory every sandbox reads (/etc, /opt, /usr).
+    // Uploads and recorded changes of every task, too, wherever they are kept.
+    hidden: [settings.workerTokenFile, settings.tlsKey, settings.claudeConfigDir, home, configDir, settings.workspaceRoot, settings.uploadDir, settings.changesDir, env["CC_TOKEN_FILE"] ?? ""].filter(Boolean),
+    readOnly: settings.sandboxBind,
+    isolatedNetworks: settings.egress.mode !== "open",
+  });
+  if (sandbox.kind === "none" && settings.sandbox === "auto") {
+    logger.warn({ problem: sandbox.problem }, "TASKS ARE NOT SANDBOXED: they run as the worker's user and can read what it can (CC_SANDBOX=auto)");
+  } else if (sandbox.problem) {
+    logger.warn({ problem: sandbox.problem }, "the egress policy is not enforced");
+  }
+  const egress = sandbox.isolatesNetwork ? settings.egress : ({ mode: "open" } as const);
+  logger.info({ sandbox: sandbox.kind, egress: egress.mode, credential: credential.source }, "task isolation");
+  const isolation = new Isolation({ sandbox, homes, credentialProxy, hooks, secrets, env, claudeBin, logger });
+  return {
+    isolation,
+    egress,
+    secrets,
+    async close() {
+      await credentialProxy.close();
+      await hooks.closeAll();
+      isolation.close();
+    },
+  };
+}
+
+/** Secret values in the worker's environment besides the model credential: tokens of the router and of proxies. */
+function secretEnv(env: NodeJS.ProcessEnv): string[] {
+  const values = [env["CC_TOKEN"], env["CC_WORKER_TOKEN"], env["ANTHROPIC_AUTH_TOKEN"], env["CLAUDE_CODE_OAUTH_TOKEN"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]];
+  for (const key of ["HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy"]) {
+    // Credentials in a proxy URL (http://user:password@proxy).
+    const password = /^[a-z]+:\/\/[^/:@]*:([^/@]+)@/i.exec(env[key] ?? "")?.[1];
+    if (password) values.push(decodeURIComponent(password));
+  }
+  return values.flatMap((v) => (v ? v.split(",").map((t) => t.trim()) : [])).filter(Boolean);
+}
+
+/**
  * The worker's metrics: sessions running and ended, whether it serves, and claude's cost and tokens from the
  * `exited` events its Run streams carry (a session whose caller left before the end is not seen there).
  */
-function workerMetrics(runner: Runner, health: HealthState, logger: Logger): ServerMetrics {
+function workerMetrics(runner: Runner, isolation: Isolation, health: HealthState, logger: Logger): ServerMetrics {
   const metrics = new ServerMetrics(logger);
+  metrics.labelledGauge("worker_sandbox", "1 for how this worker isolates tasks: kind=\"bwrap\" (a bubblewrap sandbox each) or kind=\"none\" (unsandboxed).", ["kind"], () => [
+    [{ kind: isolation.sandbox.kind }, 1],
+  ]);
+  const blocked = metrics.counter("worker_egress_blocked_total", "Connections of tasks refused by their egress policy, since the worker started.");
+  blocked.inc(0);
+  let counted = 0;
+  metrics.onScrape(() => {
+    blocked.inc(isolation.blockedConnections - counted);
+    counted = isolation.blockedConnections;
+  });
   metrics.gauge("worker_sessions_active", "Sessions (claude processes with their task) running on this worker.", () => runner.info().activeSessions);
   metrics.gauge("worker_sessions_capacity", "Sessions this worker runs at once (CC_MAX_SESSIONS).", () => runner.info().capacity);
   metrics.gauge("serving", "1 while grpc.health.v1 answers SERVING for the whole server, else 0.", () => (health.get(OVERALL) === ServingStatus.SERVING ? 1 : 0));

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { AgentOptionsSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { SettingsError } from "../common/settings.js";
+import { parseEgressSetting } from "./egress/index.js";
 import { readWorkerSettings, WORKER_SETTINGS } from "./settings.js";
 
 function errorOf(env: Record<string, string>): string {
@@ -47,6 +48,10 @@ describe("worker settings", () => {
       maxOutputBytes: 33_554_432,
       warmPool: 0,
       warmProfile: create(AgentOptionsSchema),
+      rootWorkspace: false,
+      sandbox: "auto",
+      sandboxBind: [],
+      egress: parseEgressSetting("@anthropic,@package-registries,@git-hosts"),
       maxUploadBytes: 536_870_912,
       uploadStagingBytes: 2_147_483_648,
       uploadTtlMs: 900_000,
@@ -96,6 +101,10 @@ describe("worker settings", () => {
       CC_MAX_OUTPUT_BYTES: "0",
       CC_WARM_POOL: "2",
       CC_WARM_PROFILE: '{"allowedTools":["Bash"],"model":"sonnet"}',
+      CC_ROOT_WORKSPACE: "on",
+      CC_SANDBOX: "bwrap",
+      CC_SANDBOX_BIND: "/nix/store, /opt/tools",
+      CC_EGRESS: "none",
       CC_MAX_UPLOAD_BYTES: "1048576",
       CC_UPLOAD_STAGING_BYTES: "4194304",
       CC_UPLOAD_TTL: "1m",
@@ -143,6 +152,10 @@ describe("worker settings", () => {
       maxOutputBytes: 0,
       warmPool: 2,
       warmProfile: create(AgentOptionsSchema, { allowedTools: ["Bash"], model: "sonnet" }),
+      rootWorkspace: true,
+      sandbox: "bwrap",
+      sandboxBind: ["/nix/store", "/opt/tools"],
+      egress: { mode: "none" },
       maxUploadBytes: 1_048_576,
       uploadStagingBytes: 4_194_304,
       uploadTtlMs: 60_000,
@@ -178,12 +191,19 @@ describe("worker settings", () => {
     [{ CC_MAX_PROMPT_BYTES: "0" }, 'CC_MAX_PROMPT_BYTES="0": expected a whole number from 1 to 67108864'],
     [{ CC_STREAM_BUFFER_BYTES: "1024" }, 'CC_STREAM_BUFFER_BYTES="1024": expected a whole number from 16384 to 268435456'],
     [{ CC_WARM_POOL: "100" }, 'CC_WARM_POOL="100": expected a whole number from 0 to 64'],
+    [{ CC_SANDBOX: "docker" }, 'CC_SANDBOX="docker": expected one of auto, bwrap, off'],
+    [{ CC_EGRESS: "@internet" }, 'CC_EGRESS="@internet": unknown preset @internet; the presets are @anthropic, @package-registries, @git-hosts; expected open, none, or hosts and @presets separated by commas'],
+    [{ CC_EGRESS: " , " }, 'CC_EGRESS=" , ": an allowlist needs at least one entry (or say none); expected open, none, or hosts and @presets separated by commas'],
   ])("refuses %j", (env, message) => {
     expect(errorOf(env)).toBe(message);
   });
 
   it("refuses a warm profile that is not AgentOptions JSON, with an example", () => {
     expect(errorOf({ CC_WARM_PROFILE: '{"tools":1}' })).toMatch(/^CC_WARM_PROFILE=.*: expected the JSON of claudecluster.v1.AgentOptions, e.g. \{"allowedTools":\["Bash"\]\}/);
+  });
+
+  it("an empty CC_EGRESS is the default", () => {
+    expect(readWorkerSettings({ CC_EGRESS: "" }).egress).toEqual(readWorkerSettings({}).egress);
   });
 
   it("ignores variables that are not its own", () => {

@@ -5,8 +5,10 @@ import { create, fromJsonString } from "@bufbuild/protobuf";
 import { type AgentOptions, AgentOptionsSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { join } from "node:path";
 import { readTokenFile } from "../common/secrets.js";
+import { DEFAULT_EGRESS, EgressError, parseEgressSetting } from "./egress/index.js";
+import { SANDBOX_MODES, type SandboxMode } from "./sandbox/index.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
-import { duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { boolean, duration, integer, labels, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const WORKER_SETTINGS = {
   ...LISTEN_SETTINGS,
@@ -21,7 +23,13 @@ export const WORKER_SETTINGS = {
   },
   workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line), e.g. a mounted secret.", parse: text },
   claudeBin: { env: "CC_CLAUDE_BIN", default: "", description: "claude binary; default the pinned @anthropic-ai/claude-code of this package.", parse: text },
-  claudeHome: { env: "CC_CLAUDE_HOME", default: "", description: "HOME for claude (its .claude.json, credentials and session transcripts); default $HOME.", parse: text },
+  claudeHome: {
+    env: "CC_CLAUDE_HOME",
+    default: "",
+    description:
+      "The worker's claude HOME: the configuration each task's private HOME is seeded from (never its credentials), the login the credential proxy uses, the transcripts kept for `--resume`, and the running tasks' HOMEs (`.claudecluster/`); default $HOME.",
+    parse: text,
+  },
   claudeConfigDir: {
     env: "CC_CLAUDE_CONFIG",
     default: "",
@@ -33,6 +41,13 @@ export const WORKER_SETTINGS = {
     default: "",
     description: "Directory under which every task's workspace lives; default `$TMPDIR/claudecluster/workspaces`.",
     parse: (raw: string) => text(raw) || join(tmpdir(), "claudecluster", "workspaces"),
+  },
+  rootWorkspace: {
+    env: "CC_ROOT_WORKSPACE",
+    default: "off",
+    description:
+      'Let a task work in the workspace root itself (`workspace.directory: "."`). Off: the root holds every task\'s workspace. `cc run` with no router turns it on, to work in your current directory.',
+    parse: boolean,
   },
   maxSessions: { env: "CC_MAX_SESSIONS", default: "4", description: "Sessions run at once; more get RESOURCE_EXHAUSTED.", parse: integer(1, 1000) },
   labels: { env: "CC_LABELS", default: "", description: "Placement labels, e.g. `region=eu,gpu=true`.", parse: labels },
@@ -73,6 +88,26 @@ export const WORKER_SETTINGS = {
     default: "",
     description: 'The options warm processes start with, as the JSON of `AgentOptions`, e.g. `{"allowedTools":["Bash"]}`; only tasks asking for exactly these use the pool.',
     parse: agentProfile,
+  },
+  sandbox: {
+    env: "CC_SANDBOX",
+    default: "auto",
+    description:
+      "`bwrap`: every task in a bubblewrap sandbox of its own, or refuse to start; `auto`: the same where this machine allows namespaces, else unsandboxed with a warning (GetInfo says `sandbox: none`); `off`: never.",
+    parse: sandboxMode,
+  },
+  sandboxBind: {
+    env: "CC_SANDBOX_BIND",
+    default: "",
+    description: "More paths every sandbox may read, comma-separated (e.g. a toolchain under /nix); the system (/usr, /etc, /opt) is always there.",
+    parse: list,
+  },
+  egress: {
+    env: "CC_EGRESS",
+    default: DEFAULT_EGRESS,
+    description:
+      "Where tasks may connect beyond the model API: `open`, `none`, or an allowlist of hosts (`example.com`, `*.example.com`, `host:port`, IP addresses) and presets (`@anthropic`, `@package-registries`, `@git-hosts`). Enforced in the sandbox; a task may narrow it.",
+    parse: egressPolicy,
   },
   maxUploadBytes: {
     env: "CC_MAX_UPLOAD_BYTES",
@@ -135,6 +170,21 @@ export const WORKER_SETTINGS = {
   },
   ...REPORTING_SETTINGS,
 };
+
+function sandboxMode(raw: string): SandboxMode {
+  const v = raw.trim().toLowerCase();
+  if (!(SANDBOX_MODES as readonly string[]).includes(v)) throw new Error(`expected one of ${SANDBOX_MODES.join(", ")}`);
+  return v as SandboxMode;
+}
+
+function egressPolicy(raw: string) {
+  try {
+    // Empty, as compose passes an unset variable: the default.
+    return parseEgressSetting(raw.trim() || DEFAULT_EGRESS);
+  } catch (err) {
+    throw err instanceof EgressError ? new Error(`${err.message}; expected open, none, or hosts and @presets separated by commas`) : err;
+  }
+}
 
 /** `Name <email>`, as git writes an identity. */
 function identity(raw: string): string {

@@ -6,6 +6,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
+  type ConnectionBlockedSchema,
   ExitReason,
   type Exited,
   ExitedSchema,
@@ -26,6 +27,8 @@ import type { Logger } from "../common/logger.js";
 import { failedPrecondition } from "../common/errors.js";
 import { PermissionRelay, parseControlMessage } from "./permissions.js";
 import { signalTask, whenTaskProcessesGone } from "./process-tree.js";
+import { StreamRedactor, type Secrets } from "./redact.js";
+import { parseStreamJsonLine } from "./stream-json.js";
 
 export interface TaskRunConfig {
   workerId: string;
@@ -38,8 +41,10 @@ export interface TaskRunConfig {
   bufferBytes: number;
   /** Output (message and raw output bytes) the task may print before it is stopped; 0 = no limit. */
   maxOutputBytes: number;
-  /** The CC_TASK_ID its processes carry, when it is not the task id (a warm process started before its task). */
+  /** The tag its processes are found by, when it is not the task id (a warm process started before its task). */
   processTag?: string;
+  /** Values redacted from the task's messages and output. */
+  secrets?: Secrets;
   /** Headless with `ask_permissions`: claude's permission prompts are relayed, and denied after this long unanswered. */
   permissionTimeoutMs?: number;
   /**
@@ -49,6 +54,9 @@ export interface TaskRunConfig {
   beforeExit?: () => Promise<Partial<Pick<Exited, "changes">>>;
   logger: Logger;
 }
+
+/** Output held back because it might be the start of a secret goes out after this long without more output. */
+const REDACTION_HOLD_MS = 50;
 
 /** What a running claude looks like to its task run, whichever way it was started. */
 export interface ClaudeProcess {
@@ -100,6 +108,8 @@ export class TaskRun implements TaskRunSink {
   /** Ended, with `exited` waiting for beforeExit. */
   private finishing = false;
   private outputBytes = 0;
+  private readonly redactors = new Map<OutputStream, StreamRedactor>();
+  private redactionTimer: NodeJS.Timeout | undefined;
   /** Output bytes printed after the task was told to stop, past the buffer: not kept. */
   private droppedWhileStopping = 0;
   /** What every process of this task carries as CC_TASK_ID: how they are found and ended. */
@@ -203,6 +213,13 @@ export class TaskRun implements TaskRunSink {
 
   emit(event: EventBody): void {
     if (this.finished) return;
+    const redacted = this.redacted(event);
+    if (redacted !== undefined) this.push(redacted);
+  }
+
+  /** Numbers an event and queues it. */
+  private push(event: EventBody): void {
+    if (this.finished) return;
     // While a stopping task's source is resumed so it can exit, surplus output is dropped, not buffered; `exited`
     // says how much.
     if (this.end && event?.case === "output" && this.queue.queuedBytes > this.config.bufferBytes) {
@@ -247,11 +264,18 @@ export class TaskRun implements TaskRunSink {
   }
 
   setResult(result: ResultSummary): void {
+    const secrets = this.config.secrets;
+    if (secrets?.contains(result.result)) result.result = secrets.redact(result.result);
     this.result = result;
   }
 
   noteSessionId(sessionId: string): void {
     if (sessionId) this.sessionId = sessionId;
+  }
+
+  /** The task's egress policy refused a connection. */
+  blocked(connection: MessageInitShape<typeof ConnectionBlockedSchema>): void {
+    this.emit({ case: "blocked", value: connection });
   }
 
   exited(exit: ProcessExit): void {
@@ -276,6 +300,7 @@ export class TaskRun implements TaskRunSink {
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
     if (this.finished || this.finishing) return;
     this.finishing = true;
+    this.flushRedactors();
     // Requests still waiting are withdrawn before `exited`, which is always last.
     this.permissions?.close();
     if (this.droppedWhileStopping > 0) {
@@ -306,7 +331,7 @@ export class TaskRun implements TaskRunSink {
       { taskId: this.taskId, exitCode: exited.exitCode, signal: exited.signal || undefined, reason: ExitReason[exited.reason] },
       "task ended",
     );
-    void whenTaskProcessesGone(this.processTag, this.config.killGraceMs + 1000).then((left) => {
+    void whenTaskProcessesGone(this.processTag, this.process?.pid, this.config.killGraceMs + 1000).then((left) => {
       if (left.length > 0) this.config.logger.error({ taskId: this.taskId, pids: left }, "processes of the task outlived SIGKILL");
       this.resolveDone();
     });
@@ -320,6 +345,45 @@ export class TaskRun implements TaskRunSink {
     this.process?.resume();
     signalTask(this.processTag, pid, "SIGTERM");
     this.schedule(this.config.killGraceMs, () => signalTask(this.processTag, pid, "SIGKILL"));
+  }
+
+  /**
+   * The event with known secrets replaced, or undefined when all its bytes are held back for now. A message is
+   * parsed again from its redacted line, so its typed fields match it.
+   */
+  private redacted(event: EventBody): EventBody | undefined {
+    const secrets = this.config.secrets;
+    if (!secrets || secrets.size === 0 || !event) return event;
+    if (event.case === "message") {
+      const json = event.value.json ?? "";
+      if (!secrets.contains(json)) return event;
+      const message = parseStreamJsonLine(secrets.redact(json));
+      return message ? { case: "message", value: message } : event;
+    }
+    if (event.case === "output") {
+      const stream = event.value.stream ?? OutputStream.UNSPECIFIED;
+      let redactor = this.redactors.get(stream);
+      if (!redactor) this.redactors.set(stream, (redactor = new StreamRedactor(secrets)));
+      const data = redactor.push(Buffer.from(event.value.data ?? new Uint8Array()));
+      if (redactor.holding) this.scheduleRedactionFlush();
+      return data.length > 0 ? { case: "output", value: { ...event.value, data } } : undefined;
+    }
+    return event;
+  }
+
+  private scheduleRedactionFlush(): void {
+    clearTimeout(this.redactionTimer);
+    this.redactionTimer = setTimeout(() => this.flushRedactors(), REDACTION_HOLD_MS);
+    this.redactionTimer.unref();
+  }
+
+  /** Sends what the redactors held back (it was not a secret after all, or the stream ends). */
+  private flushRedactors(): void {
+    clearTimeout(this.redactionTimer);
+    for (const [stream, redactor] of this.redactors) {
+      const data = redactor.flush();
+      if (data.length > 0) this.push({ case: "output", value: { data, stream } });
+    }
   }
 
   private schedule(ms: number, fn: () => void): void {

@@ -2,34 +2,40 @@
 // starting up; a process started with `--input-format stream-json` does that at once and then waits for its first
 // message on stdin. A headless task whose flags are exactly the pool's profile takes one (a hit) and skips the
 // start-up; any other task starts cold (a miss). Each warm process serves one task, then exits; the pool starts a
-// replacement in the background. Every warm process has a fresh workspace of its own and carries its own process
-// tag (CC_TASK_ID), so nothing of one task is visible to the next and ending a task ends all its processes.
+// replacement in the background. Every warm process has a slot of its own (a fresh workspace, a process tag, its
+// sandbox and private HOME), so nothing of one task is visible to the next and ending a task ends all its processes.
 import { create } from "@bufbuild/protobuf";
 import { type WarmPoolInfo, WarmPoolInfoSchema } from "../../gen/claudecluster/v1/worker_pb.js";
 import type { Logger } from "../common/logger.js";
-import { HeadlessClaude } from "./headless.js";
+import { HeadlessClaude, type LaunchOptions } from "./headless.js";
 import { signalTask } from "./process-tree.js";
 
-/** A warm process and the workspace it was started in. */
+/** Where a warm process runs: a fresh workspace, the tag its processes are found by, and how to start claude there. */
+export interface WarmSlot {
+  readonly tag: string;
+  readonly workspace: string;
+  /** How to start claude with `args` in this slot (its sandbox, environment and HOME). */
+  launch(args: string[]): LaunchOptions;
+  /** Removes what the slot holds (workspace, HOME, proxies) when no task took it. */
+  discard(): void;
+}
+
+/** A warm process and its slot. */
 export interface WarmClaude {
   readonly claude: HeadlessClaude;
+  readonly slot: WarmSlot;
   readonly workspace: string;
-  /** The CC_TASK_ID its processes carry. */
+  /** The tag its processes are found by. */
   readonly tag: string;
 }
 
 export interface WarmPoolOptions {
   /** Processes to keep ready. */
   size: number;
-  bin: string;
   /** claude's flags for a task with the pool's profile, as a cold headless start would use them. */
   profileArgs: string[];
-  /** A fresh workspace and process tag for the next warm process. */
-  newWorkspace(): { dir: string; tag: string };
-  /** Removes a workspace no task used. */
-  discardWorkspace(dir: string): void;
-  /** claude's environment for a process with this tag. */
-  env(tag: string): Record<string, string>;
+  /** A fresh slot for the next warm process. */
+  newSlot(): WarmSlot;
   logger: Logger;
 }
 
@@ -90,7 +96,7 @@ export class WarmPool {
     const waiting = this.ready.splice(0);
     for (const w of waiting) signalTask(w.tag, w.claude.pid, "SIGKILL");
     await Promise.all(waiting.map((w) => w.claude.closed));
-    for (const w of waiting) this.options.discardWorkspace(w.workspace);
+    for (const w of waiting) w.slot.discard();
   }
 
   private refill(): void {
@@ -102,25 +108,25 @@ export class WarmPool {
   }
 
   private spawn(): WarmClaude | undefined {
-    const { bin, logger } = this.options;
-    let workspace: { dir: string; tag: string };
+    const { logger } = this.options;
+    let slot: WarmSlot;
     try {
-      workspace = this.options.newWorkspace();
+      slot = this.options.newSlot();
     } catch (err) {
       logger.error({ err }, "warm pool: cannot prepare a workspace; tasks start cold");
       this.retryLater();
       return undefined;
     }
     const startedAt = Date.now();
-    const claude = new HeadlessClaude({ bin, args: this.args, cwd: workspace.dir, env: this.options.env(workspace.tag) });
-    const warm: WarmClaude = { claude, workspace: workspace.dir, tag: workspace.tag };
+    const claude = new HeadlessClaude(slot.launch(this.args));
+    const warm: WarmClaude = { claude, slot, workspace: slot.workspace, tag: slot.tag };
     this.ready.push(warm);
     void claude.closed.then((exit) => {
       const index = this.ready.indexOf(warm);
       if (index === -1) return; // a task took it: the task's session owns its end
       this.ready.splice(index, 1);
       signalTask(warm.tag, undefined, "SIGKILL");
-      this.options.discardWorkspace(warm.workspace);
+      warm.slot.discard();
       if (this.closed) return;
       const lived = Date.now() - startedAt;
       this.failures = lived >= HEALTHY_LIFETIME_MS ? 0 : this.failures + 1;

@@ -1,14 +1,17 @@
 // Task workspaces always lie under the workspace root. A fresh task gets <root>/.tasks/<task id>, which no request
-// can name; a named directory is <root>/<name> ("." is the root), shared by the tasks that name it. Names are validated
-// in the request, and the resolved real path is checked again so a symlink cannot lead out of the root. A repository
-// is cloned (an upload unpacked) into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
+// can name; a named directory is <root>/<name>, shared by the tasks that name it (the root itself, ".", only on a
+// worker that allows it: `cc run` with no router, whose root is the user's own directory). Names are
+// validated in the request, and the resolved real path is checked again, so a symlink a task planted cannot lead out
+// of the root, to the root, or into another task's fresh workspace. A repository is cloned (an upload unpacked)
+// into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
 // reused task id must not see or destroy an earlier task's work); it is removed again if the clone fails.
 import { mkdirSync, realpathSync, rmSync } from "node:fs";
-import { join, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import type { Workspace } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument } from "../common/errors.js";
 
-export function prepareWorkspace(root: string, taskId: string, workspace: Workspace | undefined): string {
+/** `allowRoot`: the worker takes "." (CC_ROOT_WORKSPACE), the root itself, as a task's workspace. */
+export function prepareWorkspace(root: string, taskId: string, workspace: Workspace | undefined, allowRoot = false): string {
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
   const source = workspace?.source.case;
@@ -37,15 +40,17 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
     }
   }
   const real = realpathSync(dir);
-  if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
+  if (source === "directory") checkNamedDirectory(real, realRoot, workspace!.source.value as string, field, allowRoot);
+  else if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
   return real;
 }
 
 /**
- * The directories of `agent.add_dirs` (validated names under the root), created if missing, as real paths; one
- * that resolves outside the root (a symlink) is refused.
+ * The directories of `agent.add_dirs` (validated names under the root), created if missing, as real paths. They
+ * are bound read-write into the task's sandbox, so they follow the rules of `workspace.directory`: a symlink cannot
+ * lead out of the root, to the root (unless `allowRoot`) or into its own directories (other tasks' workspaces).
  */
-export function prepareExtraDirectories(root: string, dirs: readonly string[]): string[] {
+export function prepareExtraDirectories(root: string, dirs: readonly string[], allowRoot = false): string[] {
   if (dirs.length === 0) return [];
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
@@ -53,9 +58,24 @@ export function prepareExtraDirectories(root: string, dirs: readonly string[]): 
     const dir = join(realRoot, name);
     mkdirSync(dir, { recursive: true });
     const real = realpathSync(dir);
-    if (!isUnder(real, realRoot)) throw invalidArgument(`agent.add_dirs[${i}]`, "resolves outside the worker's workspace root");
+    checkNamedDirectory(real, realRoot, name, `agent.add_dirs[${i}]`, allowRoot);
     return real;
   });
+}
+
+/**
+ * A directory a request named (`name`, resolved to `real`) must lie under the root and not in the root's own
+ * directories, whose names start with "." (.tasks: other tasks' workspaces; uploads and recorded changes); the root
+ * itself only when it was named as "." on a worker that allows it.
+ */
+function checkNamedDirectory(real: string, realRoot: string, name: string, field: string, allowRoot: boolean): void {
+  if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
+  if (real === realRoot && name === "." && !allowRoot) {
+    throw invalidArgument(field, '"." is the workspace root, which holds every task\'s workspace; name a directory under it, e.g. "myproject"');
+  }
+  if (real === realRoot ? name !== "." : relative(realRoot, real).split(sep).some((part) => part.startsWith("."))) {
+    throw invalidArgument(field, "resolves to the workspace root or another task's workspace; name a directory of its own");
+  }
 }
 
 /** Removes a fresh task directory (a failed clone's); refuses anything that is not <root>/.tasks/<id>. */

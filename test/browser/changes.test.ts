@@ -6,7 +6,7 @@
 // that is GetChanges' bytes. A task without a git workspace says so. The README's screenshot of the diff view is
 // taken here (UPDATE_SCREENSHOTS=1).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -74,7 +74,9 @@ describe("a task's changes in the web UI", () => {
   beforeAll(async () => {
     if (!existsSync(new URL("../../dist/web/bundle.json", import.meta.url))) throw new Error("dist/web is missing: run `npm run build` first");
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-web-changes-")));
-    gate = join(root, "gate");
+    // Tasks run sandboxed with a /tmp of their own: the gate's directory is bound into every sandbox (CC_SANDBOX_BIND).
+    mkdirSync(join(root, "gates"));
+    gate = join(root, "gates", "gate");
     const script: Script = {
       conversations: [
         {
@@ -100,6 +102,7 @@ describe("a task's changes in the web UI", () => {
       CC_CLAUDE_HOME: join(root, "home"),
       CC_WORKSPACE_ROOT: join(root, "workspaces"),
       CC_KILL_GRACE: "1s",
+      CC_SANDBOX_BIND: join(root, "gates"),
       GIT_SSL_CAINFO: server.caFile,
     });
     await until(async () => (await client.listWorkers({})).workers.some((w) => w.health === WorkerHealth.ONLINE));

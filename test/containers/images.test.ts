@@ -7,6 +7,7 @@ import type { Script, ScriptedModel } from "../../services/scripted-model/index.
 import { runCommand, type CommandResult } from "../helpers/command.js";
 import { findContainerTool, type ContainerTool } from "../helpers/containers.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
+import { toolResults } from "../helpers/tool-results.js";
 import { describeNeeding } from "../helpers/needs.js";
 
 const CC = new URL("../../dist/cc/main.js", import.meta.url).pathname;
@@ -20,12 +21,18 @@ const WORKER_TOKEN = "worker-token-for-the-container-test";
 const SHUTDOWN_GRACE_S = 3;
 const STOP_TIMEOUT_S = 20;
 
+/** A task that looks for the worker's token in every process it can see, and lists the workspace root. */
+const SNOOP = "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c CC_WORKER_TOKEN; ls -A /workspace/.tasks | wc -l; ls -A /home/node";
+
 const SCRIPT: Script = {
   conversations: [
     { match: "hang", turns: fixtureScript("sleep").conversations[0]!.turns },
     { match: "make the file", turns: fixtureScript("write-file").conversations[0]!.turns },
+    { match: "snoop", turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: SNOOP, description: "Snoop" } }] }, { content: [{ type: "text", text: "Snooped." }] }] },
   ],
 };
+/** What the worker container needs for the task sandbox under podman (deploy/README.md, "The task sandbox"). */
+const SANDBOX_FLAGS = ["--security-opt", "unmask=/proc/*"];
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -65,8 +72,8 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
   }
 
   /** `run -d` with the flags both services use: host network, read-only root, non-root, writable tmpfs only. */
-  function startContainer(name: string, image: string, env: Record<string, string>, tmpfs: string[]): Promise<CommandResult> {
-    const args = ["run", "-d", "--name", name, "--network", "host", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
+  function startContainer(name: string, image: string, env: Record<string, string>, tmpfs: string[], extra: string[] = []): Promise<CommandResult> {
+    const args = ["run", "-d", "--name", name, "--network", "host", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", ...extra];
     for (const path of ["/tmp", ...tmpfs]) args.push("--tmpfs", `${path}:rw,mode=1777`);
     for (const [key, value] of Object.entries(env)) args.push("-e", `${key}=${value}`);
     return t.run([...args, image]);
@@ -103,9 +110,12 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
           CC_WORKER_TOKEN: WORKER_TOKEN,
           CC_SHUTDOWN_GRACE: `${SHUTDOWN_GRACE_S}s`,
           CC_KILL_GRACE: "1s",
+          // Sandboxed, or not started at all.
+          CC_SANDBOX: "bwrap",
           ...modelEnv(model),
         },
         ["/home/node", "/workspace"],
+        SANDBOX_FLAGS,
       ),
     );
     await waitHealthy(t, ROUTER);
@@ -172,6 +182,17 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
     expect(model.mainRequests().length).toBe(2);
     const files = ok("reading the workspace", await t.run(["exec", WORKER, "sh", "-c", "cat /workspace/.tasks/*/out.txt"]));
     expect(files.stdout).toBe("hi\n");
+  });
+
+  it("the worker sandboxes its tasks: a task sees no worker token and no other workspace", async () => {
+    const info = await t.run(["logs", WORKER]);
+    expect(info.stdout + info.stderr).toMatch(/"sandbox":"bwrap"/);
+    model.clearRequests();
+    const run = await cc(["run", "--allowed-tools", "Bash", "--output-format", "json", "snoop"]);
+    expect(run.code, run.stderr).toBe(0);
+    const [result] = toolResults(model, "snoop");
+    // No process it can see carries the worker's token; it sees one task directory, its own; HOME holds only its own.
+    expect(result?.trim().split("\n")).toEqual(["0", "1", ".claudecluster"]);
   });
 
   it("SIGTERM: the worker stops its running task within its grace period and exits 0", async () => {

@@ -2,7 +2,7 @@
 // own Claude state: after them ~/.claude.json (realistic, or one that does not parse) and everything under ~/.claude
 // are byte for byte, mode and mtime what they were. claude's state goes to the cluster's own config directory.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -83,10 +83,11 @@ describe("the user's own Claude state through an embedded cluster", () => {
       // cluster's own directory.
       expect(readdirSync(u.home).filter((n) => n.startsWith(".claude")).sort()).toEqual([".claude", ".claude.json"]);
       const own = join(u.home, ".local", "state", "claudecluster", "claude");
-      const state = JSON.parse(readFileSync(join(own, ".claude.json"), "utf8")) as { projects: Record<string, { hasTrustDialogAccepted?: boolean }> };
-      expect(state.projects[u.project]?.hasTrustDialogAccepted).toBe(true);
-      // The session's transcript is there, not among the user's projects.
+      expect(existsSync(join(own, ".claude.json"))).toBe(true);
+      // The task ran with a private HOME seeded from there (its trust marks went with it: services/worker/task-home),
+      // and the session's transcript is kept there, not among the user's projects.
       expect(readdirSync(join(own, "projects")).length).toBe(1);
+      expect(readdirSync(join(own, ".claudecluster", "tasks"))).toEqual([]);
     });
   }
 

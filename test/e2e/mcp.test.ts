@@ -4,7 +4,7 @@
 // sub-task (run_task's upload), waits, and reads its changes back with task_diff. The MCP Inspector's CLI lists the
 // tools and calls list_workers and run_task. Run `npm run build` first (npm test does): cc runs from dist/cc/main.js.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -45,7 +45,9 @@ describe("cc mcp with the real claude as the primary", () => {
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-mcp-")));
-    gate = join(root, "gate");
+    // Tasks run sandboxed with a /tmp of their own: the gate's directory is bound into every sandbox (CC_SANDBOX_BIND).
+    mkdirSync(join(root, "gates"));
+    gate = join(root, "gates", "gate");
     // The primary's own checkout: a commit, and a change not committed yet, which goes out with it.
     project = join(root, "project");
     const co = checkout(project, gitUserEnv(join(root, "git-home")));
@@ -105,7 +107,7 @@ describe("cc mcp with the real claude as the primary", () => {
     cluster = await startLocalCluster({
       workers: 2,
       maxSessionsPerWorker: 2,
-      env: { ...modelEnv(model), CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent" },
+      env: { ...modelEnv(model), CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent", CC_SANDBOX_BIND: join(root, "gates") },
       claudeHome: join(root, "home"),
       workspaceRoot: join(root, "workspaces"),
       logger: silentLogger(),

@@ -12,9 +12,11 @@ export interface ServiceProcess {
   logs: string[];
 }
 
-export async function spawnServiceProcess(service: "worker" | "router", env: Record<string, string>): Promise<ServiceProcess> {
+/** `prefix`: a command that runs the service, e.g. `unshare --user ... sh -c '...; exec "$@"' sh`. */
+export async function spawnServiceProcess(service: "worker" | "router", env: Record<string, string>, prefix: string[] = []): Promise<ServiceProcess> {
   const main = new URL(`../../dist/services/${service}/main.js`, import.meta.url).pathname;
-  const child = spawn(process.execPath, [main], {
+  const argv = [...prefix, process.execPath, main];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, PORT: "0", CC_HOST: "127.0.0.1", CC_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -5,6 +5,6 @@ export interface WorkerProcess extends ServiceProcess {
   id: string;
 }
 
-export async function spawnWorkerProcess(id: string, env: Record<string, string>): Promise<WorkerProcess> {
-  return { id, ...(await spawnServiceProcess("worker", { CC_WORKER_ID: id, ...env })) };
+export async function spawnWorkerProcess(id: string, env: Record<string, string>, prefix: string[] = []): Promise<WorkerProcess> {
+  return { id, ...(await spawnServiceProcess("worker", { CC_WORKER_ID: id, ...env }, prefix)) };
 }

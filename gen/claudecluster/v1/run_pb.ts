@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKpBAoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSMgoDZW52GEYgAygLMiUuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0LkVudkVudHJ5EhQKDHNwcmVhZF9ncm91cBhHIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi/wIKDEFnZW50T3B0aW9ucxINCgVtb2RlbBgBIAEoCRIVCg1hbGxvd2VkX3Rvb2xzGAIgAygJEhgKEGRpc2FsbG93ZWRfdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhEKCW1heF90dXJucxgFIAEoDRIVCg1zeXN0ZW1fcHJvbXB0GAYgASgJEhwKFGFwcGVuZF9zeXN0ZW1fcHJvbXB0GAcgASgJEhcKD21jcF9jb25maWdfanNvbhgIIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgJIAEoCRIWCg5tYXhfYnVkZ2V0X3VzZBgKIAEoARIXCg9hc2tfcGVybWlzc2lvbnMYMiABKAgSEAoIYWRkX2RpcnMYRiADKAkSFQoNc2V0dGluZ3NfanNvbhhHIAEoCRITCgthZ2VudHNfanNvbhhIIAEoCRIWCg5mYWxsYmFja19tb2RlbBhJIAEoCRITCgtqc29uX3NjaGVtYRhKIAEoCSK/AQoJV29ya3NwYWNlEhMKCWRpcmVjdG9yeRgBIAEoCUgAEjUKCnJlcG9zaXRvcnkYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnlIABIzCgZ1cGxvYWQYFCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtzcGFjZVVwbG9hZEgAEicKBHB1c2gYFSABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLkdpdFB1c2hCCAoGc291cmNlIlUKD1dvcmtzcGFjZVVwbG9hZBIRCgl1cGxvYWRfaWQYASABKAkSLwoGb3JpZ2luGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5IjoKB0dpdFB1c2gSDgoGYnJhbmNoGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIskDCghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEkEKEnBlcm1pc3Npb25fcmVxdWVzdBgyIAEoCzIjLmNsYXVkZWNsdXN0ZXIudjEuUGVybWlzc2lvblJlcXVlc3RIABJDChNwZXJtaXNzaW9uX3Jlc29sdmVkGDMgASgLMiQuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVzb2x2ZWRIAEIHCgVldmVudCKOAQoHU3RhcnRlZBIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEicKBG1vZGUYAyABKA4yGS5jbGF1ZGVjbHVzdGVyLnYxLlJ1bk1vZGUSEQoJd29ya3NwYWNlGAQgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAUgASgJEg8KB2F0dGVtcHQYBiABKA0iRgoGT3V0cHV0EgwKBGRhdGEYASABKAwSLgoGc3RyZWFtGAIgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRTdHJlYW0i7QIKDUNsYXVkZU1lc3NhZ2USDAoEdHlwZRgBIAEoCRIPCgdzdWJ0eXBlGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSDAoEanNvbhgEIAEoCRIaChJwYXJlbnRfdG9vbF91c2VfaWQYBSABKAkSLAoEaW5pdBgKIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuU3lzdGVtSW5pdEgAEjcKCWFzc2lzdGFudBgLIAEoCzIiLmNsYXVkZWNsdXN0ZXIudjEuQXNzaXN0YW50TWVzc2FnZUgAEi0KBHVzZXIYDCABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlVzZXJNZXNzYWdlSAASLgoFZGVsdGEYDSABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlN0cmVhbURlbHRhSAASMQoGcmVzdWx0GA4gASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5SABCBgoEYm9keSKlAQoKU3lzdGVtSW5pdBILCgNjd2QYASABKAkSDQoFbW9kZWwYAiABKAkSDQoFdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhsKE2NsYXVkZV9jb2RlX3ZlcnNpb24YBSABKAkSNgoLbWNwX3NlcnZlcnMYBiADKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLk1jcFNlcnZlclN0YXR1cyIvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZzdGF0dXMYAiABKAkimwEKEEFzc2lzdGFudE1lc3NhZ2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSLwoHY29udGVudBgDIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrEhMKC3N0b3BfcmVhc29uGAQgASgJEiYKBXVzYWdlGAUgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSI+CgtVc2VyTWVzc2FnZRIvCgdjb250ZW50GAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2si5wEKDENvbnRlbnRCbG9jaxIrCgR0ZXh0GAEgASgLMhsuY2xhdWRlY2x1c3Rlci52MS5UZXh0QmxvY2tIABIzCgh0aGlua2luZxgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuVGhpbmtpbmdCbG9ja0gAEjIKCHRvb2xfdXNlGAMgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5Ub29sVXNlQmxvY2tIABI4Cgt0b29sX3Jlc3VsdBgEIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFJlc3VsdEJsb2NrSABCBwoFYmxvY2siGQoJVGV4dEJsb2NrEgwKBHRleHQYASABKAkiIQoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCSI8CgxUb29sVXNlQmxvY2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIkkKD1Rvb2xSZXN1bHRCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIlIKC1N0cmVhbURlbHRhEhIKCmV2ZW50X3R5cGUYASABKAkSDQoFaW5kZXgYAiABKA0SEgoKZGVsdGFfdHlwZRgDIAEoCRIMCgR0ZXh0GAQgASgJInoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEiMKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgDIAEoBBIfChdjYWNoZV9yZWFkX2lucHV0X3Rva2VucxgEIAEoBCL3AQoNUmVzdWx0U3VtbWFyeRIPCgdzdWJ0eXBlGAEgASgJEhAKCGlzX2Vycm9yGAIgASgIEg4KBnJlc3VsdBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhYKDnRvdGFsX2Nvc3RfdXNkGAUgASgBEhMKC2R1cmF0aW9uX21zGAYgASgEEhcKD2R1cmF0aW9uX2FwaV9tcxgHIAEoBBIRCgludW1fdHVybnMYCCABKA0SJgoFdXNhZ2UYCSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlEh4KFnN0cnVjdHVyZWRfb3V0cHV0X2pzb24YRiABKAkiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkizgEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCRIxCgdjaGFuZ2VzGBQgASgLMiAuY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzU3VtbWFyeSL5AgoOQ2hhbmdlc1N1bW1hcnkSEwoLYmFzZV9jb21taXQYASABKAkSFAoMZmluYWxfY29tbWl0GAIgASgJEg4KBmJyYW5jaBgDIAEoCRIrCgVmaWxlcxgEIAMoCzIcLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZRITCgtmaWxlc190b3RhbBgFIAEoDRISCgppbnNlcnRpb25zGAYgASgEEhEKCWRlbGV0aW9ucxgHIAEoBBIPCgdjb21taXRzGAggASgNEhMKC3BhdGNoX2J5dGVzGAkgASgEEhQKDGJ1bmRsZV9ieXRlcxgKIAEoBBIcChRidW5kbGVfcHJlcmVxdWlzaXRlcxgLIAMoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgNIAEoCRIqCgRwdXNoGA4gASgLMhwuY2xhdWRlY2x1c3Rlci52MS5QdXNoUmVzdWx0IrcBCgpGaWxlQ2hhbmdlEgwKBHBhdGgYASABKAkSEAoIb2xkX3BhdGgYAiABKAkSLgoEa2luZBgDIAEoDjIgLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZUtpbmQSEgoKaW5zZXJ0aW9ucxgEIAEoDRIRCglkZWxldGlvbnMYBSABKA0SDgoGYmluYXJ5GAYgASgIEhAKCG9sZF9zaXplGAcgASgEEhAKCG5ld19zaXplGAggASgEIl0KClB1c2hSZXN1bHQSCwoDdXJsGAEgASgJEg4KBmJyYW5jaBgCIAEoCRIOCgZjb21taXQYAyABKAkSEwoLY29tcGFyZV91cmwYBCABKAkSDQoFZXJyb3IYBSABKAkiTAoQU2VuZElucHV0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBGRhdGEYAiABKAxIABIOCgR0ZXh0GAMgASgJSABCBwoFaW5wdXQiEwoRU2VuZElucHV0UmVzcG9uc2UiTgoNUmVzaXplUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEiwKBHNpemUYAiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRlcm1pbmFsU2l6ZSIQCg5SZXNpemVSZXNwb25zZSpUCgdSdW5Nb2RlEhgKFFJVTl9NT0RFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX01PREVfSEVBRExFU1MQARIYChRSVU5fTU9ERV9JTlRFUkFDVElWRRACKn0KDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGgoWT1VUUFVUX1NUUkVBTV9URVJNSU5BTBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQAyqUAQoFUGhhc2USFQoRUEhBU0VfVU5TUEVDSUZJRUQQABIQCgxQSEFTRV9RVUVVRUQQARISCg5QSEFTRV9TVEFSVElORxACEhEKDVBIQVNFX1JVTk5JTkcQAxIbChdQSEFTRV9XQUlUSU5HX0ZPUl9JTlBVVBAEEh4KGlBIQVNFX1dBSVRJTkdfRk9SX0FQUFJPVkFMEDIq/QEKCkV4aXRSZWFzb24SGwoXRVhJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVFWElUX1JFQVNPTl9DT01QTEVURUQQARIZChVFWElUX1JFQVNPTl9DQU5DRUxMRUQQAhIZChVFWElUX1JFQVNPTl9USU1FRF9PVVQQAxIUChBFWElUX1JFQVNPTl9JRExFEAQSGwoXRVhJVF9SRUFTT05fQ0xJRU5UX0dPTkUQBRIYChRFWElUX1JFQVNPTl9TSFVURE9XThAGEhYKEkVYSVRfUkVBU09OX0ZBSUxFRBAHEhwKGEVYSVRfUkVBU09OX09VVFBVVF9MSU1JVBAIKswBCg5GaWxlQ2hhbmdlS2luZBIgChxGSUxFX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWRklMRV9DSEFOR0VfS0lORF9BRERFRBABEh0KGUZJTEVfQ0hBTkdFX0tJTkRfTU9ESUZJRUQQAhIcChhGSUxFX0NIQU5HRV9LSU5EX0RFTEVURUQQAxIcChhGSUxFX0NIQU5HRV9LSU5EX1JFTkFNRUQQBBIhCh1GSUxFX0NIQU5HRV9LSU5EX1RZUEVfQ0hBTkdFRBAFYgZwcm90bzM", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLZBAoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSLgoGZWdyZXNzGCggASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kSMgoDZW52GEYgAygLMiUuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0LkVudkVudHJ5EhQKDHNwcmVhZF9ncm91cBhHIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoMRWdyZXNzUG9saWN5EioKBG1vZGUYASABKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLkVncmVzc01vZGUSDQoFYWxsb3cYAiADKAki/wIKDEFnZW50T3B0aW9ucxINCgVtb2RlbBgBIAEoCRIVCg1hbGxvd2VkX3Rvb2xzGAIgAygJEhgKEGRpc2FsbG93ZWRfdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhEKCW1heF90dXJucxgFIAEoDRIVCg1zeXN0ZW1fcHJvbXB0GAYgASgJEhwKFGFwcGVuZF9zeXN0ZW1fcHJvbXB0GAcgASgJEhcKD21jcF9jb25maWdfanNvbhgIIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgJIAEoCRIWCg5tYXhfYnVkZ2V0X3VzZBgKIAEoARIXCg9hc2tfcGVybWlzc2lvbnMYMiABKAgSEAoIYWRkX2RpcnMYRiADKAkSFQoNc2V0dGluZ3NfanNvbhhHIAEoCRITCgthZ2VudHNfanNvbhhIIAEoCRIWCg5mYWxsYmFja19tb2RlbBhJIAEoCRITCgtqc29uX3NjaGVtYRhKIAEoCSK/AQoJV29ya3NwYWNlEhMKCWRpcmVjdG9yeRgBIAEoCUgAEjUKCnJlcG9zaXRvcnkYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnlIABIzCgZ1cGxvYWQYFCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtzcGFjZVVwbG9hZEgAEicKBHB1c2gYFSABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLkdpdFB1c2hCCAoGc291cmNlIlUKD1dvcmtzcGFjZVVwbG9hZBIRCgl1cGxvYWRfaWQYASABKAkSLwoGb3JpZ2luGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5IjoKB0dpdFB1c2gSDgoGYnJhbmNoGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIoEECghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEjYKB2Jsb2NrZWQYKCABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLkNvbm5lY3Rpb25CbG9ja2VkSAASQQoScGVybWlzc2lvbl9yZXF1ZXN0GDIgASgLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdEgAEkMKE3Blcm1pc3Npb25fcmVzb2x2ZWQYMyABKAsyJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXNvbHZlZEgAQgcKBWV2ZW50IlAKEUNvbm5lY3Rpb25CbG9ja2VkEgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRIPCgdjb21tYW5kGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKOAQoHU3RhcnRlZBIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEicKBG1vZGUYAyABKA4yGS5jbGF1ZGVjbHVzdGVyLnYxLlJ1bk1vZGUSEQoJd29ya3NwYWNlGAQgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAUgASgJEg8KB2F0dGVtcHQYBiABKA0iRgoGT3V0cHV0EgwKBGRhdGEYASABKAwSLgoGc3RyZWFtGAIgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRTdHJlYW0i7QIKDUNsYXVkZU1lc3NhZ2USDAoEdHlwZRgBIAEoCRIPCgdzdWJ0eXBlGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSDAoEanNvbhgEIAEoCRIaChJwYXJlbnRfdG9vbF91c2VfaWQYBSABKAkSLAoEaW5pdBgKIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuU3lzdGVtSW5pdEgAEjcKCWFzc2lzdGFudBgLIAEoCzIiLmNsYXVkZWNsdXN0ZXIudjEuQXNzaXN0YW50TWVzc2FnZUgAEi0KBHVzZXIYDCABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlVzZXJNZXNzYWdlSAASLgoFZGVsdGEYDSABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlN0cmVhbURlbHRhSAASMQoGcmVzdWx0GA4gASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5SABCBgoEYm9keSKlAQoKU3lzdGVtSW5pdBILCgNjd2QYASABKAkSDQoFbW9kZWwYAiABKAkSDQoFdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhsKE2NsYXVkZV9jb2RlX3ZlcnNpb24YBSABKAkSNgoLbWNwX3NlcnZlcnMYBiADKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLk1jcFNlcnZlclN0YXR1cyIvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZzdGF0dXMYAiABKAkimwEKEEFzc2lzdGFudE1lc3NhZ2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSLwoHY29udGVudBgDIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrEhMKC3N0b3BfcmVhc29uGAQgASgJEiYKBXVzYWdlGAUgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSI+CgtVc2VyTWVzc2FnZRIvCgdjb250ZW50GAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2si5wEKDENvbnRlbnRCbG9jaxIrCgR0ZXh0GAEgASgLMhsuY2xhdWRlY2x1c3Rlci52MS5UZXh0QmxvY2tIABIzCgh0aGlua2luZxgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuVGhpbmtpbmdCbG9ja0gAEjIKCHRvb2xfdXNlGAMgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5Ub29sVXNlQmxvY2tIABI4Cgt0b29sX3Jlc3VsdBgEIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFJlc3VsdEJsb2NrSABCBwoFYmxvY2siGQoJVGV4dEJsb2NrEgwKBHRleHQYASABKAkiIQoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCSI8CgxUb29sVXNlQmxvY2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIkkKD1Rvb2xSZXN1bHRCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIlIKC1N0cmVhbURlbHRhEhIKCmV2ZW50X3R5cGUYASABKAkSDQoFaW5kZXgYAiABKA0SEgoKZGVsdGFfdHlwZRgDIAEoCRIMCgR0ZXh0GAQgASgJInoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEiMKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgDIAEoBBIfChdjYWNoZV9yZWFkX2lucHV0X3Rva2VucxgEIAEoBCL3AQoNUmVzdWx0U3VtbWFyeRIPCgdzdWJ0eXBlGAEgASgJEhAKCGlzX2Vycm9yGAIgASgIEg4KBnJlc3VsdBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhYKDnRvdGFsX2Nvc3RfdXNkGAUgASgBEhMKC2R1cmF0aW9uX21zGAYgASgEEhcKD2R1cmF0aW9uX2FwaV9tcxgHIAEoBBIRCgludW1fdHVybnMYCCABKA0SJgoFdXNhZ2UYCSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlEh4KFnN0cnVjdHVyZWRfb3V0cHV0X2pzb24YRiABKAkiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkizgEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCRIxCgdjaGFuZ2VzGBQgASgLMiAuY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzU3VtbWFyeSL5AgoOQ2hhbmdlc1N1bW1hcnkSEwoLYmFzZV9jb21taXQYASABKAkSFAoMZmluYWxfY29tbWl0GAIgASgJEg4KBmJyYW5jaBgDIAEoCRIrCgVmaWxlcxgEIAMoCzIcLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZRITCgtmaWxlc190b3RhbBgFIAEoDRISCgppbnNlcnRpb25zGAYgASgEEhEKCWRlbGV0aW9ucxgHIAEoBBIPCgdjb21taXRzGAggASgNEhMKC3BhdGNoX2J5dGVzGAkgASgEEhQKDGJ1bmRsZV9ieXRlcxgKIAEoBBIcChRidW5kbGVfcHJlcmVxdWlzaXRlcxgLIAMoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgNIAEoCRIqCgRwdXNoGA4gASgLMhwuY2xhdWRlY2x1c3Rlci52MS5QdXNoUmVzdWx0IrcBCgpGaWxlQ2hhbmdlEgwKBHBhdGgYASABKAkSEAoIb2xkX3BhdGgYAiABKAkSLgoEa2luZBgDIAEoDjIgLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZUtpbmQSEgoKaW5zZXJ0aW9ucxgEIAEoDRIRCglkZWxldGlvbnMYBSABKA0SDgoGYmluYXJ5GAYgASgIEhAKCG9sZF9zaXplGAcgASgEEhAKCG5ld19zaXplGAggASgEIl0KClB1c2hSZXN1bHQSCwoDdXJsGAEgASgJEg4KBmJyYW5jaBgCIAEoCRIOCgZjb21taXQYAyABKAkSEwoLY29tcGFyZV91cmwYBCABKAkSDQoFZXJyb3IYBSABKAkiTAoQU2VuZElucHV0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBGRhdGEYAiABKAxIABIOCgR0ZXh0GAMgASgJSABCBwoFaW5wdXQiEwoRU2VuZElucHV0UmVzcG9uc2UiTgoNUmVzaXplUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEiwKBHNpemUYAiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRlcm1pbmFsU2l6ZSIQCg5SZXNpemVSZXNwb25zZSpUCgdSdW5Nb2RlEhgKFFJVTl9NT0RFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX01PREVfSEVBRExFU1MQARIYChRSVU5fTU9ERV9JTlRFUkFDVElWRRACKnAKCkVncmVzc01vZGUSGwoXRUdSRVNTX01PREVfVU5TUEVDSUZJRUQQABIUChBFR1JFU1NfTU9ERV9PUEVOEAESGQoVRUdSRVNTX01PREVfQUxMT1dMSVNUEAISFAoQRUdSRVNTX01PREVfTk9ORRADKn0KDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGgoWT1VUUFVUX1NUUkVBTV9URVJNSU5BTBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQAyqUAQoFUGhhc2USFQoRUEhBU0VfVU5TUEVDSUZJRUQQABIQCgxQSEFTRV9RVUVVRUQQARISCg5QSEFTRV9TVEFSVElORxACEhEKDVBIQVNFX1JVTk5JTkcQAxIbChdQSEFTRV9XQUlUSU5HX0ZPUl9JTlBVVBAEEh4KGlBIQVNFX1dBSVRJTkdfRk9SX0FQUFJPVkFMEDIq/QEKCkV4aXRSZWFzb24SGwoXRVhJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVFWElUX1JFQVNPTl9DT01QTEVURUQQARIZChVFWElUX1JFQVNPTl9DQU5DRUxMRUQQAhIZChVFWElUX1JFQVNPTl9USU1FRF9PVVQQAxIUChBFWElUX1JFQVNPTl9JRExFEAQSGwoXRVhJVF9SRUFTT05fQ0xJRU5UX0dPTkUQBRIYChRFWElUX1JFQVNPTl9TSFVURE9XThAGEhYKEkVYSVRfUkVBU09OX0ZBSUxFRBAHEhwKGEVYSVRfUkVBU09OX09VVFBVVF9MSU1JVBAIKswBCg5GaWxlQ2hhbmdlS2luZBIgChxGSUxFX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWRklMRV9DSEFOR0VfS0lORF9BRERFRBABEh0KGUZJTEVfQ0hBTkdFX0tJTkRfTU9ESUZJRUQQAhIcChhGSUxFX0NIQU5HRV9LSU5EX0RFTEVURUQQAxIcChhGSUxFX0NIQU5HRV9LSU5EX1JFTkFNRUQQBBIhCh1GSUxFX0NIQU5HRV9LSU5EX1RZUEVfQ0hBTkdFRBAFYgZwcm90bzM", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -110,6 +110,14 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
   detach: boolean;
 
   /**
+   * Where the task's commands may connect. Unset: the worker's policy (CC_EGRESS, reported in WorkerInfo.egress). A
+   * task may narrow the worker's policy, never widen it: asking for more is PERMISSION_DENIED.
+   *
+   * @generated from field: claudecluster.v1.EgressPolicy egress = 40;
+   */
+  egress?: EgressPolicy | undefined;
+
+  /**
    * Environment variables for claude (and what it runs), on top of the worker's own allowlisted ones. They reach
    * claude only: the router keeps them out of the task's record and logs, and neither service logs or counts them.
    * Names are letters, digits and `_`, not starting with a digit; names the worker sets or guards itself are refused
@@ -136,6 +144,36 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
  */
 export const RunRequestSchema: GenMessage<RunRequest> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 0);
+
+/**
+ * An egress policy.
+ *
+ * @generated from message claudecluster.v1.EgressPolicy
+ */
+export type EgressPolicy = Message<"claudecluster.v1.EgressPolicy"> & {
+  /**
+   * Open, an allowlist, or none.
+   *
+   * @generated from field: claudecluster.v1.EgressMode mode = 1;
+   */
+  mode: EgressMode;
+
+  /**
+   * With EGRESS_MODE_ALLOWLIST: host names (`example.com`), subdomain wildcards (`*.example.com`), IP addresses,
+   * any of them with a port (`example.com:8443`; without one, any port), and presets: `@anthropic`,
+   * `@package-registries`, `@git-hosts`.
+   *
+   * @generated from field: repeated string allow = 2;
+   */
+  allow: string[];
+};
+
+/**
+ * Describes the message claudecluster.v1.EgressPolicy.
+ * Use `create(EgressPolicySchema)` to create a new message.
+ */
+export const EgressPolicySchema: GenMessage<EgressPolicy> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 1);
 
 /**
  * Options that mirror claude's command-line flags of the same names. Empty fields keep claude's defaults.
@@ -266,7 +304,7 @@ export type AgentOptions = Message<"claudecluster.v1.AgentOptions"> & {
  * Use `create(AgentOptionsSchema)` to create a new message.
  */
 export const AgentOptionsSchema: GenMessage<AgentOptions> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 1);
+  messageDesc(file_claudecluster_v1_run, 2);
 
 /**
  * Where claude works. The directory always lies under the worker's workspace root.
@@ -321,7 +359,7 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  * Use `create(WorkspaceSchema)` to create a new message.
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 2);
+  messageDesc(file_claudecluster_v1_run, 3);
 
 /**
  * A workspace sent ahead of its task with UploadWorkspace.
@@ -352,7 +390,7 @@ export type WorkspaceUpload = Message<"claudecluster.v1.WorkspaceUpload"> & {
  * Use `create(WorkspaceUploadSchema)` to create a new message.
  */
 export const WorkspaceUploadSchema: GenMessage<WorkspaceUpload> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 3);
+  messageDesc(file_claudecluster_v1_run, 4);
 
 /**
  * How a task's branch is pushed when the task ends.
@@ -389,7 +427,7 @@ export type GitPush = Message<"claudecluster.v1.GitPush"> & {
  * Use `create(GitPushSchema)` to create a new message.
  */
 export const GitPushSchema: GenMessage<GitPush> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -427,7 +465,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 6);
 
 /**
  * A terminal size in character cells.
@@ -455,7 +493,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -536,6 +574,14 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
     case: "exited";
   } | {
     /**
+     * The egress policy refused a connection the task tried to make.
+     *
+     * @generated from field: claudecluster.v1.ConnectionBlocked blocked = 40;
+     */
+    value: ConnectionBlocked;
+    case: "blocked";
+  } | {
+    /**
      * claude asks whether it may use a tool (`agent.ask_permissions`); answer with AnswerPermission.
      *
      * @generated from field: claudecluster.v1.PermissionRequest permission_request = 50;
@@ -558,7 +604,51 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 8);
+
+/**
+ * A connection the task's egress policy refused (through the worker's HTTP(S) proxy). Connections that do not use
+ * the proxy cannot leave the task's network namespace at all and are not seen.
+ *
+ * @generated from message claudecluster.v1.ConnectionBlocked
+ */
+export type ConnectionBlocked = Message<"claudecluster.v1.ConnectionBlocked"> & {
+  /**
+   * The host asked for, as the client named it.
+   *
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * The port asked for.
+   *
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+
+  /**
+   * The command line of the process that asked, when the worker could tell (secrets redacted, cut to 200
+   * characters); empty otherwise.
+   *
+   * @generated from field: string command = 3;
+   */
+  command: string;
+
+  /**
+   * Why, e.g. "not in the allowlist" or "the egress policy is none".
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.ConnectionBlocked.
+ * Use `create(ConnectionBlockedSchema)` to create a new message.
+ */
+export const ConnectionBlockedSchema: GenMessage<ConnectionBlocked> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * claude started.
@@ -574,7 +664,8 @@ export type Started = Message<"claudecluster.v1.Started"> & {
   workerId: string;
 
   /**
-   * Process id of claude on that worker.
+   * Process id, on that worker, of what the worker started for claude: claude itself, or the sandbox (bwrap) that
+   * runs it. Signalling it reaches claude; killing it ends claude and everything it started.
    *
    * @generated from field: int32 pid = 2;
    */
@@ -614,7 +705,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * Raw output bytes.
@@ -642,7 +733,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -740,7 +831,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * The `system`/`init` event.
@@ -796,7 +887,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * An MCP server named in the init event.
@@ -824,7 +915,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * An assistant message.
@@ -873,7 +964,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -894,7 +985,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * One block of message content.
@@ -947,7 +1038,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * Text content.
@@ -968,7 +1059,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * Thinking content.
@@ -989,7 +1080,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * A tool call.
@@ -1024,7 +1115,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * A tool's result.
@@ -1059,7 +1150,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * A streaming delta of a message being written.
@@ -1101,7 +1192,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * Token counts.
@@ -1143,7 +1234,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1228,7 +1319,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 24);
 
 /**
  * A change of phase.
@@ -1263,7 +1354,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 25);
 
 /**
  * The task ended.
@@ -1321,7 +1412,7 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 26);
 
 /**
  * What a task changed in its git workspace: every commit claude made plus what it left uncommitted (untracked files
@@ -1437,7 +1528,7 @@ export type ChangesSummary = Message<"claudecluster.v1.ChangesSummary"> & {
  * Use `create(ChangesSummarySchema)` to create a new message.
  */
 export const ChangesSummarySchema: GenMessage<ChangesSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 27);
 
 /**
  * One changed file.
@@ -1507,7 +1598,7 @@ export type FileChange = Message<"claudecluster.v1.FileChange"> & {
  * Use `create(FileChangeSchema)` to create a new message.
  */
 export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 28);
 
 /**
  * A push of the task's branch.
@@ -1556,7 +1647,7 @@ export type PushResult = Message<"claudecluster.v1.PushResult"> & {
  * Use `create(PushResultSchema)` to create a new message.
  */
 export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 27);
+  messageDesc(file_claudecluster_v1_run, 29);
 
 /**
  * Input for an interactive task.
@@ -1600,7 +1691,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 28);
+  messageDesc(file_claudecluster_v1_run, 30);
 
 /**
  * SendInput's answer.
@@ -1615,7 +1706,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 29);
+  messageDesc(file_claudecluster_v1_run, 31);
 
 /**
  * A new terminal size for an interactive task.
@@ -1643,7 +1734,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 30);
+  messageDesc(file_claudecluster_v1_run, 32);
 
 /**
  * Resize's answer.
@@ -1658,7 +1749,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 31);
+  messageDesc(file_claudecluster_v1_run, 33);
 
 /**
  * How Claude Code runs for a task.
@@ -1694,6 +1785,48 @@ export enum RunMode {
  */
 export const RunModeSchema: GenEnum<RunMode> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 0);
+
+/**
+ * How far a task's network reaches: claude and everything it starts. The model API is always reachable, through
+ * the worker's credential proxy.
+ *
+ * @generated from enum claudecluster.v1.EgressMode
+ */
+export enum EgressMode {
+  /**
+   * The worker's default (RunRequest), or not reported.
+   *
+   * @generated from enum value: EGRESS_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The worker's own network, unfiltered.
+   *
+   * @generated from enum value: EGRESS_MODE_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * Only the hosts in `allow`, through the worker's HTTP(S) proxy; other connections are refused and reported.
+   *
+   * @generated from enum value: EGRESS_MODE_ALLOWLIST = 2;
+   */
+  ALLOWLIST = 2,
+
+  /**
+   * Nothing beyond the model API; every attempt through the proxy is refused and reported.
+   *
+   * @generated from enum value: EGRESS_MODE_NONE = 3;
+   */
+  NONE = 3,
+}
+
+/**
+ * Describes the enum claudecluster.v1.EgressMode.
+ */
+export const EgressModeSchema: GenEnum<EgressMode> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_run, 1);
 
 /**
  * Which byte stream an Output event carries.
@@ -1734,7 +1867,7 @@ export enum OutputStream {
  * Describes the enum claudecluster.v1.OutputStream.
  */
 export const OutputStreamSchema: GenEnum<OutputStream> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 1);
+  enumDesc(file_claudecluster_v1_run, 2);
 
 /**
  * What a task is doing right now, as its `status` events report it. Phase is the fine-grained, live view of one
@@ -1791,7 +1924,7 @@ export enum Phase {
  * Describes the enum claudecluster.v1.Phase.
  */
 export const PhaseSchema: GenEnum<Phase> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 2);
+  enumDesc(file_claudecluster_v1_run, 3);
 
 /**
  * Why a task ended.
@@ -1870,7 +2003,7 @@ export enum ExitReason {
  * Describes the enum claudecluster.v1.ExitReason.
  */
 export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 3);
+  enumDesc(file_claudecluster_v1_run, 4);
 
 /**
  * What happened to one file.
@@ -1925,5 +2058,5 @@ export enum FileChangeKind {
  * Describes the enum claudecluster.v1.FileChangeKind.
  */
 export const FileChangeKindSchema: GenEnum<FileChangeKind> = /*@__PURE__*/
-  enumDesc(file_claudecluster_v1_run, 4);
+  enumDesc(file_claudecluster_v1_run, 5);
 
