@@ -22,6 +22,7 @@ import { PsCommand } from "./commands/ps.js";
 import { RunCommand } from "./commands/run.js";
 import { SendCommand } from "./commands/send.js";
 import { ShowCommand } from "./commands/show.js";
+import { TopCommand } from "./commands/top.js";
 import { UpCommand } from "./commands/up.js";
 import { WaitCommand } from "./commands/wait.js";
 import { WorkersCommand } from "./commands/workers.js";
@@ -35,6 +36,7 @@ export const COMMANDS = [
   AttachCommand,
   LogsCommand,
   PsCommand,
+  TopCommand,
   ShowCommand,
   WaitCommand,
   SendCommand,

@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import * as pty from "node-pty";
+import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { pino } from "pino";
+import { ChangesSummarySchema } from "../gen/claudecluster/v1/run_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalCluster, type LocalCluster } from "../services/cluster/local.js";
 import type { Script, ScriptedModel } from "../services/scripted-model/index.js";
@@ -16,6 +18,7 @@ import { fixtureScript, modelEnv, startModel } from "../test/helpers/model.js";
 import { waitForNoProcessesUnder } from "../test/helpers/processes.js";
 import { until } from "../test/helpers/wait.js";
 import { stripAnsi } from "./lib/style.js";
+import { changesText } from "./lib/changes/summary.js";
 
 const MAIN = new URL("../dist/cc/main.js", import.meta.url).pathname;
 const NODE = process.execPath;
@@ -109,7 +112,7 @@ describe("many tasks from one terminal, against the real claude", () => {
     expect(r.code, r.stderr).toBe(0);
     const table = r.stdout.slice(r.stdout.indexOf("ATTEMPT"));
     const [header, ...rows] = table.trimEnd().split("\n");
-    expect(header).toMatch(/^ATTEMPT\s+TASK\s+WORKER\s+STATUS\s+TURNS\s+COST\s+DURATION\s+NOTE$/);
+    expect(header).toMatch(/^ATTEMPT\s+TASK\s+WORKER\s+STATUS\s+TURNS\s+COST\s+DURATION\s+CHANGES\s+NOTE$/);
     expect(rows.at(-1)).toBe("3 succeeded of 3 attempts");
     const cells = rows.slice(0, -1).map((row) => row.split(/\s{2,}/));
     expect(cells.map((c) => c[0])).toEqual(["1", "2", "3"]);
@@ -124,6 +127,9 @@ describe("many tasks from one terminal, against the real claude", () => {
       const result = (rec["exit"] as { result: Json }).result;
       expect(c.slice(1, 5)).toEqual([rec["id"], rec["workerId"], "succeeded", String(result["numTurns"])]);
       expect(c[5]).toBe(`$${Number(result["totalCostUsd"]).toFixed(4)}`);
+      // Changes as recorded (none without a checkout of its own to upload: `-`).
+      const changes = (rec["exit"] as { changes?: Json }).changes;
+      expect(c[7]).toBe(changes ? changesText(fromJson(ChangesSummarySchema, changes as JsonValue)) : "-");
       expect(rec["status"]).toBe("TASK_STATUS_SUCCEEDED");
     });
     expect(new Set(records.map((rec) => rec["spreadGroup"])).size).toBe(1);

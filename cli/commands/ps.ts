@@ -9,7 +9,7 @@ export class PsCommand extends RouterCommand {
   static override usage = Command.Usage({
     description: "List tasks",
     details: `
-      Lists the router's running and queued tasks, newest first: id, status, worker, age and the start of the prompt. \`--all\` includes finished tasks too.
+      Lists the router's running and queued tasks, newest first: id, status, worker, age, the files an ended task changed (\`3 files +12 -4\`, \`no changes\`, \`-\` without a git workspace of its own) and the start of the prompt. \`--all\` includes finished tasks too.
 
       The filters are applied by the router and combine: \`--status\` (queued, running, succeeded, failed, cancelled; repeatable or comma-separated; implies \`--all\` for the statuses it names), \`--label key=value\` (the labels the task asked its worker for), \`--worker\` (where it ran), \`--since\` (created in the last 30m, 2h…, or since a time such as 2026-05-01T10:00:00Z) and \`--limit\` (at most that many, newest first). Long lists are read from the router a page at a time.
 

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { TaskSchema, TaskStatus, WorkerHealth, WorkerRecordSchema } from "../../gen/claudecluster/v1/router_pb.js";
-import { RunMode } from "../../gen/claudecluster/v1/run_pb.js";
+import { ChangesSummarySchema, RunMode } from "../../gen/claudecluster/v1/run_pb.js";
 import { tasksJson, tasksTable, workersJson, workersTable } from "./listings.js";
 import { formatAge, formatTable } from "./table.js";
 
@@ -16,14 +16,21 @@ const tasks = [
 describe("listings", () => {
   it("tasks as a table", () => {
     expect(tasksTable(tasks, now)).toBe(
-      ["ID     STATUS   WORKER   AGE  PROMPT", "01abc  running  local-1  1m   fix the failing tests", "01abd  queued   -        5s   [interactive]", ""].join("\n"),
+      ["ID     STATUS   WORKER   AGE  CHANGES  PROMPT", "01abc  running  local-1  1m   -        fix the failing tests", "01abd  queued   -        5s   -        [interactive]", ""].join("\n"),
     );
-    expect(tasksTable(tasks, now, 45).split("\n")[1]).toBe("01abc  running  local-1  1m   fix the failin…");
+    expect(tasksTable(tasks, now, 54).split("\n")[1]).toBe("01abc  running  local-1  1m   -        fix the failin…");
   });
 
   it("a task that waits for approval says so", () => {
     const waiting = create(TaskSchema, { id: "01abe", status: TaskStatus.RUNNING, workerId: "w2", createdAt: timestampFromMs(now - 2_000), promptSummary: "clean", pendingPermissions: [{ requestId: "r1", summary: "Bash(rm -rf build)" }] });
-    expect(tasksTable([waiting], now).split("\n")[1]).toBe("01abe  waiting for approval  w2      2s   clean");
+    expect(tasksTable([waiting], now).split("\n")[1]).toBe("01abe  waiting for approval  w2      2s   -        clean");
+  });
+
+  it("an ended task's changes: how many files and lines, or none", () => {
+    const ended = (n: number, changes: Parameters<typeof create<typeof ChangesSummarySchema>>[1]) =>
+      create(TaskSchema, { id: `01ab${n}`, status: TaskStatus.SUCCEEDED, workerId: "w1", createdAt: timestampFromMs(now - 9_000), promptSummary: "edit", exit: { changes } });
+    const rows = tasksTable([ended(1, { filesTotal: 3, insertions: 12n, deletions: 4n, branch: "cc/1" }), ended(2, { filesTotal: 1, insertions: 1n, branch: "cc/2" }), ended(3, { baseCommit: "a", finalCommit: "a", branch: "cc/3" })], now).split("\n");
+    expect(rows.slice(0, 4)).toEqual(["ID     STATUS     WORKER  AGE  CHANGES         PROMPT", "01ab1  succeeded  w1      9s   3 files +12 -4  edit", "01ab2  succeeded  w1      9s   1 file +1 -0    edit", "01ab3  succeeded  w1      9s   no changes      edit"]);
   });
 
   it("tasks as JSON: an array of Task records", () => {

@@ -3,6 +3,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { TaskSchema, TaskStatus, WorkerHealth, WorkerRecordSchema, type Task, type WorkerRecord } from "../../gen/claudecluster/v1/router_pb.js";
 import { RunMode } from "../../gen/claudecluster/v1/run_pb.js";
+import { changesText } from "./changes/summary.js";
 import { formatAge, formatTable, oneLine } from "./table.js";
 
 export function taskStatusWord(status: TaskStatus): string {
@@ -19,9 +20,10 @@ export function tasksTable(tasks: readonly Task[], now: number, width = Infinity
     t.pendingPermissions.length > 0 ? "waiting for approval" : taskStatusWord(t.status),
     t.workerId || "-",
     t.createdAt ? formatAge(now - timestampMs(t.createdAt)) : "-",
+    changesText(t.exit?.changes),
     (t.mode === RunMode.INTERACTIVE ? "[interactive] " : "") + oneLine(t.promptSummary),
   ]);
-  return formatTable(["ID", "STATUS", "WORKER", "AGE", "PROMPT"], rows, width);
+  return formatTable(["ID", "STATUS", "WORKER", "AGE", "CHANGES", "PROMPT"], rows, width);
 }
 
 /** Canonical protobuf JSON of each task, as an array (one document, easy for jq). */

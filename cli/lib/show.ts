@@ -3,7 +3,8 @@
 import { toJson } from "@bufbuild/protobuf";
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { TaskSchema, type Task } from "../../gen/claudecluster/v1/router_pb.js";
-import { ExitReason, RunMode } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, FileChangeKind, RunMode, type ChangesSummary, type FileChange } from "../../gen/claudecluster/v1/run_pb.js";
+import { changesText } from "./changes/summary.js";
 import { formatCost, formatDuration } from "./formats.js";
 import { taskStatusWord } from "./listings.js";
 import { taskOutcome } from "./outcome.js";
@@ -37,6 +38,45 @@ function keysOf(json: string, under?: string): string {
   }
 }
 
+/** Files `cc show` lists by name; `cc diff --stat` has them all. */
+const SHOWN_FILES = 10;
+
+/** `2 files +12 -4 on cc/<id> · cc diff <id>`, and what went wrong recording them. */
+function changesLine(taskId: string, c: ChangesSummary): string {
+  const commits = c.commits > 0 ? ` (${c.commits} ${c.commits === 1 ? "commit" : "commits"} by claude)` : "";
+  const where = c.branch ? ` on ${c.branch}${commits}` : commits;
+  const next = c.filesTotal > 0 ? ` · \`cc diff ${taskId}\`, \`cc apply ${taskId}\`` : "";
+  return `${changesText(c)}${where}${next}${c.error ? ` · note: ${c.error}` : ""}`;
+}
+
+const KIND_WORDS: Partial<Record<FileChangeKind, string>> = {
+  [FileChangeKind.ADDED]: "added",
+  [FileChangeKind.DELETED]: "deleted",
+  [FileChangeKind.RENAMED]: "renamed",
+  [FileChangeKind.TYPE_CHANGED]: "type changed",
+};
+
+function fileText(f: FileChange): string {
+  const kind = KIND_WORDS[f.kind];
+  const counts = f.binary ? "binary" : `+${f.insertions} -${f.deletions}`;
+  const path = f.kind === FileChangeKind.RENAMED && f.oldPath ? `${f.oldPath} → ${f.path}` : f.path;
+  return `${path} (${kind ? `${kind}, ` : ""}${counts})`;
+}
+
+function filesLine(taskId: string, c: ChangesSummary): string | undefined {
+  if (c.files.length === 0) return undefined;
+  const shown = c.files.slice(0, SHOWN_FILES).map(fileText).join(", ");
+  const more = c.filesTotal - Math.min(c.files.length, SHOWN_FILES);
+  return more > 0 ? `${shown} … and ${more} more (\`cc diff --stat ${taskId}\`)` : shown;
+}
+
+function pushLine(c: ChangesSummary): string | undefined {
+  const p = c.push;
+  if (!p) return undefined;
+  if (p.error) return `${p.branch || "the branch"} to ${p.url} failed: ${p.error}`;
+  return `${p.branch} to ${p.url}${p.commit ? ` at ${p.commit.slice(0, 12)}` : ""}${p.compareUrl ? ` · open a pull request: ${p.compareUrl}` : ""}`;
+}
+
 /** The fields worth showing, in order, as [label, value]; empty ones are left out. */
 export function taskFields(task: Task, now: number): [string, string][] {
   const rows: [string, string | undefined][] = [];
@@ -66,6 +106,10 @@ export function taskFields(task: Task, now: number): [string, string][] {
   add("Duration", result?.durationMs ? `${formatDuration(Number(result.durationMs))} (API ${formatDuration(Number(result.durationApiMs))})` : undefined);
   add("Result", result?.result && result.result.split("\n")[0] + (result.result.includes("\n") ? ` … (${result.result.split("\n").length} lines; \`cc logs ${task.id}\`)` : ""));
   add("Structured", result?.structuredOutputJson);
+  const changes = task.exit?.changes;
+  add("Changes", changes && changesLine(task.id, changes));
+  add("Files", changes && filesLine(task.id, changes));
+  add("Pushed", changes && pushLine(changes));
   add("Model", agent?.model);
   add("Fallback", agent?.fallbackModel);
   add("Allowed", agent?.allowedTools.join(", "));

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { RunRequestSchema, type RunEvent } from "../../../gen/claudecluster/v1/run_pb.js";
+import { ChangesSummarySchema, FileChangeKind, RunRequestSchema, type RunEvent } from "../../../gen/claudecluster/v1/run_pb.js";
 import { ExitCode } from "../../exit-codes.js";
 import { networkError } from "../../testing/fake-router.js";
 import { FleetRouter } from "../../testing/fleet-router.js";
@@ -143,8 +143,24 @@ describe("the views (golden files)", () => {
     for (const line of out.text.trimEnd().split("\n")) expect(line).toMatch(/^\[\d\] /);
   });
 
-  it("the summary table and the JSON of each task", () => {
+  it("the summary table and the JSON of each task, with the changes each recorded", () => {
     const { trackers, streams } = recordedAttempts();
+    // As the worker records them: nothing changed in the first attempt's checkout, out.txt written by the second.
+    const exitOf = (events: RunEvent[]) => {
+      const last = events.at(-1)!;
+      if (last.event.case !== "exited") throw new Error("no exited");
+      return last.event.value;
+    };
+    exitOf(streams[0]!).changes = create(ChangesSummarySchema, { baseCommit: "a1", finalCommit: "a1", branch: "cc/01jb3k5x2q7w9h4r8t6y1m0c30" });
+    exitOf(streams[1]!).changes = create(ChangesSummarySchema, {
+      baseCommit: "b1",
+      finalCommit: "b2",
+      branch: "cc/01jb3k5x2q7w9h4r8t6y1m0c31",
+      files: [{ path: "out.txt", kind: FileChangeKind.ADDED, insertions: 1 }, { path: "README.md", kind: FileChangeKind.MODIFIED, insertions: 11, deletions: 4 }],
+      filesTotal: 2,
+      insertions: 12n,
+      deletions: 4n,
+    });
     feed(trackers, streams, streams.map((s) => s.length));
     const refused = new TaskTracker(4, "4");
     refused.sent(T0);

@@ -1,6 +1,7 @@
 // How many tasks look on screen: one status row each while they run (a terminal), one line per change otherwise,
 // and the summary table and JSON at the end. Pure: progress records in, strings out (golden files pin them).
 import { ExitCode } from "../../exit-codes.js";
+import { changesJson, changesText } from "../changes/summary.js";
 import { formatCost, formatDuration } from "../formats.js";
 import type { Style } from "../style.js";
 import { formatRows, formatTable, oneLine } from "../table.js";
@@ -79,7 +80,10 @@ export function progressChange(before: Readonly<TaskProgress> | undefined, p: Re
   return undefined;
 }
 
-/** The table printed when they have all ended. `first` names the first column (ATTEMPT, ENTRY). */
+/**
+ * The table printed when they have all ended. `first` names the first column (ATTEMPT, ENTRY); CHANGES is the task's
+ * recorded changes (`3 files +12 -4`; `-` without a git workspace of its own).
+ */
 export function summaryTable(tasks: readonly Readonly<TaskProgress>[], first: string, width = Infinity): string {
   const rows = tasks.map((p) => {
     const duration = durationOf(p, p.endedAt ?? p.sentAt ?? 0);
@@ -92,10 +96,11 @@ export function summaryTable(tasks: readonly Readonly<TaskProgress>[], first: st
       s?.turns ? String(s.turns) : p.turns ? String(p.turns) : "-",
       s?.costUsd ? formatCost(s.costUsd) : "-",
       duration === undefined ? "-" : formatDuration(duration),
+      changesText(p.exited?.changes),
       failureNote(p),
     ];
   });
-  return formatTable([first, "TASK", "WORKER", "STATUS", "TURNS", "COST", "DURATION", "NOTE"], rows, width);
+  return formatTable([first, "TASK", "WORKER", "STATUS", "TURNS", "COST", "DURATION", "CHANGES", "NOTE"], rows, width);
 }
 
 export type Counts = Record<ResultKind, number>;
@@ -143,6 +148,7 @@ export function taskResultJson(p: Readonly<TaskProgress>): Record<string, unknow
     sessionId: s?.sessionId ?? null,
     result: result?.result ?? null,
     ...(structured !== undefined ? { structuredOutput: structured } : {}),
+    changes: changesJson(p.exited?.changes),
     message: failureNote(p) || null,
   };
 }
