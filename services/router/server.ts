@@ -16,6 +16,7 @@ import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Registry } from "./registry.js";
+import { MemorySessionStore, SessionHandoff } from "./sessions/index.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
 import { taskActivity } from "./task-activity.js";
@@ -88,7 +89,13 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     logger,
     onCapacity: () => dispatcher?.pump(),
   });
-  dispatcher = new Dispatcher(settings, registry, tasks, logger);
+  const sessions = new SessionHandoff({
+    store: new MemorySessionStore({ maxSessions: settings.sessionsKept, maxBytes: settings.sessionsBytes }),
+    task: (id) => tasks.get(id),
+    maxTranscriptBytes: settings.maxTranscriptBytes,
+    logger,
+  });
+  dispatcher = new Dispatcher(settings, registry, tasks, logger, sessions);
   const uploads = new UploadPlacements(registry);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
@@ -104,7 +111,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     logger,
     routes: (router) => {
       routerRoutes({
-        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads }),
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions }),
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
       })(router);
       healthRoutes(health)(router);

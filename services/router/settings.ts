@@ -93,6 +93,20 @@ export const ROUTER_SETTINGS = {
     description: "Largest upload (`cc run --upload`) the router streams through to a worker, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
     parse: integer(1024, 64 * 1024 * 1024 * 1024),
   },
+  maxTranscriptBytes: {
+    env: "CC_MAX_TRANSCRIPT_BYTES",
+    default: "16777216",
+    description:
+      "Largest session transcript the router keeps when a task ends, in bytes, so the session can continue on any worker (`cc continue`); a larger one stays on its worker, and continuing it elsewhere is refused with RESOURCE_EXHAUSTED.",
+    parse: integer(1024, 1024 * 1024 * 1024),
+  },
+  sessionsKept: { env: "CC_SESSIONS_KEPT", default: "1000", description: "Session transcripts the router keeps; past it, the oldest go.", parse: integer(1, 1_000_000) },
+  sessionsBytes: {
+    env: "CC_SESSIONS_BYTES",
+    default: "268435456",
+    description: "Bytes of session transcripts the router keeps in all; past it, the oldest go.",
+    parse: integer(1024 * 1024, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
 
