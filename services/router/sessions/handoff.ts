@@ -48,9 +48,6 @@ export class SessionHandoff {
     await this.fetching.get(sessionId);
     const kept = this.deps.store.get(sessionId);
     if (kept?.transcript) this.attached.set(req, create(SessionTranscriptSchema, { sessionId, jsonl: kept.transcript }));
-    else if (kept?.refused && req.continueTaskId) {
-      throw resourceExhausted(`task ${req.continueTaskId}'s session ${sessionId} cannot continue on another worker: its transcript was not kept, as ${kept.refused}`);
-    }
   }
 
   /** Fields of the request as it goes to a worker: the transcript of the session it resumes, if the router has it. */
@@ -116,7 +113,14 @@ export class SessionHandoff {
     const kept = this.deps.store.get(sessionId);
     // No transcript here (the worker could not be reached when the task ended, or the store let it go): the worker
     // the task ran on still has its own copy, so the session continues there.
-    if (!kept && !req.workerId && earlier.record.workerId) req.workerId = earlier.record.workerId;
+    const ranOn = earlier.record.workerId;
+    if (!kept && !req.workerId && ranOn) req.workerId = ranOn;
+    // Too large to keep: only the worker it ran on has it.
+    if (kept?.refused && req.workerId !== ranOn) {
+      throw resourceExhausted(
+        `task ${id}'s session ${sessionId} can continue only on worker ${ranOn}, which has its transcript: the router did not keep it, as ${kept.refused}; add --worker ${ranOn}`,
+      );
+    }
   }
 }
 

@@ -1,15 +1,16 @@
 // The router's sessions: the bounded store, and the hand-off of a transcript from the worker a task ended on to the
 // request of a task that resumes its session, with each refusal's code and message.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ExitReason, RunRequestSchema, SessionTranscriptSchema, type RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, RunRequestSchema, SessionTranscriptSchema } from "../../../gen/claudecluster/v1/run_pb.js";
 import { silentLogger } from "../../common/logger.js";
 import { TaskEntry, TaskStore } from "../tasks.js";
 import type { WorkerEntry } from "../registry.js";
 import { MemorySessionStore, SessionHandoff } from "./index.js";
 
 const bytes = (n: number) => new Uint8Array(n);
+type RequestInit = MessageInitShape<typeof RunRequestSchema>;
 const SESSION = "5b1f0c3e-0000-4000-8000-000000000001";
 
 describe("the memory session store", () => {
@@ -53,7 +54,7 @@ describe("the session hand-off", () => {
         },
       },
     } as unknown as WorkerEntry;
-    function ranTask(id: string, init: Partial<RunRequest> = {}, sessionId = SESSION): TaskEntry {
+    function ranTask(id: string, init: RequestInit = {}): TaskEntry {
       const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: "first", ...init }), { maxBytes: 1024 * 1024, maxLagBytes: 1024 * 1024, stallMs: 30_000 });
       tasks.add(entry);
       handoff.follow(entry);
@@ -62,7 +63,7 @@ describe("the session hand-off", () => {
       return entry;
     }
     const end = (entry: TaskEntry, sessionId = SESSION) => entry.end({ exitCode: 0, reason: ExitReason.COMPLETED, ...(sessionId ? { result: { sessionId } } : {}) });
-    const continuing = (taskId: string, init: Partial<RunRequest> = {}) => create(RunRequestSchema, { prompt: "next", continueTaskId: taskId, ...init });
+    const continuing = (taskId: string, init: RequestInit = {}) => create(RunRequestSchema, { prompt: "next", continueTaskId: taskId, ...init });
     return { handoff, store, asked, ranTask, end, continuing };
   }
 
@@ -119,15 +120,19 @@ describe("the session hand-off", () => {
       code: "FailedPrecondition",
       message: "task t2 has no claude session to continue: it cancelled before claude started one; start a new task with `cc run`",
     });
-    expect(await refusal(handoff.prepare(continuing("t1", { agent: { resumeSessionId: "other" } as RunRequest["agent"] })))).toEqual({
+    expect(await refusal(handoff.prepare(continuing("t1", { agent: { resumeSessionId: "other" } })))).toEqual({
       code: "InvalidArgument",
       message: `agent.resume_session_id: names session other, but task t1 ran session ${SESSION}; give one of the two`,
     });
     end(ranTask("t3"), "0big");
     expect(await refusal(handoff.prepare(continuing("t3")))).toEqual({
       code: "ResourceExhausted",
-      message: "task t3's session 0big cannot continue on another worker: its transcript was not kept, as it is larger than the router keeps (CC_MAX_TRANSCRIPT_BYTES, 1000 bytes)",
+      message: "task t3's session 0big can continue only on worker w1, which has its transcript: the router did not keep it, as it is larger than the router keeps (CC_MAX_TRANSCRIPT_BYTES, 1000 bytes); add --worker w1",
     });
+    // On that worker it may.
+    const there = continuing("t3", { workerId: "w1" });
+    await handoff.prepare(there);
+    expect([there.agent?.resumeSessionId, handoff.forWorker(there)]).toEqual(["0big", {}]);
     const forged = create(RunRequestSchema, { prompt: "x", agent: { resumeSessionId: SESSION }, resumeTranscript: { sessionId: SESSION, jsonl: bytes(1) } });
     expect(await refusal(handoff.prepare(forged))).toMatchObject({ code: "InvalidArgument" });
   });
