@@ -30,7 +30,7 @@ describe("GetTranscript", () => {
 
   it("answers with the kept transcript", async () => {
     const answer = await ask("s1");
-    expect([answer.transcript?.sessionId, answer.transcript?.jsonl.length]).toEqual(["s1", 2000]);
+    expect([answer.transcript?.sessionId, answer.transcript?.jsonl?.length]).toEqual(["s1", 2000]);
   });
 
   it("refuses one over the caller's bound, an unknown session and a malformed id", async () => {
