@@ -14,6 +14,7 @@ import { createRouter, type Router } from "../services/router/server.js";
 import { readRouterSettings } from "../services/router/settings.js";
 import type { Script, ScriptedModel } from "../services/scripted-model/index.js";
 import { projectDirName } from "../services/worker/task-home/index.js";
+import { startGitHttpsServer, type GitHttpsServer } from "../test/fixtures/git-https/server.js";
 import { modelEnv, startModel } from "../test/helpers/model.js";
 import { until } from "../test/helpers/wait.js";
 import { startTestWorker, type TestWorker } from "../test/helpers/worker.js";
@@ -24,6 +25,14 @@ const NODE = process.execPath;
 const SCRIPT: Script = {
   conversations: [
     { match: "hang", turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] },
+    {
+      match: "carry the file",
+      turns: [
+        { content: [{ type: "tool_use", name: "Bash", input: { command: "printf 'carried over\\n' > CARRIED.md", description: "Write it" } }] },
+        { content: [{ type: "text", text: "Wrote it." }] },
+        { content: [{ type: "text", text: "Continued: {{prompt}}" }] },
+      ],
+    },
     { match: "remember", turns: [{ content: [{ type: "text", text: "First answer: noted." }] }, { content: [{ type: "text", text: "Second answer: {{prompt}}" }] }] },
     // Anything else: what a prompt gets that does not follow the first turn.
     { turns: [{ content: [{ type: "text", text: "A fresh conversation: {{prompt}}" }] }] },
@@ -43,6 +52,7 @@ describe("cc continue: a session continues on another worker", () => {
   const workers: TestWorker[] = [];
   let url: string;
   let baseEnv: Record<string, string>;
+  let git: GitHttpsServer | undefined;
 
   function cc(args: string[], env: Record<string, string> = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
@@ -60,12 +70,12 @@ describe("cc continue: a session continues on another worker", () => {
   const show = async (id: string, env: Record<string, string> = {}) => JSON.parse((await cc(["show", "--json", id], env)).stdout) as { exit?: { result?: { sessionId?: string } }; workerId?: string };
 
   /** A router on port 0 and workers registered with it, each with its own HOME and workspace root. */
-  async function cluster(ids: string[], env: Record<string, string> = {}): Promise<{ url: string; workers: TestWorker[] }> {
+  async function cluster(ids: string[], env: Record<string, string> = {}, workerEnv: Record<string, string> = {}): Promise<{ url: string; workers: TestWorker[] }> {
     const router = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "1s", CC_WEB: "off", ...env }), { logger: silentLogger() });
     routers.push(router);
     const routerUrl = `http://127.0.0.1:${await router.listen()}`;
     const started: TestWorker[] = [];
-    for (const id of ids) started.push(await startTestWorker({ ...modelEnv(model), CC_WORKER_ID: id, CC_ROUTER_URL: routerUrl }));
+    for (const id of ids) started.push(await startTestWorker({ ...modelEnv(model), CC_WORKER_ID: id, CC_ROUTER_URL: routerUrl, ...workerEnv }));
     workers.push(...started);
     await until(() => ids.every((id) => router.registry.list().some((w) => w.id === id && router.registry.health(w) === WorkerHealth.ONLINE)));
     return { url: routerUrl, workers: started };
@@ -90,6 +100,7 @@ describe("cc continue: a session continues on another worker", () => {
     for (const w of workers) await w.close();
     for (const r of routers) await r.shutdown(0);
     await model?.close();
+    await git?.close();
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
@@ -164,5 +175,24 @@ describe("cc continue: a session continues on another worker", () => {
     const there = await cc(["continue", "--worker", "w3", id, "more"], { CC_ROUTER_URL: small.url });
     expect(there.code, there.stderr).toBe(0);
     expect(there.stdout).toBe("Second answer: more\n");
+  });
+
+  it("a --repo task's recorded changes go with its session to the other worker", async () => {
+    git = await startGitHttpsServer();
+    const repo = await cluster(["w4", "w5"], {}, { GIT_SSL_CAINFO: git.caFile });
+    const env = { CC_ROUTER_URL: repo.url };
+    const first = await cc(["run", "--worker", "w4", "--repo", `${git.url}/public.git`, "--allowed-tools", "Bash", "carry the file"], env);
+    expect(first.code, first.stderr).toBe(0);
+    const id = taskOf(first);
+    const second = await cc(["continue", "--worker", "w5", id, "is it there?"], env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe("Continued: is it there?\n");
+    const next = taskOf(second);
+    // w5 got the first task's commits (its uncommitted file included) as an upload, on top of the same repository.
+    expect(JSON.parse((await cc(["show", "--json", next], env)).stdout)).toMatchObject({ workerId: "w5" });
+    const files = await cc(["ls", next], env);
+    expect(files.code, files.stderr).toBe(0);
+    expect(files.stdout).toMatch(/^CARRIED\.md$/m);
+    expect(files.stdout).toMatch(/^README\.md$/m);
   });
 });

@@ -12,7 +12,7 @@ export class ContinueCommand extends RouterCommand {
     details: `
       Starts a new task that resumes the claude session of an ended task (as \`claude --resume\` does), and follows it like \`cc run\`. The new prompt is the arguments joined by spaces, or standard input when the only argument is \`-\`.
 
-      The task may run on any worker, not only the one the first task ran on: when a task ends, the router keeps its session's transcript (at most its CC_MAX_TRANSCRIPT_BYTES) and sends it with the task that continues it. Unless \`--cwd\` says otherwise, the new task works where the first one did: the same \`--cwd\` directory, or, for a \`--repo\` task, the same repository at the branch it pushed (else the same ref). A task that worked on an upload starts in a fresh directory (its changes stay with it: \`cc apply\`). Nothing is uploaded from here.
+      The task may run on any worker, not only the one the first task ran on: when a task ends, the router keeps its session's transcript (at most its CC_MAX_TRANSCRIPT_BYTES) and sends it with the task that continues it. Unless \`--cwd\` says otherwise, the new task works where the first one did: the same \`--cwd\` directory; for a \`--repo\` task (or an upload with \`--repo\`), the same repository with the first task's recorded changes on top (its commits and what it left uncommitted, carried by the router to the new task's worker), or, when they cannot be carried, the branch it pushed or the same ref. A task that worked on an upload of a checkout alone starts in a fresh directory (its changes stay with it: \`cc apply\`). Nothing is uploaded from here.
 
       Any session the router kept can be continued by anyone holding the router's token: there are no per-user sessions yet.
 

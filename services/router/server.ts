@@ -89,14 +89,15 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     logger,
     onCapacity: () => dispatcher?.pump(),
   });
+  const uploads = new UploadPlacements(registry);
   const sessions = new SessionHandoff({
     store: new MemorySessionStore({ maxSessions: settings.sessionsKept, maxBytes: settings.sessionsBytes }),
     task: (id) => tasks.get(id),
     maxTranscriptBytes: settings.maxTranscriptBytes,
     logger,
+    carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger, sessions);
-  const uploads = new UploadPlacements(registry);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */

@@ -140,8 +140,9 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
   /**
    * Continue the claude session of this ended task (`cc continue`), on any worker: the router sets
    * `agent.resume_session_id` to that task's session, sends the transcript it kept along (`resume_transcript`), and,
-   * when `workspace` is unset, gives the task the same workspace (the same `directory`, or the same repository at the
-   * branch the earlier task pushed). Errors: NOT_FOUND for an unknown task, FAILED_PRECONDITION for a task still
+   * when `workspace` is unset, gives the task the same workspace: the same `directory`; for a repository (or an
+   * upload with an origin), the earlier task's recorded changes, carried to the new task's worker as an upload on
+   * top of that repository (else the branch it pushed, else the same ref). Errors: NOT_FOUND for an unknown task, FAILED_PRECONDITION for a task still
    * running or one that never started claude (no session), RESOURCE_EXHAUSTED when the session's transcript was
    * larger than the router keeps (CC_MAX_TRANSCRIPT_BYTES), INVALID_ARGUMENT when `agent.resume_session_id` names
    * another session. Router only.

@@ -11,6 +11,7 @@ import { TaskStatus } from "../../../gen/claudecluster/v1/router_pb.js";
 import { describe, failedPrecondition, invalidArgument, resourceExhausted } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { TaskEntry } from "../tasks.js";
+import { carryChanges, type CarryDeps } from "./carry-changes.js";
 import type { SessionStore } from "./store.js";
 
 /** Longest the router waits for a worker to hand over a transcript. */
@@ -23,6 +24,8 @@ export interface SessionHandoffDeps {
   /** The largest transcript kept (CC_MAX_TRANSCRIPT_BYTES). */
   maxTranscriptBytes: number;
   logger: Logger;
+  /** How a continued task gets the earlier task's recorded changes on its worker; without it, the same ref. */
+  carry?: CarryDeps;
 }
 
 export class SessionHandoff {
@@ -105,10 +108,6 @@ export class SessionHandoff {
     }
     req.agent ??= create(AgentOptionsSchema);
     req.agent.resumeSessionId = sessionId;
-    if (!req.workspace) {
-      const workspace = sameWorkspace(earlier);
-      if (workspace) req.workspace = workspace;
-    }
     await this.fetching.get(sessionId);
     const kept = this.deps.store.get(sessionId);
     // No transcript here (the worker could not be reached when the task ended, or the store let it go): the worker
@@ -121,13 +120,17 @@ export class SessionHandoff {
         `task ${id}'s session ${sessionId} can continue only on worker ${ranOn}, which has its transcript: the router did not keep it, as ${kept.refused}; add --worker ${ranOn}`,
       );
     }
+    if (!req.workspace) {
+      const workspace = (this.deps.carry && (await carryChanges(this.deps.carry, earlier, req))) || sameWorkspace(earlier);
+      if (workspace) req.workspace = workspace;
+    }
   }
 }
 
 /**
- * Where a continued task works when its request names no workspace: the same `--cwd` directory, or the same
- * repository at the branch the earlier task pushed (else at the same ref). An upload's workspace is not rebuilt
- * (a fresh directory instead).
+ * Where a continued task works when its request names no workspace and the earlier task's changes could not be
+ * carried (carry-changes.ts): the same `--cwd` directory, or the same repository at the branch the earlier task
+ * pushed (else at the same ref). An upload's workspace is not rebuilt (a fresh directory instead).
  */
 function sameWorkspace(earlier: TaskEntry): Workspace | undefined {
   const source = earlier.request.workspace?.source;
