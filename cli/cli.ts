@@ -8,6 +8,7 @@ import { AttachCommand } from "./commands/attach.js";
 import { BatchCommand } from "./commands/batch.js";
 import { CancelCommand } from "./commands/cancel.js";
 import { CompletionCommand } from "./commands/completion.js";
+import { ContinueCommand } from "./commands/continue.js";
 import { ConfigDeleteCommand } from "./commands/config/delete.js";
 import { ConfigSetCommand } from "./commands/config/set.js";
 import { ConfigShowCommand } from "./commands/config/show.js";
@@ -32,6 +33,7 @@ import { withValueNames } from "./options.js";
 
 export const COMMANDS = [
   RunCommand,
+  ContinueCommand,
   BatchCommand,
   AttachCommand,
   LogsCommand,

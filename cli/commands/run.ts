@@ -60,7 +60,7 @@ export class RunCommand extends RouterCommand {
   systemPrompt = ValueOption.String("--system-prompt <text>", { description: "claude --system-prompt: replace the default system prompt" });
   appendSystemPrompt = ValueOption.String("--append-system-prompt <text>", { description: "claude --append-system-prompt: add to the default system prompt" });
   mcpConfig = ValueOption.String("--mcp-config <json|file>", { description: "claude --mcp-config: MCP servers as a JSON string or the path of a JSON file" });
-  resume = ValueOption.String("-r,--resume <session>", { description: "claude --resume: continue this session id (its transcript must be on the same worker)" });
+  resume = ValueOption.String("-r,--resume <session>", { description: "claude --resume: continue this session id, on any worker when the router kept its transcript (see cc continue)" });
   maxBudgetUsd = ValueOption.String("--max-budget-usd <usd>", { description: "claude --max-budget-usd: stop once the API cost passes this many dollars" });
 
   worker = ValueOption.String("--worker <id>", { description: "Run on this worker only" });

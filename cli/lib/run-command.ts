@@ -33,6 +33,8 @@ export interface RunCommandInput extends RunFlags, ConnectionFlags {
   continueLatest?: boolean | undefined;
   /** -n: how many attempts. */
   count?: string | undefined;
+  /** `cc continue TASK`: the ended task whose session this one continues (the router resolves it). */
+  continueTask?: string | undefined;
 }
 
 /** More attempts than this at once is a batch, not a fan-out. */
@@ -95,6 +97,10 @@ export async function runCommand(io: CommandIO, input: RunCommandInput, options:
   const embedded = configured === "";
   const sessionsKey = embedded ? EMBEDDED_ROUTER : configured;
   if (input.continueLatest) continueLatest(io, request, sessionsKey, input.worker);
+  if (input.continueTask !== undefined) {
+    if (embedded) throw new UsageError("cc continue needs the router that ran the task: give --router, CC_ROUTER_URL or a profile (`cc config`)");
+    request.continueTaskId = input.continueTask;
+  }
   const uploadDir = await uploadDirFor(input, embedded, process.cwd());
   if (input.apply && !uploadDir && input.repo === undefined) {
     throw new UsageError("--apply needs a task in a git workspace of its own: run it in a git checkout (it is uploaded), or with --upload or --repo");

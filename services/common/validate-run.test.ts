@@ -24,6 +24,16 @@ const manyLabels = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${
 const DIR_RULE = 'workspace.directory: must be "." or a relative path under the workspace root whose parts do not start with ".", got';
 
 const BAD: [string, Init, string][] = [
+  [
+    "a transcript without the session it resumes",
+    { prompt: "x", resumeTranscript: { sessionId: "s1", jsonl: new Uint8Array(1) } },
+    "resume_transcript.session_id: must be the session the task resumes (agent.resume_session_id)",
+  ],
+  [
+    "a transcript of another session",
+    { prompt: "x", agent: { resumeSessionId: "s2" }, resumeTranscript: { sessionId: "s1", jsonl: new Uint8Array(1) } },
+    "resume_transcript.session_id: must be the session the task resumes (agent.resume_session_id)",
+  ],
   ["unknown mode", { prompt: "x", mode: 7 as RunMode }, "mode: unknown value 7; use RUN_MODE_HEADLESS or RUN_MODE_INTERACTIVE"],
   ["empty headless prompt", { prompt: "" }, "prompt: is empty; a headless task needs a prompt"],
   ["blank headless prompt", { prompt: " \n\t " }, "prompt: is empty; a headless task needs a prompt"],
@@ -239,6 +249,17 @@ describe("validateRunRequest rejects", () => {
   it("the prompt over the caller's limit before the interactive limit", () => {
     const err = check({ prompt: "x".repeat(2000), mode: RunMode.INTERACTIVE }, { maxPromptBytes: 1000, maxTimeoutMs: 1000 });
     expect((err as ConnectError).rawMessage).toBe("prompt: is 2000 bytes, over the limit of 1000; shorten it or put the material in the workspace");
+  });
+});
+
+describe("a resume transcript", () => {
+  it("over the worker's bound is refused, naming its size and the setting; at the bound it is taken", () => {
+    const init = (n: number): Init => ({ prompt: "x", agent: { resumeSessionId: "s1" }, resumeTranscript: { sessionId: "s1", jsonl: new Uint8Array(n) } });
+    expect(check(init(1025), { ...LIMITS, maxTranscriptBytes: 1024 })).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "resume_transcript: is 1025 bytes, over this worker's CC_MAX_TRANSCRIPT_BYTES (1024)",
+    });
+    expect(check(init(1024), { ...LIMITS, maxTranscriptBytes: 1024 })).toBeUndefined();
   });
 });
 

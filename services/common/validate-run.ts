@@ -13,6 +13,8 @@ export interface RunLimits {
   maxPromptBytes: number;
   /** Longest task timeout a request may ask for, in ms. */
   maxTimeoutMs: number;
+  /** Largest `resume_transcript` accepted, in bytes (the worker's CC_MAX_TRANSCRIPT_BYTES); unset: not checked here. */
+  maxTranscriptBytes?: number;
 }
 
 /** Interactive prompts (and system prompts, MCP config) travel as one argv entry; Linux caps one at 128 KiB. */
@@ -36,6 +38,15 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
   if (req.prompt.includes("\0")) throw invalidArgument("prompt", "contains a NUL character");
   if (req.taskId !== "" && !isValidTaskId(req.taskId)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'");
   if (req.requestId.length > 128) throw invalidArgument("request_id", "is longer than 128 characters");
+  if (req.resumeTranscript) {
+    if (!req.agent?.resumeSessionId || req.resumeTranscript.sessionId !== req.agent.resumeSessionId) {
+      throw invalidArgument("resume_transcript.session_id", "must be the session the task resumes (agent.resume_session_id)");
+    }
+    const bytes = req.resumeTranscript.jsonl.length;
+    if (limits.maxTranscriptBytes !== undefined && bytes > limits.maxTranscriptBytes) {
+      throw invalidArgument("resume_transcript", `is ${bytes} bytes, over this worker's CC_MAX_TRANSCRIPT_BYTES (${limits.maxTranscriptBytes})`);
+    }
+  }
 
   if (req.terminal) {
     for (const [name, value] of [["cols", req.terminal.cols], ["rows", req.terminal.rows]] as const) {

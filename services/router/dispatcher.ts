@@ -21,6 +21,7 @@ import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { classifyPlacementFailure, workerSideRefusal } from "./placement-failure.js";
 import type { Registry, WorkerEntry } from "./registry.js";
+import type { SessionHandoff } from "./sessions/index.js";
 import { durationText } from "../common/settings.js";
 import type { RouterSettings } from "./settings.js";
 import { type EndRequest, TaskEntry, type TaskStore } from "./tasks.js";
@@ -46,6 +47,8 @@ export class Dispatcher {
     private readonly registry: Registry,
     private readonly tasks: TaskStore,
     private readonly logger: Logger,
+    /** What a task resuming a session takes to its worker besides its request: the transcript (sessions/). */
+    private readonly sessions?: Pick<SessionHandoff, "forWorker">,
   ) {}
 
   /**
@@ -256,7 +259,7 @@ export class Dispatcher {
     let logFull = false;
     try {
       const headers = requestIdHeaders(this.requestIds.get(entry));
-      const stream = worker.events.run({ ...entry.request, taskId: entry.id }, { signal: entry.abort.signal, headers });
+      const stream = worker.events.run({ ...entry.request, taskId: entry.id, ...this.sessions?.forWorker(entry.request) }, { signal: entry.abort.signal, headers });
       for await (const raw of stream) {
         const event = adoptWorkerEvent(raw);
         // The first event, whatever it is, is the worker's acknowledgement.

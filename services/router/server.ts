@@ -16,6 +16,7 @@ import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Registry } from "./registry.js";
+import { MemorySessionStore, SessionHandoff } from "./sessions/index.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
 import { taskActivity } from "./task-activity.js";
@@ -88,8 +89,15 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     logger,
     onCapacity: () => dispatcher?.pump(),
   });
-  dispatcher = new Dispatcher(settings, registry, tasks, logger);
   const uploads = new UploadPlacements(registry);
+  const sessions = new SessionHandoff({
+    store: new MemorySessionStore({ maxSessions: settings.sessionsKept, maxBytes: settings.sessionsBytes }),
+    task: (id) => tasks.get(id),
+    maxTranscriptBytes: settings.maxTranscriptBytes,
+    logger,
+    carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
+  });
+  dispatcher = new Dispatcher(settings, registry, tasks, logger, sessions);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
@@ -104,7 +112,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     logger,
     routes: (router) => {
       routerRoutes({
-        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads }),
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions }),
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
       })(router);
       healthRoutes(health)(router);

@@ -11,6 +11,7 @@ import type { Dispatcher } from "./dispatcher.js";
 import { answerPermission } from "./permissions.js";
 import { pageToken, taskQuery } from "./list-query.js";
 import type { Registry } from "./registry.js";
+import type { SessionHandoff } from "./sessions/index.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
 import type { TaskEntry, TaskStore } from "./tasks.js";
@@ -28,8 +29,9 @@ export function routerService(deps: {
   registry: Registry;
   watchers: TaskWatchers;
   uploads: UploadPlacements;
+  sessions: SessionHandoff;
 }): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
-  const { settings, dispatcher, tasks, registry, watchers, uploads } = deps;
+  const { settings, dispatcher, tasks, registry, watchers, uploads, sessions } = deps;
 
   async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
     if (entry.log.subscriberCount >= settings.maxSubscribers) {
@@ -60,7 +62,10 @@ export function routerService(deps: {
     async *run(req, ctx) {
       // A task on an uploaded workspace runs where the upload is.
       uploads.place(req);
+      // A task resuming a session takes its transcript to whichever worker runs it (sessions/).
+      await sessions.prepare(req);
       const entry = dispatcher.submit(req, ctx.values.get(REQUEST_ID));
+      sessions.follow(entry);
       yield* follow(entry, 0n, ctx);
     },
 

@@ -93,6 +93,27 @@ export const ROUTER_SETTINGS = {
     description: "Largest upload (`cc run --upload`) the router streams through to a worker, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
     parse: integer(1024, 64 * 1024 * 1024 * 1024),
   },
+  maxTranscriptBytes: {
+    env: "CC_MAX_TRANSCRIPT_BYTES",
+    default: "16777216",
+    description:
+      "Largest session transcript the router keeps when a task ends, in bytes, so the session can continue on any worker (`cc continue`); a larger one stays on its worker, and continuing it elsewhere is refused with RESOURCE_EXHAUSTED.",
+    parse: integer(1024, 1024 * 1024 * 1024),
+  },
+  maxCarryBytes: {
+    env: "CC_MAX_CARRY_BYTES",
+    default: "67108864",
+    description:
+      "Largest bundle of recorded changes the router carries (in memory) from the worker a task ran on to the worker that continues its session (`cc continue`), for a task on a repository; past it, the continuation starts from the branch the task pushed, or its ref.",
+    parse: integer(0, 1024 * 1024 * 1024),
+  },
+  sessionsKept: { env: "CC_SESSIONS_KEPT", default: "1000", description: "Session transcripts the router keeps; past it, the oldest go.", parse: integer(1, 1_000_000) },
+  sessionsBytes: {
+    env: "CC_SESSIONS_BYTES",
+    default: "268435456",
+    description: "Bytes of session transcripts the router keeps in all; past it, the oldest go.",
+    parse: integer(1024 * 1024, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
 

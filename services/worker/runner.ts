@@ -126,7 +126,7 @@ export class Runner {
     }
     if (this.draining) throw unavailable(`worker ${settings.workerId} is shutting down; run the task on another worker`);
     if (claude.problem) throw failedPrecondition(claude.problem);
-    validateRunRequest(req, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
+    validateRunRequest(req, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs, maxTranscriptBytes: settings.maxTranscriptBytes });
     const active = this.activeCount;
     if (active >= settings.maxSessions) {
       throw resourceExhausted(`worker ${settings.workerId} is running ${active} of ${settings.maxSessions} sessions; try again later or add workers`);
@@ -154,7 +154,7 @@ export class Runner {
       throw fromPlatformError(err, "preparing the workspace");
     }
     try {
-      environment = warm ? this.takeWarmEnvironment(warm) : this.deps.isolation.prepare(taskId, { workspace, egress, resumeSessionId: req.agent?.resumeSessionId ?? "" });
+      environment = warm ? this.takeWarmEnvironment(warm) : this.deps.isolation.prepare(taskId, { workspace, egress, resumeSessionId: req.agent?.resumeSessionId ?? "", ...resumeTranscript(req) });
     } catch (err) {
       if (upload) rmSync(upload.file, { force: true });
       // A fresh workspace made for this task goes with it; a named directory is shared and stays.
@@ -172,6 +172,7 @@ export class Runner {
       ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
       secrets: this.deps.secrets,
       beforeExit: async () => {
+        environment.keepTranscripts();
         const changes = await this.deps.transfers.changes.end(taskId);
         return changes ? { changes } : {};
       },
@@ -474,6 +475,12 @@ export class Runner {
       task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "starting claude").rawMessage}`);
     }
   }
+}
+
+/** The transcript sent with a task resuming a session that ran elsewhere (validate-run.ts checks it names that session). */
+function resumeTranscript(req: RunRequest): { resumeTranscript?: Uint8Array } {
+  const sent = req.resumeTranscript;
+  return sent && sent.sessionId === req.agent?.resumeSessionId ? { resumeTranscript: sent.jsonl } : {};
 }
 
 /** claude's flags for a task with the warm profile's options; a profile that a request could not ask for is refused. */

@@ -28,6 +28,7 @@ import type { WorkerSettings } from "./settings.js";
 import { spawnPty, type SpawnTerminal } from "./terminal.js";
 import { startRegistration, type Registration } from "./registration.js";
 import { transferService } from "./transfer-service.js";
+import { transcriptService } from "./transcript-service.js";
 import { createTransfers } from "./transfers.js";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,6 +89,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       workerRoutes({
         ...workerService(runner, settings.disconnectGraceMs),
         ...transferService({ transfers, isRunning: (id) => runner.has(id), maxCopyBytes: settings.maxCopyBytes }),
+        ...transcriptService(isolation.transcripts, settings.maxTranscriptBytes),
       })(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
@@ -101,7 +103,8 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     ],
     // The same token checked before any request body is read.
     requestGate: bearerGate(logger, () => ({ tokens: settings.workerTokens, what: WORKER_TOKEN })),
-    readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
+    // A Run may carry a session's transcript as well as its prompt.
+    readMaxBytes: settings.maxPromptBytes + settings.maxTranscriptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
   const server = createDualServer(metrics ? metrics.handler(handler) : handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
@@ -156,7 +159,8 @@ async function isolationFor(settings: WorkerSettings, env: NodeJS.ProcessEnv, cl
   // Tasks' HOMEs live beside the worker's claude state: in its own config directory when it has one (the embedded
   // cluster's, which must leave the user's HOME alone), else in its HOME.
   const stateDir = join(env["CLAUDE_CONFIG_DIR"] ? configDir : home, ".claudecluster");
-  const homes = new TaskHomes(stateDir, { configDir, stateFile }, new TranscriptStore(join(configDir, "projects")), logger);
+  const transcripts = new TranscriptStore(join(configDir, "projects"));
+  const homes = new TaskHomes(stateDir, { configDir, stateFile }, transcripts, logger);
   const orphans = homes.orphans();
   const killed = sweepOrphans(orphans);
   if (killed.length > 0) logger.warn({ pids: killed }, "ended processes left by a worker that died");
@@ -190,6 +194,7 @@ async function isolationFor(settings: WorkerSettings, env: NodeJS.ProcessEnv, cl
     isolation,
     egress,
     secrets,
+    transcripts,
     async close() {
       await credentialProxy.close();
       await hooks.closeAll();

@@ -8,9 +8,10 @@ import { checkAnswer } from "../common/permission-answer.js";
 import type { Runner } from "./runner.js";
 import { ExitReason, type TaskRun } from "./task-run.js";
 import type { TransferMethod } from "./transfer-service.js";
+import type { TranscriptMethod } from "./transcript-service.js";
 
 /** The RPCs about running tasks; those that move bytes are in transfer-service.ts. */
-export function workerService(runner: Runner, disconnectGraceMs: number): Omit<ServiceImpl<typeof WorkerService>, TransferMethod> {
+export function workerService(runner: Runner, disconnectGraceMs: number): Omit<ServiceImpl<typeof WorkerService>, TransferMethod | TranscriptMethod> {
   function interactive(taskId: string): TaskRun {
     const task = runner.get(taskId);
     if (task.mode !== RunMode.INTERACTIVE) throw failedPrecondition(`task ${taskId} is headless; only interactive tasks take input and resizes`);

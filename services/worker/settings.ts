@@ -69,6 +69,13 @@ export const WORKER_SETTINGS = {
   },
   cloneTimeoutMs: { env: "CC_CLONE_TIMEOUT", default: "5m", description: "Longest a task's repository clone (`workspace.repository`) may take; past it the task fails before claude starts.", parse: duration },
   maxPromptBytes: { env: "CC_MAX_PROMPT_BYTES", default: "1048576", description: "Largest prompt accepted, in bytes.", parse: integer(1, 64 * 1024 * 1024) },
+  maxTranscriptBytes: {
+    env: "CC_MAX_TRANSCRIPT_BYTES",
+    default: "16777216",
+    description:
+      "Largest session transcript, in bytes, this worker hands to the router when a task ends (GetTranscript) or accepts with a task that resumes a session begun on another worker (RunRequest.resume_transcript).",
+    parse: integer(1024, 1024 * 1024 * 1024),
+  },
   streamBufferBytes: { env: "CC_STREAM_BUFFER_BYTES", default: "1048576", description: "Per-task output buffer; claude is paused while a slow reader leaves it full.", parse: integer(16 * 1024, 256 * 1024 * 1024) },
   maxOutputBytes: {
     env: "CC_MAX_OUTPUT_BYTES",

@@ -56,6 +56,8 @@ export interface TaskEnvironmentOptions {
   workspace: string;
   egress: EgressPolicy;
   resumeSessionId?: string;
+  /** The transcript of that session, sent with the task (RunRequest.resume_transcript). */
+  resumeTranscript?: Uint8Array;
 }
 
 export class Isolation {
@@ -152,7 +154,7 @@ export class TaskEnvironment {
     const { credentialProxy, hooks, homes, logger } = deps;
     this.apiKey = credentialProxy.grant(tag);
     try {
-      this.home = homes.create(tag, { workspace: options.workspace, apiKey: this.apiKey, ...(options.resumeSessionId ? { resumeSessionId: options.resumeSessionId } : {}) });
+      this.home = homes.create(tag, { workspace: options.workspace, apiKey: this.apiKey, ...(options.resumeSessionId ? { resumeSessionId: options.resumeSessionId } : {}), ...(options.resumeTranscript ? { resumeTranscript: options.resumeTranscript } : {}) });
       hooks.open(tag, { onEvent: (event) => this.hookListener?.(event), fromClaude: (c) => this.fromClaude(c) });
       if (isolated) {
         credentialProxy.listenForTask(tag, this.socket("api"));
@@ -259,6 +261,11 @@ export class TaskEnvironment {
       network: "host",
       newSession: true,
     };
+  }
+
+  /** Keeps the task's transcripts in the worker's store now, before its `exited` goes out (claude has exited). */
+  keepTranscripts(): void {
+    this.deps.homes.keepTranscripts(this.tag);
   }
 
   /** Revokes the key, closes the proxies and the hook channel, keeps the transcripts and removes the HOME. */

@@ -45,7 +45,7 @@ export const runTask = defineTool({
     append_system_prompt: z.string().optional().describe("Text added to the task's system prompt."),
     max_turns: z.number().int().min(1).max(10_000).optional().describe("Stop after this many agent turns."),
     max_budget_usd: z.number().positive().optional().describe("Stop once the task's API cost passes this many dollars."),
-    resume_session_id: z.string().optional().describe("Continue this claude session (from an earlier task's session_id; give that task's worker too)."),
+    resume_session_id: z.string().optional().describe("Continue this claude session (an earlier task's session_id), on any worker: the router sends along the transcript it kept."),
     labels: z.record(z.string(), z.string()).optional().describe('Run on a worker with these labels, e.g. {"region": "eu"}.'),
     worker: z.string().optional().describe("Run on this worker only (see list_workers)."),
     timeout_seconds: z.number().int().min(1).max(86_400).optional().describe("Stop the task after this many seconds; default the worker's."),

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLZBAoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSLgoGZWdyZXNzGCggASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kSMgoDZW52GEYgAygLMiUuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0LkVudkVudHJ5EhQKDHNwcmVhZF9ncm91cBhHIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSQoMRWdyZXNzUG9saWN5EioKBG1vZGUYASABKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLkVncmVzc01vZGUSDQoFYWxsb3cYAiADKAki/wIKDEFnZW50T3B0aW9ucxINCgVtb2RlbBgBIAEoCRIVCg1hbGxvd2VkX3Rvb2xzGAIgAygJEhgKEGRpc2FsbG93ZWRfdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhEKCW1heF90dXJucxgFIAEoDRIVCg1zeXN0ZW1fcHJvbXB0GAYgASgJEhwKFGFwcGVuZF9zeXN0ZW1fcHJvbXB0GAcgASgJEhcKD21jcF9jb25maWdfanNvbhgIIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgJIAEoCRIWCg5tYXhfYnVkZ2V0X3VzZBgKIAEoARIXCg9hc2tfcGVybWlzc2lvbnMYMiABKAgSEAoIYWRkX2RpcnMYRiADKAkSFQoNc2V0dGluZ3NfanNvbhhHIAEoCRITCgthZ2VudHNfanNvbhhIIAEoCRIWCg5mYWxsYmFja19tb2RlbBhJIAEoCRITCgtqc29uX3NjaGVtYRhKIAEoCSK/AQoJV29ya3NwYWNlEhMKCWRpcmVjdG9yeRgBIAEoCUgAEjUKCnJlcG9zaXRvcnkYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnlIABIzCgZ1cGxvYWQYFCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtzcGFjZVVwbG9hZEgAEicKBHB1c2gYFSABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLkdpdFB1c2hCCAoGc291cmNlIlUKD1dvcmtzcGFjZVVwbG9hZBIRCgl1cGxvYWRfaWQYASABKAkSLwoGb3JpZ2luGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5IjoKB0dpdFB1c2gSDgoGYnJhbmNoGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjgKDUdpdFJlcG9zaXRvcnkSCwoDdXJsGAEgASgJEgsKA3JlZhgCIAEoCRINCgV0b2tlbhgDIAEoCSIqCgxUZXJtaW5hbFNpemUSDAoEY29scxgBIAEoDRIMCgRyb3dzGAIgASgNIoEECghSdW5FdmVudBIPCgd0YXNrX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzdGFydGVkGAogASgLMhkuY2xhdWRlY2x1c3Rlci52MS5TdGFydGVkSAASKgoGb3V0cHV0GAsgASgLMhguY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRIABIyCgdtZXNzYWdlGAwgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5DbGF1ZGVNZXNzYWdlSAASKgoGc3RhdHVzGA0gASgLMhguY2xhdWRlY2x1c3Rlci52MS5TdGF0dXNIABIqCgZleGl0ZWQYDiABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRlZEgAEjYKB2Jsb2NrZWQYKCABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLkNvbm5lY3Rpb25CbG9ja2VkSAASQQoScGVybWlzc2lvbl9yZXF1ZXN0GDIgASgLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdEgAEkMKE3Blcm1pc3Npb25fcmVzb2x2ZWQYMyABKAsyJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXNvbHZlZEgAQgcKBWV2ZW50IlAKEUNvbm5lY3Rpb25CbG9ja2VkEgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRIPCgdjb21tYW5kGAMgASgJEg4KBnJlYXNvbhgEIAEoCSKOAQoHU3RhcnRlZBIRCgl3b3JrZXJfaWQYASABKAkSCwoDcGlkGAIgASgFEicKBG1vZGUYAyABKA4yGS5jbGF1ZGVjbHVzdGVyLnYxLlJ1bk1vZGUSEQoJd29ya3NwYWNlGAQgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAUgASgJEg8KB2F0dGVtcHQYBiABKA0iRgoGT3V0cHV0EgwKBGRhdGEYASABKAwSLgoGc3RyZWFtGAIgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5PdXRwdXRTdHJlYW0i7QIKDUNsYXVkZU1lc3NhZ2USDAoEdHlwZRgBIAEoCRIPCgdzdWJ0eXBlGAIgASgJEhIKCnNlc3Npb25faWQYAyABKAkSDAoEanNvbhgEIAEoCRIaChJwYXJlbnRfdG9vbF91c2VfaWQYBSABKAkSLAoEaW5pdBgKIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuU3lzdGVtSW5pdEgAEjcKCWFzc2lzdGFudBgLIAEoCzIiLmNsYXVkZWNsdXN0ZXIudjEuQXNzaXN0YW50TWVzc2FnZUgAEi0KBHVzZXIYDCABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlVzZXJNZXNzYWdlSAASLgoFZGVsdGEYDSABKAsyHS5jbGF1ZGVjbHVzdGVyLnYxLlN0cmVhbURlbHRhSAASMQoGcmVzdWx0GA4gASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5SABCBgoEYm9keSKlAQoKU3lzdGVtSW5pdBILCgNjd2QYASABKAkSDQoFbW9kZWwYAiABKAkSDQoFdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhsKE2NsYXVkZV9jb2RlX3ZlcnNpb24YBSABKAkSNgoLbWNwX3NlcnZlcnMYBiADKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLk1jcFNlcnZlclN0YXR1cyIvCg9NY3BTZXJ2ZXJTdGF0dXMSDAoEbmFtZRgBIAEoCRIOCgZzdGF0dXMYAiABKAkimwEKEEFzc2lzdGFudE1lc3NhZ2USCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSLwoHY29udGVudBgDIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrEhMKC3N0b3BfcmVhc29uGAQgASgJEiYKBXVzYWdlGAUgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZSI+CgtVc2VyTWVzc2FnZRIvCgdjb250ZW50GAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2si5wEKDENvbnRlbnRCbG9jaxIrCgR0ZXh0GAEgASgLMhsuY2xhdWRlY2x1c3Rlci52MS5UZXh0QmxvY2tIABIzCgh0aGlua2luZxgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuVGhpbmtpbmdCbG9ja0gAEjIKCHRvb2xfdXNlGAMgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5Ub29sVXNlQmxvY2tIABI4Cgt0b29sX3Jlc3VsdBgEIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFJlc3VsdEJsb2NrSABCBwoFYmxvY2siGQoJVGV4dEJsb2NrEgwKBHRleHQYASABKAkiIQoNVGhpbmtpbmdCbG9jaxIQCgh0aGlua2luZxgBIAEoCSI8CgxUb29sVXNlQmxvY2sSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIkkKD1Rvb2xSZXN1bHRCbG9jaxITCgt0b29sX3VzZV9pZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIlIKC1N0cmVhbURlbHRhEhIKCmV2ZW50X3R5cGUYASABKAkSDQoFaW5kZXgYAiABKA0SEgoKZGVsdGFfdHlwZRgDIAEoCRIMCgR0ZXh0GAQgASgJInoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEiMKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgDIAEoBBIfChdjYWNoZV9yZWFkX2lucHV0X3Rva2VucxgEIAEoBCL3AQoNUmVzdWx0U3VtbWFyeRIPCgdzdWJ0eXBlGAEgASgJEhAKCGlzX2Vycm9yGAIgASgIEg4KBnJlc3VsdBgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEhYKDnRvdGFsX2Nvc3RfdXNkGAUgASgBEhMKC2R1cmF0aW9uX21zGAYgASgEEhcKD2R1cmF0aW9uX2FwaV9tcxgHIAEoBBIRCgludW1fdHVybnMYCCABKA0SJgoFdXNhZ2UYCSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlEh4KFnN0cnVjdHVyZWRfb3V0cHV0X2pzb24YRiABKAkiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkizgEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCRIxCgdjaGFuZ2VzGBQgASgLMiAuY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzU3VtbWFyeSL5AgoOQ2hhbmdlc1N1bW1hcnkSEwoLYmFzZV9jb21taXQYASABKAkSFAoMZmluYWxfY29tbWl0GAIgASgJEg4KBmJyYW5jaBgDIAEoCRIrCgVmaWxlcxgEIAMoCzIcLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZRITCgtmaWxlc190b3RhbBgFIAEoDRISCgppbnNlcnRpb25zGAYgASgEEhEKCWRlbGV0aW9ucxgHIAEoBBIPCgdjb21taXRzGAggASgNEhMKC3BhdGNoX2J5dGVzGAkgASgEEhQKDGJ1bmRsZV9ieXRlcxgKIAEoBBIcChRidW5kbGVfcHJlcmVxdWlzaXRlcxgLIAMoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgNIAEoCRIqCgRwdXNoGA4gASgLMhwuY2xhdWRlY2x1c3Rlci52MS5QdXNoUmVzdWx0IrcBCgpGaWxlQ2hhbmdlEgwKBHBhdGgYASABKAkSEAoIb2xkX3BhdGgYAiABKAkSLgoEa2luZBgDIAEoDjIgLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNoYW5nZUtpbmQSEgoKaW5zZXJ0aW9ucxgEIAEoDRIRCglkZWxldGlvbnMYBSABKA0SDgoGYmluYXJ5GAYgASgIEhAKCG9sZF9zaXplGAcgASgEEhAKCG5ld19zaXplGAggASgEIl0KClB1c2hSZXN1bHQSCwoDdXJsGAEgASgJEg4KBmJyYW5jaBgCIAEoCRIOCgZjb21taXQYAyABKAkSEwoLY29tcGFyZV91cmwYBCABKAkSDQoFZXJyb3IYBSABKAkiTAoQU2VuZElucHV0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBGRhdGEYAiABKAxIABIOCgR0ZXh0GAMgASgJSABCBwoFaW5wdXQiEwoRU2VuZElucHV0UmVzcG9uc2UiTgoNUmVzaXplUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEiwKBHNpemUYAiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRlcm1pbmFsU2l6ZSIQCg5SZXNpemVSZXNwb25zZSpUCgdSdW5Nb2RlEhgKFFJVTl9NT0RFX1VOU1BFQ0lGSUVEEAASFQoRUlVOX01PREVfSEVBRExFU1MQARIYChRSVU5fTU9ERV9JTlRFUkFDVElWRRACKnAKCkVncmVzc01vZGUSGwoXRUdSRVNTX01PREVfVU5TUEVDSUZJRUQQABIUChBFR1JFU1NfTU9ERV9PUEVOEAESGQoVRUdSRVNTX01PREVfQUxMT1dMSVNUEAISFAoQRUdSRVNTX01PREVfTk9ORRADKn0KDE91dHB1dFN0cmVhbRIdChlPVVRQVVRfU1RSRUFNX1VOU1BFQ0lGSUVEEAASGgoWT1VUUFVUX1NUUkVBTV9URVJNSU5BTBABEhgKFE9VVFBVVF9TVFJFQU1fU1RERVJSEAISGAoUT1VUUFVUX1NUUkVBTV9TVERPVVQQAyqUAQoFUGhhc2USFQoRUEhBU0VfVU5TUEVDSUZJRUQQABIQCgxQSEFTRV9RVUVVRUQQARISCg5QSEFTRV9TVEFSVElORxACEhEKDVBIQVNFX1JVTk5JTkcQAxIbChdQSEFTRV9XQUlUSU5HX0ZPUl9JTlBVVBAEEh4KGlBIQVNFX1dBSVRJTkdfRk9SX0FQUFJPVkFMEDIq/QEKCkV4aXRSZWFzb24SGwoXRVhJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVFWElUX1JFQVNPTl9DT01QTEVURUQQARIZChVFWElUX1JFQVNPTl9DQU5DRUxMRUQQAhIZChVFWElUX1JFQVNPTl9USU1FRF9PVVQQAxIUChBFWElUX1JFQVNPTl9JRExFEAQSGwoXRVhJVF9SRUFTT05fQ0xJRU5UX0dPTkUQBRIYChRFWElUX1JFQVNPTl9TSFVURE9XThAGEhYKEkVYSVRfUkVBU09OX0ZBSUxFRBAHEhwKGEVYSVRfUkVBU09OX09VVFBVVF9MSU1JVBAIKswBCg5GaWxlQ2hhbmdlS2luZBIgChxGSUxFX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWRklMRV9DSEFOR0VfS0lORF9BRERFRBABEh0KGUZJTEVfQ0hBTkdFX0tJTkRfTU9ESUZJRUQQAhIcChhGSUxFX0NIQU5HRV9LSU5EX0RFTEVURUQQAxIcChhGSUxFX0NIQU5HRV9LSU5EX1JFTkFNRUQQBBIhCh1GSUxFX0NIQU5HRV9LSU5EX1RZUEVfQ0hBTkdFRBAFYgZwcm90bzM", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKzBQoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSLgoGZWdyZXNzGCggASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kSMgoDZW52GEYgAygLMiUuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0LkVudkVudHJ5EhQKDHNwcmVhZF9ncm91cBhHIAEoCRIYChBjb250aW51ZV90YXNrX2lkGHggASgJEj4KEXJlc3VtZV90cmFuc2NyaXB0GHkgASgLMiMuY2xhdWRlY2x1c3Rlci52MS5TZXNzaW9uVHJhbnNjcmlwdBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNgoRU2Vzc2lvblRyYW5zY3JpcHQSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVqc29ubBgCIAEoDCJJCgxFZ3Jlc3NQb2xpY3kSKgoEbW9kZRgBIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRWdyZXNzTW9kZRINCgVhbGxvdxgCIAMoCSL/AgoMQWdlbnRPcHRpb25zEg0KBW1vZGVsGAEgASgJEhUKDWFsbG93ZWRfdG9vbHMYAiADKAkSGAoQZGlzYWxsb3dlZF90b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSEQoJbWF4X3R1cm5zGAUgASgNEhUKDXN5c3RlbV9wcm9tcHQYBiABKAkSHAoUYXBwZW5kX3N5c3RlbV9wcm9tcHQYByABKAkSFwoPbWNwX2NvbmZpZ19qc29uGAggASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAkgASgJEhYKDm1heF9idWRnZXRfdXNkGAogASgBEhcKD2Fza19wZXJtaXNzaW9ucxgyIAEoCBIQCghhZGRfZGlycxhGIAMoCRIVCg1zZXR0aW5nc19qc29uGEcgASgJEhMKC2FnZW50c19qc29uGEggASgJEhYKDmZhbGxiYWNrX21vZGVsGEkgASgJEhMKC2pzb25fc2NoZW1hGEogASgJIr8BCglXb3Jrc3BhY2USEwoJZGlyZWN0b3J5GAEgASgJSAASNQoKcmVwb3NpdG9yeRgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuR2l0UmVwb3NpdG9yeUgAEjMKBnVwbG9hZBgUIAEoCzIhLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlVXBsb2FkSAASJwoEcHVzaBgVIAEoCzIZLmNsYXVkZWNsdXN0ZXIudjEuR2l0UHVzaEIICgZzb3VyY2UiVQoPV29ya3NwYWNlVXBsb2FkEhEKCXVwbG9hZF9pZBgBIAEoCRIvCgZvcmlnaW4YAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnkiOgoHR2l0UHVzaBIOCgZicmFuY2gYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiOAoNR2l0UmVwb3NpdG9yeRILCgN1cmwYASABKAkSCwoDcmVmGAIgASgJEg0KBXRva2VuGAMgASgJIioKDFRlcm1pbmFsU2l6ZRIMCgRjb2xzGAEgASgNEgwKBHJvd3MYAiABKA0igQQKCFJ1bkV2ZW50Eg8KB3Rhc2tfaWQYASABKAkSCwoDc2VxGAIgASgEEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKB3N0YXJ0ZWQYCiABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLlN0YXJ0ZWRIABIqCgZvdXRwdXQYCyABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dEgAEjIKB21lc3NhZ2UYDCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkNsYXVkZU1lc3NhZ2VIABIqCgZzdGF0dXMYDSABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLlN0YXR1c0gAEioKBmV4aXRlZBgOIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkSAASNgoHYmxvY2tlZBgoIAEoCzIjLmNsYXVkZWNsdXN0ZXIudjEuQ29ubmVjdGlvbkJsb2NrZWRIABJBChJwZXJtaXNzaW9uX3JlcXVlc3QYMiABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXF1ZXN0SAASQwoTcGVybWlzc2lvbl9yZXNvbHZlZBgzIAEoCzIkLmNsYXVkZWNsdXN0ZXIudjEuUGVybWlzc2lvblJlc29sdmVkSABCBwoFZXZlbnQiUAoRQ29ubmVjdGlvbkJsb2NrZWQSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEg8KB2NvbW1hbmQYAyABKAkSDgoGcmVhc29uGAQgASgJIo4BCgdTdGFydGVkEhEKCXdvcmtlcl9pZBgBIAEoCRILCgNwaWQYAiABKAUSJwoEbW9kZRgDIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRIRCgl3b3Jrc3BhY2UYBCABKAkSFgoOY2xhdWRlX3ZlcnNpb24YBSABKAkSDwoHYXR0ZW1wdBgGIAEoDSJGCgZPdXRwdXQSDAoEZGF0YRgBIAEoDBIuCgZzdHJlYW0YAiABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dFN0cmVhbSLtAgoNQ2xhdWRlTWVzc2FnZRIMCgR0eXBlGAEgASgJEg8KB3N1YnR5cGUYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIMCgRqc29uGAQgASgJEhoKEnBhcmVudF90b29sX3VzZV9pZBgFIAEoCRIsCgRpbml0GAogASgLMhwuY2xhdWRlY2x1c3Rlci52MS5TeXN0ZW1Jbml0SAASNwoJYXNzaXN0YW50GAsgASgLMiIuY2xhdWRlY2x1c3Rlci52MS5Bc3Npc3RhbnRNZXNzYWdlSAASLQoEdXNlchgMIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVXNlck1lc3NhZ2VIABIuCgVkZWx0YRgNIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuU3RyZWFtRGVsdGFIABIxCgZyZXN1bHQYDiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRib2R5IqUBCgpTeXN0ZW1Jbml0EgsKA2N3ZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgV0b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSGwoTY2xhdWRlX2NvZGVfdmVyc2lvbhgFIAEoCRI2CgttY3Bfc2VydmVycxgGIAMoCzIhLmNsYXVkZWNsdXN0ZXIudjEuTWNwU2VydmVyU3RhdHVzIi8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBnN0YXR1cxgCIAEoCSKbAQoQQXNzaXN0YW50TWVzc2FnZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIvCgdjb250ZW50GAMgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2sSEwoLc3RvcF9yZWFzb24YBCABKAkSJgoFdXNhZ2UYBSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIj4KC1VzZXJNZXNzYWdlEi8KB2NvbnRlbnQYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jayLnAQoMQ29udGVudEJsb2NrEisKBHRleHQYASABKAsyGy5jbGF1ZGVjbHVzdGVyLnYxLlRleHRCbG9ja0gAEjMKCHRoaW5raW5nGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5UaGlua2luZ0Jsb2NrSAASMgoIdG9vbF91c2UYAyABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xVc2VCbG9ja0gAEjgKC3Rvb2xfcmVzdWx0GAQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Ub29sUmVzdWx0QmxvY2tIAEIHCgVibG9jayIZCglUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCSIhCg1UaGlua2luZ0Jsb2NrEhAKCHRoaW5raW5nGAEgASgJIjwKDFRvb2xVc2VCbG9jaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiSQoPVG9vbFJlc3VsdEJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiUgoLU3RyZWFtRGVsdGESEgoKZXZlbnRfdHlwZRgBIAEoCRINCgVpbmRleBgCIAEoDRISCgpkZWx0YV90eXBlGAMgASgJEgwKBHRleHQYBCABKAkiegoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgEEhUKDW91dHB1dF90b2tlbnMYAiABKAQSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAMgASgEEh8KF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGAQgASgEIvcBCg1SZXN1bHRTdW1tYXJ5Eg8KB3N1YnR5cGUYASABKAkSEAoIaXNfZXJyb3IYAiABKAgSDgoGcmVzdWx0GAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSFgoOdG90YWxfY29zdF91c2QYBSABKAESEwoLZHVyYXRpb25fbXMYBiABKAQSFwoPZHVyYXRpb25fYXBpX21zGAcgASgEEhEKCW51bV90dXJucxgIIAEoDRImCgV1c2FnZRgJIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2USHgoWc3RydWN0dXJlZF9vdXRwdXRfanNvbhhGIAEoCSJYCgZTdGF0dXMSJgoFcGhhc2UYASABKA4yFy5jbGF1ZGVjbHVzdGVyLnYxLlBoYXNlEhYKDnF1ZXVlX3Bvc2l0aW9uGAIgASgNEg4KBmRldGFpbBgDIAEoCSLOAQoGRXhpdGVkEhEKCWV4aXRfY29kZRgBIAEoBRIOCgZzaWduYWwYAiABKAkSLAoGcmVhc29uGAMgASgOMhwuY2xhdWRlY2x1c3Rlci52MS5FeGl0UmVhc29uEi8KBnJlc3VsdBgEIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzdWx0U3VtbWFyeRIPCgdtZXNzYWdlGAUgASgJEjEKB2NoYW5nZXMYFCABKAsyIC5jbGF1ZGVjbHVzdGVyLnYxLkNoYW5nZXNTdW1tYXJ5IvkCCg5DaGFuZ2VzU3VtbWFyeRITCgtiYXNlX2NvbW1pdBgBIAEoCRIUCgxmaW5hbF9jb21taXQYAiABKAkSDgoGYnJhbmNoGAMgASgJEisKBWZpbGVzGAQgAygLMhwuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2hhbmdlEhMKC2ZpbGVzX3RvdGFsGAUgASgNEhIKCmluc2VydGlvbnMYBiABKAQSEQoJZGVsZXRpb25zGAcgASgEEg8KB2NvbW1pdHMYCCABKA0SEwoLcGF0Y2hfYnl0ZXMYCSABKAQSFAoMYnVuZGxlX2J5dGVzGAogASgEEhwKFGJ1bmRsZV9wcmVyZXF1aXNpdGVzGAsgAygJEi4KCmV4cGlyZXNfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGA0gASgJEioKBHB1c2gYDiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLlB1c2hSZXN1bHQitwEKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIQCghvbGRfcGF0aBgCIAEoCRIuCgRraW5kGAMgASgOMiAuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2hhbmdlS2luZBISCgppbnNlcnRpb25zGAQgASgNEhEKCWRlbGV0aW9ucxgFIAEoDRIOCgZiaW5hcnkYBiABKAgSEAoIb2xkX3NpemUYByABKAQSEAoIbmV3X3NpemUYCCABKAQiXQoKUHVzaFJlc3VsdBILCgN1cmwYASABKAkSDgoGYnJhbmNoGAIgASgJEg4KBmNvbW1pdBgDIAEoCRITCgtjb21wYXJlX3VybBgEIAEoCRINCgVlcnJvchgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqcAoKRWdyZXNzTW9kZRIbChdFR1JFU1NfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEVHUkVTU19NT0RFX09QRU4QARIZChVFR1JFU1NfTU9ERV9BTExPV0xJU1QQAhIUChBFR1JFU1NfTU9ERV9OT05FEAMqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKpQBCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhAKDFBIQVNFX1FVRVVFRBABEhIKDlBIQVNFX1NUQVJUSU5HEAISEQoNUEhBU0VfUlVOTklORxADEhsKF1BIQVNFX1dBSVRJTkdfRk9SX0lOUFVUEAQSHgoaUEhBU0VfV0FJVElOR19GT1JfQVBQUk9WQUwQMir9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAgqzAEKDkZpbGVDaGFuZ2VLaW5kEiAKHEZJTEVfQ0hBTkdFX0tJTkRfVU5TUEVDSUZJRUQQABIaChZGSUxFX0NIQU5HRV9LSU5EX0FEREVEEAESHQoZRklMRV9DSEFOR0VfS0lORF9NT0RJRklFRBACEhwKGEZJTEVfQ0hBTkdFX0tJTkRfREVMRVRFRBADEhwKGEZJTEVfQ0hBTkdFX0tJTkRfUkVOQU1FRBAEEiEKHUZJTEVfQ0hBTkdFX0tJTkRfVFlQRV9DSEFOR0VEEAViBnByb3RvMw", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -136,6 +136,29 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
    * @generated from field: string spread_group = 71;
    */
   spreadGroup: string;
+
+  /**
+   * Continue the claude session of this ended task (`cc continue`), on any worker: the router sets
+   * `agent.resume_session_id` to that task's session, sends the transcript it kept along (`resume_transcript`), and,
+   * when `workspace` is unset, gives the task the same workspace: the same `directory`; for a repository (or an
+   * upload with an origin), the earlier task's recorded changes, carried to the new task's worker as an upload on
+   * top of that repository (else the branch it pushed, else the same ref). Errors: NOT_FOUND for an unknown task, FAILED_PRECONDITION for a task still
+   * running or one that never started claude (no session), RESOURCE_EXHAUSTED when the session's transcript was
+   * larger than the router keeps (CC_MAX_TRANSCRIPT_BYTES), INVALID_ARGUMENT when `agent.resume_session_id` names
+   * another session. Router only.
+   *
+   * @generated from field: string continue_task_id = 120;
+   */
+  continueTaskId: string;
+
+  /**
+   * The transcript of `agent.resume_session_id`, placed into the task's claude configuration before claude starts,
+   * under the project directory of the task's own workspace. Set by the router for the worker (clients leave it
+   * unset: the router refuses it); at most the worker's CC_MAX_TRANSCRIPT_BYTES.
+   *
+   * @generated from field: claudecluster.v1.SessionTranscript resume_transcript = 121;
+   */
+  resumeTranscript?: SessionTranscript | undefined;
 };
 
 /**
@@ -144,6 +167,34 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
  */
 export const RunRequestSchema: GenMessage<RunRequest> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 0);
+
+/**
+ * A claude session's transcript: what `claude --resume` reads to continue it.
+ *
+ * @generated from message claudecluster.v1.SessionTranscript
+ */
+export type SessionTranscript = Message<"claudecluster.v1.SessionTranscript"> & {
+  /**
+   * The session id (claude's `session_id`).
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The transcript file as claude wrote it (`projects/<project>/<session id>.jsonl`: one JSON object a line).
+   *
+   * @generated from field: bytes jsonl = 2;
+   */
+  jsonl: Uint8Array;
+};
+
+/**
+ * Describes the message claudecluster.v1.SessionTranscript.
+ * Use `create(SessionTranscriptSchema)` to create a new message.
+ */
+export const SessionTranscriptSchema: GenMessage<SessionTranscript> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 1);
 
 /**
  * An egress policy.
@@ -173,7 +224,7 @@ export type EgressPolicy = Message<"claudecluster.v1.EgressPolicy"> & {
  * Use `create(EgressPolicySchema)` to create a new message.
  */
 export const EgressPolicySchema: GenMessage<EgressPolicy> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 1);
+  messageDesc(file_claudecluster_v1_run, 2);
 
 /**
  * Options that mirror claude's command-line flags of the same names. Empty fields keep claude's defaults.
@@ -238,7 +289,9 @@ export type AgentOptions = Message<"claudecluster.v1.AgentOptions"> & {
   mcpConfigJson: string;
 
   /**
-   * `--resume`: continue this claude session id. The session's transcript must be on the same worker.
+   * `--resume`: continue this claude session id. Through a router, the session's transcript goes with the task to
+   * whichever worker runs it, when the router keeps it (RunRequest.resume_transcript); called directly, a worker
+   * resumes only sessions whose transcript it has itself.
    *
    * @generated from field: string resume_session_id = 9;
    */
@@ -304,7 +357,7 @@ export type AgentOptions = Message<"claudecluster.v1.AgentOptions"> & {
  * Use `create(AgentOptionsSchema)` to create a new message.
  */
 export const AgentOptionsSchema: GenMessage<AgentOptions> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 2);
+  messageDesc(file_claudecluster_v1_run, 3);
 
 /**
  * Where claude works. The directory always lies under the worker's workspace root.
@@ -359,7 +412,7 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  * Use `create(WorkspaceSchema)` to create a new message.
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 3);
+  messageDesc(file_claudecluster_v1_run, 4);
 
 /**
  * A workspace sent ahead of its task with UploadWorkspace.
@@ -390,7 +443,7 @@ export type WorkspaceUpload = Message<"claudecluster.v1.WorkspaceUpload"> & {
  * Use `create(WorkspaceUploadSchema)` to create a new message.
  */
 export const WorkspaceUploadSchema: GenMessage<WorkspaceUpload> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * How a task's branch is pushed when the task ends.
@@ -427,7 +480,7 @@ export type GitPush = Message<"claudecluster.v1.GitPush"> & {
  * Use `create(GitPushSchema)` to create a new message.
  */
 export const GitPushSchema: GenMessage<GitPush> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 6);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -465,7 +518,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * A terminal size in character cells.
@@ -493,7 +546,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 8);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -604,7 +657,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * A connection the task's egress policy refused (through the worker's HTTP(S) proxy). Connections that do not use
@@ -648,7 +701,7 @@ export type ConnectionBlocked = Message<"claudecluster.v1.ConnectionBlocked"> & 
  * Use `create(ConnectionBlockedSchema)` to create a new message.
  */
 export const ConnectionBlockedSchema: GenMessage<ConnectionBlocked> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * claude started.
@@ -705,7 +758,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * Raw output bytes.
@@ -733,7 +786,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -831,7 +884,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * The `system`/`init` event.
@@ -887,7 +940,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * An MCP server named in the init event.
@@ -915,7 +968,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * An assistant message.
@@ -964,7 +1017,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -985,7 +1038,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * One block of message content.
@@ -1038,7 +1091,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * Text content.
@@ -1059,7 +1112,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * Thinking content.
@@ -1080,7 +1133,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * A tool call.
@@ -1115,7 +1168,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * A tool's result.
@@ -1150,7 +1203,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * A streaming delta of a message being written.
@@ -1192,7 +1245,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * Token counts.
@@ -1234,7 +1287,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 24);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1319,7 +1372,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 25);
 
 /**
  * A change of phase.
@@ -1354,7 +1407,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 26);
 
 /**
  * The task ended.
@@ -1412,7 +1465,7 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 27);
 
 /**
  * What a task changed in its git workspace: every commit claude made plus what it left uncommitted (untracked files
@@ -1528,7 +1581,7 @@ export type ChangesSummary = Message<"claudecluster.v1.ChangesSummary"> & {
  * Use `create(ChangesSummarySchema)` to create a new message.
  */
 export const ChangesSummarySchema: GenMessage<ChangesSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 27);
+  messageDesc(file_claudecluster_v1_run, 28);
 
 /**
  * One changed file.
@@ -1598,7 +1651,7 @@ export type FileChange = Message<"claudecluster.v1.FileChange"> & {
  * Use `create(FileChangeSchema)` to create a new message.
  */
 export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 28);
+  messageDesc(file_claudecluster_v1_run, 29);
 
 /**
  * A push of the task's branch.
@@ -1647,7 +1700,7 @@ export type PushResult = Message<"claudecluster.v1.PushResult"> & {
  * Use `create(PushResultSchema)` to create a new message.
  */
 export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 29);
+  messageDesc(file_claudecluster_v1_run, 30);
 
 /**
  * Input for an interactive task.
@@ -1691,7 +1744,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 30);
+  messageDesc(file_claudecluster_v1_run, 31);
 
 /**
  * SendInput's answer.
@@ -1706,7 +1759,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 31);
+  messageDesc(file_claudecluster_v1_run, 32);
 
 /**
  * A new terminal size for an interactive task.
@@ -1734,7 +1787,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 32);
+  messageDesc(file_claudecluster_v1_run, 33);
 
 /**
  * Resize's answer.
@@ -1749,7 +1802,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 33);
+  messageDesc(file_claudecluster_v1_run, 34);
 
 /**
  * How Claude Code runs for a task.

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { AnswerPermissionRequestSchema, AnswerPermissionResponseSchema } from "./permissions_pb.js";
 import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
-import type { EgressPolicy, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
+import type { EgressPolicy, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema, SessionTranscript } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
 import type { ChangesChunkSchema, FileChunkSchema, GetChangesRequestSchema, ListFilesRequestSchema, ListFilesResponseSchema, ReadFileRequestSchema, UploadWorkspaceRequestSchema, UploadWorkspaceResponseSchema, WriteFileRequestSchema, WriteFileResponseSchema } from "./transfer_pb.js";
 import { file_claudecluster_v1_transfer } from "./transfer_pb.js";
@@ -16,7 +16,56 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IvUDCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvEjIKCXJldGVudGlvbhgUIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmV0ZW50aW9uSW5mbxIPCgdzYW5kYm94GCggASgJEhcKD3NhbmRib3hfcHJvYmxlbRgpIAEoCRIuCgZlZ3Jlc3MYKiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkVncmVzc1BvbGljeRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooCCg1SZXRlbnRpb25JbmZvEhIKCndvcmtzcGFjZXMYASABKA0SFwoPd29ya3NwYWNlX2J5dGVzGAIgASgEEh0KFXdvcmtzcGFjZV9ieXRlc19saW1pdBgDIAEoBBIjCht3b3Jrc3BhY2VfYWdlX2xpbWl0X3NlY29uZHMYBCABKAQSHAoUd29ya3NwYWNlc19yZWNsYWltZWQYBSABKAQSDwoHY2hhbmdlcxgGIAEoDRIVCg1jaGFuZ2VzX2J5dGVzGAcgASgEEhsKE2NoYW5nZXNfYnl0ZXNfbGltaXQYCCABKAQSDwoHdXBsb2FkcxgJIAEoDRIUCgx1cGxvYWRfYnl0ZXMYCiABKAQiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMrMHCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJpChBBbnN3ZXJQZXJtaXNzaW9uEikuY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEkkKB0dldEluZm8SIC5jbGF1ZGVjbHVzdGVyLnYxLkdldEluZm9SZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEmgKD1VwbG9hZFdvcmtzcGFjZRIoLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVxdWVzdBopLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVzcG9uc2UoARJTCgpHZXRDaGFuZ2VzEiMuY2xhdWRlY2x1c3Rlci52MS5HZXRDaGFuZ2VzUmVxdWVzdBoeLmNsYXVkZWNsdXN0ZXIudjEuQ2hhbmdlc0NodW5rMAESVAoJTGlzdEZpbGVzEiIuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXNwb25zZRJMCghSZWFkRmlsZRIhLmNsYXVkZWNsdXN0ZXIudjEuUmVhZEZpbGVSZXF1ZXN0GhsuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2h1bmswARJWCglXcml0ZUZpbGUSIi5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlc3BvbnNlKAFiBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSI9ChRHZXRUcmFuc2NyaXB0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCW1heF9ieXRlcxgCIAEoBCJQChVHZXRUcmFuc2NyaXB0UmVzcG9uc2USNwoKdHJhbnNjcmlwdBgBIAEoCzIjLmNsYXVkZWNsdXN0ZXIudjEuU2Vzc2lvblRyYW5zY3JpcHQiMAoNQ2FuY2VsUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIQCg5DYW5jZWxSZXNwb25zZSIQCg5HZXRJbmZvUmVxdWVzdCL1AwoKV29ya2VySW5mbxIRCgl3b3JrZXJfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIWCg5jbGF1ZGVfdmVyc2lvbhgDIAEoCRIQCghjYXBhY2l0eRgEIAEoDRIXCg9hY3RpdmVfc2Vzc2lvbnMYBSABKA0SOAoGbGFiZWxzGAYgAygLMiguY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvLkxhYmVsc0VudHJ5EiwKBXN0YXRlGAcgASgOMh0uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJTdGF0ZRIXCg9hY3RpdmVfdGFza19pZHMYCCADKAkSDwoHcHJvYmxlbRgJIAEoCRIxCgl3YXJtX3Bvb2wYCiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldhcm1Qb29sSW5mbxIyCglyZXRlbnRpb24YFCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJldGVudGlvbkluZm8SDwoHc2FuZGJveBgoIAEoCRIXCg9zYW5kYm94X3Byb2JsZW0YKSABKAkSLgoGZWdyZXNzGCogASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKKAgoNUmV0ZW50aW9uSW5mbxISCgp3b3Jrc3BhY2VzGAEgASgNEhcKD3dvcmtzcGFjZV9ieXRlcxgCIAEoBBIdChV3b3Jrc3BhY2VfYnl0ZXNfbGltaXQYAyABKAQSIwobd29ya3NwYWNlX2FnZV9saW1pdF9zZWNvbmRzGAQgASgEEhwKFHdvcmtzcGFjZXNfcmVjbGFpbWVkGAUgASgEEg8KB2NoYW5nZXMYBiABKA0SFQoNY2hhbmdlc19ieXRlcxgHIAEoBBIbChNjaGFuZ2VzX2J5dGVzX2xpbWl0GAggASgEEg8KB3VwbG9hZHMYCSABKA0SFAoMdXBsb2FkX2J5dGVzGAogASgEIl8KDFdhcm1Qb29sSW5mbxIMCgRzaXplGAEgASgNEg0KBXJlYWR5GAIgASgNEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEhQKDHByb2ZpbGVfYXJncxgFIAMoCSp5CgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfU1RBVEVfU0VSVklORxABEhkKFVdPUktFUl9TVEFURV9EUkFJTklORxACEhcKE1dPUktFUl9TVEFURV9CUk9LRU4QAzKVCAoNV29ya2VyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEksKBkNhbmNlbBIfLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsUmVzcG9uc2USaQoQQW5zd2VyUGVybWlzc2lvbhIpLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlcXVlc3QaKi5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXNwb25zZRJJCgdHZXRJbmZvEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRJbmZvUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxJoCg9VcGxvYWRXb3Jrc3BhY2USKC5jbGF1ZGVjbHVzdGVyLnYxLlVwbG9hZFdvcmtzcGFjZVJlcXVlc3QaKS5jbGF1ZGVjbHVzdGVyLnYxLlVwbG9hZFdvcmtzcGFjZVJlc3BvbnNlKAESUwoKR2V0Q2hhbmdlcxIjLmNsYXVkZWNsdXN0ZXIudjEuR2V0Q2hhbmdlc1JlcXVlc3QaHi5jbGF1ZGVjbHVzdGVyLnYxLkNoYW5nZXNDaHVuazABElQKCUxpc3RGaWxlcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEZpbGVzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEZpbGVzUmVzcG9uc2USTAoIUmVhZEZpbGUSIS5jbGF1ZGVjbHVzdGVyLnYxLlJlYWRGaWxlUmVxdWVzdBobLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNodW5rMAESVgoJV3JpdGVGaWxlEiIuY2xhdWRlY2x1c3Rlci52MS5Xcml0ZUZpbGVSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5Xcml0ZUZpbGVSZXNwb25zZSgBEmAKDUdldFRyYW5zY3JpcHQSJi5jbGF1ZGVjbHVzdGVyLnYxLkdldFRyYW5zY3JpcHRSZXF1ZXN0GicuY2xhdWRlY2x1c3Rlci52MS5HZXRUcmFuc2NyaXB0UmVzcG9uc2ViBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer]);
+
+/**
+ * GetTranscript's request.
+ *
+ * @generated from message claudecluster.v1.GetTranscriptRequest
+ */
+export type GetTranscriptRequest = Message<"claudecluster.v1.GetTranscriptRequest"> & {
+  /**
+   * The claude session id.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Refuse a transcript larger than this many bytes; 0: the worker's CC_MAX_TRANSCRIPT_BYTES.
+   *
+   * @generated from field: uint64 max_bytes = 2;
+   */
+  maxBytes: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.GetTranscriptRequest.
+ * Use `create(GetTranscriptRequestSchema)` to create a new message.
+ */
+export const GetTranscriptRequestSchema: GenMessage<GetTranscriptRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 0);
+
+/**
+ * GetTranscript's answer.
+ *
+ * @generated from message claudecluster.v1.GetTranscriptResponse
+ */
+export type GetTranscriptResponse = Message<"claudecluster.v1.GetTranscriptResponse"> & {
+  /**
+   * The session's transcript.
+   *
+   * @generated from field: claudecluster.v1.SessionTranscript transcript = 1;
+   */
+  transcript?: SessionTranscript | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.GetTranscriptResponse.
+ * Use `create(GetTranscriptResponseSchema)` to create a new message.
+ */
+export const GetTranscriptResponseSchema: GenMessage<GetTranscriptResponse> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 1);
 
 /**
  * Cancel's request.
@@ -44,7 +93,7 @@ export type CancelRequest = Message<"claudecluster.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 0);
+  messageDesc(file_claudecluster_v1_worker, 2);
 
 /**
  * Cancel's answer.
@@ -59,7 +108,7 @@ export type CancelResponse = Message<"claudecluster.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 1);
+  messageDesc(file_claudecluster_v1_worker, 3);
 
 /**
  * GetInfo's request.
@@ -74,7 +123,7 @@ export type GetInfoRequest = Message<"claudecluster.v1.GetInfoRequest"> & {
  * Use `create(GetInfoRequestSchema)` to create a new message.
  */
 export const GetInfoRequestSchema: GenMessage<GetInfoRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 2);
+  messageDesc(file_claudecluster_v1_worker, 4);
 
 /**
  * A worker's identity and load.
@@ -187,7 +236,7 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
  * Use `create(WorkerInfoSchema)` to create a new message.
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 3);
+  messageDesc(file_claudecluster_v1_worker, 5);
 
 /**
  * What a worker keeps on disk beyond its running tasks, and the limits it keeps it within.
@@ -271,7 +320,7 @@ export type RetentionInfo = Message<"claudecluster.v1.RetentionInfo"> & {
  * Use `create(RetentionInfoSchema)` to create a new message.
  */
 export const RetentionInfoSchema: GenMessage<RetentionInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 4);
+  messageDesc(file_claudecluster_v1_worker, 6);
 
 /**
  * The warm pool: claude processes started before their task arrives, each waiting for its first message on stdin.
@@ -321,7 +370,7 @@ export type WarmPoolInfo = Message<"claudecluster.v1.WarmPoolInfo"> & {
  * Use `create(WarmPoolInfoSchema)` to create a new message.
  */
 export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 5);
+  messageDesc(file_claudecluster_v1_worker, 7);
 
 /**
  * Whether a worker takes new tasks, in the worker's own words (GetInfo). The router adds reachability and load to
@@ -499,6 +548,19 @@ export const WorkerService: GenService<{
     methodKind: "client_streaming";
     input: typeof WriteFileRequestSchema;
     output: typeof WriteFileResponseSchema;
+  },
+  /**
+   * The transcript of a claude session that ran on this worker, for the router to keep so the session can continue
+   * on any worker. Kept once its task has ended. Errors: NOT_FOUND for a session this worker has no transcript of,
+   * RESOURCE_EXHAUSTED when it is larger than `max_bytes` (or the worker's CC_MAX_TRANSCRIPT_BYTES), INVALID_ARGUMENT
+   * for a malformed session id.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.GetTranscript
+   */
+  getTranscript: {
+    methodKind: "unary";
+    input: typeof GetTranscriptRequestSchema;
+    output: typeof GetTranscriptResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_worker, 0);

@@ -8,7 +8,7 @@ import type { Logger } from "../../common/logger.js";
 import { seedTaskHome, type BaseConfig } from "./seed.js";
 import { TranscriptStore } from "./transcripts.js";
 
-export { projectDirName, TranscriptStore } from "./transcripts.js";
+export { isSessionId, projectDirName, TranscriptStore, TranscriptTooLarge } from "./transcripts.js";
 export type { BaseConfig } from "./seed.js";
 
 export interface TaskHomeOptions {
@@ -18,6 +18,8 @@ export interface TaskHomeOptions {
   apiKey: string;
   /** A session to resume: its transcript is put in the new HOME. */
   resumeSessionId?: string;
+  /** That session's transcript, sent with the task (it ran on another worker): placed instead of looked up here. */
+  resumeTranscript?: Uint8Array;
 }
 
 export class TaskHomes {
@@ -42,7 +44,8 @@ export class TaskHomes {
     mkdirSync(home, { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, "owner"), this.owner);
     seedTaskHome(home, this.base, options);
-    if (options.resumeSessionId && !this.transcripts.restore(options.resumeSessionId, home, options.workspace)) {
+    if (options.resumeSessionId && options.resumeTranscript) this.transcripts.place(options.resumeSessionId, options.resumeTranscript, home, options.workspace);
+    else if (options.resumeSessionId && !this.transcripts.restore(options.resumeSessionId, home, options.workspace)) {
       this.logger.info({ tag, sessionId: options.resumeSessionId }, "no transcript of the session to resume on this worker");
     }
     return home;
@@ -54,13 +57,20 @@ export class TaskHomes {
 
   /** Keeps the task's transcripts and removes its HOME. Never throws. */
   release(tag: string): void {
-    const dir = join(this.tasks, tag);
+    this.keepTranscripts(tag);
+    rmSync(join(this.tasks, tag), { recursive: true, force: true });
+  }
+
+  /**
+   * Copies the task's transcripts into the worker's store now (claude has exited), so GetTranscript has them as
+   * soon as the task's `exited` is out. Never throws.
+   */
+  keepTranscripts(tag: string): void {
     try {
-      this.transcripts.save(join(dir, "home"));
+      this.transcripts.save(this.home(tag));
     } catch (err) {
       this.logger.error({ tag, err }, "could not keep the transcripts of a task");
     }
-    rmSync(dir, { recursive: true, force: true });
   }
 
   /** Tags of task directories whose owning worker process is gone. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../common/logger.js";
-import { projectDirName, TaskHomes, TranscriptStore } from "./index.js";
+import { projectDirName, TaskHomes, TranscriptStore, TranscriptTooLarge } from "./index.js";
 
 describe("task homes", () => {
   let root: string;
@@ -61,6 +61,28 @@ describe("task homes", () => {
     expect(existsSync(join(projects, "-other"))).toBe(false);
     expect(homes.transcripts.restore("no-such-session", second, "/ws/b")).toBe(false);
     expect(homes.transcripts.restore("../../etc", second, "/ws/b")).toBe(false);
+  });
+
+  it("a transcript sent with the task goes under the task's own project; the worker hands out what it kept, within a bound", () => {
+    const first = homes.create("t1", { workspace: "/ws/a", apiKey: "sk-ant-cc-proxy-aaaaaaaaaaaaaaaaaaaaaaaa" });
+    mkdirSync(join(first, ".claude", "projects", projectDirName("/ws/a")), { recursive: true });
+    writeFileSync(join(first, ".claude", "projects", projectDirName("/ws/a"), "s1.jsonl"), '{"turn":1}\n');
+    // Kept at claude's exit, before the HOME goes.
+    homes.keepTranscripts("t1");
+    expect(homes.transcripts.read("s1", 1024)?.toString()).toBe('{"turn":1}\n');
+    expect(() => homes.transcripts.read("s1", 5)).toThrow(TranscriptTooLarge);
+    expect(homes.transcripts.read("no-such-session", 1024)).toBeUndefined();
+    expect(homes.transcripts.read("../etc/passwd", 1024)).toBeUndefined();
+    homes.release("t1");
+
+    // From another worker: placed as sent, not looked up here (the worker's own copy differs).
+    const second = homes.create("t2", {
+      workspace: "/other/root/proj",
+      apiKey: "sk-ant-cc-proxy-bbbbbbbbbbbbbbbbbbbbbbbb",
+      resumeSessionId: "s1",
+      resumeTranscript: new TextEncoder().encode('{"turn":1}\n{"turn":2}\n'),
+    });
+    expect(readFileSync(join(second, ".claude", "projects", "-other-root-proj", "s1.jsonl"), "utf8")).toBe('{"turn":1}\n{"turn":2}\n');
   });
 
   it("a HOME whose worker process is gone is an orphan; one of this process is not", () => {
