@@ -68,10 +68,11 @@ const OVER_READ_MAX = /^message size (?:(\d+) )?is larger than configured readMa
  * Restates connect-es's own errors about a request it could not read, for the caller whose mistake they are:
  * bytes that are not a valid message come as INTERNAL "parse binary: …" (the code gRPC libraries use for a corrupt
  * message) and become INVALID_ARGUMENT naming the message type; a message over readMaxBytes keeps
- * RESOURCE_EXHAUSTED and says which setting sets the limit (both services derive it from CC_MAX_PROMPT_BYTES).
+ * RESOURCE_EXHAUSTED and says which settings set the limit (both services derive it from CC_MAX_PROMPT_BYTES; a
+ * worker's Run can also carry a resumed session's transcript, so its limit adds CC_MAX_TRANSCRIPT_BYTES).
  * Only for errors raised while reading the request: a worker's answer the router cannot parse stays INTERNAL.
  */
-export function clarifyRequestError(err: ConnectError, inputType: string): ConnectError {
+export function clarifyRequestError(err: ConnectError, inputType: string, limitSettings = "CC_MAX_PROMPT_BYTES"): ConnectError {
   const parse = err.code === Code.Internal ? PARSE_BINARY.exec(err.rawMessage) : null;
   if (parse) {
     return new ConnectError(
@@ -86,7 +87,7 @@ export function clarifyRequestError(err: ConnectError, inputType: string): Conne
   if (big) {
     const size = big[1] ? `${big[1]} bytes, ` : "";
     return new ConnectError(
-      `the request message is ${size}over this server's limit of ${big[2]} bytes (set by CC_MAX_PROMPT_BYTES); shorten the prompt or put the material in the workspace`,
+      `the request message is ${size}over this server's limit of ${big[2]} bytes (set by ${limitSettings}); shorten the prompt or put the material in the workspace`,
       Code.ResourceExhausted,
       undefined,
       undefined,

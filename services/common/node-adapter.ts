@@ -32,6 +32,8 @@ export interface AdapterOptions extends ConnectRouterOptions {
   logger: Logger;
   /** For each server-streaming RPC: a function told the size of every chunk of the response body written. */
   streamBytes?: (service: string, method: string) => (bytes: number) => void;
+  /** The settings readMaxBytes comes from, named in the error a message over it gets (default CC_MAX_PROMPT_BYTES). */
+  readMaxSettings?: string;
 }
 
 type Body = AsyncIterable<Uint8Array>;
@@ -89,7 +91,7 @@ const REQUEST_READ = createContextKey(false, { description: "the request message
  * The innermost interceptor. A unary call reaches it only once its request was read and parsed; a streaming call's
  * request messages are read inside the interceptors, so errors from reading them are restated here.
  */
-const requestReading: Interceptor = (next) => async (req) => {
+const requestReading = (readMaxSettings: string | undefined): Interceptor => (next) => async (req) => {
   req.contextValues.set(REQUEST_READ, true);
   if (!req.stream) return next(req);
   const input = req.message;
@@ -98,7 +100,7 @@ const requestReading: Interceptor = (next) => async (req) => {
     try {
       yield* input;
     } catch (err) {
-      throw err instanceof ConnectError ? clarifyRequestError(err, inputType) : err;
+      throw err instanceof ConnectError ? clarifyRequestError(err, inputType, readMaxSettings) : err;
     }
   })();
   return next({ ...req, message: restated });
@@ -206,8 +208,8 @@ async function restateUnaryRequestError(res: UniversalServerResponse, restate: (
 }
 
 export function createConnectHandler(options: AdapterOptions): RequestHandler {
-  const { routes, logger, streamBytes, ...routerOptions } = options;
-  const router = createConnectRouter({ ...routerOptions, interceptors: [...(routerOptions.interceptors ?? []), requestReading] });
+  const { routes, logger, streamBytes, readMaxSettings, ...routerOptions } = options;
+  const router = createConnectRouter({ ...routerOptions, interceptors: [...(routerOptions.interceptors ?? []), requestReading(readMaxSettings)] });
   routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {
@@ -225,7 +227,7 @@ export function createConnectHandler(options: AdapterOptions): RequestHandler {
       .then(async (uRes) => {
         // Unary calls read their request before the interceptors; one that never reached them failed on it.
         const failedOnRequest = () => handler.method.methodKind === "unary" && !values.get(REQUEST_READ);
-        const restate = (err: ConnectError) => clarifyRequestError(err, handler.method.input.typeName);
+        const restate = (err: ConnectError) => clarifyRequestError(err, handler.method.input.typeName, readMaxSettings);
         if (uRes.trailer) uRes = fixingGrpcTrailer(uRes, uRes.trailer, failedOnRequest, restate);
         else if (failedOnRequest()) uRes = await restateUnaryRequestError(uRes, restate);
         if (streamBytes && handler.method.methodKind !== "unary" && uRes.body && Symbol.asyncIterator in uRes.body) {

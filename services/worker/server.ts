@@ -105,6 +105,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     requestGate: bearerGate(logger, () => ({ tokens: settings.workerTokens, what: WORKER_TOKEN })),
     // A Run may carry a session's transcript as well as its prompt.
     readMaxBytes: settings.maxPromptBytes + settings.maxTranscriptBytes + READ_MAX_BYTES_OVERHEAD,
+    readMaxSettings: "CC_MAX_PROMPT_BYTES and CC_MAX_TRANSCRIPT_BYTES",
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
   const server = createDualServer(metrics ? metrics.handler(handler) : handler, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });

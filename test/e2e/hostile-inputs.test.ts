@@ -43,8 +43,17 @@ const CLIENT_TOKEN = "client-token-for-hostile-inputs";
 const WORKER_TOKEN = "worker-token-for-hostile-inputs";
 /** CC_MAX_PROMPT_BYTES left at its default on both. */
 const PROMPT_LIMIT = 1024 * 1024;
-/** What both accept as one request message: the prompt limit plus 256 KiB for the other fields (server.ts). */
-const READ_MAX_BYTES = PROMPT_LIMIT + 256 * 1024;
+/** CC_MAX_TRANSCRIPT_BYTES left at its default on the worker. */
+const TRANSCRIPT_LIMIT = 16 * 1024 * 1024;
+/**
+ * What each accepts as one request message: the prompt limit plus 256 KiB for the other fields (server.ts); a
+ * worker's Run may also carry a resumed session's transcript.
+ */
+const READ_MAX_BYTES: Record<TargetName, number> = { router: PROMPT_LIMIT + 256 * 1024, worker: PROMPT_LIMIT + TRANSCRIPT_LIMIT + 256 * 1024 };
+const LIMIT_SETTINGS: Record<TargetName, string> = { router: "(set by CC_MAX_PROMPT_BYTES)", worker: "(set by CC_MAX_PROMPT_BYTES and CC_MAX_TRANSCRIPT_BYTES)" };
+/** A prompt over both services' message limits, and its message's size on the wire (a tag byte, a 4-byte length). */
+const HUGE = 20 * 1024 * 1024;
+const HUGE_RUN_BYTES = HUGE + 5;
 const UNKNOWN_ID = "01j0000000zzzzzzzzzzzzzzzz";
 const LONG_ID = "a".repeat(300);
 const CONTROL_ID = "abc\u001b[2J\r\nfake log line";
@@ -127,7 +136,7 @@ describe("hostile inputs", () => {
   const outcomes: string[] = [];
 
   /**
-   * Clients for the 10 MB rows. A Node HTTP/2 session refuses to queue more than maxSessionMemory (10 MB by default)
+   * Clients for the 10 and 20 MB rows. A Node HTTP/2 session refuses to queue more than maxSessionMemory (10 MB by default)
    * of outgoing data, so with the default a 10 MB message fails inside the client with ENHANCE_YOUR_CALM, and that
    * connection stays unusable, before the server has a say; these rows are about the server's answer.
    */
@@ -268,28 +277,34 @@ describe("hostile inputs", () => {
       { name: "empty prompt", targets: both, call: run({ prompt: "" }), expect: invalid("prompt: is empty", "needs a prompt") },
       { name: "whitespace-only prompt", targets: both, call: run({ prompt: " \n\t " }), expect: invalid("prompt: is empty") },
       {
-        name: "10 MB prompt (over CC_MAX_PROMPT_BYTES and the message limit)",
+        name: "20 MB prompt (over CC_MAX_PROMPT_BYTES and the message limit)",
         targets: both,
-        call: (t) => answerOf(() => bigRun(t, { prompt: "x".repeat(10 * 1024 * 1024) })),
-        // The message limit (prompt limit + 256 KiB) refuses it before any field is read: RESOURCE_EXHAUSTED, with
-        // the limit and the setting that raises it.
-        expect: { code: Code.ResourceExhausted, message: ["10485765 bytes", `limit of ${READ_MAX_BYTES} bytes`, "CC_MAX_PROMPT_BYTES"] },
+        call: (t) => answerOf(() => bigRun(t, { prompt: "x".repeat(HUGE) })),
+        // The message limit refuses it before any field is read: RESOURCE_EXHAUSTED, with the limit and the
+        // settings that raise it.
+        expect: (t) => ({ code: Code.ResourceExhausted, message: [`${HUGE_RUN_BYTES} bytes`, `limit of ${READ_MAX_BYTES[t.name]} bytes`, LIMIT_SETTINGS[t.name]] }),
       },
       {
-        name: "10 MB prompt, then a normal call on the same connection",
+        name: "10 MB prompt: within a worker's message limit (room for a transcript), over CC_MAX_PROMPT_BYTES",
+        targets: ["worker"],
+        call: (t) => answerOf(() => bigRun(t, { prompt: "x".repeat(10 * 1024 * 1024) })),
+        expect: invalid(`prompt: is ${10 * 1024 * 1024} bytes, over the limit of ${PROMPT_LIMIT}`, "shorten it"),
+      },
+      {
+        name: "20 MB prompt, then a normal call on the same connection",
         targets: both,
         call: async (t) => {
-          await answerOf(() => bigRun(t, { prompt: "x".repeat(10 * 1024 * 1024) }));
+          await answerOf(() => bigRun(t, { prompt: "x".repeat(HUGE) }));
           return answerOf(() => bigRun(t, { prompt: "" }));
         },
         // The refused request's unread bytes must not leave the connection stuck.
         expect: invalid("prompt: is empty"),
       },
       {
-        name: "10 MB prompt over the Connect protocol (HTTP/1.1 streaming)",
+        name: "20 MB prompt over the Connect protocol (HTTP/1.1 streaming)",
         targets: both,
-        call: (t) => connectStream(t.url, `${t.service}/Run`, envelope(toBinary(RunRequestSchema, create(RunRequestSchema, { prompt: "x".repeat(10 * 1024 * 1024) }))), { headers: t.auth }),
-        expect: { code: Code.ResourceExhausted, message: ["10485765 bytes", `limit of ${READ_MAX_BYTES} bytes`, "CC_MAX_PROMPT_BYTES"] },
+        call: (t) => connectStream(t.url, `${t.service}/Run`, envelope(toBinary(RunRequestSchema, create(RunRequestSchema, { prompt: "x".repeat(HUGE) }))), { headers: t.auth }),
+        expect: (t) => ({ code: Code.ResourceExhausted, message: [`${HUGE_RUN_BYTES} bytes`, `limit of ${READ_MAX_BYTES[t.name]} bytes`, LIMIT_SETTINGS[t.name]] }),
       },
       {
         name: "empty prompt from grpc-js (message readable, not percent-encoded)",
@@ -506,7 +521,7 @@ describe("hostile inputs", () => {
         name: "gRPC frame length over readMaxBytes",
         targets: both,
         call: (t) => grpcCall(t.url, run(t), envelope(new Uint8Array(16), { length: 0x7fffffff }), { headers: t.auth }),
-        expect: { code: Code.ResourceExhausted, message: [String(0x7fffffff), String(READ_MAX_BYTES)] },
+        expect: (t) => ({ code: Code.ResourceExhausted, message: [String(0x7fffffff), String(READ_MAX_BYTES[t.name]), LIMIT_SETTINGS[t.name]] }),
       },
       {
         name: "gRPC frame with the compressed flag and no grpc-encoding",
@@ -536,10 +551,10 @@ describe("hostile inputs", () => {
         expect: parseError("unary", "premature EOF"),
       },
       {
-        name: "10 MB Connect unary body (Content-Length over the limit)",
+        name: "20 MB Connect unary body (Content-Length over the limit)",
         targets: both,
-        call: (t) => connectUnary(t.url, unary(t), bytesField(2, new Uint8Array(10 * 1024 * 1024)), { headers: t.auth }),
-        expect: { code: Code.ResourceExhausted, message: [`limit of ${READ_MAX_BYTES} bytes`, "CC_MAX_PROMPT_BYTES"], httpStatus: 429 },
+        call: (t) => connectUnary(t.url, unary(t), bytesField(2, new Uint8Array(HUGE)), { headers: t.auth }),
+        expect: (t) => ({ code: Code.ResourceExhausted, message: [`limit of ${READ_MAX_BYTES[t.name]} bytes`, LIMIT_SETTINGS[t.name]], httpStatus: 429 }),
       },
       {
         name: "Content-Type text/plain (Connect)",

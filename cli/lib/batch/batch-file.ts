@@ -48,6 +48,7 @@ export const ENTRY_KEYS: Record<string, { flag: keyof RunFlags; kind: Kind }> = 
   timeout: { flag: "timeout", kind: "text" },
   env: { flag: "env", kind: "pairs" },
   "add-dir": { flag: "addDirs", kind: "list" },
+  egress: { flag: "egress", kind: "text" },
 };
 
 /** `cc run` options a batch entry cannot take, and why. */
