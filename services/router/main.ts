@@ -4,6 +4,7 @@ import { createLogger } from "../common/logger.js";
 import { SettingsError } from "../common/settings.js";
 import { drainOnSignals } from "../common/shutdown.js";
 import { createRouter } from "./server.js";
+import { StoreUnavailable } from "./store/interface.js";
 import { readRouterSettings } from "./settings.js";
 
 async function main(): Promise<void> {
@@ -21,7 +22,18 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const port = await router.listen();
+  let port: number;
+  try {
+    port = await router.listen();
+  } catch (err) {
+    // The store cannot be used: say why and stop, rather than start with no task history and lose it.
+    if (err instanceof StoreUnavailable) {
+      logger.error({ store: router.store.kind, where: router.store.where }, err.message);
+      console.error(`router: the task store (CC_STORE=${settings.store === "memory" || settings.store === "sqlite" ? settings.store : "redis"}): ${err.message}`);
+      process.exit(3);
+    }
+    throw err;
+  }
   logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
 
   drainOnSignals(logger, settings.shutdownGraceMs, () => router.shutdown());

@@ -1,6 +1,8 @@
-// RouterService: the RPC surface over the dispatcher, the task store and the registry. Run and Attach are async
-// generators over the task's log; ctx.signal tells us when a caller leaves. Worker events in the log are mostly
-// undecoded (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
+// RouterService: the RPC surface over the dispatcher, the tasks (tasks.ts, over the task store) and the registry. Run
+// and Attach are async generators over the task's log: a task this router runs is followed through its TaskLog (its
+// live followers may hold it back), any other (ended, or run by another router sharing the store) straight from the
+// store. ctx.signal tells us when a caller leaves. Worker events in the log are mostly undecoded
+// (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
@@ -12,7 +14,7 @@ import { answerPermission } from "./permissions.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
-import type { TaskEntry, TaskStore } from "./tasks.js";
+import { storeError, type Tasks } from "./tasks.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
 
 const MAX_LIST = 1000;
@@ -20,69 +22,86 @@ const MAX_LIST = 1000;
 export function routerService(deps: {
   settings: RouterSettings;
   dispatcher: Dispatcher;
-  tasks: TaskStore;
+  tasks: Tasks;
   registry: Registry;
   watchers: TaskWatchers;
 }): ServiceImpl<typeof RouterService> {
   const { settings, dispatcher, tasks, registry, watchers } = deps;
 
-  async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
-    if (entry.log.subscriberCount >= settings.maxSubscribers) {
-      throw resourceExhausted(`task ${entry.id} already has ${settings.maxSubscribers} callers attached (CC_MAX_SUBSCRIBERS)`);
+  async function* follow(taskId: string, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
+    const found = await tasks.find(taskId);
+    let events: AsyncGenerator<RunEvent>;
+    const entry = found.entry;
+    if (entry) {
+      if (entry.log.subscriberCount >= settings.maxSubscribers) {
+        throw resourceExhausted(`task ${entry.id} already has ${settings.maxSubscribers} callers attached (CC_MAX_SUBSCRIBERS)`);
+      }
+      dispatcher.subscriberJoined(entry);
+      events = entry.log.follow(afterSeq, ctx.signal);
+    } else {
+      events = tasks.store.follow(taskId, afterSeq, ctx.signal);
     }
-    dispatcher.subscriberJoined(entry);
     try {
-      const events = entry.log.follow(afterSeq, ctx.signal);
       if (!isJsonCall(ctx.requestHeader.get("content-type"))) yield* events;
       else for await (const event of events) yield decoded(event);
+    } catch (err) {
+      throw storeError(err);
     } finally {
-      dispatcher.subscriberLeft(entry);
+      if (entry) dispatcher.subscriberLeft(entry);
     }
   }
 
-  /** The worker running a task, for input and resizes. */
-  function runningWorker(taskId: string) {
-    const entry = tasks.get(taskId);
-    if (entry.ended) throw failedPrecondition(`task ${taskId} has ended`);
-    if (!entry.started || !entry.worker) throw failedPrecondition(`task ${taskId} has not started yet`);
-    return entry.worker;
+  /** The worker running a task, for input and resizes: wherever the task is owned, the registry knows its worker. */
+  async function runningWorker(taskId: string) {
+    const found = await tasks.find(taskId);
+    const record = found.entry ? found.entry.record : found.stored.record;
+    if (record.endedAt) throw failedPrecondition(`task ${taskId} has ended`);
+    const worker = found.entry ? (found.entry.started ? found.entry.worker : undefined) : record.startedAt ? registry.byId(record.workerId) : undefined;
+    if (!worker) throw failedPrecondition(`task ${taskId} has not started yet`);
+    return worker;
   }
 
   return {
     async *run(req, ctx) {
-      const entry = dispatcher.submit(req, ctx.values.get(REQUEST_ID));
-      yield* follow(entry, 0n, ctx);
+      const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID));
+      yield* follow(taskId, 0n, ctx);
     },
 
     async *attach(req, ctx) {
-      yield* follow(tasks.get(req.taskId), req.afterSeq, ctx);
+      yield* follow(req.taskId, req.afterSeq, ctx);
     },
 
     getTask(req) {
-      return tasks.get(req.taskId).snapshot();
+      return tasks.record(req.taskId);
     },
 
-    listTasks(req) {
+    async listTasks(req) {
       if (req.limit > MAX_LIST) throw invalidArgument("limit", `must be at most ${MAX_LIST}`);
-      return create(ListTasksResponseSchema, { tasks: tasks.list(req.statuses, req.limit || 50) });
+      const page = await tasks.list({ statuses: req.statuses, limit: req.limit || 50 });
+      return create(ListTasksResponseSchema, { tasks: page.tasks });
     },
 
     async cancelTask(req, ctx) {
-      const entry = tasks.get(req.taskId);
-      await dispatcher.cancel(entry, req.reason, ctx.values.get(REQUEST_ID));
-      return entry.snapshot();
+      const found = await tasks.find(req.taskId);
+      if (found.entry) {
+        await dispatcher.cancel(found.entry, req.reason, ctx.values.get(REQUEST_ID));
+        return found.entry.snapshot();
+      }
+      // Ended, or run by another router (a shared store): that router carries the cancel out.
+      if (!found.stored.record.endedAt) await dispatcher.cancelElsewhere(found.stored, req.reason, ctx.signal);
+      return tasks.record(req.taskId);
     },
 
     async sendInput(req, ctx) {
-      return runningWorker(req.taskId).client.sendInput(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId)).client.sendInput(req, { headers: requestIdHeaders(ctx) });
     },
 
     async resize(req, ctx) {
-      return runningWorker(req.taskId).client.resize(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId)).client.resize(req, { headers: requestIdHeaders(ctx) });
     },
 
     answerPermission(req, ctx) {
-      return answerPermission(tasks, req, requestIdHeaders(ctx));
+      return answerPermission(tasks, registry, req, requestIdHeaders(ctx));
     },
 
     listWorkers() {

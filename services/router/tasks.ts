@@ -1,15 +1,19 @@
-// Task records: one entry per task with its record (the Task message), its event log and its place in the
-// cluster. Every task's log ends with `exited`, whoever ended it (TaskEntry.endWith for the worker's, TaskEntry.end
-// for the router's own). The store keeps ended tasks within a count, an age and a total of log bytes, and indexes
-// request ids for idempotency.
+// The tasks a router runs: one entry per task it owns with its record (the Task message), its event log and its
+// place in the cluster, kept in the task store (store/interface.ts) as they change. Every task's log ends with
+// `exited`, whoever ended it (TaskEntry.endWith for the worker's, TaskEntry.end for the router's own). Tasks looks a
+// task up here first and in the store next (ended tasks, and a shared store's tasks that another router owns), and
+// applies the store's retention: ended tasks kept within a count, an age and a total of log bytes.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Task, TaskSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, type Exited, ExitedSchema, type RunEvent, RunEventSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
-import { invalidArgument, notFound } from "../common/errors.js";
-import { isValidTaskId } from "../common/ids.js";
+import { ConnectError, Code, invalidArgument, notFound } from "../common/errors.js";
+import { isValidTaskId, newTaskId } from "../common/ids.js";
+import type { Logger } from "../common/logger.js";
 import type { WorkerEntry } from "./registry.js";
-import { TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
+import type { Placement, RetentionLimits, StoredTask, StoreListener, TaskPage, TaskQuery, TaskStore } from "./store/interface.js";
+import { StoreUnavailable } from "./store/interface.js";
+import { type LogBacking, TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
 
 const PROMPT_SUMMARY_CHARS = 200;
 
@@ -25,6 +29,8 @@ export interface EndRequest {
 export class TaskEntry {
   readonly record: Task;
   readonly log: TaskLog;
+  /** Which worker has the task, and how far its events are stored: kept in the store for a router that restarts. */
+  placement: Placement | undefined;
   /** Aborts the forwarded worker stream. */
   readonly abort = new AbortController();
   worker: WorkerEntry | undefined;
@@ -32,7 +38,9 @@ export class TaskEntry {
    * The worker's first event arrived: it accepted the task (workers acknowledge before they clone or start claude).
    * From here on the task is never placed on another worker.
    */
-  accepted = false;
+  get accepted(): boolean {
+    return this.placement?.accepted === true;
+  }
   /** The worker reported `started`. */
   started = false;
   /** Placements that failed before the worker answered, or were refused (CC_MAX_ATTEMPTS bounds them). */
@@ -51,6 +59,8 @@ export class TaskEntry {
   graceTimer: NodeJS.Timeout | undefined;
   /** Ends the task if it waits in the queue too long (CC_QUEUE_TIMEOUT). */
   queueTimer: NodeJS.Timeout | undefined;
+  /** This router let go of the task without ending it (another router took it over). */
+  released = false;
   /** Position in the queue last reported to callers; 0 when not queued. */
   queuePosition = 0;
   /** Told of every change to the record or the log (TaskStore.watch); `event` when one was appended. */
@@ -58,23 +68,63 @@ export class TaskEntry {
   private seq = 0n;
   private readonly endListeners: (() => void)[] = [];
 
+  /**
+   * A new task, or (`stored`) one a router carries on with after a restart. With a store, every event and change of
+   * record goes there; without one (unit tests) the log stays in memory.
+   */
   constructor(
     readonly id: string,
     readonly request: RunRequest,
     logOptions: TaskLogOptions,
+    store?: { store: TaskStore; stored?: StoredTask; logBytes?: number; logger?: Logger },
   ) {
-    this.log = new TaskLog(logOptions);
-    this.record = create(TaskSchema, {
-      id,
-      requestId: request.requestId,
-      status: TaskStatus.QUEUED,
-      promptSummary: [...request.prompt].slice(0, PROMPT_SUMMARY_CHARS).join(""),
-      mode: request.mode,
-      agent: request.agent,
-      labels: request.labels,
-      createdAt: timestampNow(),
-      detach: request.detach,
-    });
+    const stored = store?.stored;
+    this.record =
+      stored?.record ??
+      create(TaskSchema, {
+        id,
+        requestId: request.requestId,
+        status: TaskStatus.QUEUED,
+        promptSummary: [...request.prompt].slice(0, PROMPT_SUMMARY_CHARS).join(""),
+        mode: request.mode,
+        agent: request.agent,
+        labels: request.labels,
+        createdAt: timestampNow(),
+        detach: request.detach,
+      });
+    this.placement = stored?.placement;
+    this.seq = this.record.lastSeq;
+    if (stored?.record.startedAt) this.started = true;
+    const backing = store ? this.backing(store.store, store.logger) : undefined;
+    this.log = new TaskLog(logOptions, backing, { lastSeq: this.record.lastSeq, bytes: store?.logBytes ?? 0 });
+  }
+
+  /** The task as the store keeps it: the record as of the last event appended. */
+  stored(): StoredTask {
+    return { record: this.record, request: this.request, placement: this.placement };
+  }
+
+  /** The record or placement changed with no event: saved with the log's next write. */
+  touch(): void {
+    this.log.touch();
+  }
+
+  /** A worker has the task: its repository token is of no more use, and the store no longer keeps it. */
+  accept(placement: Placement): void {
+    this.placement = placement;
+    const repo = this.request.workspace?.source.case === "repository" ? this.request.workspace.source.value : undefined;
+    if (repo && repo.token) repo.token = "";
+  }
+
+  private backing(store: TaskStore, logger: Logger | undefined): LogBacking {
+    return {
+      commit: (events) => (events.length > 0 ? store.append(this.stored(), events) : store.save(this.stored())),
+      read: (afterSeq, limit) => store.read(this.id, afterSeq, limit),
+      onRetry: (err, attempt) => {
+        if (attempt === 1 || attempt % 20 === 0) logger?.error({ taskId: this.id, store: store.where, err: String(err), attempt }, "the task store refused a write; holding the task until it takes it");
+      },
+      onLost: (err) => logger?.warn({ taskId: this.id, err: err.message }, "another router wrote this task's log; letting it go"),
+    };
   }
 
   get ended(): boolean {
@@ -187,27 +237,34 @@ export function statusOf(exited: Exited): TaskStatus {
   }
 }
 
-export interface TaskStoreOptions {
-  retainTasks: number;
-  retainAgeMs: number;
-  /** Bytes the event logs of ended tasks may hold together; past it, the oldest ended tasks go. */
-  retainLogBytes: number;
+export interface TasksOptions {
+  retention: RetentionLimits;
+  log: TaskLogOptions;
+  logger?: Logger;
   now?: () => number;
 }
 
-/** Told when a task is added or changes (`event`: the one appended, if any), and when the store forgets it. */
+/** Told when a task this router runs is added or changes (`event`: the one appended, if any), and when it lets go of it. */
 export interface TaskListener {
   changed(entry: TaskEntry, event?: RunEvent): void;
   removed(entry: TaskEntry): void;
 }
 
-export class TaskStore {
-  private readonly tasks = new Map<string, TaskEntry>();
-  private readonly byRequestId = new Map<string, TaskEntry>();
+/** A task looked up: run here (`entry`), or only in the store (ended, or another router's). */
+export type FoundTask = { entry: TaskEntry; stored?: undefined } | { entry?: undefined; stored: StoredTask };
+
+export class Tasks {
+  /** The tasks this router runs (not ended), by id. */
+  private readonly live_ = new Map<string, TaskEntry>();
   private readonly listeners = new Set<TaskListener>();
   private timer: NodeJS.Timeout | undefined;
+  private evicting: Promise<void> | undefined;
+  private evictAgain = false;
 
-  constructor(private readonly options: TaskStoreOptions) {}
+  constructor(
+    readonly store: TaskStore,
+    private readonly options: TasksOptions,
+  ) {}
 
   /**
    * Applies the retention limits on a timer too, not only when a task ends: an idle router forgets tasks older than
@@ -215,7 +272,7 @@ export class TaskStore {
    */
   start(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => this.evict(), Math.min(60_000, Math.max(1000, this.options.retainAgeMs / 10)));
+    this.timer = setInterval(() => void this.evict(), Math.min(60_000, Math.max(1000, this.options.retention.ageMs / 10)));
     this.timer.unref();
   }
 
@@ -223,70 +280,159 @@ export class TaskStore {
     clearInterval(this.timer);
   }
 
-  add(entry: TaskEntry): void {
-    this.tasks.set(entry.id, entry);
-    if (entry.request.requestId) this.byRequestId.set(entry.request.requestId, entry);
+  /** A new task, not stored yet (add stores it). */
+  newEntry(request: RunRequest): TaskEntry {
+    return new TaskEntry(newTaskId(), request, this.options.log, { store: this.store, ...(this.options.logger ? { logger: this.options.logger } : {}) });
+  }
+
+  /**
+   * Stores a new task and runs it here; when its request id names a task the store has, nothing is added and that
+   * task's record comes back instead.
+   */
+  async add(entry: TaskEntry): Promise<{ created: true } | { created: false; existing: Task }> {
+    const outcome = await this.store.create(entry.stored()).catch((err: unknown) => {
+      throw storeError(err);
+    });
+    if (outcome.created) this.run(entry);
+    return outcome;
+  }
+
+  /** Runs a task the store has here again (a router carrying on after a restart). */
+  adopt(stored: StoredTask, logBytes: number): TaskEntry {
+    const entry = new TaskEntry(stored.record.id, stored.request, this.options.log, {
+      store: this.store,
+      stored,
+      logBytes,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+    this.run(entry);
+    return entry;
+  }
+
+  private run(entry: TaskEntry): void {
+    this.live_.set(entry.id, entry);
     entry.changed = (e, event) => {
       for (const l of this.listeners) l.changed(e, event);
     };
     entry.changed(entry);
-    entry.onEnd(() => this.evict());
+    entry.onEnd(() => {
+      // Looked up here until the store has its end, then in the store.
+      void entry.log.whenStored().then(() => {
+        if (this.live_.get(entry.id) === entry) this.live_.delete(entry.id);
+        for (const l of this.listeners) l.removed(entry);
+        void this.evict();
+      });
+    });
   }
 
-  /** Tells `listener` of every change from now on; returns the function that stops it. */
+  /** Stops running a task here without ending it (another router took it over). */
+  release(entry: TaskEntry): void {
+    if (this.live_.get(entry.id) !== entry) return;
+    entry.released = true;
+    entry.abort.abort();
+    this.live_.delete(entry.id);
+    for (const l of this.listeners) l.removed(entry);
+  }
+
+  /** Tells `listener` of every change to the tasks run here from now on; returns the function that stops it. */
   watch(listener: TaskListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Tells `listener` of every change in the store (this router's tasks and, with a shared store, others'). */
+  watchStore(listener: StoreListener): () => void {
+    return this.store.watch(listener);
+  }
+
+  /** A task this router runs; NOT_FOUND otherwise. */
   get(id: string): TaskEntry {
-    if (id === "") throw invalidArgument("task_id", "is required; list tasks with `cc ps --all`");
-    // Checked before the lookup so that a malformed id (overlong, control characters) is never echoed back.
-    if (!isValidTaskId(id)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'; list tasks with `cc ps --all`");
-    const entry = this.tasks.get(id);
+    checkTaskId(id);
+    const entry = this.live_.get(id);
     if (!entry) throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
     return entry;
   }
 
-  byRequest(requestId: string): TaskEntry | undefined {
-    return requestId ? this.byRequestId.get(requestId) : undefined;
+  /** A task this router runs, if it does. */
+  live(id: string): TaskEntry | undefined {
+    return this.live_.get(id);
   }
 
-  /** Newest first; `where` narrows further. */
-  list(statuses: TaskStatus[], limit: number, where?: (task: Task) => boolean): Task[] {
-    const out: Task[] = [];
-    const ids = [...this.tasks.keys()].sort().reverse();
-    for (const id of ids) {
-      const entry = this.tasks.get(id)!;
-      if ((statuses.length === 0 || statuses.includes(entry.record.status)) && (!where || where(entry.record))) out.push(entry.snapshot());
-      if (out.length >= limit) break;
-    }
-    return out;
+  /** A task run here, or else as the store has it; NOT_FOUND when neither has it. */
+  async find(id: string): Promise<FoundTask> {
+    checkTaskId(id);
+    const entry = this.live_.get(id);
+    if (entry) return { entry };
+    const stored = await this.store.get(id).catch((err: unknown) => {
+      throw storeError(err);
+    });
+    // Ended meanwhile (and let go of once stored): the store has it now.
+    if (stored) return { stored };
+    const late = this.live_.get(id);
+    if (late) return { entry: late };
+    throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
   }
 
+  /** The task a request id names, if there is one. */
+  async byRequestId(requestId: string): Promise<Task | undefined> {
+    for (const entry of this.live_.values()) if (entry.request.requestId === requestId) return entry.snapshot();
+    return this.store.byRequestId(requestId).catch((err: unknown) => {
+      throw storeError(err);
+    });
+  }
+
+  /** A task's current record. */
+  async record(id: string): Promise<Task> {
+    const found = await this.find(id);
+    return found.entry ? found.entry.snapshot() : found.stored.record;
+  }
+
+  /** Records newest first; the tasks run here as they are now (the store may be a write behind). */
+  async list(query: TaskQuery): Promise<TaskPage> {
+    const page = await this.store.list(query).catch((err: unknown) => {
+      throw storeError(err);
+    });
+    return { ...page, tasks: page.tasks.map((t) => this.live_.get(t.id)?.snapshot() ?? t) };
+  }
+
+  /** The tasks this router runs that have not ended. */
   active(): TaskEntry[] {
-    return [...this.tasks.values()].filter((t) => !t.ended);
+    return [...this.live_.values()].filter((t) => !t.ended);
   }
 
   /**
-   * Forgets the oldest ended tasks past the count, age and log-bytes limits. Callers still reading a forgotten
-   * task's log read it to the end: they hold the log, the store only lets go of it.
+   * Forgets the oldest ended tasks past the count, age and log-bytes limits (in the store). Callers still reading a
+   * forgotten task's log read what they are given and stop. One pass at a time; a call meanwhile runs another after.
    */
-  evict(): void {
-    const now = this.options.now?.() ?? Date.now();
-    const ended = [...this.tasks.values()].filter((t) => t.ended).sort((a, b) => (a.id < b.id ? -1 : 1));
-    let excess = ended.length - this.options.retainTasks;
-    let logBytes = 0;
-    for (const t of ended) logBytes += t.log.retainedBytes;
-    for (const t of ended) {
-      const endedMs = t.record.endedAt ? Number(t.record.endedAt.seconds) * 1000 : now;
-      if (excess > 0 || logBytes > this.options.retainLogBytes || now - endedMs > this.options.retainAgeMs) {
-        this.tasks.delete(t.id);
-        if (this.byRequestId.get(t.request.requestId) === t) this.byRequestId.delete(t.request.requestId);
-        for (const l of this.listeners) l.removed(t);
-        excess -= 1;
-        logBytes -= t.log.retainedBytes;
-      }
+  evict(): Promise<void> {
+    if (this.evicting) {
+      this.evictAgain = true;
+      return this.evicting;
     }
+    this.evicting = (async () => {
+      do {
+        this.evictAgain = false;
+        try {
+          await this.store.applyRetention(this.options.retention, this.options.now?.() ?? Date.now());
+        } catch (err) {
+          this.options.logger?.warn({ err: String(err) }, "could not apply the retention limits to the task store; trying again later");
+        }
+      } while (this.evictAgain);
+      this.evicting = undefined;
+    })();
+    return this.evicting;
   }
+}
+
+function checkTaskId(id: string): void {
+  if (id === "") throw invalidArgument("task_id", "is required; list tasks with `cc ps --all`");
+  // Checked before the lookup so that a malformed id (overlong, control characters) is never echoed back.
+  if (!isValidTaskId(id)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'; list tasks with `cc ps --all`");
+}
+
+/** A store that cannot answer is UNAVAILABLE to the caller, with the store's words. */
+export function storeError(err: unknown): unknown {
+  if (err instanceof StoreUnavailable) return new ConnectError(`the task store is unavailable: ${err.message}`, Code.Unavailable, undefined, undefined, err);
+  if (err instanceof RangeError) return invalidArgument("page_token", err.message.replace(/^page_token /, ""));
+  return err;
 }

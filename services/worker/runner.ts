@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { type GitRepository, Phase, RunMode, type RunEvent, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { isValidTaskId, newTaskId } from "../common/ids.js";
@@ -20,6 +20,7 @@ import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
 import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
+import { EndedFeeds } from "./reattach.js";
 import { ExitReason, TaskRun } from "./task-run.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
@@ -40,6 +41,9 @@ export interface RunnerDeps {
 
 /** How many ended task ids a worker remembers (a few bytes each). */
 const RECENTLY_ENDED = 10_000;
+/** Ended tasks of routers whose last events a worker keeps for a re-attach (CC_ROUTER_GRACE), at most. */
+const ENDED_FEEDS = 256;
+const ENDED_FEED_BYTES = 256 * 1024 * 1024;
 
 export class Runner {
   private readonly runs = new Map<string, TaskRun>();
@@ -47,6 +51,8 @@ export class Runner {
   private readonly launches = new Map<TaskRun, () => void>();
   /** Oldest first. */
   private readonly recentlyEnded = new Set<string>();
+  /** Ended tasks a router placed whose end it may not have heard: their last events, for its re-attach. */
+  private readonly endedFeeds: EndedFeeds;
   private draining = false;
   /** Hook event files of interactive tasks; private to this process, removed at close. */
   private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
@@ -56,6 +62,7 @@ export class Runner {
 
   constructor(private readonly deps: RunnerDeps) {
     const { settings, claude } = deps;
+    this.endedFeeds = new EndedFeeds({ keepMs: settings.routerGraceMs, maxFeeds: ENDED_FEEDS, maxBytes: ENDED_FEED_BYTES });
     if (settings.warmPool > 0 && !claude.problem) {
       this.pool = new WarmPool({
         size: settings.warmPool,
@@ -126,6 +133,9 @@ export class Runner {
       maxOutputBytes: settings.maxOutputBytes,
       ...(warm ? { processTag: warm.tag } : {}),
       ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
+      disconnectGraceMs: settings.disconnectGraceMs,
+      routerGraceMs: settings.routerGraceMs,
+      replayBytes: settings.replayBytes,
       logger,
     });
     this.runs.set(taskId, task);
@@ -133,6 +143,8 @@ export class Runner {
     void task.done.then(() => {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
+      // A router's task whose `exited` no caller was reading when it ended: kept for the router's re-attach.
+      if (task.placedBy && !task.feed.attached) this.endedFeeds.add(taskId, task.feed);
       rmSync(hookEventsPath, { force: true });
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
@@ -171,6 +183,23 @@ export class Runner {
     return task;
   }
 
+  /**
+   * A re-attaching caller's stream (WorkerService.Attach): a task running here, or one a router placed that ended
+   * lately, from just after `afterSeq`. It never starts anything.
+   */
+  attach(taskId: string, afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    if (!taskId) throw invalidArgument("task_id", "is required");
+    if (!isValidTaskId(taskId)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'");
+    const running = this.runs.get(taskId);
+    if (running) {
+      this.deps.logger.info({ taskId, afterSeq: afterSeq.toString() }, "caller re-attached");
+      return running.attach(afterSeq, signal);
+    }
+    const ended = this.endedFeeds.get(taskId);
+    if (ended) return ended.stream(afterSeq, signal);
+    throw notFound(`task ${taskId}`, "this worker does not have it: it never ran here, or it ended longer ago than CC_ROUTER_GRACE, or the worker restarted");
+  }
+
   info(): WorkerInfo {
     const { settings, claude } = this.deps;
     return create(WorkerInfoSchema, {
@@ -207,6 +236,7 @@ export class Runner {
   /** Stops everything now and cleans up. */
   async close(): Promise<void> {
     await this.drain(0);
+    this.endedFeeds.clear();
     rmSync(this.hooksDir, { recursive: true, force: true });
   }
 

@@ -69,7 +69,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      workerRoutes(workerService(runner, settings.disconnectGraceMs))(router);
+      workerRoutes(workerService(runner))(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },

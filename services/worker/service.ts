@@ -8,7 +8,7 @@ import { checkAnswer } from "../common/permission-answer.js";
 import type { Runner } from "./runner.js";
 import { ExitReason, type TaskRun } from "./task-run.js";
 
-export function workerService(runner: Runner, disconnectGraceMs: number): ServiceImpl<typeof WorkerService> {
+export function workerService(runner: Runner): ServiceImpl<typeof WorkerService> {
   function interactive(taskId: string): TaskRun {
     const task = runner.get(taskId);
     if (task.mode !== RunMode.INTERACTIVE) throw failedPrecondition(`task ${taskId} is headless; only interactive tasks take input and resizes`);
@@ -34,8 +34,13 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Servic
           // Gone before the acknowledgement was sent: nothing is started for a caller that will not see it.
           task.stop(ExitReason.CLIENT_GONE, "the caller went away before the task was launched");
           runner.proceed(task);
-        } else if (!task.ended) task.callerDisconnected(disconnectGraceMs);
+        }
+        // Otherwise the task's feed starts the caller's grace period (services/worker/reattach.ts).
       }
+    },
+
+    async *attach(req, ctx) {
+      yield* runner.attach(req.taskId, req.afterSeq, ctx.signal);
     },
 
     sendInput(req) {

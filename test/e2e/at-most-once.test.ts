@@ -88,7 +88,7 @@ describe("at most once", () => {
       until(() => router.registry.list().some((w) => w.id === id && (!url || w.url === url) && router.registry.health(w) === WorkerHealth.ONLINE));
 
     beforeAll(async () => {
-      router = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_OFFLINE_AFTER: "3s", CC_LOG_LEVEL: "silent" }), {
+      router = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_OFFLINE_AFTER: "3s", CC_LOG_LEVEL: "silent" }), {
         logger: silentLogger(),
       });
       await router.listen();
@@ -112,7 +112,7 @@ describe("at most once", () => {
       })();
       // The worker took it and its claude asked the model, but the router has not heard a word.
       await until(() => prompted("exactly-once-a") === 1);
-      expect(router.tasks.list([], 10).find((t) => t.promptSummary === "exactly-once-a")?.status).toBe(TaskStatus.QUEUED);
+      expect((await router.tasks.list({ limit: 10 })).tasks.find((t) => t.promptSummary === "exactly-once-a")?.status).toBe(TaskStatus.QUEUED);
       // Another worker is free, and the stream breaks.
       await startWorker("once-2", routerUrl());
       await online("once-2");

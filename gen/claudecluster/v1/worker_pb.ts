@@ -14,7 +14,36 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IucCCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMvgDCg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJpChBBbnN3ZXJQZXJtaXNzaW9uEikuY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEkkKB0dldEluZm8SIC5jbGF1ZGVjbHVzdGVyLnYxLkdldEluZm9SZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvYgZwcm90bzM", [file_claudecluster_v1_permissions, file_claudecluster_v1_run]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSJAChpXb3JrZXJTZXJ2aWNlQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IucCCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMs4ECg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCgZBdHRhY2gSLC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclNlcnZpY2VBdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJLCgZDYW5jZWwSHy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USSQoHR2V0SW5mbxIgLmNsYXVkZWNsdXN0ZXIudjEuR2V0SW5mb1JlcXVlc3QaHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm9iBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run]);
+
+/**
+ * Attach's request.
+ *
+ * @generated from message claudecluster.v1.WorkerServiceAttachRequest
+ */
+export type WorkerServiceAttachRequest = Message<"claudecluster.v1.WorkerServiceAttachRequest"> & {
+  /**
+   * The task.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Send the events after this seq, in the worker's numbering of the task's run (the `seq` of the worker's events);
+   * 0 for all it kept.
+   *
+   * @generated from field: uint64 after_seq = 2;
+   */
+  afterSeq: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.WorkerServiceAttachRequest.
+ * Use `create(WorkerServiceAttachRequestSchema)` to create a new message.
+ */
+export const WorkerServiceAttachRequestSchema: GenMessage<WorkerServiceAttachRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 0);
 
 /**
  * Cancel's request.
@@ -42,7 +71,7 @@ export type CancelRequest = Message<"claudecluster.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 0);
+  messageDesc(file_claudecluster_v1_worker, 1);
 
 /**
  * Cancel's answer.
@@ -57,7 +86,7 @@ export type CancelResponse = Message<"claudecluster.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 1);
+  messageDesc(file_claudecluster_v1_worker, 2);
 
 /**
  * GetInfo's request.
@@ -72,7 +101,7 @@ export type GetInfoRequest = Message<"claudecluster.v1.GetInfoRequest"> & {
  * Use `create(GetInfoRequestSchema)` to create a new message.
  */
 export const GetInfoRequestSchema: GenMessage<GetInfoRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 2);
+  messageDesc(file_claudecluster_v1_worker, 3);
 
 /**
  * A worker's identity and load.
@@ -156,7 +185,7 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
  * Use `create(WorkerInfoSchema)` to create a new message.
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 3);
+  messageDesc(file_claudecluster_v1_worker, 4);
 
 /**
  * The warm pool: claude processes started before their task arrives, each waiting for its first message on stdin.
@@ -206,7 +235,7 @@ export type WarmPoolInfo = Message<"claudecluster.v1.WarmPoolInfo"> & {
  * Use `create(WarmPoolInfoSchema)` to create a new message.
  */
 export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 4);
+  messageDesc(file_claudecluster_v1_worker, 5);
 
 /**
  * Whether a worker takes new tasks, in the worker's own words (GetInfo). The router adds reachability and load to
@@ -272,6 +301,22 @@ export const WorkerService: GenService<{
   run: {
     methodKind: "server_streaming";
     input: typeof RunRequestSchema;
+    output: typeof RunEventSchema;
+  },
+  /**
+   * Re-attaches to a task this worker runs (or ran lately) after the stream that placed it dropped: the task's events
+   * after `after_seq` (this worker's numbering), then live ones until its `exited`. A router calls it when it restarts
+   * or takes a task over from a router that died; it never starts anything, so a task still runs at most once. A
+   * task placed by a router (`placed_by`) waits CC_ROUTER_GRACE for it, and an ended one keeps its last events as
+   * long. One caller at a time: a new Attach (or Run) ends the previous caller's stream with ABORTED. NOT_FOUND for a
+   * task the worker does not have (any more); OUT_OF_RANGE when the events right after `after_seq` are no longer
+   * kept (CC_REPLAY_BYTES).
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.Attach
+   */
+  attach: {
+    methodKind: "server_streaming";
+    input: typeof WorkerServiceAttachRequestSchema;
     output: typeof RunEventSchema;
   },
   /**

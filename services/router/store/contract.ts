@@ -118,6 +118,8 @@ export function runTaskStoreContract(name: string, factory: StoreFactory): void 
       expect(second.created).toBe(false);
       expect(second.created === false && second.existing.id).toBe(first.record.id);
       expect(await s.get(again.record.id)).toBeUndefined();
+      expect((await s.byRequestId("req-1"))?.id).toBe(first.record.id);
+      expect(await s.byRequestId("req-2")).toBeUndefined();
       expect(await s.create(storedTask({ requestId: "req-2" }))).toEqual({ created: true });
     });
 

@@ -80,6 +80,7 @@ export class SeqConflict extends Error {
 
 /** The store cannot be used: unreachable, unreadable, or not what it should be. The message says what to do. */
 export class StoreUnavailable extends Error {
+  override readonly name = "StoreUnavailable";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -100,6 +101,8 @@ export interface TaskStore {
    */
   create(task: StoredTask): Promise<{ created: true } | { created: false; existing: Task }>;
   get(taskId: string): Promise<StoredTask | undefined>;
+  /** The task a request id names, if the store has it. */
+  byRequestId(requestId: string): Promise<Task | undefined>;
   /** Saves a task's record and placement, with no new event. */
   save(task: StoredTask): Promise<void>;
   /**

@@ -30,7 +30,7 @@ export class MemoryTaskStore implements TaskStore {
   readonly kind = "memory";
   readonly where = "memory";
   private readonly tasks = new Map<string, Entry>();
-  private readonly byRequestId = new Map<string, string>();
+  private readonly byRequestId_ = new Map<string, string>();
   private readonly listeners = new Set<StoreListener>();
   private readonly feed = new LocalFeed();
   private readonly leases = new Leases();
@@ -43,14 +43,14 @@ export class MemoryTaskStore implements TaskStore {
 
   async create(task: StoredTask): Promise<{ created: true } | { created: false; existing: Task }> {
     const requestId = task.record.requestId;
-    const earlier = requestId ? this.byRequestId.get(requestId) : undefined;
+    const earlier = requestId ? this.byRequestId_.get(requestId) : undefined;
     if (earlier !== undefined) {
       const existing = this.tasks.get(earlier);
       if (existing) return { created: false, existing: clone(TaskSchema, existing.task.record) };
     }
     if (this.tasks.has(task.record.id)) throw new Error(`task ${task.record.id} is already stored`);
     this.tasks.set(task.record.id, { task: copyTask(task), events: [], bytes: 0 });
-    if (requestId) this.byRequestId.set(requestId, task.record.id);
+    if (requestId) this.byRequestId_.set(requestId, task.record.id);
     this.changed(task.record);
     return { created: true };
   }
@@ -58,6 +58,12 @@ export class MemoryTaskStore implements TaskStore {
   async get(taskId: string): Promise<StoredTask | undefined> {
     const entry = this.tasks.get(taskId);
     return entry ? copyTask(entry.task) : undefined;
+  }
+
+  async byRequestId(requestId: string): Promise<Task | undefined> {
+    const id = requestId ? this.byRequestId_.get(requestId) : undefined;
+    const entry = id === undefined ? undefined : this.tasks.get(id);
+    return entry ? clone(TaskSchema, entry.task.record) : undefined;
   }
 
   async save(task: StoredTask): Promise<void> {
@@ -134,7 +140,7 @@ export class MemoryTaskStore implements TaskStore {
     for (const id of remove) {
       const requestId = this.tasks.get(id)!.task.record.requestId;
       this.tasks.delete(id);
-      if (requestId && this.byRequestId.get(requestId) === id) this.byRequestId.delete(requestId);
+      if (requestId && this.byRequestId_.get(requestId) === id) this.byRequestId_.delete(requestId);
       this.feed.wake(id);
       for (const l of this.listeners) l.removed(id);
     }

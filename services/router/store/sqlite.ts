@@ -153,6 +153,14 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
+  async byRequestId(requestId: string): Promise<Task | undefined> {
+    if (!requestId) return undefined;
+    return this.run("read a task", () => {
+      const row = this.statement("SELECT record FROM tasks WHERE request_id = ?").get(requestId) as { record: Uint8Array } | undefined;
+      return row ? fromBinary(TaskSchema, row.record) : undefined;
+    });
+  }
+
   async save(task: StoredTask): Promise<void> {
     this.run("save a task", () => {
       this.transaction(() => {
