@@ -275,6 +275,7 @@ export function runTaskStoreContract(name: string, factory: StoreFactory): void 
       const oneLog = await s.logBytes(tasks[2]!.record.id);
       expect(await s.applyRetention({ ...limits, logBytes: oneLog }, now)).toEqual([tasks[2]!.record.id]);
       expect(await s.applyRetention({ tasks: 0, ageMs: 0, logBytes: 0 }, now + 1)).toEqual([tasks[3]!.record.id]);
+      await eventually(async () => removedEvents.length >= 4);
       stop();
       expect(removedEvents).toEqual(tasks.slice(0, 4).map((t) => t.record.id));
       expect(ids((await s.list({ limit: 100 })).tasks).sort()).toEqual([tasks[4]!.record.id, tasks[5]!.record.id].sort());
