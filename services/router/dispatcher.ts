@@ -11,7 +11,7 @@
 // Every ending the router decides (cancel, queue timeout, a lost worker, no worker left, a full log, shutdown, a
 // caller that never came back) appends an `exited` of the router's own: `exited` is always a task's last event.
 //
-// A router that starts carries on with the tasks its store says have not ended (recover): a queued one is queued
+// A router that starts carries on with the tasks its store says have not ended (resume): a queued one is queued
 // again, one whose placement had no answer yet is asked of the same worker only, and one a worker accepted is
 // re-attached to on that worker (WorkerService.Attach) from the last event stored, so that the events of the gap
 // arrive once and nothing runs twice. The worker keeps such a task for its CC_ROUTER_GRACE.
@@ -44,6 +44,8 @@ const REATTACH_POLL_MS = 200;
 export class Dispatcher {
   private readonly queue: TaskEntry[] = [];
   private draining = false;
+  /** Takes over what no router holds now (ownership.ts): a cancel for a dead router's task waits for it. */
+  onTakeOver: (() => Promise<unknown>) | undefined;
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
 
@@ -90,17 +92,10 @@ export class Dispatcher {
   }
 
   /**
-   * Carries on with the tasks the store says have not ended (a router that starts): each is run here again, and
-   * queued, asked of its worker again, or re-attached to on its worker. Returns how many.
+   * Carries on with a task the store says has not ended and whose lease this router just took (ownership.ts): run
+   * here again, and queued, asked of its worker again, or re-attached to on its worker.
    */
-  async recover(): Promise<number> {
-    const unfinished = await this.tasks.store.unfinished();
-    for (const stored of unfinished) await this.resume(stored);
-    this.pump();
-    return unfinished.length;
-  }
-
-  private async resume(stored: StoredTask): Promise<void> {
+  async resume(stored: StoredTask): Promise<void> {
     const entry = this.tasks.adopt(stored, await this.tasks.store.logBytes(stored.record.id));
     const placement = entry.placement;
     this.logger.info({ taskId: entry.id, workerId: placement?.workerId, accepted: placement?.accepted, afterSeq: placement?.workerSeq.toString() }, "carrying on with a task after a restart");
@@ -189,16 +184,22 @@ export class Dispatcher {
    * has ended (or `signal` aborts). UNAVAILABLE when no router runs it now (its owner died and no router has taken
    * it over yet: that takes up to the lease's time).
    */
-  async cancelElsewhere(stored: StoredTask, reason: string, signal: AbortSignal): Promise<void> {
+  async cancelElsewhere(stored: StoredTask, reason: string, signal: AbortSignal, takeOver = this.onTakeOver): Promise<void> {
     const taskId = stored.record.id;
-    const live = this.tasks.live(taskId);
-    if (live) return this.cancel(live, reason);
-    const heard = await this.tasks.store.signalCancel(taskId, reason);
-    if (!heard) {
-      const holder = await this.tasks.store.leaseHolder(taskId);
-      throw unavailable(
-        `task ${taskId} is run by ${holder ? `router ${holder}, which` : "no router now; its router"} did not answer the cancel; try again in a few seconds, once another router has taken the task over`,
-      );
+    // Its owner may have died: then this router, or another, takes the task over within the lease's time.
+    const deadline = Date.now() + 2 * this.settings.leaseTtlMs + EXITED_AFTER_STOP_MS;
+    for (;;) {
+      const live = this.tasks.live(taskId);
+      if (live) return this.cancel(live, reason);
+      if (await this.tasks.store.signalCancel(taskId, reason)) break;
+      const now = await this.tasks.store.get(taskId);
+      if (!now || now.record.endedAt) return;
+      if (Date.now() > deadline || signal.aborted) {
+        const holder = await this.tasks.store.leaseHolder(taskId);
+        throw unavailable(`task ${taskId} is run by ${holder ? `router ${holder}, which` : "no router now; its router"} did not answer the cancel; try again shortly`);
+      }
+      await takeOver?.();
+      await delay(REATTACH_POLL_MS);
     }
     const wait = AbortSignal.any([signal, AbortSignal.timeout(CANCEL_TIMEOUT_MS + EXITED_AFTER_STOP_MS)]);
     for await (const event of this.tasks.store.follow(taskId, stored.record.lastSeq, wait)) if (isExited(event)) return;
@@ -261,7 +262,7 @@ export class Dispatcher {
     }
     const worker = entry.worker;
     if (!worker && entry.accepted) {
-      // Waiting to be re-attached (recover): it ends once the wait sees the request.
+      // Waiting to be re-attached (resume): it ends once the wait sees the request.
       await entry.whenEnded();
       return;
     }

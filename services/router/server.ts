@@ -15,6 +15,7 @@ import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
 import { Dispatcher } from "./dispatcher.js";
+import { Ownership } from "./ownership.js";
 import { Registry } from "./registry.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
@@ -80,6 +81,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const tasks = new Tasks(store, {
     retention: { tasks: settings.retainTasks, ageMs: settings.retainAgeMs, logBytes: settings.retainLogBytes },
     log: { maxBytes: settings.logBytes, maxLagBytes: settings.subscriberLagBytes, stallMs: settings.subscriberStallMs },
+    lease: { routerId: settings.routerId, ttlMs: settings.leaseTtlMs },
     logger,
   });
   tasks.watch(taskActivity());
@@ -93,8 +95,13 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     removeAfterMs: settings.removeAfterMs,
     logger,
     onCapacity: () => dispatcher?.pump(),
+    // Workers registered with any router are seen by all that share the store.
+    onRegistered: (url, info) => void store.shareWorker({ url, info, seenMs: Date.now() }).catch(() => undefined),
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger, settings.routerId);
+  const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
+  dispatcher.onTakeOver = () => ownership.takeOver();
+  let sharing: NodeJS.Timeout | undefined;
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
@@ -134,9 +141,18 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     health,
     async listen() {
       await store.open();
-      const recovered = await d.recover();
-      if (recovered > 0) logger.info({ tasks: recovered, store: store.kind }, "carrying on with the tasks the store holds");
+      const taken = await ownership.start();
+      if (taken > 0) logger.info({ tasks: taken, store: store.kind }, "carrying on with the tasks the store holds");
       const port = await server.listen(settings.port, settings.host);
+      sharing = setInterval(() => {
+        void store
+          .sharedWorkers()
+          .then((workers) => {
+            for (const w of workers) registry.observe(w.url, w.info, w.seenMs);
+          })
+          .catch(() => undefined);
+      }, settings.heartbeatMs);
+      sharing.unref();
       registry.start();
       tasks.start();
       // Serving even with no worker online: tasks queue until one is, which is the router's job.
@@ -149,6 +165,8 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       await d.drain(graceMs);
       registry.stop();
       tasks.stop();
+      ownership.stop();
+      clearInterval(sharing);
       health.close();
       await server.close(1000);
       await store.close();

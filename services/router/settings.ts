@@ -61,6 +61,13 @@ export const ROUTER_SETTINGS = {
     description: "This router's id, for the leases of a shared store and the workers' logs; default the host name and process id.",
     parse: (raw: string) => text(raw) || `${hostname()}-${process.pid}`,
   },
+  leaseTtlMs: {
+    env: "CC_LEASE_TTL",
+    default: "15s",
+    description:
+      "How long a router's hold on a task (its lease in the store) lasts unless renewed: with a shared store, a router that dies has its tasks taken over by another within about this long.",
+    parse: duration,
+  },
   reattachWaitMs: {
     env: "CC_REATTACH_WAIT",
     default: "1m",

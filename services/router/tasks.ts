@@ -61,6 +61,8 @@ export class TaskEntry {
   queueTimer: NodeJS.Timeout | undefined;
   /** This router let go of the task without ending it (another router took it over). */
   released = false;
+  /** Called when another router turns out to have written the task's log. */
+  lost: (() => void) | undefined;
   /** Position in the queue last reported to callers; 0 when not queued. */
   queuePosition = 0;
   /** Told of every change to the record or the log (TaskStore.watch); `event` when one was appended. */
@@ -123,7 +125,10 @@ export class TaskEntry {
       onRetry: (err, attempt) => {
         if (attempt === 1 || attempt % 20 === 0) logger?.error({ taskId: this.id, store: store.where, err: String(err), attempt }, "the task store refused a write; holding the task until it takes it");
       },
-      onLost: (err) => logger?.warn({ taskId: this.id, err: err.message }, "another router wrote this task's log; letting it go"),
+      onLost: (err) => {
+        logger?.warn({ taskId: this.id, err: err.message }, "another router wrote this task's log; letting it go");
+        this.lost?.();
+      },
     };
   }
 
@@ -240,6 +245,8 @@ export function statusOf(exited: Exited): TaskStatus {
 export interface TasksOptions {
   retention: RetentionLimits;
   log: TaskLogOptions;
+  /** This router and its leases' time: a task is run by the router that holds its lease (ownership.ts). */
+  lease?: { routerId: string; ttlMs: number };
   logger?: Logger;
   now?: () => number;
 }
@@ -290,11 +297,17 @@ export class Tasks {
    * task's record comes back instead.
    */
   async add(entry: TaskEntry): Promise<{ created: true } | { created: false; existing: Task }> {
-    const outcome = await this.store.create(entry.stored()).catch((err: unknown) => {
+    const lease = this.options.lease;
+    try {
+      // The lease first: another router taking over unfinished tasks never takes one being created.
+      if (lease) await this.store.claim(entry.id, lease.routerId, lease.ttlMs);
+      const outcome = await this.store.create(entry.stored());
+      if (outcome.created) this.run(entry);
+      else if (lease) await this.store.release(entry.id, lease.routerId);
+      return outcome;
+    } catch (err) {
       throw storeError(err);
-    });
-    if (outcome.created) this.run(entry);
-    return outcome;
+    }
   }
 
   /** Runs a task the store has here again (a router carrying on after a restart). */
@@ -311,6 +324,8 @@ export class Tasks {
 
   private run(entry: TaskEntry): void {
     this.live_.set(entry.id, entry);
+    // Another router wrote the task's log: it runs the task now.
+    entry.lost = () => this.release(entry);
     entry.changed = (e, event) => {
       for (const l of this.listeners) l.changed(e, event);
     };
@@ -318,8 +333,10 @@ export class Tasks {
     entry.onEnd(() => {
       // Looked up here until the store has its end, then in the store.
       void entry.log.whenStored().then(() => {
-        if (this.live_.get(entry.id) === entry) this.live_.delete(entry.id);
+        if (this.live_.get(entry.id) !== entry) return;
+        this.live_.delete(entry.id);
         for (const l of this.listeners) l.removed(entry);
+        if (this.options.lease) void this.store.release(entry.id, this.options.lease.routerId).catch(() => undefined);
         void this.evict();
       });
     });

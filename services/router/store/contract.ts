@@ -5,6 +5,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
 import { TaskSchema, TaskStatus, type Task } from "../../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, RunEventSchema, RunRequestSchema, type RunEvent } from "../../../gen/claudecluster/v1/run_pb.js";
+import { WorkerInfoSchema } from "../../../gen/claudecluster/v1/worker_pb.js";
 import { eventSize } from "../../common/event-size.js";
 import { newTaskId } from "../../common/ids.js";
 import { isExited } from "./event-bytes.js";
@@ -15,6 +16,8 @@ export interface StoreFactory {
   make(): TaskStore | Promise<TaskStore>;
   /** Another store on the same data (a router restarting, or a second router), when the backend keeps data. */
   reopen?(store: TaskStore): TaskStore | Promise<TaskStore>;
+  /** Several routers use the store at once (`reopen` makes the second): it shares workers and cancels. */
+  shared?: boolean;
 }
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -318,6 +321,33 @@ export function runTaskStoreContract(name: string, factory: StoreFactory): void 
       expect(await s.leaseHolder(id)).toBe("router-c");
       expect(await s.renew("router-b", [id], 60_000)).toEqual([id]);
     });
+
+    if (factory.shared) {
+      it("shares workers' registrations between the routers that use it", async () => {
+        const a = await store();
+        const b = await reopen(a);
+        const info = create(WorkerInfoSchema, { workerId: "w-shared", capacity: 3, activeTaskIds: ["t1"] });
+        await a.shareWorker({ url: "http://10.0.0.9:8443", info, seenMs: 1234 + Date.now() });
+        const seen = await b.sharedWorkers();
+        expect(seen.find((w) => w.url === "http://10.0.0.9:8443")).toMatchObject({ info: { workerId: "w-shared", capacity: 3, activeTaskIds: ["t1"] } });
+      });
+
+      it("carries a cancel to the router that holds the task's lease, and says when no one heard it", async () => {
+        const a = await store();
+        const b = await reopen(a);
+        const t = storedTask();
+        await a.create(t);
+        const heard: string[] = [];
+        a.onCancel((taskId, reason) => heard.push(`${taskId}: ${reason}`));
+        expect(await b.signalCancel(t.record.id, "nobody owns it")).toBe(false);
+        // The owner is whoever holds the lease; `a` is the router whose id the lease names.
+        const owner = (a as unknown as { routerId: string }).routerId;
+        expect(await a.claim(t.record.id, owner, 60_000)).toBe(true);
+        expect(await b.signalCancel(t.record.id, "from b")).toBe(true);
+        await eventually(async () => heard.length === 1);
+        expect(heard).toEqual([`${t.record.id}: from b`]);
+      });
+    }
 
     if (factory.reopen) {
       it("keeps everything across a reopen: records, placements, events, request ids", async () => {

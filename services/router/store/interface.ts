@@ -5,6 +5,15 @@
 // (sqlite.ts) and Redis (redis.ts). What each backend does with its keys, rows and transactions stays in its file.
 import type { Task, TaskStatus } from "../../../gen/claudecluster/v1/router_pb.js";
 import type { RunEvent, RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
+import type { WorkerInfo } from "../../../gen/claudecluster/v1/worker_pb.js";
+
+/** A worker's registration as routers sharing a store see it. */
+export interface SharedWorker {
+  url: string;
+  info: WorkerInfo;
+  /** When a router last heard from it (ms since the epoch). */
+  seenMs: number;
+}
 
 /** Where a task stands with its worker: what a router needs to carry on with it after a restart. */
 export interface Placement {
@@ -137,7 +146,10 @@ export interface TaskStore {
    * expired. True when `owner` holds it now.
    */
   claim(taskId: string, owner: string, ttlMs: number): Promise<boolean>;
-  /** Extends `owner`'s leases; returns the ids of those it no longer holds (expired and taken, or released). */
+  /**
+   * Extends `owner`'s leases (taking again one that expired and that no one took); returns the ids of those another
+   * owner holds now.
+   */
   renew(owner: string, taskIds: readonly string[], ttlMs: number): Promise<string[]>;
   release(taskId: string, owner: string): Promise<void>;
   /** Who holds a task's lease now; undefined when no one does. */
@@ -146,4 +158,9 @@ export interface TaskStore {
   signalCancel(taskId: string, reason: string): Promise<boolean>;
   /** Tells `listener` of cancels asked for tasks through other routers. */
   onCancel(listener: (taskId: string, reason: string) => void): () => void;
+
+  /** Shares a worker's registration (or heartbeat) with the other routers of a shared store; a no-op otherwise. */
+  shareWorker(worker: SharedWorker): Promise<void>;
+  /** The workers registered with any router sharing the store; none for a store one router uses. */
+  sharedWorkers(): Promise<SharedWorker[]>;
 }

@@ -16,8 +16,9 @@ export class Leases {
     const lost: string[] = [];
     for (const id of taskIds) {
       const lease = this.held.get(id);
-      if (!lease || lease.owner !== owner) lost.push(id);
-      else lease.expiresAt = this.now() + ttlMs;
+      // Expired, and no one took it: it is the owner's again.
+      if (lease && lease.owner !== owner && lease.expiresAt > this.now()) lost.push(id);
+      else this.held.set(id, { owner, expiresAt: this.now() + ttlMs });
     }
     return lost;
   }

@@ -6,7 +6,7 @@ import { clone } from "@bufbuild/protobuf";
 import { TaskSchema, type Task } from "../../../gen/claudecluster/v1/router_pb.js";
 import { RunRequestSchema, type RunEvent } from "../../../gen/claudecluster/v1/run_pb.js";
 import { eventSize } from "../../common/event-size.js";
-import { type RetentionLimits, SeqConflict, type StoredTask, type StoreListener, type TaskPage, type TaskQuery, type TaskStore } from "./interface.js";
+import { type RetentionLimits, SeqConflict, type SharedWorker, type StoredTask, type StoreListener, type TaskPage, type TaskQuery, type TaskStore } from "./interface.js";
 import { Leases } from "./leases.js";
 import { LocalFeed } from "./local-follow.js";
 import { endedMs, matchesQuery, pageToken, pageTokenId, retentionVictims } from "./query.js";
@@ -175,6 +175,13 @@ export class MemoryTaskStore implements TaskStore {
 
   onCancel(): () => void {
     return () => undefined;
+  }
+
+  /** One router: its registry is the only one. */
+  async shareWorker(): Promise<void> {}
+
+  async sharedWorkers(): Promise<SharedWorker[]> {
+    return [];
   }
 
   private changed(record: Task): void {

@@ -29,6 +29,7 @@ if (!existsSync(REDIS_SERVER)) {
   runTaskStoreContract("redis", {
     make: () => new RedisTaskStore(`${redis.url}/${db++ % 16}`, `router-${db}`),
     reopen: (store: TaskStore) => new RedisTaskStore(`${redis.url}/${(store as RedisTaskStore).where.split("/").pop()}`, "another-router"),
+    shared: true,
   });
 
   describe("the redis task store's failures", () => {

@@ -21,12 +21,14 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Redis, RedisOptions } from "ioredis";
 import { TaskSchema, type Task } from "../../../gen/claudecluster/v1/router_pb.js";
 import { RunRequestSchema, type RunEvent } from "../../../gen/claudecluster/v1/run_pb.js";
+import { WorkerInfoSchema } from "../../../gen/claudecluster/v1/worker_pb.js";
 import { eventSize } from "../../common/event-size.js";
 import { decodeEvent, encodeEvent, isExited } from "./event-bytes.js";
 import {
   type Placement,
   type RetentionLimits,
   SeqConflict,
+  type SharedWorker,
   type StoredTask,
   type StoreListener,
   StoreUnavailable,
@@ -42,6 +44,9 @@ const BLOCK_MS = 1000;
 const TASKS = "cc:tasks";
 const UNFINISHED = "cc:unfinished";
 const ENDED = "cc:ended";
+const WORKERS = "cc:workers";
+/** A worker no router heard from for this long is dropped from the shared list. */
+const WORKER_FORGET_MS = 3_600_000;
 const CHANGED = "cc:changed";
 const REMOVED = "cc:removed";
 const taskKey = (id: string) => `cc:task:{${id}}`;
@@ -107,9 +112,14 @@ redis.call('PUBLISH', '${REMOVED}', ARGV[1])
 return 1
 `;
 
-/** Extends a lease if `owner` holds it. KEYS: lease. ARGV: owner, ttl ms. */
+/** Extends a lease if `owner` holds it, or takes it again if it expired and no one took it. KEYS: lease. ARGV: owner, ttl ms. */
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
 return 0
 `;
 
@@ -282,7 +292,8 @@ class StreamTail {
       } finally {
         this.blocked = false;
       }
-      for (const [keyBuf, entries] of result ?? []) {
+      const streams = (result ?? []) as [Buffer, [Buffer, Buffer[]][]][];
+      for (const [keyBuf, entries] of streams) {
         const key = keyBuf.toString();
         for (const w of [...this.waiters]) {
           if (w.key !== key) continue;
@@ -568,6 +579,30 @@ export class RedisTaskStore implements TaskStore {
   onCancel(listener: (taskId: string, reason: string) => void): () => void {
     this.cancelListeners.add(listener);
     return () => this.cancelListeners.delete(listener);
+  }
+
+  async shareWorker(worker: SharedWorker): Promise<void> {
+    const value = JSON.stringify({ info: Buffer.from(toBinary(WorkerInfoSchema, worker.info)).toString("base64"), seenMs: worker.seenMs });
+    await this.call("share a worker", (redis) => redis.hset(WORKERS, worker.url, value));
+  }
+
+  async sharedWorkers(): Promise<SharedWorker[]> {
+    const all = await this.call("read the shared workers", (redis) => redis.hgetall(WORKERS));
+    const now = Date.now();
+    const out: SharedWorker[] = [];
+    for (const [url, value] of Object.entries(all)) {
+      try {
+        const { info, seenMs } = JSON.parse(value) as { info: string; seenMs: number };
+        if (now - seenMs > WORKER_FORGET_MS) {
+          await this.call("forget a worker", (redis) => redis.hdel(WORKERS, url));
+          continue;
+        }
+        out.push({ url, info: fromBinary(WorkerInfoSchema, Buffer.from(info, "base64")), seenMs });
+      } catch {
+        // Not one of ours: left alone.
+      }
+    }
+    return out;
   }
 
   private onMessage(channel: string, message: string): void {

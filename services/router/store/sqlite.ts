@@ -20,6 +20,7 @@ import {
   type Placement,
   type RetentionLimits,
   SeqConflict,
+  type SharedWorker,
   type StoredTask,
   type StoreListener,
   StoreUnavailable,
@@ -313,6 +314,13 @@ export class SqliteTaskStore implements TaskStore {
 
   onCancel(): () => void {
     return () => undefined;
+  }
+
+  /** One router: its registry is the only one. */
+  async shareWorker(): Promise<void> {}
+
+  async sharedWorkers(): Promise<SharedWorker[]> {
+    return [];
   }
 
   private update(task: StoredTask, addedBytes: number): void {
