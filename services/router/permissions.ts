@@ -4,7 +4,7 @@
 // an answer; the router's copy is for listings and late attachers.
 import type { AnswerPermissionRequest, AnswerPermissionResponse } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
-import { failedPrecondition } from "../common/errors.js";
+import { failedPrecondition, unavailable } from "../common/errors.js";
 import { checkAnswer } from "../common/permission-answer.js";
 import type { Registry } from "./registry.js";
 import type { TaskEntry, Tasks } from "./tasks.js";
@@ -44,7 +44,8 @@ export async function answerPermission(tasks: Tasks, registry: Registry, req: An
     throw failedPrecondition(`task ${req.taskId} was not started with agent.ask_permissions, so it never waits for approval`);
   }
   // Run here, or by another router sharing the store: the worker is the same, and it is the judge of the answer.
-  const worker = found.entry ? (found.entry.started ? found.entry.worker : undefined) : record.startedAt ? registry.byId(record.workerId) : undefined;
-  if (!worker) throw failedPrecondition(`task ${req.taskId} has not started yet, so it is not waiting for approval`);
+  if (!record.startedAt || (found.entry && !found.entry.started)) throw failedPrecondition(`task ${req.taskId} has not started yet, so it is not waiting for approval`);
+  const worker = found.entry?.worker ?? registry.byId(record.workerId);
+  if (!worker) throw unavailable(`task ${req.taskId} runs on worker ${record.workerId}, which this router does not see yet (it registers again within a few seconds); try again`);
   return worker.client.answerPermission(req, { headers, timeoutMs: ANSWER_TIMEOUT_MS });
 }

@@ -7,7 +7,7 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
-import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
+import { failedPrecondition, invalidArgument, resourceExhausted, unavailable } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { answerPermission } from "./permissions.js";
@@ -56,8 +56,10 @@ export function routerService(deps: {
     const found = await tasks.find(taskId);
     const record = found.entry ? found.entry.record : found.stored.record;
     if (record.endedAt) throw failedPrecondition(`task ${taskId} has ended`);
-    const worker = found.entry ? (found.entry.started ? found.entry.worker : undefined) : record.startedAt ? registry.byId(record.workerId) : undefined;
-    if (!worker) throw failedPrecondition(`task ${taskId} has not started yet`);
+    if (!record.startedAt || (found.entry && !found.entry.started)) throw failedPrecondition(`task ${taskId} has not started yet`);
+    // Run here: the worker it forwards from; else (re-attaching, or run by another router) the registry's.
+    const worker = found.entry?.worker ?? registry.byId(record.workerId);
+    if (!worker) throw unavailable(`task ${taskId} runs on worker ${record.workerId}, which this router does not see yet (it registers again within a few seconds); try again`);
     return worker;
   }
 

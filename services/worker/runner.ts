@@ -143,8 +143,9 @@ export class Runner {
     void task.done.then(() => {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
-      // A router's task whose `exited` no caller was reading when it ended: kept for the router's re-attach.
-      if (task.placedBy && !task.feed.attached) this.endedFeeds.add(taskId, task.feed);
+      // A router's task: kept for a re-attach, in case the router did not read its `exited` (it restarted, or its
+      // stream was already gone though not yet noticed).
+      if (task.placedBy) this.endedFeeds.add(taskId, task.feed);
       rmSync(hookEventsPath, { force: true });
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
