@@ -105,13 +105,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
-  const workerOf = (taskId: string) => {
-    try {
-      return tasks.live(taskId)?.record.workerId || undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const workerOf = (taskId: string) => tasks.workerOf(taskId);
   const handler = createConnectHandler({
     logger,
     routes: (router) => {

@@ -260,9 +260,13 @@ export interface TaskListener {
 /** A task looked up: run here (`entry`), or only in the store (ended, or another router's). */
 export type FoundTask = { entry: TaskEntry; stored?: undefined } | { entry?: undefined; stored: StoredTask };
 
+/** Ended tasks whose worker the router's log lines still name (a GetTask right after the end). */
+const RECENT_WORKERS = 10_000;
+
 export class Tasks {
   /** The tasks this router runs (not ended), by id. */
   private readonly live_ = new Map<string, TaskEntry>();
+  private readonly recentWorkers = new Map<string, string>();
   private readonly listeners = new Set<TaskListener>();
   private timer: NodeJS.Timeout | undefined;
   private evicting: Promise<void> | undefined;
@@ -335,6 +339,10 @@ export class Tasks {
       void entry.log.whenStored().then(() => {
         if (this.live_.get(entry.id) !== entry) return;
         this.live_.delete(entry.id);
+        if (entry.record.workerId) {
+          this.recentWorkers.set(entry.id, entry.record.workerId);
+          if (this.recentWorkers.size > RECENT_WORKERS) this.recentWorkers.delete(this.recentWorkers.keys().next().value!);
+        }
         for (const l of this.listeners) l.removed(entry);
         if (this.options.lease) void this.store.release(entry.id, this.options.lease.routerId).catch(() => undefined);
         void this.evict();
@@ -368,6 +376,11 @@ export class Tasks {
     const entry = this.live_.get(id);
     if (!entry) throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
     return entry;
+  }
+
+  /** The worker of a task run here, or that ended here lately, for log lines; undefined when not known at once. */
+  workerOf(id: string): string | undefined {
+    return this.live_.get(id)?.record.workerId || this.recentWorkers.get(id) || undefined;
   }
 
   /** A task this router runs, if it does. */
