@@ -10,12 +10,13 @@ import { coldStart } from "./figures/cold-start.js";
 import { latency } from "./figures/latency.js";
 import { oneTurn } from "./figures/one-turn.js";
 import { routerMemory } from "./figures/router-memory.js";
+import { storeFigure } from "./figures/store.js";
 import { throughput } from "./figures/throughput.js";
 import { warmPool } from "./figures/warm-pool.js";
 import { workerMemory } from "./figures/worker-memory.js";
 
 /** In the order of the table. */
-export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart];
+export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, storeFigure];
 
 export interface BenchOptions {
   /** Figure ids; none means all. */

@@ -128,7 +128,7 @@ describe.runIf(existsSync(REDIS_SERVER))("several routers on Redis", () => {
       cancelTarget = r.stdout.trim();
       await clientOf(b.url).cancelTask({ taskId: heldId, reason: "not the one" });
     }
-    const byA = [];
+    const byA: string[] = [];
     for (const id of ids.slice(0, TASKS)) if ((await holder(id)) === "router-a") byA.push(id);
     expect(byA.length, "the round-robin gave router-a some of the flood").toBeGreaterThan(0);
 
