@@ -168,6 +168,27 @@ export function runTaskStoreContract(name: string, factory: StoreFactory): void 
       await expect(s.save({ ...t, record: { ...t.record, lastSeq: 1n } })).rejects.toBeInstanceOf(SeqConflict);
     });
 
+    it("keeps appends to several tasks made at once apart: one refused undoes none of the others", async () => {
+      const s = await store();
+      const a = storedTask();
+      const b = storedTask();
+      await s.create(a);
+      await s.create(b);
+      const gap = create(RunEventSchema, { taskId: b.record.id, seq: 5n, event: { case: "output", value: { data: new Uint8Array(1) } } });
+      const results = await Promise.allSettled([
+        s.append(a, [outputEvent(a)]),
+        s.append({ ...b, record: { ...b.record, lastSeq: 5n } }, [gap]),
+        s.append(a, [outputEvent(a)]),
+        s.append(b, [outputEvent(b)]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(SeqConflict);
+      expect((await s.read(a.record.id, 0n, 10)).map((e) => Number(e.seq))).toEqual([1, 2]);
+      expect((await s.read(b.record.id, 0n, 10)).map((e) => Number(e.seq))).toEqual([1]);
+      expect((await s.get(a.record.id))!.record.lastSeq).toBe(2n);
+      expect((await s.get(b.record.id))!.record.lastSeq).toBe(1n);
+    });
+
     it("follows a task: the replay, then each event as it is appended, to its exited", async () => {
       const s = await store();
       const t = storedTask();

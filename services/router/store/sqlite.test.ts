@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runTaskStoreContract, storedTask } from "./contract.js";
+import { outputEvent, runTaskStoreContract, storedTask } from "./contract.js";
 import { StoreUnavailable, type TaskStore } from "./interface.js";
 import { SQLITE_FILE, SqliteTaskStore } from "./sqlite.js";
 
@@ -18,6 +18,25 @@ runTaskStoreContract("sqlite", {
     await store.close();
     return new SqliteTaskStore((store as SqliteTaskStore).where.slice(0, -SQLITE_FILE.length - 1));
   },
+});
+
+describe("the sqlite task store's batches", () => {
+  it("writes the appends it has taken before it closes: a router that stops loses none of them", async () => {
+    const dir = join(root, "closing");
+    const first = new SqliteTaskStore(dir);
+    await first.open();
+    const t = storedTask();
+    await first.create(t);
+    // Not awaited: still waiting for the next batch when close is called.
+    const pending = [first.append(t, [outputEvent(t)]), first.append(t, [outputEvent(t), outputEvent(t)])];
+    await first.close();
+    await Promise.all(pending);
+    const again = new SqliteTaskStore(dir);
+    await again.open();
+    expect((await again.read(t.record.id, 0n, 10)).map((e) => Number(e.seq))).toEqual([1, 2, 3]);
+    expect((await again.get(t.record.id))!.record.lastSeq).toBe(3n);
+    await again.close();
+  });
 });
 
 describe("the sqlite task store's refusals", () => {

@@ -3,8 +3,9 @@
 // (released when the process dies, even by SIGKILL) keeps a second router out with a clear message instead of two
 // routers both believing they run the same tasks.
 //
-// WAL journal with synchronous=NORMAL: a commit is an append to the WAL, so one transaction per batch of events
-// costs microseconds, and a committed batch survives the router being killed (a power cut may lose the last ones).
+// WAL journal with synchronous=NORMAL: a commit is an append to the WAL, and a committed batch survives the router
+// being killed (a power cut may lose the last ones). One transaction per batch: every task's events appended in one
+// turn of the event loop are written together, so 1,000 streams cost one commit per turn, not 1,000.
 // Records are protobuf bytes beside the columns that listings filter on; events are rows (task_id, seq, bytes) whose
 // primary key refuses a duplicate.
 import { chmodSync, mkdirSync } from "node:fs";
@@ -88,6 +89,8 @@ export class SqliteTaskStore implements TaskStore {
   private readonly listeners = new Set<StoreListener>();
   private readonly feed = new LocalFeed();
   private readonly leases = new Leases();
+  /** Writes waiting for the next transaction (batched). */
+  private readonly pending: { what: string; body: () => void; resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   constructor(private readonly dataDir: string) {
     this.where = join(dataDir, SQLITE_FILE);
@@ -125,6 +128,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    // Writes already taken are written before the file closes.
+    if (this.pending.length > 0) this.writeBatch();
     this.feed.wakeAll();
     this.statements.clear();
     this.db?.close();
@@ -163,37 +168,34 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async save(task: StoredTask): Promise<void> {
-    this.run("save a task", () => {
-      this.transaction(() => {
-        this.checkLastSeq(task.record.id, task.record.lastSeq);
-        this.update(task, 0);
-      });
-      this.changed(task.record);
-    });
+    return this.append(task, []);
   }
 
   async append(task: StoredTask, events: readonly RunEvent[]): Promise<void> {
-    if (events.length === 0) return this.save(task);
     const taskId = task.record.id;
-    this.run("store a task's events", () => {
-      this.transaction(() => {
-        const first = events[0]!.seq;
-        this.checkLastSeq(taskId, first - 1n);
-        const insert = this.statement("INSERT INTO events (task_id, seq, bytes) VALUES (?, ?, ?)");
-        let bytes = 0;
-        for (let i = 0; i < events.length; i++) {
-          const event = events[i]!;
-          if (event.seq !== first + BigInt(i)) throw new SeqConflict(taskId, first + BigInt(i), event.seq);
-          insert.run(taskId, event.seq, encodeEvent(event));
-          bytes += eventSize(event);
-        }
-        const last = first + BigInt(events.length) - 1n;
-        if (task.record.lastSeq !== last) throw new SeqConflict(taskId, last, task.record.lastSeq);
-        this.update(task, bytes);
-      });
-      this.changed(task.record);
-      this.feed.wake(taskId);
+    const r = task.record;
+    const first = events.length > 0 ? events[0]!.seq : r.lastSeq + 1n;
+    // Encoded now, as the caller's task is at this moment; written with the next batch.
+    const rows: [bigint, Uint8Array][] = [];
+    let bytes = 0;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (event.seq !== first + BigInt(i)) throw new SeqConflict(taskId, first + BigInt(i), event.seq);
+      rows.push([event.seq, encodeEvent(event)]);
+      bytes += eventSize(event);
+    }
+    const last = first - 1n + BigInt(events.length);
+    if (r.lastSeq !== last) throw new SeqConflict(taskId, last, r.lastSeq);
+    const columns = this.columns(task);
+    const copy = this.listeners.size > 0 ? clone(TaskSchema, r) : undefined;
+    await this.batched("store a task's events", () => {
+      this.checkLastSeq(taskId, first - 1n);
+      const insert = this.statement("INSERT INTO events (task_id, seq, bytes) VALUES (?, ?, ?)");
+      for (const [seq, data] of rows) insert.run(taskId, seq, data);
+      this.update(columns, bytes);
     });
+    if (copy) for (const l of this.listeners) l.changed(taskId, copy);
+    if (rows.length > 0) this.feed.wake(taskId);
   }
 
   async read(taskId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
@@ -323,12 +325,74 @@ export class SqliteTaskStore implements TaskStore {
     return [];
   }
 
-  private update(task: StoredTask, addedBytes: number): void {
+  /** A task's row as it is now: what an update writes. */
+  private columns(task: StoredTask): (string | number | bigint | Uint8Array | null)[] {
     const r = task.record;
+    return [r.status, r.workerId, endedMs(r) ?? null, r.lastSeq, toBinary(TaskSchema, r), toBinary(RunRequestSchema, task.request), placementJson(task.placement), task.cancelReason ?? null, r.id];
+  }
+
+  private update(columns: (string | number | bigint | Uint8Array | null)[], addedBytes: number): void {
+    const [status, workerId, ended, lastSeq, record, request, placement, cancel, id] = columns;
     this.statement(
       `UPDATE tasks SET status = ?, worker_id = ?, ended_ms = ?, last_seq = ?, log_bytes = log_bytes + ?, record = ?, request = ?, placement = ?, cancel_reason = ?
        WHERE id = ?`,
-    ).run(r.status, r.workerId, endedMs(r) ?? null, r.lastSeq, addedBytes, toBinary(TaskSchema, r), toBinary(RunRequestSchema, task.request), placementJson(task.placement), task.cancelReason ?? null, r.id);
+    ).run(status!, workerId!, ended!, lastSeq!, addedBytes, record!, request!, placement!, cancel!, id!);
+  }
+
+  /**
+   * Runs `body` in the next write transaction: every append and save made in one turn of the event loop, whatever
+   * their task, share one transaction (a savepoint each, so that one refused does not undo the others).
+   */
+  private batched(what: string, body: () => void): Promise<void> {
+    if (!this.db) return Promise.reject(new StoreUnavailable(`the task store ${this.where} is not open`));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ what, body, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.writeBatch());
+    });
+  }
+
+  private writeBatch(): void {
+    const batch = this.pending.splice(0);
+    const db = this.db;
+    if (!db) {
+      for (const item of batch) item.reject(new StoreUnavailable(`the task store ${this.where} is closed`));
+      return;
+    }
+    const done: { resolve: () => void; reject: (err: unknown) => void; err?: unknown }[] = [];
+    try {
+      db.exec("BEGIN IMMEDIATE");
+      for (const item of batch) {
+        db.exec("SAVEPOINT one");
+        try {
+          item.body();
+          db.exec("RELEASE one");
+          done.push(item);
+        } catch (err) {
+          db.exec("ROLLBACK TO one");
+          db.exec("RELEASE one");
+          done.push({ ...item, err: err instanceof SeqConflict || err instanceof StoreUnavailable ? err : this.explainOr(err, item.what) });
+        }
+      }
+      db.exec("COMMIT");
+    } catch (err) {
+      // Runs from setImmediate: nothing may escape, or the router dies; every waiting write hears the failure.
+      try {
+        if (db.isTransaction) db.exec("ROLLBACK");
+      } catch {
+        // SQLite rolled back by itself (an I/O error, a full disk): the error that caused it is the one to report.
+      }
+      const explained = this.explainOr(err, "store a task's events");
+      for (const item of batch) item.reject(explained);
+      return;
+    }
+    for (const item of done) {
+      if (item.err !== undefined) item.reject(item.err);
+      else item.resolve();
+    }
+  }
+
+  private explainOr(err: unknown, what: string): unknown {
+    return (err as { code?: string }).code === "ERR_SQLITE_ERROR" ? this.explain(err, what) : err;
   }
 
   private checkLastSeq(taskId: string, expected: bigint): void {
