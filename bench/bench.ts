@@ -12,11 +12,12 @@ import { oneTurn } from "./figures/one-turn.js";
 import { routerMemory } from "./figures/router-memory.js";
 import { storeFigure } from "./figures/store.js";
 import { throughput } from "./figures/throughput.js";
+import { transfer } from "./figures/transfer.js";
 import { warmPool } from "./figures/warm-pool.js";
 import { workerMemory } from "./figures/worker-memory.js";
 
 /** In the order of the table. */
-export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, storeFigure];
+export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, storeFigure];
 
 export interface BenchOptions {
   /** Figure ids; none means all. */

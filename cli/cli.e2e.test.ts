@@ -52,7 +52,8 @@ describe("cc against a local cluster running the real claude", () => {
   /** Runs cc to its end. `onStdout` sees the output as it arrives and may act on the child. */
   function cc(args: string[], options: { env?: Record<string, string>; input?: string; onStdout?: (soFar: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [MAIN, ...args], { env: { ...baseEnv, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+      // Not in a git checkout (the project's own would be uploaded: cc run's default with a router).
+      const child = spawn(NODE, [MAIN, ...args], { cwd: root, env: { ...baseEnv, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => {
@@ -294,13 +295,16 @@ describe("cc against a local cluster running the real claude", () => {
     const home = join(root, "up-home");
     let routerUrl = "";
     let workers = "";
+    let webPage = "";
     const r = await cc(["up", "--port", "0", "--workers", "2", "--claude-home", home, "--workspace-root", join(root, "up-ws")], {
       onStdout: (out, child) => {
         const m = /^router\s+(http:\S+)/m.exec(out);
         if (m && !routerUrl && out.includes("Ctrl-C stops the cluster.")) {
           routerUrl = m[1]!;
-          void cc(["workers", "--router", routerUrl]).then((w) => {
+          const web = /^web UI\s+(http:\S+)/m.exec(out)?.[1] ?? "";
+          void Promise.all([cc(["workers", "--router", routerUrl]), web ? fetch(web).then((res) => res.text()) : ""]).then(([w, page]) => {
             workers = w.stdout;
+            webPage = page;
             child.kill("SIGINT");
           });
         }
@@ -310,6 +314,7 @@ describe("cc against a local cluster running the real claude", () => {
     expect(workers).toMatch(/local-1\s+online/);
     expect(workers).toMatch(/local-2\s+online/);
     expect(r.stdout).toContain(`export CC_ROUTER_URL=${routerUrl}`);
+    expect(webPage).toContain("<title>");
     expect(r.stdout.endsWith("stopping the cluster…\nstopped\n")).toBe(true);
   });
 
@@ -391,7 +396,9 @@ describe("cc with no router configured", () => {
   });
 
   it("refuses a wrong token with a hint", async () => {
-    const cluster = await startLocalCluster({ workers: 1, env: { CC_TOKEN: "right-token", CC_LOG_LEVEL: "silent" }, logger: silentLogger() });
+    // A HOME of its own for claude: the test runner's own Claude config is none of this test's business.
+    const home = mkdtempSync(join(tmpdir(), "cc-test-token-home-"));
+    const cluster = await startLocalCluster({ workers: 1, env: { CC_TOKEN: "right-token", CC_LOG_LEVEL: "silent" }, claudeHome: home, logger: silentLogger() });
     try {
       const run = (env: Record<string, string>) =>
         new Promise<Result>((resolve) => {
@@ -409,6 +416,7 @@ describe("cc with no router configured", () => {
       expect(right).toMatchObject({ code: 0, stdout: "no running or queued tasks (`cc ps --all` lists finished ones too)\n" });
     } finally {
       await cluster.close();
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

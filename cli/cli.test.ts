@@ -1,6 +1,6 @@
 // Command-line parsing: every command's options land where expected, and mistakes are usage errors (exit 2) with a
 // message on stderr that says what to do.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -97,6 +97,30 @@ describe("cc run parsing", () => {
       [["run", "--router", "ftp://x", "x"], /--router .*expected an http:\/\/ or https:\/\/ URL/],
       [["ps", "--profile", "nope"], /no profile "nope": there are no profiles yet/],
       [["up", "--workers", "0"], /--workers expects a whole number from 1 to 64/],
+      [["run", "-n", "0", "x"], /^cc: -n expects a whole number from 1 to 32, got "0"\n$/],
+      [["run", "-n", "two", "x"], /-n expects a whole number from 1 to 32, got "two"/],
+      [["run", "-n", "3", "-i", "x"], /-n runs headless attempts side by side; it does not go with -i/],
+      [["run", "-n", "3", "--output-format", "json", "x"], /--output-format prints one task's output; with -n, read an attempt with `cc attach --output-format json <task>` or use `cc batch --json`/],
+      [["run", "-n", "2", "--resume", "abc", "x"], /-n starts new sessions; --continue and --resume continue one/],
+      [["run", "--continue", "--resume", "abc", "x"], /give either --continue \(your latest session\) or --resume SESSION, not both/],
+      [["run", "--continue", "x"], /--continue: no earlier `cc run` from .* on a local cluster to continue; run one first, or give --resume SESSION/],
+      [["run", "--env", "MY-VAR=1", "x"], /^cc: --env: "MY-VAR" is not a variable name: use letters, digits and _, not starting with a digit \(at most 128\)\n$/],
+      [["run", "--env", "ANTHROPIC_BASE_URL=http://evil", "x"], /--env: ANTHROPIC_BASE_URL is reserved by the worker \(every ANTHROPIC_\* name is\); tasks cannot set it/],
+      [["run", "--env", "UNSET_IN_TEST", "x"], /--env UNSET_IN_TEST: UNSET_IN_TEST is not set in your environment; give --env UNSET_IN_TEST=VALUE/],
+      [["run", "--add-dir", "/etc", "x"], /--add-dir is a directory name under the worker's workspace root/],
+      [["run", "--settings", "{nope", "x"], /--settings: the value is not valid JSON/],
+      [["batch"], /Not enough positional arguments/],
+      [["batch", "/nonexistent/tasks.jsonl"], /^cc: cannot read \/nonexistent\/tasks\.jsonl: ENOENT\n$/],
+      [["batch", "--parallel", "0", "x.jsonl"], /--parallel expects a whole number from 1 to 64, got "0"/],
+      [["wait"], /Not enough positional arguments/],
+      [["wait", "--timeout", "soon", "t1"], /--timeout expects a duration such as 30s/],
+      [["logs", "--tail", "many", "t1"], /--tail expects a whole number from 0 to 1000000, got "many"/],
+      [["logs", "--since", "yesterday", "t1"], /--since expects a duration such as 30m or 2h, or a time/],
+      [["ps", "--status", "done"], /--status must be one of queued, running, succeeded, failed, cancelled; got "done"/],
+      [["ps", "--limit", "0"], /--limit expects a whole number of 1 or more/],
+      [["send"], /Not enough positional arguments/],
+      [["show"], /Not enough positional arguments/],
+      [["completion", "tcsh"], /cc completion takes one of bash, zsh, fish; got "tcsh"/],
       [["cancel"], /Not enough positional arguments/],
       [["attach"], /Not enough positional arguments/],
       [["nosuchcommand"], /Command not found/],
@@ -107,6 +131,15 @@ describe("cc run parsing", () => {
       expect(r.stderr, argv.join(" ")).toMatch(message);
       expect(r.stdout, argv.join(" ")).toBe("");
     }
+  });
+
+  it("names the line of a malformed batch entry, and starts nothing", async () => {
+    const file = join(home, "tasks.jsonl");
+    writeFileSync(file, ['{"prompt": "one"}', '{"prompt": "two", "max-turns": 2}', '{"prompt": "three",', '{"prompt": "four"}'].join("\n"));
+    const r = await run("batch", file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^cc: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} line 3: not valid JSON \\(.+\\); each line is one task, e\\.g\\. \\{"prompt": "fix the tests", "model": "sonnet"\\}\n$`));
+    expect(r.stdout).toBe("");
   });
 
   it("says how to get a router when none is configured", async () => {

@@ -3,32 +3,51 @@
 import { Builtins, Cli, type BaseContext } from "clipanion";
 import { VERSION } from "../services/common/version.js";
 import { CcCommand } from "./command.js";
+import { ApplyCommand } from "./commands/apply.js";
 import { AttachCommand } from "./commands/attach.js";
+import { BatchCommand } from "./commands/batch.js";
 import { CancelCommand } from "./commands/cancel.js";
+import { CompletionCommand } from "./commands/completion.js";
 import { ConfigDeleteCommand } from "./commands/config/delete.js";
 import { ConfigSetCommand } from "./commands/config/set.js";
 import { ConfigShowCommand } from "./commands/config/show.js";
 import { ConfigUseCommand } from "./commands/config/use.js";
+import { CpCommand } from "./commands/cp.js";
 import { DemoCommand } from "./commands/demo.js";
+import { DiffCommand } from "./commands/diff.js";
 import { LogsCommand } from "./commands/logs.js";
 import { McpCommand } from "./commands/mcp.js";
+import { LsCommand } from "./commands/ls.js";
 import { PsCommand } from "./commands/ps.js";
 import { RunCommand } from "./commands/run.js";
+import { SendCommand } from "./commands/send.js";
+import { ShowCommand } from "./commands/show.js";
 import { UpCommand } from "./commands/up.js";
+import { WaitCommand } from "./commands/wait.js";
 import { WorkersCommand } from "./commands/workers.js";
 import { ExitCode } from "./exit-codes.js";
 import { helpColors } from "./help-request.js";
+import { withValueNames } from "./options.js";
 
 export const COMMANDS = [
   RunCommand,
+  BatchCommand,
   AttachCommand,
   LogsCommand,
   PsCommand,
+  ShowCommand,
+  WaitCommand,
+  SendCommand,
   CancelCommand,
+  DiffCommand,
+  ApplyCommand,
+  CpCommand,
+  LsCommand,
   WorkersCommand,
   McpCommand,
   UpCommand,
   DemoCommand,
+  CompletionCommand,
   ConfigSetCommand,
   ConfigUseCommand,
   ConfigShowCommand,
@@ -39,8 +58,27 @@ export const COMMANDS = [
 
 export { helpColors };
 
+/** clipanion's Cli, with value names in usage texts (`--router <url>`, not `--router #0`; see options.ts). */
+export class CcCli extends Cli {
+  protected override getUsageByIndex(n: number, opts?: { detailed?: boolean; inlineOptions?: boolean }) {
+    const text = super.getUsageByIndex(n, opts);
+    const builder = [...this.registrations.values()].find((r) => r.index === n)?.builder;
+    return builder ? withValueNames(text, builder.options) : text;
+  }
+
+  /** Usage errors quote the candidate commands' usage lines as clipanion's parser built them: named here too. */
+  override error(error: unknown, opts?: Parameters<Cli["error"]>[1]): string {
+    let text = super.error(error, opts);
+    for (const { builder } of this.registrations.values()) {
+      const raw = builder.usage();
+      text = text.split(raw.usage).join(withValueNames(raw, builder.options).usage);
+    }
+    return text;
+  }
+}
+
 export function createCli(binaryName = "cc", enableColors = false): Cli {
-  const cli = new Cli({
+  const cli = new CcCli({
     binaryLabel: "ClaudeCluster",
     binaryName,
     binaryVersion: VERSION,

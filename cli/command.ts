@@ -1,6 +1,7 @@
 // The base of every cc command: failures become one line on stderr and an exit code from exit-codes.ts, never a
 // stack trace. Commands that talk to a router share the --router/--token/--profile options.
-import { Command, Option, UsageError } from "clipanion";
+import { Command, UsageError } from "clipanion";
+import { ValueOption } from "./options.js";
 import { ExitCode } from "./exit-codes.js";
 
 export abstract class CcCommand extends Command {
@@ -28,9 +29,9 @@ export abstract class CcCommand extends Command {
 }
 
 export abstract class RouterCommand extends CcCommand {
-  router = Option.String("--router", { description: "Router URL (default: CC_ROUTER_URL, then the active profile)" });
-  token = Option.String("--token", { description: "Bearer token for the router (default: CC_TOKEN, then the active profile)" });
-  profile = Option.String("--profile", { description: "Profile of the config file to use (default: CC_PROFILE, then `cc config use`)" });
+  router = ValueOption.String("--router <url>", { description: "Router URL (default: CC_ROUTER_URL, then the active profile)" });
+  token = ValueOption.String("--token <token>", { description: "Bearer token for the router (default: CC_TOKEN, then the active profile)" });
+  profile = ValueOption.String("--profile <name>", { description: "Profile of the config file to use (default: CC_PROFILE, then `cc config use`)" });
 
   /** The router URL in use, once known, for error messages. */
   protected routerUrl = "";

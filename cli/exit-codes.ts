@@ -11,13 +11,18 @@ export const ExitCode = {
   Unreachable: 3,
   /** The router refused the request: bad token, invalid argument, unknown task or worker, no capacity... */
   Refused: 4,
+  /** `cc wait --timeout` passed before the tasks ended (they keep running). */
+  WaitTimeout: 124,
   /** Interrupted with Ctrl-C (a running task was cancelled first). */
   Interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** The table as it appears in `cc run --help` (Markdown-ish, as clipanion renders `details`). */
+/**
+ * The table as it appears in `cc run --help` (Markdown-ish, as clipanion renders `details`). With `-n`, `cc run`
+ * exits 0 when any attempt succeeded; `cc batch` only when every task did.
+ */
 export const EXIT_CODES_HELP = [
   "Exit codes:",
   "",
@@ -26,6 +31,7 @@ export const EXIT_CODES_HELP = [
   "- `2` usage error (bad option or missing prompt)",
   "- `3` cannot reach the router",
   "- `4` the router refused the request (authentication, invalid argument, unknown task or worker, no capacity)",
+  "- `124` `cc wait --timeout` passed before the tasks ended",
   "- `130` interrupted with Ctrl-C (the task was cancelled)",
 ].join("\n");
 

@@ -55,6 +55,20 @@ describe("pre-rendered help", () => {
     expect(Object.keys(HELP_TEXT).sort()).toEqual(Object.keys(expected).sort());
   });
 
+  it("names every option's value (`--router <url>`), never clipanion's `#0`", async () => {
+    for (const path of commandPaths()) {
+      const text = await render(path, false);
+      expect(text, path).not.toContain("#0");
+    }
+    expect(await render("run", false)).toContain("--timeout <duration>");
+    expect(await render("", false)).toContain("cc ps [--router <url>]");
+    // A usage error shows the same usage line.
+    const stderr = new Capture();
+    expect(await runCli(createCli(), ["run", "--bogus"], { stdout: new Capture(), stderr, env: {} })).toBe(2);
+    expect(stderr.text).toContain("[--router <url>]");
+    expect(stderr.text).not.toContain("#0");
+  });
+
   it("is used only for command lines that ask for help and nothing else", () => {
     expect(helpRequest([])).toBe("");
     expect(helpRequest(["--help"])).toBe("");

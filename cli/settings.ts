@@ -56,6 +56,13 @@ export const CLI_SETTINGS = {
     description: "Base directory of the config file, `$XDG_CONFIG_HOME/claudecluster/config.json` (default ~/.config).",
     parse: text,
   },
+  stateHome: {
+    flag: "",
+    env: "XDG_STATE_HOME",
+    default: "",
+    description: "Base directory of `$XDG_STATE_HOME/claudecluster/sessions.json`, where cc notes each directory's latest session for `cc run --continue` (default ~/.local/state).",
+    parse: text,
+  },
   noColor: {
     flag: "",
     env: "NO_COLOR",

@@ -18,6 +18,8 @@ await build({
   target: "node22",
   chunkNames: "chunks/[name]-[hash]",
   external: ["node-pty", "pino", "prom-client", "@anthropic-ai/claude-code"],
+  // CommonJS dependencies (yaml) require Node built-ins; an ESM bundle has no `require` of its own to give them.
+  banner: { js: "import { createRequire as __ccCreateRequire } from 'node:module'; const require = __ccCreateRequire(import.meta.url);" },
   sourcemap: true,
   legalComments: "none",
   logLevel: "warning",

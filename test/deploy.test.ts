@@ -28,6 +28,7 @@ import { parseStaticWorker } from "../services/router/registry.js";
 import { ROUTER_SETTINGS, readRouterSettings } from "../services/router/settings.js";
 import { duration } from "../services/common/settings.js";
 import { WORKER_SETTINGS, readWorkerSettings } from "../services/worker/settings.js";
+import { itNeeding } from "./helpers/needs.js";
 
 /** Parsed YAML: plain objects whose shape the assertions check. */
 type Doc = any;
@@ -373,7 +374,7 @@ describe("Kubernetes (deploy/k8s)", () => {
   });
 
   const kubectl = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" }).status === 0;
-  it.skipIf(!kubectl)("kustomize builds it (kubectl kustomize), and what it builds still validates", () => {
+  itNeeding(kubectl ? "" : "kubectl is not installed: apt-get install kubernetes-client (npm test installs it)", "kustomize builds it (kubectl kustomize), and what it builds still validates", () => {
     const out = spawnSync("kubectl", ["kustomize", K8S], { encoding: "utf8" });
     expect(out.stderr).toBe("");
     expect(out.status).toBe(0);
@@ -679,8 +680,7 @@ describe("Compose (deploy/compose.yaml)", () => {
 });
 
 describe("Dockerfiles and shell scripts", () => {
-  const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
-  const NO_SHELLCHECK = "shellcheck is not installed: apt-get install shellcheck (CI's .ci/run installs it)";
+  const shellcheckMissing = spawnSync("shellcheck", ["--version"]).status === 0 ? "" : "shellcheck is not installed: apt-get install shellcheck (npm test installs it)";
   const LINTER = join(ROOT, "node_modules", "dockerlinter", "bin", "dockerfilelinter.js");
   /**
    * Findings ignored, with the reason:
@@ -708,27 +708,19 @@ describe("Dockerfiles and shell scripts", () => {
   }
 
   for (const name of ["Dockerfile.worker", "Dockerfile.router"]) {
-    const path = join(ROOT, name);
-    if (!existsSync(path)) {
-      it.skip(`${name} passes dockerlinter: skipped, ${name} does not exist yet`, () => {});
-      continue;
-    }
-    it(`${name} passes dockerlinter and shellcheck`, () => {
-      expect(shellcheck, NO_SHELLCHECK).toBe(true);
-      expect(lintDockerfile(readFileSync(path, "utf8"))).toEqual([]);
+    itNeeding(shellcheckMissing, `${name} passes dockerlinter and shellcheck`, () => {
+      expect(lintDockerfile(readFileSync(join(ROOT, name), "utf8"))).toEqual([]);
     });
   }
 
-  it("dockerlinter, and shellcheck through it, find problems in a broken Dockerfile", () => {
-    expect(shellcheck, NO_SHELLCHECK).toBe(true);
+  itNeeding(shellcheckMissing, "dockerlinter, and shellcheck through it, find problems in a broken Dockerfile", () => {
     const codes = lintDockerfile("FROM node\nRUN --mount=type=cache,target=/root/.npm cd /app && npm ci $FLAGS\nADD . /app\n").map((f) => f.code);
     expect(codes).toEqual(expect.arrayContaining(["EF0004", "ER0003", "EA0002", "SC2086"]));
     expect(codes).not.toContain("SC2215");
   });
 
   const scripts = [...filesUnder(DEPLOY, (n) => n.endsWith(".sh")), ...filesUnder(join(ROOT, "scripts"), (n) => n.endsWith(".sh"))];
-  it("shellcheck passes every script in deploy/ and scripts/, and fails a broken one", () => {
-    expect(shellcheck, NO_SHELLCHECK).toBe(true);
+  itNeeding(shellcheckMissing, "shellcheck passes every script in deploy/ and scripts/, and fails a broken one", () => {
     expect(scripts.map((s) => relative(ROOT, s))).toContain("deploy/cloudrun/deploy.sh");
     const run = (files: string[]) => spawnSync("shellcheck", ["--format", "gcc", ...files], { encoding: "utf8" });
     const clean = run(scripts);

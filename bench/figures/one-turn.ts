@@ -72,7 +72,7 @@ export async function measureOneTurn(ctx: BenchContext, options: OneTurnOptions)
 
   const ccEnv = { ...cleanEnv(), XDG_CONFIG_HOME: join(ctx.tmp, "xdg"), NO_COLOR: "1" };
   const viaCc = async () => {
-    const args = [CLI_MAIN, "run", "--router", router.url, "--output-format", "text", PROMPT];
+    const args = [CLI_MAIN, "run", "--no-upload", "--router", router.url, "--output-format", "text", PROMPT];
     const r = expectSuccess("cc run", await timedRun(process.execPath, args, { env: ccEnv, cwd: ctx.tmp }));
     if (!r.stdout.includes(EXPECTED)) throw new Error(`cc run printed ${JSON.stringify(r.stdout.slice(0, 200))}`);
     return r.ms;
@@ -169,7 +169,7 @@ export const oneTurn: Figure = {
         workerEnv: hasWarmPool() ? { CC_WARM_POOL: "0" } : {},
         warm: false,
         notes: [
-          "Wall time from spawn to exit of `node dist/cc/main.js run --router URL --output-format text PROMPT` (router and worker already running, as child processes) and of `claude -p PROMPT`, alternating, against the scripted model; one untimed run of each first.",
+          "Wall time from spawn to exit of `node dist/cc/main.js run --no-upload --router URL --output-format text PROMPT` (router and worker already running, as child processes) and of `claude -p PROMPT`, alternating, against the scripted model; one untimed run of each first.",
         ],
       }),
     ];

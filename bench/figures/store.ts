@@ -1,4 +1,4 @@
-// Figure 8: what the task store costs. The same router and workers with each store — SQLite and Redis against the
+// Figure 10: what the task store costs. The same router and workers with each store — SQLite and Redis against the
 // in-memory store, in one run — under 1,000 concurrent Run streams of a fake claude that prints as fast as its
 // rate allows (fixtures/slow.sh with a short interval): the events per second the router stores and serves to
 // the streams' callers, and its RSS meanwhile. Everything is its own process: the router, the workers, the fake
@@ -86,7 +86,7 @@ async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { str
 
 export const storeFigure: Figure = {
   id: "store",
-  number: 8,
+  number: 10,
   rows: [
     { key: "store-events-sqlite", title: "events/s the router stores and serves, SQLite vs memory store (1,000 streams)", target: EVENTS_TARGET },
     { key: "store-events-redis", title: "events/s the router stores and serves, Redis vs memory store (1,000 streams)", target: EVENTS_TARGET },
@@ -120,7 +120,7 @@ export const storeFigure: Figure = {
       const name = kind === "sqlite" ? "SQLite" : "Redis";
       rows.push(
         row({
-          figure: 8,
+          figure: 10,
           key: `store-events-${kind}`,
           title: `events/s the router stores and serves, ${name} vs memory store (${o.streams.toLocaleString("en")} streams)`,
           measured: { value: eps(kind), unit: "events/s", label: name },
@@ -137,7 +137,7 @@ export const storeFigure: Figure = {
       const name = kind === "sqlite" ? "SQLite" : "Redis";
       rows.push(
         row({
-          figure: 8,
+          figure: 10,
           key: `store-rss-${kind}`,
           title: `router RSS at ${o.streams.toLocaleString("en")} streams, ${name} vs memory store`,
           measured: { value: rss(kind) / MiB, unit: "MiB", label: name },

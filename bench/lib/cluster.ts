@@ -78,7 +78,7 @@ export async function startRouter(ctx: BenchContext, workers: Service[], env: Re
       CC_HOST: "127.0.0.1",
       CC_WORKERS: workers.map((w) => `${w.name}=${w.url}`).join(","),
       CC_SHUTDOWN_GRACE: "2s",
-      // Figures 1-7 measure the router with its tasks in memory; figure 8 (store) sets CC_STORE itself.
+      // Every figure but 10 (store) measures the router with its tasks in memory; figure 10 sets CC_STORE itself.
       CC_STORE: "memory",
       CC_LOG_FORMAT: "json",
       ...env,

@@ -1,5 +1,6 @@
 // `cc attach`: follow a task from its start.
 import { Command, Option } from "clipanion";
+import { ValueOption } from "../options.js";
 import { RouterCommand } from "../command.js";
 import { EXIT_CODES_HELP, indented } from "../exit-codes.js";
 
@@ -23,7 +24,7 @@ export class AttachCommand extends RouterCommand {
     ],
   });
 
-  outputFormat = Option.String("--output-format", { description: "text, json or stream-json: print exactly what claude -p prints in that format" });
+  outputFormat = ValueOption.String("--output-format <format>", { description: "text, json or stream-json: print exactly what claude -p prints in that format" });
   includePartialMessages = Option.Boolean("--include-partial-messages", false, { description: "With --output-format stream-json: include claude's partial-message events" });
   task = Option.String({ name: "task" });
 

@@ -1,5 +1,6 @@
 // `cc cancel`: stop tasks.
 import { Command, Option } from "clipanion";
+import { ValueOption } from "../options.js";
 import { RouterCommand } from "../command.js";
 
 export class CancelCommand extends RouterCommand {
@@ -16,7 +17,7 @@ export class CancelCommand extends RouterCommand {
     ],
   });
 
-  reason = Option.String("--reason", { description: "Why, kept in the task's record" });
+  reason = ValueOption.String("--reason <text>", { description: "Why, kept in the task's record" });
   tasks = Option.Rest({ name: "task", required: 1 });
 
   async execute(): Promise<number> {

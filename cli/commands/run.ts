@@ -1,5 +1,6 @@
 // `cc run`: run Claude Code on the cluster.
 import { Command, Option } from "clipanion";
+import { ValueOption } from "../options.js";
 import { RouterCommand } from "../command.js";
 import { EXIT_CODES_HELP, indented } from "../exit-codes.js";
 
@@ -19,6 +20,14 @@ export class RunCommand extends RouterCommand {
 
       The first Ctrl-C cancels the task. If the stream to the router drops, cc re-attaches to the task by itself. With no router configured (--router, CC_ROUTER_URL or a profile), a local cluster is started for the call.
 
+      Run inside a git checkout against a router (not the local cluster), cc uploads the checkout by default: HEAD with what is staged, unstaged and untracked (ignored files never leave the machine), without touching your index or stash. The task works on it on a branch of its own, \`cc/<task id>\`. \`--no-upload\` turns that off; \`--upload\` turns it on with --repo (then only what the repository lacks is sent) or on the local cluster; \`--upload=DIR\` sends another directory, a tarball when it is not in git (honouring .gitignore and a .ccignore at its top). The task's changes come back with \`cc diff\`, \`cc apply\`, or \`--apply\` here: applied to this checkout when the task succeeds. \`--repo URL --push\` pushes the task's branch (\`cc/<task id>\`, or \`--push-branch\`) to the repository, never forcing.
+
+      \`-n N\` runs N attempts of the same task at once, on different workers while there are workers to spare: one status line each on a terminal (each attempt's output, prefixed \`[1]\`, \`[2]\`…, otherwise), then a table of attempt, task id, worker, status, turns, cost and duration. With \`-n\`, cc exits 0 if any attempt succeeded. On a cluster started for the call, each attempt works in a directory of its own, ./.tasks/<task id>.
+
+      \`--env NAME=VALUE\` (or \`--env NAME\`, your own value) sets a variable for claude only: the router and worker never store, log or count it, and \`cc show\` lists only its name. Names the worker sets or guards itself (HOME, PATH, proxies, \`ANTHROPIC_*\`, \`CLAUDE_*\`, \`CC_*\`, \`LD_*\`, \`NODE_*\`…) are refused.
+
+      \`--continue\` resumes your latest session: the one of the last \`cc run\` from this directory on this router (cc notes it in $XDG_STATE_HOME/claudecluster/sessions.json), on the worker it ran on and in its \`--cwd\`, since claude keeps a session's transcript on that worker. \`--json-schema\` makes claude answer with JSON matching the schema, printed on stdout at the end.
+
       ${indented(EXIT_CODES_HELP)}
     `,
     examples: [
@@ -30,32 +39,51 @@ export class RunCommand extends RouterCommand {
       ["Start a task and come back to it later", "$0 run -d refactor the parser && cc ps"],
       ["Open the remote claude's terminal UI", "$0 run -i"],
       ["Run on a worker labelled region=eu, in a shared directory, for at most 10 minutes", "$0 run --label region=eu --cwd myproject --timeout 10m run the tests"],
+      ["Work on this checkout remotely and apply the result here", "$0 run --apply --allowed-tools Bash,Edit fix the failing test"],
+      ["Clone a repository, then push the task's branch to it", "$0 run --repo https://github.com/org/repo --push --allowed-tools Bash,Edit fix issue 42"],
+      ["Three attempts side by side; keep the best", "$0 run -n 3 --allowed-tools Bash,Edit make the tests pass"],
+      ["Give claude a token it needs, from your environment", "$0 run --env GITHUB_TOKEN open a pull request"],
+      ["Ask a follow-up in the same session", "$0 run --continue now add tests for it"],
     ],
   });
 
   interactive = Option.Boolean("-i,--interactive", false, { description: "Open the remote claude's terminal UI in this terminal (detach with Ctrl-P Ctrl-Q)" });
   detach = Option.Boolean("-d,--detach", false, { description: "Start the task, print its id and return; it keeps running" });
-  outputFormat = Option.String("--output-format", { description: "text, json or stream-json: print exactly what claude -p prints in that format" });
+  outputFormat = ValueOption.String("--output-format <format>", { description: "text, json or stream-json: print exactly what claude -p prints in that format" });
   includePartialMessages = Option.Boolean("--include-partial-messages", false, { description: "With --output-format stream-json: include claude's partial-message events" });
 
-  model = Option.String("--model", { description: "claude --model: a model alias (sonnet, opus) or a full model name" });
-  allowedTools = Option.Array("--allowed-tools,--allowedTools", { description: "claude --allowedTools: tools claude may use without asking, e.g. Bash,Edit (repeatable)" });
-  disallowedTools = Option.Array("--disallowed-tools,--disallowedTools", { description: "claude --disallowedTools: tools claude must not use (repeatable)" });
-  permissionMode = Option.String("--permission-mode", { description: "claude --permission-mode: acceptEdits, auto, bypassPermissions, manual, dontAsk or plan" });
-  maxTurns = Option.String("--max-turns", { description: "claude --max-turns: stop after this many agent turns" });
-  systemPrompt = Option.String("--system-prompt", { description: "claude --system-prompt: replace the default system prompt" });
-  appendSystemPrompt = Option.String("--append-system-prompt", { description: "claude --append-system-prompt: add to the default system prompt" });
-  mcpConfig = Option.String("--mcp-config", { description: "claude --mcp-config: MCP servers as a JSON string or the path of a JSON file" });
-  resume = Option.String("-r,--resume", { description: "claude --resume: continue this session id (its transcript must be on the same worker)" });
-  maxBudgetUsd = Option.String("--max-budget-usd", { description: "claude --max-budget-usd: stop once the API cost passes this many dollars" });
+  model = ValueOption.String("--model <model>", { description: "claude --model: a model alias (sonnet, opus) or a full model name" });
+  allowedTools = ValueOption.Array("--allowed-tools,--allowedTools <tools>", { description: "claude --allowedTools: tools claude may use without asking, e.g. Bash,Edit (repeatable)" });
+  disallowedTools = ValueOption.Array("--disallowed-tools,--disallowedTools <tools>", { description: "claude --disallowedTools: tools claude must not use (repeatable)" });
+  permissionMode = ValueOption.String("--permission-mode <mode>", { description: "claude --permission-mode: acceptEdits, auto, bypassPermissions, manual, dontAsk or plan" });
+  maxTurns = ValueOption.String("--max-turns <n>", { description: "claude --max-turns: stop after this many agent turns" });
+  systemPrompt = ValueOption.String("--system-prompt <text>", { description: "claude --system-prompt: replace the default system prompt" });
+  appendSystemPrompt = ValueOption.String("--append-system-prompt <text>", { description: "claude --append-system-prompt: add to the default system prompt" });
+  mcpConfig = ValueOption.String("--mcp-config <json|file>", { description: "claude --mcp-config: MCP servers as a JSON string or the path of a JSON file" });
+  resume = ValueOption.String("-r,--resume <session>", { description: "claude --resume: continue this session id (its transcript must be on the same worker)" });
+  maxBudgetUsd = ValueOption.String("--max-budget-usd <usd>", { description: "claude --max-budget-usd: stop once the API cost passes this many dollars" });
 
-  worker = Option.String("--worker", { description: "Run on this worker only" });
-  label = Option.Array("--label", { description: "Run on a worker with this label, as key=value (repeatable)" });
-  cwd = Option.String("--cwd", { description: "Work in this directory under the worker's workspace root (created if missing, shared between tasks)" });
-  repo = Option.String("--repo", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
-  ref = Option.String("--ref", { description: "With --repo: the branch, tag or commit to check out" });
-  timeout = Option.String("--timeout", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
-  approve = Option.Array("--approve", { description: "When claude asks, allow calls matching this pattern without asking, e.g. Bash, 'Bash(npm test*)', 'mcp__github__*' (repeatable)" });
+  worker = ValueOption.String("--worker <id>", { description: "Run on this worker only" });
+  label = ValueOption.Array("--label <key=value>", { description: "Run on a worker with this label, as key=value (repeatable)" });
+  cwd = ValueOption.String("--cwd <dir>", { description: "Work in this directory under the worker's workspace root (created if missing, shared between tasks)" });
+  repo = ValueOption.String("--repo <url>", { description: "Clone this git repository (https://, ssh:// or git@host:org/repo) into the task's workspace" });
+  ref = ValueOption.String("--ref <ref>", { description: "With --repo: the branch, tag or commit to check out" });
+  timeout = ValueOption.String("--timeout <duration>", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
+  env = ValueOption.Array("-e,--env <name=value>", { description: "Set a variable for claude only (repeatable); --env NAME passes your own value. Never kept or logged" });
+  addDir = ValueOption.Array("--add-dir <dir>", { description: "claude --add-dir: another directory claude may use, under the worker's workspace root (repeatable)" });
+  settings = ValueOption.String("--settings <json|file>", { description: "claude --settings: more settings, as a JSON string or the path of a JSON file" });
+  agents = ValueOption.String("--agents <json|file>", { description: "claude --agents: custom subagents, as a JSON string or the path of a JSON file" });
+  fallbackModel = ValueOption.String("--fallback-model <models>", { description: "claude --fallback-model: models to use when the main one is busy, comma-separated" });
+  jsonSchema = ValueOption.String("--json-schema <json|file>", { description: "claude --json-schema: the answer must match this JSON Schema; it is printed as JSON" });
+  continueLatest = Option.Boolean("-c,--continue", false, { description: "Continue your latest session from this directory on this router (on the worker it ran on)" });
+  count = ValueOption.String("-n,--count <n>", { description: "Run n attempts at once, on different workers where possible, and compare them in a table" });
+  approve = ValueOption.Array("--approve <pattern>", { description: "When claude asks, allow calls matching this pattern without asking, e.g. Bash, 'Bash(npm test*)', 'mcp__github__*' (repeatable)" });
+  upload = Option.String("--upload", { tolerateBoolean: true, description: "Send this checkout (the default in a git checkout with a router), or --upload=DIR; --no-upload to send nothing" });
+  apply = Option.Boolean("--apply", false, { description: "When the task succeeds, apply its changes to this checkout (as cc apply does)" });
+  push = Option.Boolean("--push", false, { description: "With --repo: commit what claude left uncommitted and push the task's branch to the repository" });
+  pushBranch = ValueOption.String("--push-branch <branch>", { description: "With --push: the branch to push (default cc/<task id>)" });
+  pushAuthor = ValueOption.String("--push-author <name-email>", { description: "With --push: author of that commit, as 'Name <email>' (default: the worker's CC_GIT_AUTHOR)" });
+  pushMessage = ValueOption.String("--push-message <text>", { description: "With --push: that commit's message (default: cc: work of task <id>, and the prompt)" });
 
   prompt = Option.Rest({ name: "prompt" });
 
@@ -84,6 +112,20 @@ export class RunCommand extends RouterCommand {
       ref: this.ref,
       timeout: this.timeout,
       approve: this.approve,
+      upload: this.upload,
+      apply: this.apply,
+      push: this.push,
+      pushBranch: this.pushBranch,
+      pushAuthor: this.pushAuthor,
+      pushMessage: this.pushMessage,
+      env: this.env,
+      addDirs: this.addDir,
+      settings: this.settings,
+      agents: this.agents,
+      fallbackModel: this.fallbackModel,
+      jsonSchema: this.jsonSchema,
+      continueLatest: this.continueLatest,
+      count: this.count,
       ...this.connectionFlags(),
     }, { onRouter: (url) => (this.routerUrl = url) });
   }

@@ -27,7 +27,7 @@ async function cc(...argv: string[]) {
 
 describe("settings table", () => {
   it("has defaults: no router, no token, no profile", () => {
-    expect(readCliSettings({})).toEqual({ profile: "", router: "", token: "", configHome: "", noColor: false });
+    expect(readCliSettings({})).toEqual({ profile: "", router: "", token: "", configHome: "", stateHome: "", noColor: false });
   });
 
   it("takes the environment over the profile, and flags over the environment", () => {

@@ -30,6 +30,7 @@ export async function openRouter(
   if (!options.allowEmbedded) throw new CliError(NO_ROUTER_MESSAGE, ExitCode.Unreachable);
   const cluster = await startLocalCluster({
     workers: 1,
+    forOneCommand: true,
     ...(options.workspaceRoot ? { workspaceRoot: options.workspaceRoot } : {}),
     logger: await embeddedLogger(env),
   });

@@ -1,7 +1,7 @@
 // cc run's flags become the RunRequest the router receives.
 import { describe, expect, it } from "vitest";
 import { RunMode } from "../../gen/claudecluster/v1/run_pb.js";
-import { buildRunRequest, mcpConfigJson, parseLabels, splitToolList } from "./run-request.js";
+import { buildRunRequest, mcpConfigJson, parseEnv, parseLabels, splitToolList } from "./run-request.js";
 
 describe("buildRunRequest", () => {
   it("maps claude's flags to AgentOptions", () => {
@@ -66,5 +66,58 @@ describe("buildRunRequest", () => {
     expect(splitToolList(["Bash(git add:*, git commit:*),Edit", "Read Write"])).toEqual(["Bash(git add:*, git commit:*)", "Edit", "Read", "Write"]);
     expect(splitToolList(undefined)).toEqual([]);
     expect(parseLabels(["a=1", "b = 2"])).toEqual({ a: "1", b: "2" });
+  });
+
+  it("--push goes with --repo, and its options with --push", () => {
+    const req = buildRunRequest("x", { repo: "https://github.com/a/b", push: true, pushBranch: "claude/fix", pushAuthor: " Bot <bot@example.com> ", pushMessage: "Fix it" });
+    expect(req.workspace?.push).toMatchObject({ branch: "claude/fix", author: "Bot <bot@example.com>", message: "Fix it" });
+    expect(buildRunRequest("x", { repo: "https://github.com/a/b", push: true }).workspace?.push).toMatchObject({ branch: "", author: "", message: "" });
+    expect(() => buildRunRequest("x", { push: true })).toThrow("--push needs --repo URL: the repository the task's branch is pushed to");
+    expect(() => buildRunRequest("x", { repo: "https://github.com/a/b", pushBranch: "b" })).toThrow("--push-branch, --push-author and --push-message go with --push");
+    expect(() => buildRunRequest("x", { repo: "https://github.com/a/b", push: true, pushAuthor: "nobody" })).toThrow("--push-author expects 'Name <email>', got \"nobody\"");
+  });
+});
+
+describe("the newer flags", () => {
+  const files: Record<string, string> = { "settings.json": '{"permissions": {"allow": ["Read"]}}', "schema.json": '{"type": "object"}', "agents.json": "[]" };
+  const readFile = (path: string) => {
+    const text = files[path];
+    if (text === undefined) throw Object.assign(new Error("missing"), { code: "ENOENT" });
+    return text;
+  };
+
+  it("--env NAME=VALUE and --env NAME (the caller's value) reach RunRequest.env", () => {
+    const req = buildRunRequest("x", { env: ["A=1", "B=with=equals", "EMPTY=", "MINE"] }, { callerEnv: { MINE: "from caller" } });
+    expect(req.env).toEqual({ A: "1", B: "with=equals", EMPTY: "", MINE: "from caller" });
+    expect(parseEnv([], {})).toEqual({});
+  });
+
+  it("refuses invalid and reserved names, and names that are not set, without echoing values", () => {
+    expect(() => parseEnv(["1BAD=secret"], {})).toThrow('--env: "1BAD" is not a variable name: use letters, digits and _, not starting with a digit (at most 128)');
+    expect(() => parseEnv(["HOME=/tmp"], {})).toThrow("--env: HOME is reserved by the worker; tasks cannot set it");
+    expect(() => parseEnv(["ANTHROPIC_API_KEY=sk-secret"], {})).toThrow("--env: ANTHROPIC_API_KEY is reserved by the worker (every ANTHROPIC_* name is); tasks cannot set it");
+    expect(() => parseEnv(["NOPE"], {})).toThrow("--env NOPE: NOPE is not set in your environment; give --env NOPE=VALUE");
+    for (const value of ["1BAD=secret", "ANTHROPIC_API_KEY=sk-secret"]) {
+      try {
+        parseEnv([value], {});
+      } catch (err) {
+        expect((err as Error).message).not.toContain("secret");
+      }
+    }
+  });
+
+  it("--settings, --agents and --json-schema take JSON or a file; --add-dir and --fallback-model pass on", () => {
+    const req = buildRunRequest("x", { settings: "settings.json", agents: '{"r": {"description": "d", "prompt": "p"}}', jsonSchema: "schema.json", addDirs: ["shared", "data/in"], fallbackModel: "sonnet,haiku" }, { readFile });
+    expect(req.agent).toMatchObject({
+      settingsJson: '{"permissions":{"allow":["Read"]}}',
+      agentsJson: '{"r":{"description":"d","prompt":"p"}}',
+      jsonSchema: '{"type":"object"}',
+      addDirs: ["shared", "data/in"],
+      fallbackModel: "sonnet,haiku",
+    });
+    expect(() => buildRunRequest("x", { agents: "agents.json" }, { readFile })).toThrow('--agents: expected a JSON object such as {"reviewer": {"description": "...", "prompt": "..."}}');
+    expect(() => buildRunRequest("x", { settings: "missing.json" }, { readFile })).toThrow("--settings: cannot read missing.json: ENOENT; give a JSON file or a JSON string");
+    expect(() => buildRunRequest("x", { addDirs: ["../up"] })).toThrow('--add-dir is a directory name under the worker\'s workspace root, without "/" at the start or "..", got "../up"');
+    expect(() => buildRunRequest("", { interactive: true, jsonSchema: "{}" })).toThrow("--json-schema applies to headless runs, not to -i");
   });
 });

@@ -7,6 +7,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { UsageError } from "clipanion";
 import { RunMode, RunRequestSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { duration } from "../../services/common/settings.js";
+import { envNameProblem, envProblem } from "../../services/common/task-env.js";
 import { PERMISSION_MODES } from "../../services/common/validate-run.js";
 
 export interface RunFlags {
@@ -28,6 +29,16 @@ export interface RunFlags {
   timeout?: string | undefined;
   interactive?: boolean | undefined;
   detach?: boolean | undefined;
+  push?: boolean | undefined;
+  pushBranch?: string | undefined;
+  pushAuthor?: string | undefined;
+  pushMessage?: string | undefined;
+  env?: string[] | undefined;
+  addDirs?: string[] | undefined;
+  settings?: string | undefined;
+  agents?: string | undefined;
+  fallbackModel?: string | undefined;
+  jsonSchema?: string | undefined;
 }
 
 export interface RunRequestContext {
@@ -35,6 +46,8 @@ export interface RunRequestContext {
   terminal?: { cols: number; rows: number } | undefined;
   readFile?: (path: string) => string;
   requestId?: string;
+  /** Where `--env NAME` (without a value) takes the value from: the caller's environment. */
+  callerEnv?: Record<string, string | undefined>;
 }
 
 /**
@@ -86,27 +99,67 @@ function positiveAmount(flag: string, raw: string): number {
   return n;
 }
 
-/** `--mcp-config` is a JSON document or the path of a JSON file; the request carries the document. */
-export function mcpConfigJson(raw: string, readFile: (path: string) => string): string {
+/**
+ * A flag whose value is a JSON object given inline or as the path of a JSON file on this machine (`--mcp-config`,
+ * `--settings`, `--agents`, `--json-schema`): the request carries the document, since the worker cannot read the
+ * caller's files.
+ */
+export function jsonObjectArgument(flag: string, raw: string, readFile: (path: string) => string, example: string): string {
   const trimmed = raw.trim();
   let text = trimmed;
   if (!trimmed.startsWith("{")) {
     try {
       text = readFile(trimmed);
     } catch (err) {
-      throw new UsageError(`--mcp-config: cannot read ${trimmed}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; give a JSON file or a JSON string`);
+      throw new UsageError(`${flag}: cannot read ${trimmed}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; give a JSON file or a JSON string`);
     }
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new UsageError(`--mcp-config: ${trimmed.startsWith("{") ? "the value" : trimmed} is not valid JSON`);
+    throw new UsageError(`${flag}: ${trimmed.startsWith("{") ? "the value" : trimmed} is not valid JSON`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError('--mcp-config: expected a JSON object such as {"mcpServers": {...}}');
+    throw new UsageError(`${flag}: expected a JSON object such as ${example}`);
   }
   return JSON.stringify(parsed);
+}
+
+/** `--mcp-config` is a JSON document or the path of a JSON file; the request carries the document. */
+export function mcpConfigJson(raw: string, readFile: (path: string) => string): string {
+  return jsonObjectArgument("--mcp-config", raw, readFile, '{"mcpServers": {...}}');
+}
+
+/**
+ * `--env NAME=VALUE`, or `--env NAME` for the caller's own value (as `docker run -e` does). Names the worker
+ * reserves are refused here already, so a typo costs no round trip; values are never echoed.
+ */
+export function parseEnv(values: readonly string[] | undefined, callerEnv: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values ?? []) {
+    const eq = value.indexOf("=");
+    const name = eq < 0 ? value : value.slice(0, eq);
+    const problem = envNameProblem(name);
+    if (problem) throw new UsageError(`--env: ${problem}`);
+    if (eq >= 0) out[name] = value.slice(eq + 1);
+    else {
+      const own = callerEnv[name];
+      if (own === undefined) throw new UsageError(`--env ${name}: ${name} is not set in your environment; give --env ${name}=VALUE`);
+      out[name] = own;
+    }
+  }
+  const problem = envProblem(out);
+  if (problem) throw new UsageError(`--env: ${problem}`);
+  return out;
+}
+
+/** `--cwd` and `--add-dir` name directories under the worker's workspace root. */
+function workerDirectory(flag: string, dir: string): string {
+  if (dir === "" || dir.startsWith("/") || dir.split("/").includes("..")) {
+    throw new UsageError(`${flag} is a directory name under the worker's workspace root, without "/" at the start or "..", got "${dir}"`);
+  }
+  return dir;
 }
 
 export function parseTimeout(raw: string): number {
@@ -127,9 +180,14 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
   }
   if (flags.ref !== undefined && flags.repo === undefined) throw new UsageError("--ref needs --repo URL");
   if (flags.repo !== undefined && flags.cwd !== undefined) throw new UsageError("give either --cwd (a directory on the worker) or --repo (a repository to clone), not both");
-  if (flags.cwd !== undefined && (flags.cwd === "" || flags.cwd.startsWith("/") || flags.cwd.split("/").includes(".."))) {
-    throw new UsageError(`--cwd is a directory name under the worker's workspace root, without "/" at the start or "..", got "${flags.cwd}"`);
+  if (flags.cwd !== undefined) workerDirectory("--cwd", flags.cwd);
+  if (flags.jsonSchema !== undefined && flags.interactive) throw new UsageError("--json-schema applies to headless runs, not to -i");
+
+  if (!flags.push && (flags.pushBranch !== undefined || flags.pushAuthor !== undefined || flags.pushMessage !== undefined)) {
+    throw new UsageError("--push-branch, --push-author and --push-message go with --push");
   }
+  if (flags.push && flags.repo === undefined) throw new UsageError("--push needs --repo URL: the repository the task's branch is pushed to");
+  if (flags.pushAuthor !== undefined && !/^[^<>\n]+<[^<>\s]+>$/.test(flags.pushAuthor.trim())) throw new UsageError(`--push-author expects 'Name <email>', got "${flags.pushAuthor}"`);
 
   const interactive = flags.interactive === true;
   if (!interactive && prompt.trim() === "") throw new UsageError("give a prompt: cc run \"your prompt\" (or `cc run -` to read it from stdin)");
@@ -145,11 +203,17 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
     mcpConfigJson: flags.mcpConfig !== undefined ? mcpConfigJson(flags.mcpConfig, readFile) : "",
     resumeSessionId: flags.resume ?? "",
     maxBudgetUsd: flags.maxBudgetUsd !== undefined ? positiveAmount("--max-budget-usd", flags.maxBudgetUsd) : 0,
+    addDirs: (flags.addDirs ?? []).map((d) => workerDirectory("--add-dir", d)),
+    settingsJson: flags.settings !== undefined ? jsonObjectArgument("--settings", flags.settings, readFile, '{"permissions": {...}}') : "",
+    agentsJson: flags.agents !== undefined ? jsonObjectArgument("--agents", flags.agents, readFile, '{"reviewer": {"description": "...", "prompt": "..."}}') : "",
+    fallbackModel: flags.fallbackModel ?? "",
+    jsonSchema: flags.jsonSchema !== undefined ? jsonObjectArgument("--json-schema", flags.jsonSchema, readFile, '{"type": "object", "properties": {...}}') : "",
   };
 
+  const push = flags.push ? { push: { branch: flags.pushBranch ?? "", author: flags.pushAuthor?.trim() ?? "", message: flags.pushMessage ?? "" } } : {};
   const workspace =
     flags.repo !== undefined
-      ? { source: { case: "repository" as const, value: { url: flags.repo, ref: flags.ref ?? "" } } }
+      ? { source: { case: "repository" as const, value: { url: flags.repo, ref: flags.ref ?? "" } }, ...push }
       : flags.cwd !== undefined
         ? { source: { case: "directory" as const, value: flags.cwd } }
         : undefined;
@@ -164,6 +228,7 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
     labels: parseLabels(flags.labels),
     workerId: flags.worker ?? "",
     requestId: ctx.requestId ?? randomUUID(),
+    env: parseEnv(flags.env, ctx.callerEnv ?? {}),
     // Interactive tasks are always detachable: Ctrl-P Ctrl-Q must leave them running (the worker's idle timeout
     // ends one nobody comes back to).
     detach: flags.detach === true || interactive,

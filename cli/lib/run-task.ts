@@ -29,8 +29,12 @@ export interface RunTaskOptions {
   signals?: SignalSource;
   /** Backoff of re-attaching, for tests. */
   retryDelayMs?: number;
+  /** Told the task's id once the router assigned it. */
+  onTask?: (taskId: string) => void;
   /** How claude's permission requests are answered (headless tasks that ask). */
   permissions?: PermissionAnswering;
+  /** Sees every event of a headless task before it is printed. */
+  onEvent?: (event: RunEvent) => void;
 }
 
 /** How `cc run` and `cc attach` answer permission requests: see permission-prompter.ts. */
@@ -55,7 +59,21 @@ export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 8
 export async function runTask(o: RunTaskOptions): Promise<number> {
   if (o.request.mode === RunMode.INTERACTIVE) return runInteractiveTask(o);
   if (o.request.detach) return runDetached(o);
-  return followTask({ ...o, start: { run: o.request }, onInterrupt: "cancel", ...(o.request.agent ? { agent: o.request.agent } : {}) });
+  const { onTask, onEvent } = o;
+  return followTask({
+    ...o,
+    start: { run: o.request },
+    onInterrupt: "cancel",
+    ...(o.request.agent ? { agent: o.request.agent } : {}),
+    ...(onTask || onEvent
+      ? {
+          onEvent: (ev: RunEvent) => {
+            onTask?.(ev.taskId);
+            onEvent?.(ev);
+          },
+        }
+      : {}),
+  });
 }
 
 export interface FollowTaskOptions {
@@ -78,6 +96,8 @@ export interface FollowTaskOptions {
   onEvent?: (event: RunEvent) => void;
   /** Answer the task's permission requests (headless tasks started with ask_permissions). */
   permissions?: PermissionAnswering;
+  /** Events it returns true for are not printed (`cc logs --since`); the end is always reported. */
+  skip?: (event: RunEvent) => boolean;
 }
 
 /** Follows a headless task, printing it in the chosen format; returns the exit code. */
@@ -158,7 +178,7 @@ export async function followTask(o: FollowTaskOptions): Promise<number> {
           io.stderr.write(`cc: re-attached to task ${taskId}\n`);
         }
         o.onEvent?.(ev);
-        output.event(ev);
+        if (!o.skip?.(ev)) output.event(ev);
         prompter?.event(ev);
       },
     });

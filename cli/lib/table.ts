@@ -2,7 +2,13 @@
 import { truncate } from "./render.js";
 
 export function formatTable(headers: string[], rows: string[][], maxWidth = Infinity): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => Array.from(r[i] ?? "").length)));
+  return formatRows([headers, ...rows], maxWidth).join("\n") + "\n";
+}
+
+/** Rows of cells as aligned lines (no header, no newlines), the last column cut to `maxWidth`. */
+export function formatRows(rows: string[][], maxWidth = Infinity): string[] {
+  const columns = Math.max(0, ...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(0, ...rows.map((r) => Array.from(r[i] ?? "").length)));
   const line = (cells: string[]) => {
     const padded = cells.map((c, i) => (i === cells.length - 1 ? c : c + " ".repeat(widths[i]! - Array.from(c).length)));
     const head = padded.slice(0, -1).join("  ");
@@ -11,7 +17,7 @@ export function formatTable(headers: string[], rows: string[][], maxWidth = Infi
     const cut = Number.isFinite(maxWidth) && room > 3 ? truncate(last, room) : last;
     return (padded.length > 1 ? `${head}  ${cut}` : cut).trimEnd();
   };
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+  return rows.map(line);
 }
 
 /** "12s", "5m", "3h", "2d": how long ago. */

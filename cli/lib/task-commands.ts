@@ -1,4 +1,4 @@
-// The logic of the task commands (attach, logs, ps, cancel, workers), kept out of the command classes so it can
+// The logic of the task commands (attach, cancel, workers; ps is ps.ts, logs logs.ts), kept out of the command classes so it can
 // be tested against a fake router client.
 import { UsageError } from "clipanion";
 import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
@@ -7,7 +7,7 @@ import { ExitCode } from "../exit-codes.js";
 import type { RouterClient } from "./client.js";
 import type { CommandIO, SignalSource } from "./io.js";
 import { outputWidth } from "./io.js";
-import { tasksJson, tasksTable, taskStatusWord, workersJson, workersTable } from "./listings.js";
+import { taskStatusWord, workersJson, workersTable } from "./listings.js";
 import { followTask, interactiveSession } from "./run-task.js";
 import type { Format } from "./task-output.js";
 
@@ -42,40 +42,6 @@ export async function attachTask(c: TaskCommandContext, taskId: string, format: 
       : {}),
     ...(c.signals ? { signals: c.signals } : {}),
   });
-}
-
-export async function taskLogs(c: TaskCommandContext, taskId: string, followLog: boolean): Promise<number> {
-  const task = await c.client.getTask({ taskId });
-  const ended = task.status !== TaskStatus.RUNNING && task.status !== TaskStatus.QUEUED;
-  if (!followLog && task.lastSeq === 0n) return ExitCode.Ok;
-  await followTask({
-    io: c.io,
-    client: c.client,
-    router: c.router,
-    start: { attach: taskId },
-    format: "pretty",
-    includePartials: false,
-    onInterrupt: "leave",
-    annotate: true,
-    ...(followLog || ended ? {} : { untilSeq: task.lastSeq }),
-    ...(c.signals ? { signals: c.signals } : {}),
-  });
-  // The log was printed: that is success, whatever the task's own outcome.
-  return ExitCode.Ok;
-}
-
-export async function listTasks(c: TaskCommandContext, all: boolean, json: boolean): Promise<number> {
-  const res = await c.client.listTasks({ statuses: all ? [] : [TaskStatus.QUEUED, TaskStatus.RUNNING], limit: all ? 1000 : 0 });
-  if (json) {
-    c.io.stdout.write(tasksJson(res.tasks));
-    return ExitCode.Ok;
-  }
-  if (res.tasks.length === 0) {
-    c.io.stdout.write(all ? "no tasks\n" : "no running or queued tasks (`cc ps --all` lists finished ones too)\n");
-    return ExitCode.Ok;
-  }
-  c.io.stdout.write(tasksTable(res.tasks, (c.now ?? Date.now)(), c.io.stdout.isTTY ? outputWidth(c.io.stdout) : Infinity));
-  return ExitCode.Ok;
 }
 
 export async function cancelTasks(c: TaskCommandContext, taskIds: readonly string[], reason: string | undefined, onTask: (id: string) => void): Promise<number> {

@@ -1,6 +1,7 @@
 // Writes a task's events the way the user asked: rendered for people (default), or exactly like
 // `claude -p --output-format text|json|stream-json`. In the machine formats nothing but claude's output goes to
 // stdout; failures are reported on stderr.
+import { StringDecoder } from "node:string_decoder";
 import { PermissionDecision, PermissionResolution, type PermissionResolved } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { Exited, RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { OutputStream, Phase } from "../../gen/claudecluster/v1/run_pb.js";
@@ -11,6 +12,15 @@ import { StatusLine, type StatusStream, type Timers } from "./status-line.js";
 import type { Style } from "./style.js";
 
 export type Format = "pretty" | OutputFormat;
+
+/** The structured answer of a --json-schema run, indented for people. */
+function structuredOutput(json: string): string {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2) + "\n";
+  } catch {
+    return json + "\n";
+  }
+}
 
 export interface TaskOutputOptions {
   format: Format;
@@ -37,6 +47,11 @@ export class TaskOutput {
   private taskId = "";
   private firstEventAt: number | undefined;
   private lastEventAt: number | undefined;
+  /**
+   * One UTF-8 decoder per output stream: a chunk can end inside a multi-byte character (the worker cuts claude's
+   * output by bytes), and the decoder keeps those bytes until the rest arrives instead of printing U+FFFD for each.
+   */
+  private readonly decoders = new Map<OutputStream, StringDecoder>();
 
   constructor(private readonly o: TaskOutputOptions) {
     this.status = new StatusLine(o.stderr, o.errStyle, o.timers);
@@ -106,6 +121,8 @@ export class TaskOutput {
 
   /** Prints what comes at the end (result, summary) and returns the exit code. */
   finish(exited: Exited, interrupted = false): Outcome {
+    // Bytes of a character the stream never completed are printed as U+FFFD, as a terminal would.
+    for (const stream of [...this.decoders.keys()]) this.output(stream, new Uint8Array(), true);
     this.status.clear();
     const outcome = taskOutcome(exited, {
       taskId: this.taskId,
@@ -116,6 +133,8 @@ export class TaskOutput {
     switch (this.o.format) {
       case "pretty":
         this.renderer.finish();
+        // --json-schema: the structured answer is what the caller asked for; it goes to stdout as JSON.
+        if (exited.result?.structuredOutputJson) this.o.stdout.write(structuredOutput(exited.result.structuredOutputJson));
         if (this.o.annotate) this.note(summaryText(outcome.summary, this.o.outStyle).trimEnd().replace(/\n/g, " "));
         else this.o.stderr.write(summaryText(outcome.summary, this.o.errStyle));
         break;
@@ -161,14 +180,23 @@ export class TaskOutput {
     }
   }
 
-  private output(stream: OutputStream, data: Uint8Array): void {
+  private decode(stream: OutputStream, data: Uint8Array, last: boolean): string {
+    let decoder = this.decoders.get(stream);
+    if (!decoder) this.decoders.set(stream, (decoder = new StringDecoder("utf8")));
+    if (!last) return decoder.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.decoders.delete(stream);
+    return decoder.end();
+  }
+
+  private output(stream: OutputStream, data: Uint8Array, last = false): void {
+    if (this.o.format !== "pretty") return;
+    const text = this.decode(stream, data, last);
+    if (text === "") return;
     if (stream === OutputStream.TERMINAL) {
       // An interactive task's screen, as claude drew it.
-      if (this.o.format === "pretty") this.o.stdout.write(Buffer.from(data).toString("utf8"));
+      this.o.stdout.write(text);
       return;
     }
-    if (this.o.format !== "pretty") return;
-    const text = Buffer.from(data).toString("utf8");
     if (this.o.annotate) {
       this.o.stdout.write(this.o.outStyle.dim(text.endsWith("\n") ? text : text + "\n"));
     } else {

@@ -1,4 +1,5 @@
 // `cc up`: a local cluster (router and workers in this process) in the foreground until Ctrl-C.
+import { listenErrorMessage } from "../../services/common/listen-error.js";
 import { ExitCode } from "../exit-codes.js";
 import { embeddedLogger, startLocalCluster, type LocalClusterOptions } from "./embedded.js";
 import { CliError } from "./errors.js";
@@ -30,6 +31,7 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
     port: o.port,
     host: o.host,
     logger,
+    web: true,
     ...(o.maxSessions !== undefined ? { maxSessionsPerWorker: o.maxSessions } : {}),
     ...(o.workspaceRoot !== undefined ? { workspaceRoot: o.workspaceRoot } : {}),
     ...(o.claudeHome !== undefined ? { claudeHome: o.claudeHome } : {}),
@@ -44,11 +46,14 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new CliError(`port ${o.port} on ${o.host} is in use — pick another with --port, or is a cluster already up? (\`cc workers --router http://${o.host}:${o.port}\`)`, ExitCode.AgentError);
     }
+    const message = listenErrorMessage(err, o.host, o.port, { port: "--port", host: "--host" });
+    if (message) throw new CliError(message, ExitCode.AgentError);
     throw err;
   }
   const s = styleFor(io.stdout, io.env);
   const lines = [
     `${s.bold("router")}    ${cluster.url}`,
+    ...(cluster.router.servesWebUi ? [`${s.bold("web UI")}    ${cluster.url}/`] : []),
     ...cluster.workerUrls.map((u, i) => `${s.bold(`worker ${i + 1}`)}  ${u}`),
     "",
     "Use it from another terminal:",

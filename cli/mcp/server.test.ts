@@ -1,83 +1,26 @@
 // The MCP server in memory: a real MCP client (the SDK's) over an in-memory transport, the tools over a fake
 // cluster, and a clock the test moves. test/e2e/mcp.test.ts runs the same server against the real router and claude.
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
-import { FakeCluster } from "../testing/fake-cluster.js";
+import { closeMcpSessions, connectMcp as connect, until } from "../testing/mcp-session.js";
 import { claudeMcpAddLine, mcpConfigJson, mcpLaunch } from "./config.js";
-import { createMcpServer } from "./server.js";
-import type { Clock } from "./tool.js";
 import { PROGRESS_INTERVAL_MS } from "./tools/wait-tasks.js";
 
-class ManualClock implements Clock {
-  time = 0;
-  private sleepers: { due: number; resolve: () => void }[] = [];
-  now = () => this.time;
-  sleep = (ms: number, signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const sleeper = { due: this.time + ms, resolve };
-      this.sleepers.push(sleeper);
-      signal.addEventListener("abort", () => {
-        this.sleepers = this.sleepers.filter((s) => s !== sleeper);
-        resolve();
-      }, { once: true });
-    });
-  /** Moves time on and wakes whoever's sleep is over. */
-  advance(ms: number): void {
-    this.time += ms;
-    const due = this.sleepers.filter((s) => s.due <= this.time);
-    this.sleepers = this.sleepers.filter((s) => s.due > this.time);
-    for (const s of due) s.resolve();
-  }
-  get sleeping(): number {
-    return this.sleepers.length;
-  }
-}
-
-type Result = { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: Record<string, unknown> };
-
-const tick = () => new Promise((r) => setTimeout(r, 0));
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !condition(); i++) await tick();
-  if (!condition()) throw new Error(`condition not met: ${condition.toString()}`);
-}
-
-let cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-});
-
-async function connect(options: { taskDefaults?: { directory?: string } } = {}) {
-  const cluster = new FakeCluster();
-  const clock = new ManualClock();
-  const server = createMcpServer({ client: cluster.client, clock, ...options });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: "test", version: "1" });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
-  cleanups.push(async () => {
-    await client.close();
-    await server.close();
-  });
-  const call = async (name: string, args: Record<string, unknown> = {}, onprogress?: (p: { progress: number; total?: number; message?: string }) => void): Promise<Result> =>
-    (await client.callTool({ name, arguments: args }, undefined, onprogress ? { onprogress } : {})) as Result;
-  return { cluster, clock, client, call };
-}
+afterEach(closeMcpSessions);
 
 describe("cc mcp's tools", () => {
   it("lists every tool with a description, input and output schemas, and readOnlyHint on the read-only ones", async () => {
     const { client } = await connect();
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(["run_task", "wait_tasks", "get_task", "task_output", "list_tasks", "list_workers", "cancel_task", "send_input", "list_permission_requests", "answer_permission"]);
+    expect(tools.map((t) => t.name)).toEqual(["run_task", "wait_tasks", "get_task", "task_output", "task_diff", "list_tasks", "list_workers", "cancel_task", "send_input", "list_permission_requests", "answer_permission"]);
     for (const t of tools) {
       expect(t.description!.length).toBeGreaterThan(60);
       expect(t.inputSchema.type).toBe("object");
       expect(t.outputSchema?.type).toBe("object");
     }
     const readOnly = tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name);
-    expect(readOnly).toEqual(["wait_tasks", "get_task", "task_output", "list_tasks", "list_workers", "list_permission_requests"]);
+    expect(readOnly).toEqual(["wait_tasks", "get_task", "task_output", "task_diff", "list_tasks", "list_workers", "list_permission_requests"]);
     expect(tools.find((t) => t.name === "cancel_task")?.annotations?.destructiveHint).toBe(true);
     expect(client.getInstructions()).toContain("call run_task once for each independent part");
   });

@@ -4,7 +4,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
 import type { PermissionRequest } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { TaskStatus, type Task } from "../../gen/claudecluster/v1/router_pb.js";
-import { ExitReason, RunMode } from "../../gen/claudecluster/v1/run_pb.js";
+import { type ChangesSummary, ExitReason, type PushResult, RunMode } from "../../gen/claudecluster/v1/run_pb.js";
 
 /** Characters of a task's final answer a tool returns by default. */
 export const RESULT_CHARS = 4000;
@@ -75,6 +75,53 @@ export function permission(taskId: string, p: PermissionRequest): z.infer<typeof
   };
 }
 
+/** Paths of changed files a task's summary names (task_diff lists every file the record keeps). */
+export const CHANGED_PATHS = 20;
+
+export const pushShape = z.object({
+  url: z.string().describe("The repository pushed to."),
+  branch: z.string().describe("The branch pushed."),
+  commit: z.string().describe("The commit the branch points at now, on the remote."),
+  compare_url: z.string().describe("Where to open a pull request (GitHub, GitLab and Gitea hosts); empty for others."),
+  error: z.string().describe("Why the push failed (it never forces); empty when it succeeded."),
+});
+
+export function pushSummary(push: PushResult | undefined): z.infer<typeof pushShape> | null {
+  if (!push) return null;
+  return { url: push.url, branch: push.branch, commit: push.commit, compare_url: push.compareUrl, error: push.error };
+}
+
+export const changesShape = z.object({
+  files_changed: z.number().describe("How many files the task changed."),
+  insertions: z.number().describe("Lines added, over all text files."),
+  deletions: z.number().describe("Lines removed, over all text files."),
+  files: z.array(z.string()).describe(`The first ${CHANGED_PATHS} paths changed, in path order; task_diff lists them all with their counts.`),
+  commits: z.number().describe("Commits claude made itself (what it left uncommitted is one more commit, in final_commit)."),
+  base_commit: z.string().describe("The commit the task started from."),
+  final_commit: z.string().describe("The task's end state as a commit, uncommitted work included; equal to base_commit when nothing changed."),
+  branch: z.string().describe("The task's branch in its workspace, cc/<task id>."),
+  push: pushShape.nullable().describe("The push of the task's branch, when it asked for one."),
+  error: z.string().describe("Set when the changes could not be recorded, or only in part."),
+});
+
+export type ChangesSummaryShape = z.infer<typeof changesShape>;
+
+export function changesSummary(changes: ChangesSummary | undefined): ChangesSummaryShape | null {
+  if (!changes) return null;
+  return {
+    files_changed: changes.filesTotal,
+    insertions: Number(changes.insertions),
+    deletions: Number(changes.deletions),
+    files: changes.files.slice(0, CHANGED_PATHS).map((f) => f.path),
+    commits: changes.commits,
+    base_commit: changes.baseCommit,
+    final_commit: changes.finalCommit,
+    branch: changes.branch,
+    push: pushSummary(changes.push),
+    error: changes.error,
+  };
+}
+
 export const taskShape = z.object({
   task_id: z.string(),
   status: z.string().describe("queued, running, succeeded, failed or cancelled."),
@@ -93,6 +140,9 @@ export const taskShape = z.object({
   created_at: z.string(),
   ended_at: z.string(),
   pending_permissions: z.array(permissionShape),
+  changes: changesShape
+    .nullable()
+    .describe("What the task changed, once it has ended in a git workspace of its own (run_task with upload or repo); null otherwise. task_diff returns the patch."),
 });
 
 export type TaskSummary = z.infer<typeof taskShape>;
@@ -120,5 +170,6 @@ export function taskSummary(task: Task, resultChars = RESULT_CHARS): TaskSummary
     created_at: iso(task.createdAt),
     ended_at: iso(task.endedAt),
     pending_permissions: task.pendingPermissions.map((p) => permission(task.id, p)),
+    changes: changesSummary(exit?.changes),
   };
 }

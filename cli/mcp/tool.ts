@@ -5,7 +5,10 @@ import type { z } from "zod";
 import type { RouterClient } from "../lib/client.js";
 
 /** The part of the router a tool may use: plain RPCs, so tests can hand in a fake router. */
-export type ClusterClient = Pick<RouterClient, "run" | "attach" | "getTask" | "listTasks" | "listWorkers" | "cancelTask" | "sendInput" | "answerPermission">;
+export type ClusterClient = Pick<
+  RouterClient,
+  "run" | "attach" | "getTask" | "listTasks" | "listWorkers" | "cancelTask" | "sendInput" | "answerPermission" | "uploadWorkspace" | "getChanges"
+>;
 
 export interface Clock {
   now(): number;
@@ -22,6 +25,8 @@ export interface ToolContext {
   clock: Clock;
   /** Defaults for new tasks (the embedded cluster runs them in the directory cc mcp started in). */
   taskDefaults: { directory?: string };
+  /** The directory cc mcp runs in: a relative `upload` is taken from here. */
+  cwd: string;
 }
 
 export interface ToolAnswer<O> {

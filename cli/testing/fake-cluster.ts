@@ -1,12 +1,14 @@
 // A stateful stand-in for the router, for the MCP tools' unit tests: Run creates a task and streams its events,
-// Attach follows a task's events from a seq (waiting for new ones), and the test moves tasks along (finish, ask)
-// by hand. It records every call. The end-to-end tests run the real router instead.
-import { create } from "@bufbuild/protobuf";
+// Attach follows a task's events from a seq (waiting for new ones), UploadWorkspace keeps what it was sent, GetChanges
+// streams the patch a test gave the task's end, and the test moves tasks along (finish, ask) by hand. It records
+// every call. The end-to-end tests run the real router instead.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PermissionDecision, PermissionRequestSchema, PermissionResolution, PermissionResolvedSchema, type PermissionRequest } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { TaskSchema, TaskStatus, WorkerHealth, WorkerRecordSchema, type Task } from "../../gen/claudecluster/v1/router_pb.js";
-import { ClaudeMessageSchema, ExitReason, ExitedSchema, RunEventSchema, StartedSchema, type RunEvent, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { ChangesSummarySchema, ClaudeMessageSchema, ExitReason, ExitedSchema, RunEventSchema, StartedSchema, type RunEvent, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
+import { ChangesChunkSchema, ChangesFormat, UploadWorkspaceResponseSchema, type ChangesChunk, type UploadHeader, type UploadWorkspaceRequest } from "../../gen/claudecluster/v1/transfer_pb.js";
 import type { ClusterClient } from "../mcp/tool.js";
 
 interface FakeTask {
@@ -14,6 +16,17 @@ interface FakeTask {
   request: RunRequest;
   events: RunEvent[];
   wake: Set<() => void>;
+  /** The patch GetChanges sends, once the task ended with changes. */
+  patch?: Uint8Array;
+}
+
+/** What UploadWorkspace was sent. */
+export interface FakeUpload {
+  id: string;
+  header: UploadHeader;
+  data: Buffer;
+  /** Messages it came in, header included. */
+  messages: number;
 }
 
 export class FakeCluster {
@@ -21,6 +34,11 @@ export class FakeCluster {
   readonly tasks = new Map<string, FakeTask>();
   /** Workers: the first `capacity` tasks are placed on w1, w2 in turn; the rest queue. */
   workers = ["w1", "w2"];
+  readonly uploads: FakeUpload[] = [];
+  /** Bytes of a patch GetChanges sends in one message. */
+  changesChunkBytes = 1024;
+  /** Messages GetChanges sent (a reader that stops early is sent fewer). */
+  changesMessagesSent = 0;
   private next = 0;
 
   private notFound(taskId: string): ConnectError {
@@ -40,13 +58,16 @@ export class FakeCluster {
     for (const wake of t.wake) wake();
   }
 
-  /** Ends a task as claude would, with its final answer. */
-  finish(taskId: string, result: string, opts: { isError?: boolean; costUsd?: number } = {}): void {
+  /** Ends a task as claude would, with its final answer (and, in a git workspace, its changes and their patch). */
+  finish(taskId: string, result: string, opts: { isError?: boolean; costUsd?: number; changes?: MessageInitShape<typeof ChangesSummarySchema>; patch?: string | Uint8Array } = {}): void {
     const t = this.get(taskId);
+    const patch = typeof opts.patch === "string" ? Buffer.from(opts.patch) : opts.patch;
+    if (patch) t.patch = patch;
     const exited = create(ExitedSchema, {
       exitCode: 0,
       reason: ExitReason.COMPLETED,
       result: { result, isError: opts.isError === true, totalCostUsd: opts.costUsd ?? 0.01, numTurns: 2, sessionId: `session-${taskId}` },
+      ...(opts.changes ? { changes: create(ChangesSummarySchema, { ...opts.changes, patchBytes: BigInt(patch?.length ?? 0) }) } : {}),
     });
     t.task.exit = exited;
     t.task.status = opts.isError ? TaskStatus.FAILED : TaskStatus.SUCCEEDED;
@@ -98,7 +119,9 @@ export class FakeCluster {
     run: ((request: RunRequest, opts?: { signal?: AbortSignal }) => {
       this.calls.push({ method: "run", request });
       const id = `t${++this.next}`;
-      const worker = this.workers[(this.next - 1) % this.workers.length] ?? "";
+      const upload = request.workspace?.source.case === "upload" ? request.workspace.source.value.uploadId : undefined;
+      // A task on an upload runs where the upload is, as the router places it.
+      const worker = upload ? "w1" : (this.workers[(this.next - 1) % this.workers.length] ?? "");
       const t: FakeTask = {
         task: create(TaskSchema, { id, status: TaskStatus.RUNNING, workerId: worker, promptSummary: request.prompt.slice(0, 200), agent: request.agent, createdAt: timestampNow(), detach: request.detach }),
         request,
@@ -139,6 +162,38 @@ export class FakeCluster {
       }
       return create(TaskSchema, t.task);
     }) as unknown as ClusterClient["cancelTask"],
+    uploadWorkspace: (async (messages: AsyncIterable<UploadWorkspaceRequest>) => {
+      let header: UploadHeader | undefined;
+      const chunks: Buffer[] = [];
+      let count = 0;
+      for await (const m of messages) {
+        count += 1;
+        if (m.part.case === "header") header = m.part.value;
+        else if (m.part.case === "chunk") chunks.push(Buffer.from(m.part.value));
+      }
+      if (!header) throw new ConnectError("header: the first message of an upload must be its header", Code.InvalidArgument);
+      const upload: FakeUpload = { id: `u${this.uploads.length + 1}`, header, data: Buffer.concat(chunks), messages: count };
+      this.uploads.push(upload);
+      this.calls.push({ method: "uploadWorkspace", request: header });
+      return create(UploadWorkspaceResponseSchema, { uploadId: upload.id, workerId: "w1", size: BigInt(upload.data.length) });
+    }) as unknown as ClusterClient["uploadWorkspace"],
+    getChanges: ((req: { taskId: string; format: ChangesFormat }, opts?: { signal?: AbortSignal }) => {
+      this.calls.push({ method: "getChanges", request: req });
+      const t = this.get(req.taskId);
+      const changes = t.task.exit?.changes;
+      if (!changes) throw new ConnectError(`task ${req.taskId} did not run in a git workspace of its own, so it has no recorded changes`, Code.FailedPrecondition);
+      const patch = t.patch ?? new Uint8Array();
+      const self = this;
+      return (async function* (): AsyncGenerator<ChangesChunk> {
+        self.changesMessagesSent += 1;
+        yield create(ChangesChunkSchema, { part: { case: "header", value: { summary: changes, format: ChangesFormat.PATCH, size: BigInt(patch.length) } } });
+        for (let at = 0; at < patch.length; at += self.changesChunkBytes) {
+          if (opts?.signal?.aborted) throw new ConnectError("aborted", Code.Canceled);
+          self.changesMessagesSent += 1;
+          yield create(ChangesChunkSchema, { part: { case: "data", value: patch.subarray(at, at + self.changesChunkBytes) } });
+        }
+      })();
+    }) as unknown as ClusterClient["getChanges"],
     sendInput: (async (req: unknown) => {
       this.calls.push({ method: "sendInput", request: req });
       return {};

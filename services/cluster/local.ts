@@ -1,6 +1,10 @@
 // A whole cluster in one process: a router and N workers on loopback, the workers registered with the router.
 // `cc run` starts one when no router is configured, `cc up` runs one in the foreground, and tests use it too.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { silentLogger, type Logger } from "../common/logger.js";
+import { embeddedClaudeConfigDir, seedEmbeddedClaudeConfig } from "./claude-config.js";
 import { createRouter, type Router } from "../router/server.js";
 import { readRouterSettings } from "../router/settings.js";
 import { createWorker, type Worker } from "../worker/server.js";
@@ -14,7 +18,10 @@ export interface LocalClusterOptions {
   host?: string;
   /** Extra environment for the workers' claude, e.g. ANTHROPIC_BASE_URL; also CC_* worker settings. */
   env?: Record<string, string>;
-  /** HOME for claude; default $HOME. */
+  /**
+   * HOME for claude, whose .claude.json and .claude/ it then uses and the worker prepares. Default: the user's HOME,
+   * with a Claude config directory of the cluster's own (claude-config.ts), so the user's own is never written.
+   */
   claudeHome?: string;
   /** Workspace root of every worker; default the worker default. */
   workspaceRoot?: string;
@@ -25,6 +32,13 @@ export interface LocalClusterOptions {
    * tasks, end with it, and a file would only outlive them).
    */
   dataDir?: string;
+  /** Serve the web UI at the router's URL (`cc up`); off by default, since `cc run`'s cluster lives for one command. */
+  web?: boolean;
+  /**
+   * A cluster started for one command whose workspace root is the user's own directory (`cc run` with no router):
+   * uploads and recorded changes go to a temporary directory removed at close, and no workspace is ever reclaimed.
+   */
+  forOneCommand?: boolean;
   logger?: Logger;
 }
 
@@ -39,8 +53,17 @@ export interface LocalCluster {
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const logger = options.logger ?? silentLogger();
   const host = options.host ?? "127.0.0.1";
-  const baseEnv = { ...process.env, ...options.env };
-  // It lives for one command: no web UI, whose files would only slow every `cc run` down.
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  if (options.claudeHome) delete baseEnv["CLAUDE_CONFIG_DIR"];
+  else {
+    const dir = embeddedClaudeConfigDir(baseEnv);
+    try {
+      baseEnv["CLAUDE_CONFIG_DIR"] = seedEmbeddedClaudeConfig(dir, baseEnv);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new Error(`cannot prepare the embedded claude's config directory ${dir} (${code}); set XDG_STATE_HOME to a writable directory`, { cause: err });
+    }
+  }
   const router = createRouter(
     readRouterSettings({
       ...baseEnv,
@@ -48,7 +71,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       CC_HOST: host,
       CC_WORKERS: "",
       CC_HEARTBEAT_INTERVAL: "2s",
-      CC_WEB: "off",
+      CC_WEB: options.web ? "on" : "off",
       ...(options.dataDir ? { CC_STORE: "sqlite", CC_DATA_DIR: options.dataDir } : { CC_STORE: "memory" }),
     }),
     { logger: logger.child({ component: "router" }) },
@@ -58,6 +81,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
   const workers: Worker[] = [];
   const workerUrls: string[] = [];
+  const scratch = options.forOneCommand ? mkdtempSync(join(tmpdir(), "cc-embedded-")) : undefined;
   try {
     for (let i = 1; i <= (options.workers ?? 1); i++) {
       const settings = readWorkerSettings({
@@ -69,6 +93,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         ...(options.claudeHome ? { CC_CLAUDE_HOME: options.claudeHome } : {}),
         ...(options.workspaceRoot ? { CC_WORKSPACE_ROOT: options.workspaceRoot } : {}),
         ...(options.maxSessionsPerWorker ? { CC_MAX_SESSIONS: String(options.maxSessionsPerWorker) } : {}),
+        ...(scratch
+          ? {
+              CC_UPLOAD_DIR: join(scratch, `uploads-${i}`),
+              CC_CHANGES_DIR: join(scratch, `changes-${i}`),
+              CC_WORKSPACE_RETAIN_AGE: "876000h",
+              CC_WORKSPACE_RETAIN_BYTES: String(Number.MAX_SAFE_INTEGER),
+            }
+          : {}),
       });
       const worker = await createWorker(settings, { logger: logger.child({ component: "worker", workerId: settings.workerId }), env: baseEnv });
       workers.push(worker);
@@ -84,6 +116,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   } catch (err) {
     await Promise.all(workers.map((w) => w.shutdown(0)));
     await router.shutdown(0);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     throw err;
   }
 
@@ -95,6 +128,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     async close() {
       await router.shutdown(0);
       await Promise.all(workers.map((w) => w.shutdown(0)));
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
     },
   };
 }

@@ -166,14 +166,14 @@ export class ServerMetrics {
 // leaves for a caller. Weak: an event that is never delivered is forgotten with it.
 const received = new WeakMap<object, number>();
 
-export function markReceived(event: object): void {
-  received.set(event, performance.now());
+export function markReceived(event: object, now = performance.now()): void {
+  received.set(event, now);
 }
 
 /** Seconds since markReceived(event), once per event (the first delivery); undefined when not marked. */
-export function takeReceived(event: object): number | undefined {
+export function takeReceived(event: object, now = performance.now()): number | undefined {
   const at = received.get(event);
   if (at === undefined) return undefined;
   received.delete(event);
-  return (performance.now() - at) / 1000;
+  return (now - at) / 1000;
 }

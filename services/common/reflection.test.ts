@@ -47,6 +47,7 @@ const WORKER_FILES = [
   "google/protobuf/timestamp.proto",
   "claudecluster/v1/run.proto",
   "google/protobuf/duration.proto",
+  "claudecluster/v1/transfer.proto",
 ];
 
 describe("server reflection", () => {

@@ -7,6 +7,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import * as tls from "node:tls";
+import { DEFAULT_LIVENESS, watchSession, type SessionEnd, type SessionLiveness } from "./h2-liveness.js";
 
 /** Every HTTP/2 connection opens with this preface (RFC 9113 §3.4); no HTTP/1.x request starts with "PRI". */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -29,20 +30,33 @@ export interface DualServer {
 }
 
 export interface DualServerOptions {
-  /** HTTP/2 keep-alive: idle sessions are closed after this many ms (streams in flight are not affected). */
-  idleTimeoutMs?: number;
+  /**
+   * HTTP/2 sessions: closed after this long with no open stream; pinged, and destroyed when a ping goes unanswered.
+   * A quiet stream is never cut (see h2-liveness.ts).
+   */
+  liveness?: Partial<SessionLiveness>;
+  /** Told when a session is ended for being idle or for an unanswered ping. */
+  onSessionEnd?: (why: SessionEnd) => void;
+  /** A client must finish connecting (and the TLS handshake) and send its first bytes this soon (default 10 s). */
+  firstBytesMs?: number;
   /** Serve TLS with this PEM certificate chain and key, offering h2 and http/1.1 by ALPN; cleartext without. */
   tls?: { cert: Buffer; key: Buffer };
 }
 
-/** A client must finish connecting (and the TLS handshake) and send its first bytes this soon. */
 const FIRST_BYTES_MS = 10_000;
 
 /** HTTP/1.1 sockets: a request must arrive this soon after connecting or after the previous response. */
 const H1_IDLE_MS = 30_000;
 
+/**
+ * HTTP/1.1 has no ping: a long response (a Connect or gRPC-Web stream) has no timeout, and TCP keep-alive probes,
+ * starting after this much silence, are what eventually notice a peer that vanished.
+ */
+const H1_KEEPALIVE_MS = 30_000;
+
 export function createDualServer(handler: RequestHandler, options: DualServerOptions = {}): DualServer {
-  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  const liveness = { ...DEFAULT_LIVENESS, ...options.liveness };
+  const firstBytesMs = options.firstBytesMs ?? FIRST_BYTES_MS;
   const h1 = http.createServer(handler as http.RequestListener);
   // The HTTP/1.1 server never listens itself (sockets are handed to it), so Node's own idle tracking
   // (closeIdleConnections, headersTimeout) never starts: we count requests in flight per socket instead. Idle sockets
@@ -66,16 +80,18 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
     });
   });
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  h2.setTimeout(idleTimeoutMs);
+  // No h2.setTimeout: it counts inactivity of the whole session, open streams included, and cut quiet streams.
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    watchSession(session, liveness, options.onSessionEnd);
   });
 
   const toH1 = (socket: net.Socket) => {
     socket.on("timeout", () => socket.destroy());
+    socket.setKeepAlive(true, H1_KEEPALIVE_MS);
     h1InFlight.set(socket, 0);
     socket.once("close", () => h1InFlight.delete(socket));
     h1Idle(socket);
@@ -90,7 +106,7 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
     track(socket);
     // A client that connects and says nothing must not hold a socket forever.
     const silent = () => socket.destroy();
-    socket.setTimeout(FIRST_BYTES_MS, silent);
+    socket.setTimeout(firstBytesMs, silent);
     socket.once("data", (first: Buffer) => {
       socket.setTimeout(0);
       socket.off("timeout", silent);
@@ -112,7 +128,7 @@ export function createDualServer(handler: RequestHandler, options: DualServerOpt
     else toH1(socket);
   };
   const tcp = options.tls
-    ? tls.createServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: FIRST_BYTES_MS }, encrypted)
+    ? tls.createServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: firstBytesMs }, encrypted)
     : net.createServer(cleartext);
 
   return {

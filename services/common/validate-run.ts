@@ -3,6 +3,7 @@
 import { RunMode, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { type ConnectError, invalidArgument } from "./errors.js";
 import { isValidTaskId } from "./ids.js";
+import { envProblem } from "./task-env.js";
 
 /** Permission modes the pinned claude accepts (`claude --help`). */
 export const PERMISSION_MODES = ["acceptEdits", "auto", "bypassPermissions", "manual", "dontAsk", "plan"] as const;
@@ -52,9 +53,13 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
     if (v.length > 256) throw invalidArgument(`labels.${k}`, "value is longer than 256 characters");
   }
   if (req.workerId !== "" && !isValidTaskId(req.workerId)) throw invalidArgument("worker_id", "must be 1-64 letters, digits, '-' or '_'");
+  if (req.spreadGroup.length > 128 || UNPRINTABLE.test(req.spreadGroup)) throw invalidArgument("spread_group", "must be at most 128 characters, without whitespace or control characters");
+  const envTrouble = envProblem(req.env);
+  if (envTrouble) throw invalidArgument("env", envTrouble);
 
   validateAgentOptions(req);
   validateWorkspace(req);
+  validatePush(req);
 }
 
 /** Values that become claude flags must not look like flags themselves, nor carry NULs. */
@@ -104,26 +109,83 @@ function validateAgentOptions(req: RunRequest): void {
   if (a.askPermissions && req.mode === RunMode.INTERACTIVE) {
     throw invalidArgument("agent.ask_permissions", "applies to headless tasks; an interactive claude asks in its own terminal");
   }
+  if (a.addDirs.length > MAX_ADD_DIRS) throw invalidArgument("agent.add_dirs", `more than ${MAX_ADD_DIRS} entries`);
+  a.addDirs.forEach((dir, i) => relativeDirectory(`agent.add_dirs[${i}]`, dir));
+  jsonObjectFlag("agent.settings_json", a.settingsJson, '{"permissions": {...}}');
+  jsonObjectFlag("agent.agents_json", a.agentsJson, '{"reviewer": {"description": "...", "prompt": "..."}}');
+  jsonObjectFlag("agent.json_schema", a.jsonSchema, '{"type": "object", "properties": {...}}');
+  if (a.jsonSchema && req.mode === RunMode.INTERACTIVE) throw invalidArgument("agent.json_schema", "applies to headless tasks only (claude takes it with --print)");
+  if (a.fallbackModel) {
+    flagValue("agent.fallback_model", a.fallbackModel);
+    if (!/^[A-Za-z0-9._:@/\[\]-]+(,[A-Za-z0-9._:@/\[\]-]+)*$/.test(a.fallbackModel)) throw invalidArgument("agent.fallback_model", "must be model names separated by commas");
+  }
+}
+
+const MAX_ADD_DIRS = 32;
+
+/** A JSON object that travels as one command-line argument, when set. */
+function jsonObjectFlag(field: string, value: string, example: string): void {
+  if (!value) return;
+  if (Buffer.byteLength(value) > MAX_INTERACTIVE_PROMPT_BYTES) throw invalidArgument(field, `is over ${MAX_INTERACTIVE_PROMPT_BYTES} bytes (it travels as one command-line argument)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw invalidArgument(field, "is not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidArgument(field, `must be a JSON object such as ${example}`);
+}
+
+/** A directory under the workspace root: "." or relative parts that do not start with "." (no "..", no hidden ones). */
+function relativeDirectory(field: string, dir: string): void {
+  if (dir === "" || dir.length > 255) throw invalidArgument(field, "must be 1-255 characters");
+  // "." is the root itself. Other parts may not start with "." — that excludes "..", hidden directories and the
+  // root's .tasks/ where fresh task workspaces live, private to their task.
+  if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
+    throw invalidArgument(field, `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
+  }
+  if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument(field, "may contain only letters, digits, '.', '_', '-' and '/'");
 }
 
 function validateWorkspace(req: RunRequest): void {
   const source = req.workspace?.source;
   if (!source || source.case === undefined) return;
   if (source.case === "directory") {
-    const dir = source.value;
-    if (dir === "" || dir.length > 255) throw invalidArgument("workspace.directory", "must be 1-255 characters");
-    // "." is the root itself. Other parts may not start with "." — that excludes "..", hidden directories and the
-    // root's .tasks/ where fresh task workspaces live, private to their task.
-    if (dir !== "." && (dir.startsWith("/") || dir.split(/[\\/]/).some((part) => part === "" || part.startsWith(".")))) {
-      throw invalidArgument("workspace.directory", `must be "." or a relative path under the workspace root whose parts do not start with ".", got "${dir}"`);
-    }
-    if (!/^[A-Za-z0-9._/-]+$/.test(dir)) throw invalidArgument("workspace.directory", "may contain only letters, digits, '.', '_', '-' and '/'");
+    relativeDirectory("workspace.directory", source.value);
     return;
   }
-  const repo = source.value;
-  validateRepositoryUrl(repo.url);
-  validateRef(repo.ref);
-  validateToken(repo.token, repo.url);
+  if (source.case === "upload") {
+    const upload = source.value;
+    if (upload.uploadId === "") throw invalidArgument("workspace.upload.upload_id", "is required: the id UploadWorkspace returned");
+    if (!isValidTaskId(upload.uploadId)) throw invalidArgument("workspace.upload.upload_id", "must be 1-64 letters, digits, '-' or '_'");
+    if (upload.origin) validateRepository(upload.origin, "workspace.upload.origin");
+  } else {
+    validateRepository(source.value, "workspace.repository");
+  }
+}
+
+function validateRepository(repo: { url: string; ref: string; token: string }, field: string): void {
+  validateRepositoryUrl(repo.url, `${field}.url`);
+  validateRef(repo.ref, `${field}.ref`);
+  validateToken(repo.token, repo.url, `${field}.token`);
+}
+
+const MAX_PUSH_MESSAGE_BYTES = 64 * 1024;
+
+/** `workspace.push`: only with a repository to push to; a branch name git accepts; an identity; a plain message. */
+function validatePush(req: RunRequest): void {
+  const push = req.workspace?.push;
+  if (!push) return;
+  const source = req.workspace?.source;
+  const origin = source?.case === "repository" ? source.value.url : source?.case === "upload" ? source.value.origin?.url : undefined;
+  if (!origin) throw invalidArgument("workspace.push", "needs a repository to push to: workspace.repository, or workspace.upload.origin (cc run --repo URL)");
+  if (push.branch !== "") {
+    if (push.branch.startsWith("refs/") || push.branch === "HEAD") throw invalidArgument("workspace.push.branch", `must be a branch name such as cc/fix-tests, not "${push.branch}"`);
+    validateRef(push.branch, "workspace.push.branch");
+  }
+  if (push.author !== "" && !/^[^<>\n\0]+<[^<>\s]+>$/.test(push.author.trim())) throw invalidArgument("workspace.push.author", "must be `Name <email>`");
+  if (push.message.includes("\0")) throw invalidArgument("workspace.push.message", "contains a NUL character");
+  if (Buffer.byteLength(push.message) > MAX_PUSH_MESSAGE_BYTES) throw invalidArgument("workspace.push.message", `is over ${MAX_PUSH_MESSAGE_BYTES} bytes`);
 }
 
 // Repository workspaces. The worker hands these values to git (as arguments after `--`, never through a shell), so
@@ -142,16 +204,11 @@ const USER = /^(?:[A-Za-z0-9._~][A-Za-z0-9._~-]*)?$/;
 const HOST = /^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])$/;
 const HOST_PORT = new RegExp(`${HOST.source.slice(0, -1)}(?::[0-9]{1,5})?$`);
 
-function badUrl(problem: string): ConnectError {
-  return invalidArgument("workspace.repository.url", `${problem}; ${URL_RULE}`);
-}
-
-function credentialsInUrl(): ConnectError {
-  return badUrl("must not carry credentials (user:password@host), pass an access token in workspace.repository.token");
-}
-
 /** Throws INVALID_ARGUMENT unless `url` is an https://, ssh:// or scp-like URL git can clone without surprises. */
-export function validateRepositoryUrl(url: string): void {
+export function validateRepositoryUrl(url: string, field = "workspace.repository.url"): void {
+  const badUrl = (problem: string): ConnectError => invalidArgument(field, `${problem}; ${URL_RULE}`);
+  const credentialsInUrl = (): ConnectError =>
+    badUrl(`must not carry credentials (user:password@host), pass an access token in ${field.replace(/\.url$/, ".token")}`);
   if (url === "") throw badUrl("is empty");
   if (url.length > MAX_REPOSITORY_URL_CHARS) throw badUrl(`is longer than ${MAX_REPOSITORY_URL_CHARS} characters`);
   if (UNPRINTABLE.test(url)) throw badUrl("contains whitespace or control characters");
@@ -188,10 +245,10 @@ export function validateRepositoryUrl(url: string): void {
  * Throws INVALID_ARGUMENT unless `ref` is empty or a name `git check-ref-format --allow-onelevel` accepts (the rules
  * of git-check-ref-format(1), applied here rather than by running git), that does not start with "-".
  */
-export function validateRef(ref: string): void {
+export function validateRef(ref: string, field = "workspace.repository.ref"): void {
   if (ref === "") return;
   const bad = (problem: string) =>
-    invalidArgument("workspace.repository.ref", `${problem}; give a branch or tag name, a full commit id, or a full ref name such as refs/heads/main`);
+    invalidArgument(field, `${problem}; give a branch or tag name, a full commit id, or a full ref name such as refs/heads/main`);
   if (ref.length > MAX_REF_CHARS) throw bad(`is longer than ${MAX_REF_CHARS} characters`);
   if (ref.startsWith("-")) throw bad('must not start with "-"');
   if (UNPRINTABLE.test(ref)) throw bad("contains whitespace or control characters");
@@ -203,9 +260,9 @@ export function validateRef(ref: string): void {
   if (ref.split("/").some((part) => part.startsWith(".") || part.endsWith(".lock"))) throw bad('has a part that starts with "." or ends with ".lock"');
 }
 
-function validateToken(token: string, url: string): void {
+function validateToken(token: string, url: string, field: string): void {
   if (token === "") return;
-  if (!url.startsWith("https://")) throw invalidArgument("workspace.repository.token", "is only used with https:// URLs; ssh uses the worker's keys");
-  if (token.length > MAX_TOKEN_CHARS) throw invalidArgument("workspace.repository.token", `is longer than ${MAX_TOKEN_CHARS} characters`);
-  if (UNPRINTABLE.test(token)) throw invalidArgument("workspace.repository.token", "contains whitespace or control characters");
+  if (!url.startsWith("https://")) throw invalidArgument(field, "is only used with https:// URLs; ssh uses the worker's keys");
+  if (token.length > MAX_TOKEN_CHARS) throw invalidArgument(field, `is longer than ${MAX_TOKEN_CHARS} characters`);
+  if (UNPRINTABLE.test(token)) throw invalidArgument(field, "contains whitespace or control characters");
 }

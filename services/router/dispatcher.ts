@@ -32,6 +32,7 @@ import type { StoredTask } from "./store/interface.js";
 import { type EndRequest, type TaskEntry, type Tasks } from "./tasks.js";
 import { TaskLogFull } from "./task-log.js";
 import { trackPermissionEvent } from "./permissions.js";
+import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent, workerSeqOf } from "./undecoded-events.js";
 
 /** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
@@ -48,6 +49,7 @@ export class Dispatcher {
   onTakeOver: (() => Promise<unknown>) | undefined;
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
+  private readonly spread = new SpreadGroups();
 
   constructor(
     private readonly settings: RouterSettings,
@@ -155,7 +157,7 @@ export class Dispatcher {
         entry.end({ reason: ExitReason.FAILED, message });
         continue;
       }
-      const worker = this.registry.pick(this.candidatesFor(entry.request, entry));
+      const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup));
       if (!worker) {
         i += 1;
         continue;
@@ -347,8 +349,20 @@ export class Dispatcher {
    * live follower lags, the worker's stream is not read.
    */
   private async forward(entry: TaskEntry, worker: WorkerEntry, attachFrom?: bigint): Promise<void> {
+    if (attachFrom === undefined && entry.lostEnv) {
+      if (entry.pinnedTo !== worker.id) {
+        const message =
+          `task ${entry.id} asked for environment variables (${entry.record.envNames.join(", ")}), and the router that accepted it stopped before a worker took it; ` +
+          "their values are never written to the task store, so it cannot be started without them — run it again";
+        entry.end({ reason: ExitReason.FAILED, message });
+        return;
+      }
+      // It may have reached this worker before the router stopped: follow it there if it did (NOT_FOUND ends it).
+      attachFrom = 0n;
+    }
     entry.worker = worker;
     worker.placed.add(entry.id);
+    this.spread.placed(entry.request.spreadGroup, worker.id);
     let failure: unknown;
     let logFull = false;
     try {
@@ -407,6 +421,7 @@ export class Dispatcher {
       failure = err;
     } finally {
       this.registry.release(worker, entry.id);
+      this.spread.released(entry.request.spreadGroup, worker.id);
       // A freed slot may let a queued task run.
       setImmediate(() => this.pump());
     }

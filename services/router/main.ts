@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `npm run router`. Reads settings from the environment, listens, and drains on SIGTERM/SIGINT.
 import { createLogger } from "../common/logger.js";
+import { listenErrorMessage } from "../common/listen-error.js";
 import { SettingsError } from "../common/settings.js";
 import { drainOnSignals } from "../common/shutdown.js";
 import { createRouter } from "./server.js";
@@ -32,7 +33,12 @@ async function main(): Promise<void> {
       console.error(`router: the task store (CC_STORE=${settings.store === "memory" || settings.store === "sqlite" ? settings.store : "redis"}): ${err.message}`);
       process.exit(3);
     }
-    throw err;
+    const message = listenErrorMessage(err, settings.host, settings.port);
+    if (!message) throw err;
+    console.error(`router: ${message}`);
+    // Whatever started before listening (a warm pool, the registry's timers, the store) ends with the process.
+    await router.shutdown(0).catch(() => {});
+    process.exit(1);
   }
   logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
 

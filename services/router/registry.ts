@@ -217,9 +217,14 @@ export class Registry {
     });
   }
 
-  /** The least-loaded worker with a free slot among `candidates`; ties rotate. */
-  pick(candidates: WorkerEntry[]): WorkerEntry | undefined {
-    const free = candidates.filter((e) => this.health(e) === WorkerHealth.ONLINE);
+  /**
+   * The least-loaded worker with a free slot among `candidates`, preferring any not in `avoid` (a spread group's
+   * workers); ties rotate.
+   */
+  pick(candidates: WorkerEntry[], avoid: ReadonlySet<string> = new Set()): WorkerEntry | undefined {
+    const online = candidates.filter((e) => this.health(e) === WorkerHealth.ONLINE);
+    const spared = online.filter((e) => !avoid.has(e.id));
+    const free = spared.length > 0 ? spared : online;
     if (free.length === 0) return undefined;
     const load = (e: WorkerEntry) => this.load(e) / Math.max(1, this.capacity(e));
     const best = Math.min(...free.map(load));

@@ -25,6 +25,8 @@ import { openTaskStore } from "./store/open.js";
 import type { TaskStore } from "./store/interface.js";
 import { Tasks } from "./tasks.js";
 import { defaultWebDir, loadWebApp, type WebApp } from "./web-app.js";
+import { transferForwarding } from "./transfer-forwarding.js";
+import { UploadPlacements } from "./uploads.js";
 
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 
@@ -35,6 +37,8 @@ export interface Router {
   /** Where task records and event logs are kept (CC_STORE). */
   readonly store: TaskStore;
   readonly dispatcher: Dispatcher;
+  /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
+  readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
   readonly health: HealthState;
   /** Opens the store (StoreUnavailable says why it cannot), carries on with the tasks it holds, and listens. */
@@ -102,6 +106,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
+  const uploads = new UploadPlacements(registry);
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
@@ -109,7 +114,10 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      routerRoutes(routerService({ settings, dispatcher, tasks, registry, watchers }))(router);
+      routerRoutes({
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads }),
+        ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },
@@ -132,6 +140,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     tasks,
     store,
     dispatcher: d,
+    servesWebUi: web !== undefined,
     health,
     async listen() {
       await store.open();
@@ -193,13 +202,13 @@ function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry,
   let all: Task[] = [];
   metrics.onScrape(async () => {
     const read: Task[] = [];
-    let pageToken = "";
     try {
-      do {
-        const page = await tasks.list({ limit: 1000, pageToken });
+      for (let olderThan: string | undefined; ; ) {
+        const page = await tasks.list({ limit: 1000, ...(olderThan !== undefined ? { olderThan } : {}) });
         read.push(...page.tasks);
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
+        if (!page.more) break;
+        olderThan = page.tasks.at(-1)!.id;
+      }
       all = read;
     } catch (err) {
       logger.warn({ err: String(err) }, "could not read the task store for metrics");

@@ -6,27 +6,31 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
-import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted, unavailable } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { answerPermission } from "./permissions.js";
+import { pageToken, taskQuery } from "./list-query.js";
 import type { Registry } from "./registry.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
 import { storeError, type Tasks } from "./tasks.js";
+import type { TransferMethod } from "./transfer-forwarding.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
+import type { UploadPlacements } from "./uploads.js";
 
-const MAX_LIST = 1000;
 
+/** The RPCs about tasks and workers; those that move bytes are in transfer-forwarding.ts. */
 export function routerService(deps: {
   settings: RouterSettings;
   dispatcher: Dispatcher;
   tasks: Tasks;
   registry: Registry;
   watchers: TaskWatchers;
-}): ServiceImpl<typeof RouterService> {
-  const { settings, dispatcher, tasks, registry, watchers } = deps;
+  uploads: UploadPlacements;
+}): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
+  const { settings, dispatcher, tasks, registry, watchers, uploads } = deps;
 
   async function* follow(taskId: string, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
     const found = await tasks.find(taskId);
@@ -56,6 +60,9 @@ export function routerService(deps: {
     const found = await tasks.find(taskId);
     const record = found.entry ? found.entry.record : found.stored.record;
     if (record.endedAt) throw failedPrecondition(`task ${taskId} has ended`);
+    if (record.mode !== RunMode.INTERACTIVE) {
+      throw failedPrecondition(`task ${taskId} is headless: it has no terminal to type into or resize (start one with \`cc run -i\`)`);
+    }
     if (!record.startedAt || (found.entry && !found.entry.started)) throw failedPrecondition(`task ${taskId} has not started yet`);
     // Run here: the worker it forwards from; else (re-attaching, or run by another router) the registry's.
     const worker = found.entry?.worker ?? registry.byId(record.workerId);
@@ -65,6 +72,8 @@ export function routerService(deps: {
 
   return {
     async *run(req, ctx) {
+      // A task on an uploaded workspace runs where the upload is.
+      uploads.place(req);
       const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID));
       yield* follow(taskId, 0n, ctx);
     },
@@ -78,9 +87,8 @@ export function routerService(deps: {
     },
 
     async listTasks(req) {
-      if (req.limit > MAX_LIST) throw invalidArgument("limit", `must be at most ${MAX_LIST}`);
-      const page = await tasks.list({ statuses: req.statuses, limit: req.limit || 50 });
-      return create(ListTasksResponseSchema, { tasks: page.tasks });
+      const page = await tasks.list(taskQuery(req));
+      return create(ListTasksResponseSchema, { tasks: page.tasks, nextPageToken: page.more ? pageToken(page.tasks.at(-1)!.id) : "" });
     },
 
     async cancelTask(req, ctx) {

@@ -122,6 +122,12 @@ export const ROUTER_SETTINGS = {
     parse: boolean,
   },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
+  maxUploadBytes: {
+    env: "CC_MAX_UPLOAD_BYTES",
+    default: "536870912",
+    description: "Largest upload (`cc run --upload`) the router streams through to a worker, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
 

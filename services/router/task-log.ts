@@ -132,6 +132,11 @@ export class TaskLog {
     return this.stored;
   }
 
+  /** Seq of the oldest event still held (here or in the store): 1, since the log is never trimmed; 0 when empty. */
+  get firstRetainedSeq(): bigint {
+    return this.appended > 0n ? 1n : 0n;
+  }
+
   get subscriberCount(): number {
     return this.cursors.size;
   }
@@ -216,6 +221,9 @@ export class TaskLog {
           // Further back than memory holds: a page from the store (it does not hold the task back).
           const upTo = this.heldFrom - 1n;
           const page = await this.backing.read(cursor.next - 1n, PAGE);
+          // The store no longer has them: retention forgot the ended task. What was read is all there is; asking
+          // again would spin without ever yielding to the event loop.
+          if (page[0]?.seq !== cursor.next) return;
           for (const event of page) {
             if (event.seq !== cursor.next || event.seq > upTo) break;
             cursor.next += 1n;

@@ -98,15 +98,9 @@ export class TaskWatchers {
     }
   }
 
-  /** The newest `limit` tasks that match, reading the store a page at a time. */
+  /** The newest `limit` tasks that match (the store filters by status, worker and labels; `matches` by the rest). */
   private async snapshot(req: WatchTasksRequest, limit: number, matches: (task: Task) => boolean): Promise<Task[]> {
-    const out: Task[] = [];
-    let pageToken = "";
-    do {
-      const page = await this.tasks.list({ statuses: req.statuses, workerId: req.workerId, labels: req.labels, limit: limit - out.length, pageToken });
-      out.push(...page.tasks.filter(matches));
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "" && out.length < limit);
-    return out;
+    const page = await this.tasks.list({ statuses: req.statuses, ...(req.workerId ? { workerId: req.workerId } : {}), labels: req.labels, limit, where: matches });
+    return page.tasks;
   }
 }

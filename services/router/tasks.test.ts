@@ -1,11 +1,15 @@
 // The router's tasks over a store: ended tasks are forgotten past the retention limits (when a task ends, and on a
-// timer), a running one never; a caller reading a forgotten task's log reads it to the end; a task's end.
-import { create } from "@bufbuild/protobuf";
+// timer), a running one never; a caller reading a forgotten task's log reads it to the end; a task's end; listing
+// with ListTasks' filters and page tokens; what of a request the record and the store keep.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
-import { ExitReason, RunEventSchema, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { ListTasksRequestSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
+import { ExitReason, type RunEvent, RunEventSchema, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { newTaskId } from "../common/ids.js";
+import { pageToken, taskQuery } from "./list-query.js";
 import { MemoryTaskStore } from "./store/memory.js";
-import { TaskEntry, Tasks } from "./tasks.js";
+import { TaskEntry, type TaskQuery, Tasks } from "./tasks.js";
 
 const KIB = 1024;
 const LOG = { maxBytes: 1024 * KIB, maxLagBytes: 1024 * KIB, stallMs: 30_000 };
@@ -68,15 +72,22 @@ describe("the router's tasks", () => {
     expect(await kept(ids)).toEqual(["t4", "t5"]);
   });
 
-  it("lets a caller still reading a forgotten task's log read it to the end", async () => {
+  it("lets a caller still reading a forgotten task's log read it to the end; one that comes later reads what is left and stops", async () => {
     const { tasks, add, finish } = tasksOver({ ageMs: 0 }, () => Date.now() + 10_000);
     const entry = await add("t1", 10);
     const reader = entry.log.follow(0n);
+    const cases: (string | undefined)[] = [(await reader.next()).value?.event.case];
+    // Caught up and waiting for the next event: a live follower, which the log holds events for.
+    const next = reader.next();
     await finish(entry);
     await expect(tasks.find("t1")).rejects.toThrow(/not found/);
-    const cases: (string | undefined)[] = [];
+    cases.push((await next).value?.event.case);
     for await (const event of reader) cases.push(event.event.case);
     expect(cases).toEqual(["output", "exited"]);
+    // Its events are gone from memory and from the store: the follow ends (it does not spin waiting for them).
+    const late: RunEvent[] = [];
+    for await (const event of entry.log.follow(0n)) late.push(event);
+    expect(late).toEqual([]);
   });
 
   it("forgets ended tasks past the age limit", async () => {
@@ -150,5 +161,106 @@ describe("the router's tasks", () => {
       expect(entry.ended).toBe(true);
       expect(entry.record).toMatchObject({ status: TaskStatus.FAILED, lastSeq: 2n, exit: { exitCode: -1, message: "worker w1 was lost" } });
     });
+  });
+});
+
+describe("listing tasks", () => {
+  const t0 = 1_700_000_000_000;
+  const retention = { tasks: 100_000, ageMs: 3_600_000, logBytes: 1 << 30 };
+  /** A task created at t0 + i seconds, on worker w(i % 3), labelled team=a or b, every fourth one succeeded. */
+  async function fill(n: number, endSome = true): Promise<{ tasks: Tasks; entries: TaskEntry[] }> {
+    const store = new MemoryTaskStore();
+    const tasks = new Tasks(store, { retention, log: LOG });
+    const entries: TaskEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const entry = new TaskEntry(newTaskId(t0 + i * 1000), create(RunRequestSchema, { prompt: `p${i}`, labels: { team: i % 2 ? "b" : "a" } }), LOG, { store });
+      entry.record.createdAt = timestampFromMs(t0 + i * 1000);
+      entry.record.workerId = `w${i % 3}`;
+      await tasks.add(entry);
+      if (endSome && i % 4 === 0) {
+        end(entry);
+        await entry.log.whenStored();
+      }
+      entries.push(entry);
+    }
+    return { tasks, entries };
+  }
+  const ids = (page: { tasks: { id: string }[] }) => page.tasks.map((t) => t.id);
+
+  it("filters by status, labels, worker and creation time, newest first", async () => {
+    const { tasks, entries } = await fill(40);
+    const expected = (pick: (i: number) => boolean) => entries.map((e, i) => [e, i] as const).filter(([, i]) => pick(i)).map(([e]) => e.id).reverse();
+    const query = async (q: Partial<TaskQuery>) => ids(await tasks.list({ limit: 1000, ...q }));
+    expect(await query({})).toEqual(expected(() => true));
+    expect(await query({ statuses: [TaskStatus.SUCCEEDED] })).toEqual(expected((i) => i % 4 === 0));
+    expect(await query({ labels: { team: "b" } })).toEqual(expected((i) => i % 2 === 1));
+    expect(await query({ labels: { team: "b", other: "x" } })).toEqual([]);
+    expect(await query({ workerId: "w1" })).toEqual(expected((i) => i % 3 === 1));
+    expect(await query({ createdAfterMs: t0 + 30_000 })).toEqual(expected((i) => i >= 30));
+    expect(await query({ createdAfterMs: t0 + 30_000, workerId: "w0", statuses: [TaskStatus.QUEUED] })).toEqual(expected((i) => i >= 30 && i % 3 === 0 && i % 4 !== 0));
+  });
+
+  it("pages through 2,000 tasks with a token, each task exactly once", async () => {
+    const { tasks, entries } = await fill(2000, false);
+    const seen: string[] = [];
+    let token = "";
+    let pages = 0;
+    do {
+      const res = await tasks.list(taskQuery(create(ListTasksRequestSchema, { limit: 200, pageToken: token, labels: { team: "a" } })));
+      seen.push(...ids(res));
+      token = res.more ? pageToken(res.tasks.at(-1)!.id) : "";
+      pages += 1;
+    } while (token);
+    expect(pages).toBe(5);
+    expect(seen).toEqual(entries.filter((_, i) => i % 2 === 0).map((e) => e.id).reverse());
+    // A page that ends exactly at the last match says there is no more.
+    expect((await tasks.list({ limit: 1000, labels: { team: "a" } })).more).toBe(false);
+    expect((await tasks.list({ limit: 999, labels: { team: "a" } })).more).toBe(true);
+  });
+
+  it("refuses a limit over 1000, a bad worker id and a token it did not issue", () => {
+    const bad = (init: MessageInitShape<typeof ListTasksRequestSchema>) => () => taskQuery(create(ListTasksRequestSchema, init));
+    expect(bad({ limit: 1001 })).toThrow("limit: must be at most 1000; read more with page_token");
+    expect(bad({ workerId: "a b" })).toThrow("worker_id: must be 1-64 letters");
+    expect(bad({ pageToken: "garbage" })).toThrow("page_token: is not a token ListTasks returned");
+    expect(bad({ pageToken: Buffer.from("v1:../x").toString("base64url") })).toThrow("page_token");
+    expect(bad({ labels: { "bad key": "x" } })).toThrow("labels: keys must be");
+  });
+
+  it("keeps the request's options in the record, but never env values or a repository token, in memory or in the store", async () => {
+    const store = new MemoryTaskStore();
+    const tasks = new Tasks(store, { retention, log: LOG });
+    const entry = new TaskEntry(
+      "t1",
+      create(RunRequestSchema, {
+        prompt: "x",
+        env: { SECRET_TOKEN: "hunter2", A_VAR: "1" },
+        workspace: { source: { case: "repository", value: { url: "https://git.example/r.git", ref: "main", token: "ghp_secret" } } },
+        timeout: durationFromMs(60_000),
+        workerId: "w2",
+        spreadGroup: "g1",
+      }),
+      LOG,
+      { store },
+    );
+    await tasks.add(entry);
+    const record = entry.snapshot();
+    expect(record.envNames).toEqual(["A_VAR", "SECRET_TOKEN"]);
+    expect([record.requestedWorkerId, record.spreadGroup, Number(record.timeout?.seconds)]).toEqual(["w2", "g1", 60]);
+    expect(record.workspace?.source).toEqual({ case: "repository", value: expect.objectContaining({ url: "https://git.example/r.git", ref: "main", token: "" }) });
+    const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? String(x) : x));
+    expect(json(record)).not.toContain("hunter2");
+    expect(json(record)).not.toContain("ghp_secret");
+    // The router still has the values for the worker; the store has the names only.
+    expect(entry.request.env).toEqual({ SECRET_TOKEN: "hunter2", A_VAR: "1" });
+    const stored = (await store.get("t1"))!;
+    expect(stored.request.env).toEqual({});
+    expect(json(stored)).not.toContain("hunter2");
+    expect(entry.lostEnv).toBe(false);
+    // A router carrying on with the stored task cannot launch it again: it knows that it lacks the values.
+    const adopted = new TaskEntry("t1", stored.request, LOG, { store, stored });
+    expect(adopted.lostEnv).toBe(true);
+    end(entry);
+    expect(entry.request.env).toEqual({});
   });
 });

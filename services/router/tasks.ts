@@ -12,6 +12,8 @@ import { isValidTaskId, newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
 import type { WorkerEntry } from "./registry.js";
 import type { Placement, RetentionLimits, StoredTask, StoreListener, TaskPage, TaskQuery, TaskStore } from "./store/interface.js";
+
+export type { TaskPage, TaskQuery } from "./store/interface.js";
 import { StoreUnavailable } from "./store/interface.js";
 import { type LogBacking, TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
 
@@ -93,6 +95,7 @@ export class TaskEntry {
         labels: request.labels,
         createdAt: timestampNow(),
         detach: request.detach,
+        ...recordedOptions(request),
       });
     this.placement = stored?.placement;
     this.seq = this.record.lastSeq;
@@ -101,9 +104,23 @@ export class TaskEntry {
     this.log = new TaskLog(logOptions, backing, { lastSeq: this.record.lastSeq, bytes: store?.logBytes ?? 0 });
   }
 
-  /** The task as the store keeps it: the record as of the last event appended. */
+  /**
+   * The task as the store keeps it: the record as of the last event appended, and the request without its
+   * environment variables' values. Those are for claude alone: they stay in this router's memory, never on disk or
+   * in Redis (a router that carries on with a task the store holds cannot launch it again if it had some; see
+   * `lostEnv`).
+   */
   stored(): StoredTask {
-    return { record: this.record, request: this.request, placement: this.placement };
+    const request = Object.keys(this.request.env).length > 0 ? { ...this.request, env: {} } : this.request;
+    return { record: this.record, request, placement: this.placement };
+  }
+
+  /**
+   * The task asked for environment variables whose values this router does not have: it was accepted by a router
+   * that stopped (or by another router) before a worker took it, and the store keeps the names only.
+   */
+  get lostEnv(): boolean {
+    return this.record.envNames.length > 0 && Object.keys(this.request.env).length === 0;
   }
 
   /** The record or placement changed with no event: saved with the log's next write. */
@@ -147,6 +164,8 @@ export class TaskEntry {
     const ready = this.log.append(event, this.ending.signal);
     this.seq = seq;
     this.record.lastSeq = seq;
+    // The log is never trimmed while the task is kept: it holds every event from the first (stored with the record).
+    this.record.firstSeq = 1n;
     this.changed?.(this, event);
     return ready;
   }
@@ -226,8 +245,28 @@ export class TaskEntry {
     clearTimeout(this.queueTimer);
     this.record.pendingPermissions = [];
     this.changed?.(this);
+    // The variables were for claude; an ended task's entry holds none of them.
+    this.request.env = {};
     for (const l of this.endListeners.splice(0)) l();
   }
+}
+
+/** What the record keeps of the request's options beyond the agent's: never env values or a repository token. */
+function recordedOptions(request: RunRequest): MessageInitShape<typeof TaskSchema> {
+  const source = request.workspace?.source;
+  const workspace =
+    source?.case === "repository"
+      ? { source: { case: "repository" as const, value: { url: source.value.url, ref: source.value.ref } } }
+      : source?.case === "directory"
+        ? { source: { case: "directory" as const, value: source.value } }
+        : undefined;
+  return {
+    ...(workspace ? { workspace } : {}),
+    ...(request.timeout ? { timeout: request.timeout } : {}),
+    envNames: Object.keys(request.env).sort(),
+    requestedWorkerId: request.workerId,
+    spreadGroup: request.spreadGroup,
+  };
 }
 
 export function statusOf(exited: Exited): TaskStatus {

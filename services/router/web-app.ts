@@ -77,9 +77,12 @@ export interface WebApp {
   readonly bytes: number;
 }
 
-/** Where the built bundle is: dist/web beside dist/services when running built code, or from the sources. */
+/**
+ * Where the built bundle is: dist/web beside dist/services when running built code, beside dist/cc when bundled into
+ * `cc` (its `cc up`), or from the sources.
+ */
 export function defaultWebDir(): string | undefined {
-  const candidates = ["../../web/", "../../dist/web/"].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ["../../web/", "../web/", "../../dist/web/"].map((p) => fileURLToPath(new URL(p, import.meta.url)));
   return candidates.find((dir) => existsSync(join(dir, BUNDLE_MANIFEST)));
 }
 

@@ -114,7 +114,9 @@ export function textTurn(text: string): Turn {
  * - `{{lastToolResult}}`: the text of the latest tool result in the conversation;
  * - `{{collect:NAME}}`: every value of the key NAME in the tool results that are JSON (found at any depth, oldest
  *   first, each once) — joined by newlines in text, and, as a tool input string of its own, the array itself. So a
- *   script can pass ids an earlier tool returned to a later call, e.g. `"task_ids": "{{collect:task_id}}"`.
+ *   script can pass ids an earlier tool returned to a later call, e.g. `"task_ids": "{{collect:task_id}}"`;
+ * - `{{first:NAME}}`: the first of those values (empty when there is none), itself as a whole tool-input string:
+ *   `"task_id": "{{first:task_id}}"` passes one id.
  */
 export function renderBlocks(blocks: Block[], vars: { prompt: string; toolResults?: string[] }): Block[] {
   const results = vars.toolResults ?? [];
@@ -123,10 +125,13 @@ export function renderBlocks(blocks: Block[], vars: { prompt: string; toolResult
     s
       .replaceAll("{{prompt}}", vars.prompt)
       .replaceAll("{{lastToolResult}}", results.at(-1) ?? "")
-      .replace(/\{\{collect:([^}]+)\}\}/g, (_, name: string) => collect(name).map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join("\n"));
+      .replace(/\{\{collect:([^}]+)\}\}/g, (_, name: string) => collect(name).map(asText).join("\n"))
+      .replace(/\{\{first:([^}]+)\}\}/g, (_, name: string) => asText(collect(name)[0] ?? ""));
   const subInput = (s: string): unknown => {
-    const whole = /^\{\{collect:([^}]+)\}\}$/.exec(s);
-    return whole ? collect(whole[1]!) : sub(s);
+    const whole = /^\{\{(collect|first):([^}]+)\}\}$/.exec(s);
+    if (!whole) return sub(s);
+    const values = collect(whole[2]!);
+    return whole[1] === "collect" ? values : (values[0] ?? "");
   };
   return blocks.map((b): Block => {
     switch (b.type) {
@@ -139,6 +144,8 @@ export function renderBlocks(blocks: Block[], vars: { prompt: string; toolResult
     }
   });
 }
+
+const asText = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
 
 /** Every value of `name` in the JSON tool results, at any depth, in order, each once. */
 export function collectValues(toolResults: readonly string[], name: string): unknown[] {

@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { RunMode, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
-import { claudeInvocation } from "./claude-args.js";
+import { claudeInvocation, mergeSettings } from "./claude-args.js";
 
 const HEADLESS_BASE = ["-p", "--output-format=stream-json", "--verbose", "--include-partial-messages"];
 
@@ -23,6 +23,8 @@ const FULL_AGENT = {
   maxBudgetUsd: 0.25,
 };
 
+const MCP_FILE = "/private/t1/mcp-config.json";
+
 const FULL_AGENT_FLAGS = [
   "--model=opus",
   "--allowedTools=Bash(git *)",
@@ -32,7 +34,7 @@ const FULL_AGENT_FLAGS = [
   "--permission-mode=acceptEdits",
   "--system-prompt=You are terse.\nVery terse.",
   "--append-system-prompt=Answer in French.",
-  '--mcp-config={"mcpServers":{"x":{"command":"y"}}}',
+  "--mcp-config=/private/t1/mcp-config.json",
   "--resume=0d5e6f1c-1234-4abc-8def-0123456789ab",
 ];
 
@@ -58,7 +60,7 @@ describe("claudeInvocation, headless", () => {
 
   it("never puts the prompt in argv, even one that looks like a flag", () => {
     const prompt = "--dangerously-skip-permissions and more";
-    const inv = claudeInvocation(req({ prompt, agent: FULL_AGENT }));
+    const inv = claudeInvocation(req({ prompt, agent: FULL_AGENT }), { mcpConfigFile: MCP_FILE });
     expect(inv.stdin).toBe(prompt);
     expect(inv.args).not.toContain(prompt);
     expect(inv.args.some((a) => a.includes("dangerously"))).toBe(false);
@@ -66,7 +68,7 @@ describe("claudeInvocation, headless", () => {
   });
 
   it("maps every AgentOptions field to its flag in --flag=value form, max turns and budget last", () => {
-    const inv = claudeInvocation(req({ prompt: "go", agent: FULL_AGENT }));
+    const inv = claudeInvocation(req({ prompt: "go", agent: FULL_AGENT }), { mcpConfigFile: MCP_FILE });
     expect(inv.args).toEqual([...HEADLESS_BASE, ...FULL_AGENT_FLAGS, "--max-turns=7", "--max-budget-usd=0.25"]);
     expect(inv.stdin).toBe("go");
   });
@@ -86,8 +88,30 @@ describe("claudeInvocation, headless", () => {
   });
 
   it("ignores hook settings (they are for the interactive TUI)", () => {
-    const inv = claudeInvocation(req({ prompt: "go" }), '{"hooks":{}}');
+    const inv = claudeInvocation(req({ prompt: "go" }), { hookSettings: '{"hooks":{}}' });
     expect(inv.args).toEqual(HEADLESS_BASE);
+  });
+
+  it("maps the newer flags: --fallback-model, --agents, --add-dir (resolved on the worker), --settings, --json-schema", () => {
+    const agent = {
+      model: "opus",
+      fallbackModel: "sonnet,haiku",
+      agentsJson: '{"reviewer":{"description":"Reviews","prompt":"Review"}}',
+      addDirs: ["shared", "data/in"],
+      settingsJson: '{"permissions":{"allow":["Read"]}}',
+      jsonSchema: '{"type":"object"}',
+    };
+    const inv = claudeInvocation(req({ prompt: "go", agent }), { addDirs: ["/ws/shared", "/ws/data/in"] });
+    expect(inv.args).toEqual([
+      ...HEADLESS_BASE,
+      "--model=opus",
+      "--fallback-model=sonnet,haiku",
+      '--agents={"reviewer":{"description":"Reviews","prompt":"Review"}}',
+      "--add-dir=/ws/shared",
+      "--add-dir=/ws/data/in",
+      '--settings={"permissions":{"allow":["Read"]}}',
+      '--json-schema={"type":"object"}',
+    ]);
   });
 
   it("keeps a multi-line system prompt as one argv entry", () => {
@@ -101,34 +125,67 @@ describe("claudeInvocation, interactive", () => {
   const SETTINGS = '{"hooks":{"Stop":[]}}';
 
   it("ends with --, prompt and has no stdin", () => {
-    const inv = claudeInvocation(req({ prompt: "hello", mode: RunMode.INTERACTIVE }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "hello", mode: RunMode.INTERACTIVE }), { hookSettings: SETTINGS });
     expect(inv).toEqual({ args: [`--settings=${SETTINGS}`, "--", "hello"] });
     expect(inv.stdin).toBeUndefined();
   });
 
   it("puts agent flags first, then --settings=, then -- and the prompt", () => {
-    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "do it", mode: RunMode.INTERACTIVE, agent: FULL_AGENT }), { hookSettings: SETTINGS, mcpConfigFile: MCP_FILE });
     expect(inv.args).toEqual([...FULL_AGENT_FLAGS, `--settings=${SETTINGS}`, "--", "do it"]);
   });
 
   it("passes neither --max-turns nor --max-budget-usd (headless only), and none of the -p flags", () => {
-    const inv = claudeInvocation(req({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { maxTurns: 3, maxBudgetUsd: 1 } }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { maxTurns: 3, maxBudgetUsd: 1 } }), { hookSettings: SETTINGS });
     expect(inv.args).toEqual([`--settings=${SETTINGS}`, "--", "x"]);
     for (const flag of HEADLESS_BASE) expect(inv.args).not.toContain(flag);
   });
 
   it("an empty prompt adds no -- and no prompt entry", () => {
-    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { model: "sonnet" } }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { model: "sonnet" } }), { hookSettings: SETTINGS });
     expect(inv.args).toEqual(["--model=sonnet", `--settings=${SETTINGS}`]);
   });
 
   it("a prompt that starts with - stays a prompt after --", () => {
-    const inv = claudeInvocation(req({ prompt: "-v please", mode: RunMode.INTERACTIVE }), SETTINGS);
+    const inv = claudeInvocation(req({ prompt: "-v please", mode: RunMode.INTERACTIVE }), { hookSettings: SETTINGS });
     expect(inv.args.slice(-2)).toEqual(["--", "-v please"]);
+  });
+
+  it("merges the task's --settings with the worker's hooks into one --settings, the task's hooks first", () => {
+    const task = '{"permissions":{"allow":["Read"]},"hooks":{"Stop":[{"hooks":[{"type":"command","command":"mine"}]}],"PreToolUse":[]}}';
+    const ours = '{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"relay"}]}],"SessionStart":[{"hooks":[]}]}}';
+    const inv = claudeInvocation(req({ prompt: "", mode: RunMode.INTERACTIVE, agent: { settingsJson: task } }), { hookSettings: ours });
+    expect(inv.args.filter((a) => a.startsWith("--settings="))).toHaveLength(1);
+    expect(JSON.parse(inv.args.find((a) => a.startsWith("--settings="))!.slice("--settings=".length))).toEqual({
+      permissions: { allow: ["Read"] },
+      hooks: {
+        Stop: [{ hooks: [{ type: "command", command: "mine" }] }, { hooks: [{ type: "command", command: "relay" }] }],
+        PreToolUse: [],
+        SessionStart: [{ hooks: [] }],
+      },
+    });
+    expect(mergeSettings('{"hooks":"nonsense"}', '{"hooks":{"Stop":[1]}}')).toBe('{"hooks":{"Stop":[1]}}');
+    expect(mergeSettings("", ours)).toBe(ours);
+    expect(mergeSettings(task, "")).toBe(task);
   });
 
   it("without hook settings there is no --settings", () => {
     const inv = claudeInvocation(req({ prompt: "hi", mode: RunMode.INTERACTIVE }));
     expect(inv.args).toEqual(["--", "hi"]);
+  });
+});
+
+describe("claudeInvocation, MCP config", () => {
+  it("names the file holding the config, never the JSON itself (a command line is readable by every process)", () => {
+    const agent = { mcpConfigJson: '{"mcpServers":{"gh":{"command":"gh-mcp","env":{"GITHUB_TOKEN":"ghp_secret"}}}}' };
+    for (const mode of [RunMode.HEADLESS, RunMode.INTERACTIVE]) {
+      const inv = claudeInvocation(req({ prompt: "go", mode, agent }), { mcpConfigFile: MCP_FILE });
+      expect(inv.args).toContain(`--mcp-config=${MCP_FILE}`);
+      expect(inv.args.join(" ")).not.toContain("ghp_secret");
+    }
+  });
+
+  it("refuses to build a command line for an MCP config without its file", () => {
+    expect(() => claudeInvocation(req({ prompt: "go", agent: { mcpConfigJson: '{"mcpServers":{}}' } }))).toThrow(/as a file/);
   });
 });

@@ -1,5 +1,6 @@
 // claude sees an allowlisted environment: its own settings, credentials, locale and proxies, never the worker's
-// secrets (CC_TOKEN, CC_WORKER_TOKEN) or anything else the worker happened to inherit.
+// secrets (CC_TOKEN, CC_WORKER_TOKEN) or anything else the worker happened to inherit; plus the task's own
+// variables (RunRequest.env), which can never replace what the worker sets or guards (services/common/task-env.ts).
 
 const EXACT = new Set([
   "PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL", "USER", "LOGNAME",
@@ -15,6 +16,8 @@ const PREFIXES = ["ANTHROPIC_", "CLAUDE_CODE_", "LC_", "VERTEX_REGION_"];
 export interface ClaudeEnvOptions {
   /** The HOME claude uses: where its .claude.json, settings and session transcripts live. */
   home: string;
+  /** The task's own variables (RunRequest.env, checked by services/common/task-env.ts): never a reserved name. */
+  taskEnv?: Readonly<Record<string, string>>;
   /** Extra variables set by the worker itself (e.g. the hook events file). */
   extra?: Record<string, string>;
   /** Terminal type for interactive sessions. */
@@ -35,5 +38,5 @@ export function claudeEnv(source: NodeJS.ProcessEnv, options: ClaudeEnvOptions):
     env["TERM"] = options.term;
     env["COLORTERM"] = "truecolor";
   }
-  return { ...env, ...options.extra };
+  return { ...env, ...options.taskEnv, ...options.extra };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point: `npm run worker`. Reads settings from the environment, listens, and drains on SIGTERM/SIGINT.
 import { createLogger } from "../common/logger.js";
+import { listenErrorMessage } from "../common/listen-error.js";
 import { SettingsError } from "../common/settings.js";
 import { drainOnSignals } from "../common/shutdown.js";
 import { createWorker } from "./server.js";
@@ -21,7 +22,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const port = await worker.listen();
+  let port;
+  try {
+    port = await worker.listen();
+  } catch (err) {
+    const message = listenErrorMessage(err, settings.host, settings.port);
+    if (!message) throw err;
+    console.error(`worker: ${message}`);
+    // Whatever started before listening (a warm pool, the registry's timers) ends with the process.
+    await worker.shutdown(0).catch(() => {});
+    process.exit(1);
+  }
   logger.info({ port, workerId: settings.workerId, capacity: settings.maxSessions }, "worker listening");
 
   drainOnSignals(logger, settings.shutdownGraceMs, () => worker.shutdown());

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { type GitRepository, Phase, RunMode, type RunEvent, type RunRequest, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { type GitRepository, Phase, RunMode, type RunEvent, type RunRequest, RunRequestSchema, type WorkspaceUpload } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { isValidTaskId, newTaskId } from "../common/ids.js";
@@ -19,13 +19,17 @@ import { launchHeadless } from "./headless.js";
 import { hookSettingsJson } from "./hook-events.js";
 import { launchInteractive } from "./interactive.js";
 import { signalTask, TASK_ID_ENV, WORKER_PID_ENV } from "./process-tree.js";
+import { TaskFiles } from "./task-files.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
 import { EndedFeeds } from "./reattach.js";
 import { ExitReason, TaskRun } from "./task-run.js";
 import type { WorkerSettings } from "./settings.js";
 import type { SpawnTerminal } from "./terminal.js";
+import type { WorkerTransfers } from "./transfers.js";
+import type { StagedUpload } from "./upload/staging.js";
+import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
-import { prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
+import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
 const DEFAULT_ROWS = 40;
@@ -37,6 +41,8 @@ export interface RunnerDeps {
   spawnTerminal: SpawnTerminal;
   /** The environment claude's allowlisted variables are taken from. */
   env: NodeJS.ProcessEnv;
+  /** Uploads, recorded changes and workspace retention (services/worker/transfers.ts). */
+  transfers: WorkerTransfers;
 }
 
 /** How many ended task ids a worker remembers (a few bytes each). */
@@ -56,6 +62,8 @@ export class Runner {
   private draining = false;
   /** Hook event files of interactive tasks; private to this process, removed at close. */
   private readonly hooksDir = mkdtempSync(join(tmpdir(), "cc-hooks-"));
+  /** Each task's private files (its MCP config), outside its workspace; see task-files.ts. */
+  private readonly files = new TaskFiles();
 
   /** Headless claude processes started ahead of tasks (CC_WARM_POOL); none when the size is 0 or claude is broken. */
   private readonly pool: WarmPool | undefined;
@@ -67,7 +75,7 @@ export class Runner {
       this.pool = new WarmPool({
         size: settings.warmPool,
         bin: claude.bin,
-        profileArgs: warmProfileArgs(settings),
+        profileArgs: warmProfileArgs(settings, this.files.writeMcpConfig(TaskFiles.WARM, settings.warmProfile?.mcpConfigJson ?? "")),
         newWorkspace: () => {
           const tag = newTaskId();
           return { tag, dir: prepareWorkspace(settings.workspaceRoot, tag, undefined) };
@@ -115,13 +123,22 @@ export class Runner {
     }
     const taskId = req.taskId || newTaskId();
 
-    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's.
+    // A headless task in a fresh workspace may take a warm process (and its workspace) if its flags match the pool's;
+    // one with its own variables or extra directories needs a claude started for it.
+    // (Every headless task asks, so the pool's counts say how often it missed.)
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const warm = headless ? this.pool?.take(req.workspace?.source.case ? undefined : claudeInvocation(req).args) : undefined;
+    const warmable = !req.workspace?.source.case && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
+    const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, { mcpConfigFile: this.files.mcpConfig(TaskFiles.WARM) }).args : undefined) : undefined;
+    const source = req.workspace?.source;
+    // Taken now (NOT_FOUND refuses the task): an upload serves one task.
+    const upload = source?.case === "upload" ? this.deps.transfers.uploads.take(source.value.uploadId) : undefined;
     let workspace: string;
+    let addDirs: string[];
     try {
       workspace = warm?.workspace ?? prepareWorkspace(settings.workspaceRoot, taskId, req.workspace);
+      addDirs = prepareExtraDirectories(settings.workspaceRoot, req.agent?.addDirs ?? []);
     } catch (err) {
+      if (upload) rmSync(upload.file, { force: true });
       throw fromPlatformError(err, "preparing the workspace");
     }
     const task = new TaskRun(taskId, req, workspace, {
@@ -136,9 +153,14 @@ export class Runner {
       disconnectGraceMs: settings.disconnectGraceMs,
       routerGraceMs: settings.routerGraceMs,
       replayBytes: settings.replayBytes,
+      beforeExit: async () => {
+        const changes = await this.deps.transfers.changes.end(taskId);
+        return changes ? { changes } : {};
+      },
       logger,
     });
     this.runs.set(taskId, task);
+    this.deps.transfers.retention.started(taskId, workspace);
     const hookEventsPath = join(this.hooksDir, `${taskId}.jsonl`);
     void task.done.then(() => {
       this.runs.delete(taskId);
@@ -147,27 +169,37 @@ export class Runner {
       // stream was already gone though not yet noticed).
       if (task.placedBy) this.endedFeeds.add(taskId, task.feed);
       rmSync(hookEventsPath, { force: true });
+      this.files.remove(taskId);
+      void this.deps.transfers.retention.ended(taskId);
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
     logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined }, "task accepted");
-    const source = req.workspace?.source;
     this.launches.set(task, () => {
-      if (task.stopSignal.aborted && !warm) return task.endBeforeLaunch("the task was stopped before claude started");
+      if (task.stopSignal.aborted && !warm) {
+        if (upload) rmSync(upload.file, { force: true });
+        return task.endBeforeLaunch("the task was stopped before claude started");
+      }
       if (warm) this.launchWarm(task, warm);
-      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath);
-      else this.launch(task, hookEventsPath);
+      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, hookEventsPath, addDirs);
+      else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, hookEventsPath, addDirs);
+      else this.launch(task, hookEventsPath, addDirs);
     });
     return task;
   }
 
   /**
-   * Moves a task `start` admitted on, once: clones (for a repository workspace) and starts claude, or, when the task
-   * was stopped meanwhile, ends it without claude (a warm process taken for it is ended).
+   * Moves a task `start` admitted on, once: clones or unpacks (for a repository or upload workspace) and starts
+   * claude, or, when the task was stopped meanwhile, ends it without claude (a warm process taken for it is ended).
    */
   proceed(task: TaskRun): void {
     const launch = this.launches.get(task);
     this.launches.delete(task);
     launch?.();
+  }
+
+  /** Whether the task is running here now (until its `exited` is sent). */
+  has(taskId: string): boolean {
+    return this.runs.has(taskId);
   }
 
   /** Task ids that ended lately, so that a placement retried after its stream broke is refused (ALREADY_EXISTS). */
@@ -214,6 +246,7 @@ export class Runner {
       activeTaskIds: this.active().map((t) => t.taskId),
       problem: claude.problem,
       ...(this.pool ? { warmPool: this.pool.info() } : {}),
+      retention: this.deps.transfers.info(),
     });
   }
 
@@ -239,6 +272,12 @@ export class Runner {
     await this.drain(0);
     this.endedFeeds.clear();
     rmSync(this.hooksDir, { recursive: true, force: true });
+    this.files.close();
+  }
+
+  /** A warm process has the warm profile's MCP config (or none): a task may take one only with the same. */
+  private warmMatches(req: RunRequest): boolean {
+    return (req.agent?.mcpConfigJson ?? "") === (this.deps.settings.warmProfile?.mcpConfigJson ?? "");
   }
 
   /**
@@ -246,7 +285,7 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, hookEventsPath: string, addDirs: string[]): Promise<void> {
     const { settings, env, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
@@ -263,6 +302,8 @@ export class Runner {
       });
       task.progress(commit ? `cloned ${spec.url} at ${commit.slice(0, 12)}` : `cloned ${spec.url} (an empty repository)`);
       logger.info({ taskId: task.taskId, url: spec.url, ref: spec.ref || undefined, commit }, "repository cloned");
+      const push = task.request.workspace?.push;
+      await this.deps.transfers.changes.beginClone({ taskId: task.taskId, workspace: task.workspace, prompt: task.request.prompt, push, signal: task.stopSignal }, repo, commit, this.gitMarker(task));
     } catch (err) {
       const message = err instanceof ConnectError ? err.rawMessage : `cloning ${target} failed: ${fromPlatformError(err, "preparing the clone").rawMessage}`;
       logger.warn({ taskId: task.taskId, err: scrub(describe(err), spec.token) }, "clone failed");
@@ -276,11 +317,59 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, hookEventsPath);
+    this.launch(task, hookEventsPath, addDirs);
+  }
+
+  /**
+   * Unpacks the task's upload into its fresh workspace (status events while it does), then starts claude; as with a
+   * clone, a failure or a stop ends the task before claude runs and removes the directory. The upload's file goes
+   * either way: it served its task.
+   */
+  private async unpackThenLaunch(task: TaskRun, upload: StagedUpload, spec: WorkspaceUpload, hookEventsPath: string, addDirs: string[]): Promise<void> {
+    const { settings, env, logger } = this.deps;
+    task.setPhase(Phase.STARTING, "unpacking the upload");
+    try {
+      const { commit } = await unpackUpload(upload, {
+        dir: task.workspace,
+        taskId: task.taskId,
+        origin: spec.origin,
+        env,
+        extraEnv: this.gitMarker(task),
+        author: settings.gitAuthor,
+        timeoutMs: settings.cloneTimeoutMs,
+        signal: task.stopSignal,
+        maxUnpackedBytes: settings.maxUploadBytes * 4,
+        onProgress: (line) => task.progress(line),
+      });
+      const { header } = upload;
+      const push = task.request.workspace?.push;
+      if (commit) this.deps.transfers.changes.beginUpload({ taskId: task.taskId, workspace: task.workspace, base: commit, snapshot: header.snapshot, origin: spec.origin, push, prompt: task.request.prompt }, this.gitMarker(task));
+      logger.info({ taskId: task.taskId, uploadId: upload.id, commit: commit || undefined }, "upload unpacked");
+    } catch (err) {
+      const message = err instanceof ConnectError ? err.rawMessage : `unpacking the upload failed: ${fromPlatformError(err, "unpacking the upload").rawMessage}`;
+      logger.warn({ taskId: task.taskId, err: describe(err) }, "unpacking the upload failed");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch(scrub(message, spec.origin?.token ?? ""));
+      return;
+    } finally {
+      rmSync(upload.file, { force: true });
+    }
+    if (task.stopSignal.aborted) {
+      this.discardWorkspace(task);
+      task.endBeforeLaunch("the task was stopped before claude started");
+      return;
+    }
+    this.launch(task, hookEventsPath, addDirs);
+  }
+
+  /** What every git process of a task carries, so it is found and ended like claude's (cancel, shutdown, orphan sweep). */
+  private gitMarker(task: TaskRun): Record<string, string> {
+    return { [TASK_ID_ENV]: task.taskId, [WORKER_PID_ENV]: String(process.pid) };
   }
 
   /** Whatever a failed clone left: processes first, then the directory. */
   private discardWorkspace(task: TaskRun): void {
+    this.deps.transfers.retention.forget(task.taskId);
     signalTask(task.taskId, undefined, "SIGKILL");
     try {
       removeTaskWorkspace(this.deps.settings.workspaceRoot, task.workspace);
@@ -290,11 +379,12 @@ export class Runner {
   }
 
   /** claude's environment; `tag` marks every process it starts, so they can be found and ended. */
-  private claudeEnvFor(tag: string, term?: string): Record<string, string> {
+  private claudeEnvFor(tag: string, term?: string, taskEnv?: Readonly<Record<string, string>>): Record<string, string> {
     const { settings, env } = this.deps;
     return claudeEnv(env, {
       home: settings.claudeHome || env["HOME"] || tmpdir(),
       term,
+      ...(taskEnv ? { taskEnv } : {}),
       extra: { [TASK_ID_ENV]: tag, [WORKER_PID_ENV]: String(process.pid) },
     });
   }
@@ -315,19 +405,26 @@ export class Runner {
     if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
-  private launch(task: TaskRun, hookEventsPath: string): void {
+  private launch(task: TaskRun, hookEventsPath: string, addDirs: string[]): void {
     const { claude, spawnTerminal } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
     const interactive = task.mode === RunMode.INTERACTIVE;
-    const invocation = claudeInvocation(req, interactive ? hookSettingsJson() : undefined);
+    let invocation;
+    try {
+      invocation = claudeInvocation(req, { ...(interactive ? { hookSettings: hookSettingsJson() } : {}), addDirs, mcpConfigFile: this.files.writeMcpConfig(task.taskId, req.agent?.mcpConfigJson ?? "") });
+    } catch (err) {
+      this.deps.logger.error({ taskId: task.taskId, err }, "could not write the task's MCP config");
+      task.endBeforeLaunch(`claude could not be started: ${fromPlatformError(err, "writing the MCP config").rawMessage}`);
+      return;
+    }
     const launchOptions = {
       bin: claude.bin,
       args: invocation.args,
       stdin: invocation.stdin,
       ...(invocation.holdStdin ? { holdStdin: true } : {}),
       cwd: task.workspace,
-      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined),
+      env: this.claudeEnvFor(task.taskId, interactive ? "xterm-256color" : undefined, req.env),
     };
     try {
       const process = interactive
@@ -346,12 +443,12 @@ export class Runner {
 }
 
 /** claude's flags for a task with the warm profile's options; a profile that a request could not ask for is refused. */
-function warmProfileArgs(settings: WorkerSettings): string[] {
+function warmProfileArgs(settings: WorkerSettings, mcpConfigFile: string | undefined): string[] {
   const profile = create(RunRequestSchema, { prompt: "warm", agent: settings.warmProfile });
   try {
     validateRunRequest(profile, { maxPromptBytes: settings.maxPromptBytes, maxTimeoutMs: settings.maxTaskTimeoutMs });
   } catch (err) {
     throw new SettingsError(`CC_WARM_PROFILE: ${err instanceof ConnectError ? err.rawMessage : String(err)}`);
   }
-  return claudeInvocation(profile).args;
+  return claudeInvocation(profile, mcpConfigFile ? { mcpConfigFile } : {}).args;
 }

@@ -14,13 +14,15 @@ import { createDualServer, type DualServer } from "../common/serve.js";
 import { probeClaude } from "./claude-bin.js";
 import { sweepOrphans } from "./process-tree.js";
 import { readTlsFiles } from "../common/secrets.js";
-import { prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
+import { claudeConfigHome, prepareClaudeHome, seedClaudeConfig } from "./claude-home.js";
 import { workerRoutes } from "./routes.js";
 import { workerService } from "./service.js";
 import { Runner } from "./runner.js";
 import type { WorkerSettings } from "./settings.js";
 import { spawnPty, type SpawnTerminal } from "./terminal.js";
 import { startRegistration, type Registration } from "./registration.js";
+import { transferService } from "./transfer-service.js";
+import { createTransfers } from "./transfers.js";
 import { hostname } from "node:os";
 
 /** Largest request message accepted: a prompt at the limit plus room for the other fields. */
@@ -57,19 +59,28 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const claude = await probeClaude(settings.claudeBin);
   if (claude.problem) logger.error({ problem: claude.problem }, "claude is not usable; tasks will be refused");
   const home = settings.claudeHome || env["HOME"] || "";
-  if (home && settings.claudeConfigDir) seedClaudeConfig(home, settings.claudeConfigDir);
-  if (home) prepareClaudeHome(home, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
+  if (home) {
+    const config = claudeConfigHome(home, env);
+    if (settings.claudeConfigDir) seedClaudeConfig(config.dir, settings.claudeConfigDir);
+    const problem = prepareClaudeHome(config.file, settings.workspaceRoot, env["ANTHROPIC_API_KEY"]);
+    if (problem) logger.warn({ file: config.file }, problem);
+  }
 
   // Processes left by a worker that died without cleaning up (SIGKILL, OOM) end here.
   const orphans = sweepOrphans();
   if (orphans.length > 0) logger.warn({ pids: orphans }, "ended processes left by a worker that died");
-  const runner = new Runner({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty });
+  // Before the runner (and its warm pool) makes task directories: leftovers of an earlier run are taken in here.
+  const transfers = createTransfers(settings, env, logger);
+  const runner = new Runner({ settings, claude, logger, env, spawnTerminal: options.spawnTerminal ?? spawnPty, transfers });
   const health = new HealthState([WorkerService.typeName]);
   const metrics = settings.metrics ? workerMetrics(runner, health, logger) : undefined;
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
-      workerRoutes(workerService(runner))(router);
+      workerRoutes({
+        ...workerService(runner),
+        ...transferService({ transfers, isRunning: (id) => runner.has(id), maxCopyBytes: settings.maxCopyBytes }),
+      })(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);
     },
@@ -115,6 +126,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
       await registration?.stop();
       await drained;
       await runner.close();
+      transfers.close();
       health.close();
       await server.close(1000);
     },

@@ -7,8 +7,10 @@ import { failedPrecondition, invalidArgument } from "../common/errors.js";
 import { checkAnswer } from "../common/permission-answer.js";
 import type { Runner } from "./runner.js";
 import { ExitReason, type TaskRun } from "./task-run.js";
+import type { TransferMethod } from "./transfer-service.js";
 
-export function workerService(runner: Runner): ServiceImpl<typeof WorkerService> {
+/** The RPCs about running tasks; those that move bytes are in transfer-service.ts. */
+export function workerService(runner: Runner): Omit<ServiceImpl<typeof WorkerService>, TransferMethod> {
   function interactive(taskId: string): TaskRun {
     const task = runner.get(taskId);
     if (task.mode !== RunMode.INTERACTIVE) throw failedPrecondition(`task ${taskId} is headless; only interactive tasks take input and resizes`);

@@ -87,8 +87,74 @@ export const WORKER_SETTINGS = {
     description: 'The options warm processes start with, as the JSON of `AgentOptions`, e.g. `{"allowedTools":["Bash"]}`; only tasks asking for exactly these use the pool.',
     parse: agentProfile,
   },
+  maxUploadBytes: {
+    env: "CC_MAX_UPLOAD_BYTES",
+    default: "536870912",
+    description: "Largest upload (`cc run --upload`: a git bundle or a tarball) accepted, in bytes; larger ones get RESOURCE_EXHAUSTED naming this setting.",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
+  uploadStagingBytes: {
+    env: "CC_UPLOAD_STAGING_BYTES",
+    default: "2147483648",
+    description: "Bytes of uploads that may wait for their tasks at once; past it new uploads get RESOURCE_EXHAUSTED.",
+    parse: integer(1024, 1024 * 1024 * 1024 * 1024),
+  },
+  uploadTtlMs: { env: "CC_UPLOAD_TTL", default: "15m", description: "An upload no task has used for this long is removed.", parse: duration },
+  uploadDir: {
+    env: "CC_UPLOAD_DIR",
+    default: "",
+    description: "Where uploads wait for their tasks; default `<CC_WORKSPACE_ROOT>/.uploads`.",
+    parse: text,
+  },
+  changesDir: {
+    env: "CC_CHANGES_DIR",
+    default: "",
+    description: "Where the recorded changes of ended tasks are kept (outliving their workspaces); default `<CC_WORKSPACE_ROOT>/.changes`.",
+    parse: text,
+  },
+  changesRetainAgeMs: { env: "CC_CHANGES_RETAIN_AGE", default: "24h", description: "How long an ended task's recorded changes (patch and bundle) are kept.", parse: duration },
+  changesRetainBytes: {
+    env: "CC_CHANGES_RETAIN_BYTES",
+    default: "2147483648",
+    description: "Bytes the recorded changes of all ended tasks may take together; past it the oldest go first.",
+    parse: integer(1024 * 1024, 1024 * 1024 * 1024 * 1024),
+  },
+  maxChangesBytes: {
+    env: "CC_MAX_CHANGES_BYTES",
+    default: "268435456",
+    description: "Largest patch or bundle recorded for one task; a larger one is not kept (the summary says so).",
+    parse: integer(1024, 64 * 1024 * 1024 * 1024),
+  },
+  changesTimeoutMs: { env: "CC_CHANGES_TIMEOUT", default: "2m", description: "Longest recording a task's changes may take when it ends.", parse: duration },
+  pushTimeoutMs: { env: "CC_PUSH_TIMEOUT", default: "5m", description: "Longest a task's push (`workspace.push`) may take.", parse: duration },
+  gitAuthor: {
+    env: "CC_GIT_AUTHOR",
+    default: "ClaudeCluster <claudecluster@localhost>",
+    description: "`Name <email>` of commits made in task workspaces: claude's own, and the one of what it left uncommitted.",
+    parse: identity,
+  },
+  workspaceRetainAgeMs: { env: "CC_WORKSPACE_RETAIN_AGE", default: "24h", description: "How long an ended task's own workspace is kept (for `cc ls` and `cc cp`) before it is reclaimed.", parse: duration },
+  workspaceRetainBytes: {
+    env: "CC_WORKSPACE_RETAIN_BYTES",
+    default: "10737418240",
+    description: "Bytes the workspaces of ended tasks may take together; past it the oldest are reclaimed first.",
+    parse: integer(0, Number.MAX_SAFE_INTEGER),
+  },
+  maxCopyBytes: {
+    env: "CC_MAX_COPY_BYTES",
+    default: "536870912",
+    description: "Largest file or directory `cc cp` moves in or out of a workspace in one call, in bytes.",
+    parse: integer(1, 64 * 1024 * 1024 * 1024),
+  },
   ...REPORTING_SETTINGS,
 };
+
+/** `Name <email>`, as git writes an identity. */
+function identity(raw: string): string {
+  const value = raw.trim();
+  if (!/^[^<>\n]+<[^<>\s]+>$/.test(value)) throw new Error("expected `Name <email>`, e.g. `ClaudeCluster <claudecluster@localhost>`");
+  return value;
+}
 
 /** `AgentOptions` in protobuf JSON; empty means none (a task that sets no options). */
 function agentProfile(raw: string): AgentOptions {
@@ -104,6 +170,8 @@ export type WorkerSettings = SettingsOf<typeof WORKER_SETTINGS>;
 
 export function readWorkerSettings(env: Record<string, string | undefined> = process.env): WorkerSettings {
   const settings = readSettings(WORKER_SETTINGS, env);
+  settings.uploadDir ||= join(settings.workspaceRoot, ".uploads");
+  settings.changesDir ||= join(settings.workspaceRoot, ".changes");
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
   return settings;
 }

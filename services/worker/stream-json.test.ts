@@ -27,7 +27,7 @@ const deltas = (ms: ClaudeMessage[], type: string) =>
   ms.flatMap((m) => (m.body.case === "delta" && m.body.value.deltaType === type ? [m.body.value.text] : []));
 
 describe("stream-json golden files", () => {
-  for (const name of ["hello", "write-file", "thinking"]) {
+  for (const name of ["hello", "write-file", "thinking", "structured-output"]) {
     it(`${name}: every line parses to expected.json`, () => {
       const { lines, messages } = parseFixture(name);
       const actual = messages.map((m) => toJson(ClaudeMessageSchema, m));
@@ -63,6 +63,17 @@ describe("stream-json golden files", () => {
     expect(last.body.value).toMatchObject({ subtype: "success", isError: false, result: text, sessionId, numTurns: 1 });
     expect(last.body.value.usage).toMatchObject({ inputTokens: 100n, outputTokens: 20n });
     expect(last.body.value.totalCostUsd).toBeGreaterThan(0);
+  });
+
+  it("structured-output: with --json-schema the result carries claude's structured_output as JSON text", () => {
+    const { messages } = parseFixture("structured-output");
+    const last = messages.at(-1)!;
+    expect(last.body.case).toBe("result");
+    if (last.body.case !== "result") return;
+    expect(JSON.parse(last.body.value.structuredOutputJson)).toEqual({ name: "Ada", age: 36 });
+    expect(last.body.value.result).toBe('{"name":"Ada","age":36}');
+    const hello = parseFixture("hello").messages.at(-1)!;
+    expect(hello.body.case === "result" && hello.body.value.structuredOutputJson).toBe("");
   });
 
   it("write-file: a Bash tool use with its input, its result fed back, then the final text", () => {

@@ -105,6 +105,8 @@ export function resultSummary(ev: Json): ResultSummary {
     durationApiMs: uint(ev["duration_api_ms"]),
     numTurns: Math.max(0, Math.trunc(num(ev["num_turns"]))),
     usage: usage(ev["usage"]),
+    // With --json-schema claude adds the answer as an object; `result` then holds the same as text.
+    structuredOutputJson: ev["structured_output"] === undefined ? "" : JSON.stringify(ev["structured_output"]),
   });
 }
 

@@ -7,6 +7,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   ExitReason,
+  type Exited,
   ExitedSchema,
   OutputStream,
   Phase,
@@ -48,6 +49,11 @@ export interface TaskRunConfig {
   routerGraceMs: number;
   /** Bytes of the latest events kept for a caller that re-attaches (CC_REPLAY_BYTES). */
   replayBytes: number;
+  /**
+   * Runs once the task has ended and its processes are gone, before `exited` is sent; what it resolves with is added
+   * to `exited` (the recorded changes: services/worker/changes).
+   */
+  beforeExit?: () => Promise<Partial<Pick<Exited, "changes">>>;
   logger: Logger;
 }
 
@@ -102,6 +108,8 @@ export class TaskRun implements TaskRunSink {
   private finished = false;
   /** The task's events, to one caller at a time, with the latest kept for a re-attach. */
   readonly feed: TaskFeed;
+  /** Ended, with `exited` waiting for beforeExit. */
+  private finishing = false;
   private outputBytes = 0;
   /** Output bytes printed after the task was told to stop, past the buffer: not kept. */
   private droppedWhileStopping = 0;
@@ -189,7 +197,7 @@ export class TaskRun implements TaskRunSink {
 
   /** Ends the task early for `reason`. Only the first reason counts. */
   stop(reason: ExitReason, message: string): void {
-    if (this.end || this.finished) return;
+    if (this.end || this.finished || this.finishing) return;
     this.end = { reason, message };
     this.config.logger.info({ taskId: this.taskId, reason: ExitReason[reason] }, "stopping task");
     if (this.process) this.terminate();
@@ -282,7 +290,7 @@ export class TaskRun implements TaskRunSink {
   }
 
   exited(exit: ProcessExit): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
     // claude is gone; anything it left behind goes with it.
     signalTask(this.processTag, this.process?.pid, "SIGKILL");
     const result = this.result ?? (this.sessionId ? create(ResultSummarySchema, { sessionId: this.sessionId }) : undefined);
@@ -301,13 +309,29 @@ export class TaskRun implements TaskRunSink {
   }
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
+    this.finishing = true;
     // Requests still waiting are withdrawn before `exited`, which is always last.
     this.permissions?.close();
     if (this.droppedWhileStopping > 0) {
       const note = `${this.droppedWhileStopping} bytes of output printed while the task was being stopped were not kept`;
       exited = { ...exited, message: exited.message ? `${exited.message} (${note})` : note };
     }
+    // No timeout, idle or grace timer may stop a task that has ended.
+    for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.idleTimer);
+    const before = this.config.beforeExit;
+    if (!before) return this.sendExited(exited);
+    before().then(
+      (extra) => this.sendExited({ ...exited, ...extra }),
+      (err: unknown) => {
+        this.config.logger.error({ taskId: this.taskId, err }, "before the end of the task");
+        this.sendExited(exited);
+      },
+    );
+  }
+
+  private sendExited(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined } & Partial<Pick<Exited, "changes">>): void {
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();
@@ -336,7 +360,7 @@ export class TaskRun implements TaskRunSink {
   }
 
   private schedule(ms: number, fn: () => void): void {
-    if (this.finished) return;
+    if (this.finished || this.finishing) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();

@@ -1,7 +1,7 @@
 // Task workspaces always lie under the workspace root. A fresh task gets <root>/.tasks/<task id>, which no request
 // can name; a named directory is <root>/<name> ("." is the root), shared by the tasks that name it. Names are validated
 // in the request, and the resolved real path is checked again so a symlink cannot lead out of the root. A repository
-// is cloned into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
+// is cloned (an upload unpacked) into a fresh task directory, which must not exist yet (git clones only into an empty directory, and a
 // reused task id must not see or destroy an earlier task's work); it is removed again if the clone fails.
 import { mkdirSync, realpathSync, rmSync } from "node:fs";
 import { join, sep } from "node:path";
@@ -12,7 +12,7 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);
   const source = workspace?.source.case;
-  const field = source === "repository" ? "workspace.repository" : "workspace.directory";
+  const field = source === "repository" ? "workspace.repository" : source === "upload" ? "workspace.upload" : "workspace.directory";
   let dir: string;
   if (source === "directory") {
     dir = join(realRoot, workspace!.source.value as string);
@@ -23,12 +23,12 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
     mkdirSync(tasks, { recursive: true });
     if (realpathSync(tasks) !== tasks) throw invalidArgument(field, "resolves outside the worker's workspace root");
     dir = join(tasks, taskId);
-    if (source === "repository") {
+    if (source === "repository" || source === "upload") {
       try {
         mkdirSync(dir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-          throw failedPrecondition(`the workspace of task ${taskId} already exists; a repository is cloned into a new directory, so use a new task id`);
+          throw failedPrecondition(`the workspace of task ${taskId} already exists; a repository or an upload goes into a new directory, so use a new task id`);
         }
         throw err;
       }
@@ -39,6 +39,23 @@ export function prepareWorkspace(root: string, taskId: string, workspace: Worksp
   const real = realpathSync(dir);
   if (!isUnder(real, realRoot)) throw invalidArgument(field, "resolves outside the worker's workspace root");
   return real;
+}
+
+/**
+ * The directories of `agent.add_dirs` (validated names under the root), created if missing, as real paths; one
+ * that resolves outside the root (a symlink) is refused.
+ */
+export function prepareExtraDirectories(root: string, dirs: readonly string[]): string[] {
+  if (dirs.length === 0) return [];
+  mkdirSync(root, { recursive: true });
+  const realRoot = realpathSync(root);
+  return dirs.map((name, i) => {
+    const dir = join(realRoot, name);
+    mkdirSync(dir, { recursive: true });
+    const real = realpathSync(dir);
+    if (!isUnder(real, realRoot)) throw invalidArgument(`agent.add_dirs[${i}]`, "resolves outside the worker's workspace root");
+    return real;
+  });
 }
 
 /** Removes a fresh task directory (a failed clone's); refuses anything that is not <root>/.tasks/<id>. */

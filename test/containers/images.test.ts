@@ -2,11 +2,12 @@
 // container on the host network, `cc run` on the host against the router, and the real claude inside the worker
 // talking to the scripted model on the host. `npm run test:containers` runs this (and .ci/run does).
 import { createServer, type AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { runCommand, type CommandResult } from "../helpers/command.js";
 import { findContainerTool, type ContainerTool } from "../helpers/containers.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
+import { describeNeeding } from "../helpers/needs.js";
 
 const CC = new URL("../../dist/cc/main.js", import.meta.url).pathname;
 const WORKER_IMAGE = "localhost/claudecluster-worker:test";
@@ -52,9 +53,8 @@ async function waitHealthy(tool: ContainerTool, container: string, timeoutMs = 6
 
 const found = findContainerTool();
 const tool = typeof found === "string" ? undefined : found;
-if (!tool) console.warn(`containers: skipped: ${found as string}`);
 
-describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engine"}`, () => {
+describeNeeding(typeof found === "string" ? found : "", `the images, run with ${tool?.name ?? "no container engine"}`, () => {
   const t = tool!;
   let model: ScriptedModel;
   let routerPort = 0;
@@ -164,7 +164,7 @@ describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engin
 
   it("cc run on the host completes a task whose Bash tool writes a file in the container's workspace", async () => {
     model.clearRequests();
-    const run = await cc(["run", "--allowed-tools", "Bash", "--output-format", "json", "make the file"]);
+    const run = await cc(["run", "--no-upload", "--allowed-tools", "Bash", "--output-format", "json", "make the file"]);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as { result: string; is_error: boolean };
     expect(result).toMatchObject({ result: "Done.", is_error: false });
@@ -175,7 +175,7 @@ describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engin
   });
 
   it("SIGTERM: the worker stops its running task within its grace period and exits 0", async () => {
-    const started = await cc(["run", "-d", "--allowed-tools", "Bash", "hang"]);
+    const started = await cc(["run", "-d", "--no-upload", "--allowed-tools", "Bash", "hang"]);
     expect(started.code, started.stderr).toBe(0);
     const taskId = started.stdout.trim();
     // Wait until claude runs its command, so there is something to stop.
@@ -184,10 +184,8 @@ describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engin
       if (Date.now() > deadline) throw new Error("the task never started its command");
       await new Promise((r) => setTimeout(r, 250));
     }
-    const stopAt = Date.now();
     ok("stopping the worker", await t.run(["stop", "-t", String(STOP_TIMEOUT_S), WORKER]));
-    const tookS = (Date.now() - stopAt) / 1000;
-    expect(tookS).toBeLessThan(STOP_TIMEOUT_S);
+    // Exit code 0 is the worker's own: had it outlived the stop timeout, the engine's SIGKILL would make it 137.
     const exit = ok("inspecting the worker", await t.run(["inspect", "--format", "{{.State.ExitCode}}", WORKER]));
     expect(exit.stdout.trim()).toBe("0");
     const logs = await t.run(["logs", WORKER]);
@@ -199,9 +197,8 @@ describe.skipIf(!tool)(`the images, run with ${tool?.name ?? "no container engin
   });
 
   it("SIGTERM: the router exits 0 within its grace period", async () => {
-    const stopAt = Date.now();
     ok("stopping the router", await t.run(["stop", "-t", String(STOP_TIMEOUT_S), ROUTER]));
-    expect((Date.now() - stopAt) / 1000).toBeLessThan(STOP_TIMEOUT_S);
+    // 0, not the 137 of the engine's SIGKILL at the stop timeout: the router drained and exited by itself.
     const exit = ok("inspecting the router", await t.run(["inspect", "--format", "{{.State.ExitCode}}", ROUTER]));
     expect(exit.stdout.trim()).toBe("0");
   });

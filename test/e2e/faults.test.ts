@@ -153,19 +153,18 @@ describe("faults", () => {
   it("a hung worker (SIGSTOP) is noticed through HTTP/2 pings: exited FAILED, task FAILED; resumed, it ends the task", async () => {
     const worker = await startWorker("f-stopped");
     let taskId = "";
-    let stoppedAt = 0;
+    let stopped = false;
     const { events, error } = await runToEnd({ prompt: "hang", agent: ALLOW_BASH, workerId: "f-stopped" }, (ev) => {
-      if (ev.event.case === "message" && ev.event.value.body.case === "assistant" && !stoppedAt) {
+      if (ev.event.case === "message" && ev.event.value.body.case === "assistant" && !stopped) {
         worker.child.kill("SIGSTOP");
-        stoppedAt = Date.now();
+        stopped = true;
       }
     });
     taskId = events[0]!.taskId;
-    // Pings every 5 s, 5 s to answer: noticed well within 20 s, never waited on for ever.
-    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
     expect(error).toBeUndefined();
     expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.FAILED });
-    expect(ofCase(events, "exited")[0]?.message).toContain("worker f-stopped was lost while running task");
+    // Noticed by the router's pings (never waited on for ever: the stopped worker's connection stays open).
+    expect(ofCase(events, "exited")[0]?.message).toMatch(/^worker f-stopped was lost while running task \S+ \(PING timed out\)/);
     expect((await client.getTask({ taskId })).status).toBe(TaskStatus.FAILED);
     // Resumed, the worker finds its caller gone and stops the task after the disconnect grace (afterEach checks).
     worker.child.kill("SIGCONT");
@@ -175,7 +174,7 @@ describe("faults", () => {
   }, 60_000);
 
   it("the router restarts with no store (CC_STORE=memory): the worker ends the orphaned task after CC_ROUTER_GRACE, cc says what happened, and the new router serves", async () => {
-    const started = await runCommand(process.execPath, [CC, "run", "-d", "--allowed-tools", "Bash", "--router", router.url, "hang"]);
+    const started = await runCommand(process.execPath, [CC, "run", "-d", "--no-upload", "--allowed-tools", "Bash", "--router", router.url, "hang"]);
     expect(started.code, started.stderr).toBe(0);
     const taskId = started.stdout.trim();
     const workspace = join(root, "ws-f1", ".tasks", taskId);

@@ -361,6 +361,14 @@ describe("hostile inputs", () => {
       { name: "task_id with control characters", targets: both, call: run({ prompt: "x", taskId: CONTROL_ID }), expect: invalid("task_id: must be 1-64 letters") },
       { name: 'worker_id "../hw1"', targets: ["router"], call: run({ prompt: "x", workerId: "../hw1" }), expect: invalid("worker_id: must be 1-64 letters") },
       { name: 'label key "a b"', targets: both, call: run({ prompt: "x", labels: { "a b": "x" } }), expect: invalid('labels: key "a b" must be') },
+      { name: "env HOME (reserved by the worker)", targets: both, call: run({ prompt: "x", env: { HOME: "/tmp" } }), expect: invalid("env: HOME is reserved by the worker") },
+      { name: "env ANTHROPIC_BASE_URL (would send the worker's key elsewhere)", targets: both, call: run({ prompt: "x", env: { ANTHROPIC_BASE_URL: "http://evil.example" } }), expect: invalid("env: ANTHROPIC_BASE_URL is reserved by the worker (every ANTHROPIC_* name is)") },
+      { name: "env name with control characters", targets: both, call: run({ prompt: "x", env: { "A\u001b[2JB": "v" } }), expect: invalid("env:", "is not a variable name") },
+      { name: "env value of 1 MiB", targets: both, call: run({ prompt: "x", env: { BIG: "x".repeat(1024 * 1024) } }), expect: invalid("env: the value of BIG is over 32 KiB") },
+      { name: "add_dirs ../up", targets: both, call: run({ prompt: "x", agent: { addDirs: ["../up"] } }), expect: invalid("agent.add_dirs[0]", "relative path") },
+      { name: "settings_json that is not JSON", targets: both, call: run({ prompt: "x", agent: { settingsJson: "{" } }), expect: invalid("agent.settings_json: is not valid JSON") },
+      { name: 'fallback_model "--verbose"', targets: both, call: run({ prompt: "x", agent: { fallbackModel: "--verbose" } }), expect: invalid('agent.fallback_model: must not start with "-"') },
+      { name: "json_schema for an interactive task", targets: both, call: run({ prompt: "x", mode: RunMode.INTERACTIVE, agent: { jsonSchema: "{}" } }), expect: invalid("agent.json_schema: applies to headless tasks only") },
     ];
     it.each(cases(rows))("$label", ({ row, target }) => check(row, target));
     it("still serving", () => stillServing("bad Run fields"));
@@ -590,6 +598,8 @@ describe("hostile inputs", () => {
       { name: "RegisterWorker worker_id with control characters", targets: ["router"], call: register("http://127.0.0.1:9", "evil\u001b[2J\nid"), expect: invalid("info.worker_id") },
       { name: "RegisterWorker worker_id of 300 characters", targets: ["router"], call: register("http://127.0.0.1:9", "w".repeat(300)), expect: invalid("info.worker_id") },
       { name: "ListTasks limit 1000000000", targets: ["router"], call: () => answerOf(() => routerClient.listTasks({ limit: 1_000_000_000 })), expect: invalid("limit: must be at most 1000") },
+      { name: "ListTasks with a page token it did not issue", targets: ["router"], call: () => answerOf(() => routerClient.listTasks({ pageToken: "../../etc/passwd" })), expect: invalid("page_token: is not a token ListTasks returned") },
+      { name: "ListTasks worker_id with control characters", targets: ["router"], call: () => answerOf(() => routerClient.listTasks({ workerId: "a\u001b[2J" })), expect: invalid("worker_id: must be 1-64 letters") },
       {
         name: "ListTasks limit -1 (int64 varint in a uint32 field)",
         targets: ["router"],

@@ -1,7 +1,8 @@
 // `cc mcp` end to end. A real claude is the primary, given `--mcp-config` from `cc mcp --print-config`: the scripted
 // model has it call run_task three times and wait_tasks once, and the three sub-tasks run at the same time on two
-// workers, each a real claude against the same scripted model. The MCP Inspector's CLI lists the tools and calls
-// list_workers and run_task. Run `npm run build` first (npm test does): cc runs from dist/cc/main.js.
+// workers, each a real claude against the same scripted model. Then the primary sends a local checkout out to a
+// sub-task (run_task's upload), waits, and reads its changes back with task_diff. The MCP Inspector's CLI lists the
+// tools and calls list_workers and run_task. Run `npm run build` first (npm test does): cc runs from dist/cc/main.js.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { startLocalCluster, type LocalCluster } from "../../services/cluster/loc
 import { silentLogger } from "../../services/common/logger.js";
 import { bundledClaudePath } from "../../services/worker/claude-bin.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
+import { checkout, gitUserEnv } from "../helpers/checkout.js";
 import { runCommand } from "../helpers/command.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { waitForNoProcessesUnder } from "../helpers/processes.js";
@@ -37,12 +39,22 @@ describe("cc mcp with the real claude as the primary", () => {
   let router: Client<typeof RouterService>;
   let root: string;
   let gate: string;
+  let project: string;
+  let script: Script;
 
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-mcp-")));
     gate = join(root, "gate");
-    const script: Script = {
+    // The primary's own checkout: a commit, and a change not committed yet, which goes out with it.
+    project = join(root, "project");
+    const co = checkout(project, gitUserEnv(join(root, "git-home")));
+    co.git("init", "-q");
+    co.write("notes.txt", "line one\nline two\n");
+    co.git("add", ".");
+    co.git("commit", "-qm", "notes");
+    co.write("notes.txt", "line one\nline two, not committed yet\n");
+    script = {
       conversations: [
         {
           match: "fan out the release notes",
@@ -66,6 +78,16 @@ describe("cc mcp with the real claude as the primary", () => {
             { content: [{ type: "text" as const, text: `${part} section: done (${part}-42)` }] },
           ],
         })),
+        {
+          match: "send my checkout out",
+          turns: [
+            { content: [{ type: "tool_use", name: "mcp__claudecluster__run_task", input: { prompt: "subtask edit: add a line to notes.txt", upload: project, allowed_tools: ["Bash"], ask_permissions: false } }] },
+            { content: [{ type: "tool_use", name: "mcp__claudecluster__wait_tasks", input: { task_ids: "{{collect:task_id}}", timeout_seconds: 300 } }] },
+            { content: [{ type: "tool_use", name: "mcp__claudecluster__task_diff", input: { task_id: "{{first:task_id}}" } }] },
+            { content: [{ type: "text", text: "The sub-task's changes are back." }] },
+          ],
+        },
+        { match: "subtask edit", turns: [bash("printf 'line three, by the sub-task\\n' >> notes.txt"), text("notes.txt has a third line")] },
         { match: "mcp-allow", turns: [bash("echo allowed > allowed.txt"), text("mcp-allow finished")] },
         { match: "mcp-deny", turns: [bash("echo denied > denied.txt"), text("mcp-deny finished")] },
         { match: "mcp-always", turns: [bash("echo 1 > one.txt"), bash("echo 2 > two.txt"), text("mcp-always finished")] },
@@ -161,13 +183,48 @@ describe("cc mcp with the real claude as the primary", () => {
     expect(records.every((t) => t.detach && t.agent?.askPermissions)).toBe(true);
   });
 
+  it("the primary uploads its checkout to a sub-task, waits, and reads the sub-task's edit back with task_diff", async () => {
+    const config = (await runCommand(NODE, [MAIN, "mcp", "--print-config", "--router", cluster.url], { XDG_CONFIG_HOME: join(root, "config") })).stdout;
+    const claude = spawn(bundledClaudePath()!, ["-p", "--output-format=json", `--mcp-config=${config}`, "--allowedTools=mcp__claudecluster"], {
+      cwd: root,
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: join(root, "primary-upload"), XDG_CONFIG_HOME: join(root, "config"), ENABLE_TOOL_SEARCH: "false", ...modelEnv(model) },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    claude.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    claude.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => claude.on("close", resolve));
+    claude.stdin.end("send my checkout out");
+    expect(await exited, stderr).toBe(0);
+    expect((JSON.parse(stdout) as { result: string }).result).toBe("The sub-task's changes are back.");
+
+    // The tool results the primary's model was sent, in order: run_task, wait_tasks, task_diff.
+    const conversation = script.conversations.findIndex((c) => c.match === "send my checkout out");
+    const last = model.mainRequests().filter((r) => r.turn?.conversation === conversation).at(-1)!.body as { messages: { content: Block[] | string }[] };
+    const blocks = last.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content));
+    expect(blocks.filter((b) => b.type === "tool_use").map((b) => b.name)).toEqual(["mcp__claudecluster__run_task", "mcp__claudecluster__wait_tasks", "mcp__claudecluster__task_diff"]);
+    const [ran, waited, diff] = blocks.filter((b) => b.type === "tool_result").map((b) => JSON.parse(typeof b.content === "string" ? b.content : ((b.content as Block[])[0]?.text ?? "")) as Json);
+    expect(ran!["uploaded"]).toMatch(/^the checkout at [0-9a-f]{12} on main, with its uncommitted changes, \d+ B git bundle, to worker local-\d$/);
+    const taskId = ran!["task_id"] as string;
+    expect(waited).toMatchObject({ done: true, tasks: [{ task_id: taskId, status: "succeeded", changes: { files_changed: 1, insertions: 1, deletions: 0, files: ["notes.txt"], commits: 0 } }] });
+    expect(diff).toMatchObject({ task_id: taskId, files_changed: 1, files: [{ path: "notes.txt", change: "modified", insertions: 1, deletions: 0 }], patch_truncated: false, patch_error: "" });
+    // The edit, on top of the uncommitted line that went out with the checkout.
+    expect(diff!["patch"]).toContain(" line two, not committed yet\n+line three, by the sub-task\n");
+    expect(diff!["stat"]).toContain(" notes.txt | 1 +");
+    // What the record says, and the primary's checkout untouched.
+    const record = await router.getTask({ taskId });
+    expect(diff!["final_commit"]).toBe(record.exit?.changes?.finalCommit);
+    expect(readFileSync(join(project, "notes.txt"), "utf8")).toBe("line one\nline two, not committed yet\n");
+  });
+
   it("the MCP Inspector's CLI lists the tools and calls list_workers and run_task", async () => {
     const inspector = (args: string[]) => runCommand(INSPECTOR, ["--cli", NODE, MAIN, "mcp", "--router", cluster.url, ...args], { XDG_CONFIG_HOME: join(root, "config") });
 
     const listed = await inspector(["--method", "tools/list"]);
     expect(listed.code, listed.stderr).toBe(0);
     const tools = (JSON.parse(listed.stdout) as { tools: { name: string; annotations?: { readOnlyHint?: boolean }; outputSchema?: unknown }[] }).tools;
-    expect(tools.map((t) => t.name)).toEqual(["run_task", "wait_tasks", "get_task", "task_output", "list_tasks", "list_workers", "cancel_task", "send_input", "list_permission_requests", "answer_permission"]);
+    expect(tools.map((t) => t.name)).toEqual(["run_task", "wait_tasks", "get_task", "task_output", "task_diff", "list_tasks", "list_workers", "cancel_task", "send_input", "list_permission_requests", "answer_permission"]);
     expect(tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name)).toContain("list_workers");
     expect(tools.every((t) => t.outputSchema !== undefined)).toBe(true);
 

@@ -3,7 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitReason, RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
-import { processesUnder } from "../helpers/processes.js";
+import { leftoverProcesses } from "../helpers/processes.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
 const FLOOD = fileURLToPath(new URL("../fixtures/fake-claude/flood.sh", import.meta.url));
@@ -31,7 +31,7 @@ describe("output limit", () => {
       // Stopped soon after the limit: what was already in flight, not the 256 MiB the source would print.
       expect(printed).toBeGreaterThan(LIMIT / 2);
       expect(printed).toBeLessThan(LIMIT * 4);
-      expect(processesUnder(ofCase(events, "started")[0]!.workspace)).toEqual([]);
+      expect(leftoverProcesses(ofCase(events, "started")[0]!.workspace)).toEqual([]);
     });
   }
 });

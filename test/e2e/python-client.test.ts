@@ -1,18 +1,24 @@
 // A client in another language from the same .proto files: clients/python/generate.sh (protoc and
 // grpc_python_plugin) into a temporary directory, then clients/python/cc_run.py (grpcio) streaming RouterService.Run
 // from a local cluster whose worker runs the real claude against the scripted model.
-// Needs Debian's protobuf-compiler, protobuf-compiler-grpc, python3-grpcio and python3-protobuf (.ci/run installs
-// them); without them the suite is skipped and says which to install.
+// Needs Debian's protobuf-compiler, protobuf-compiler-grpc, python3-grpcio and python3-protobuf (npm test installs
+// them, scripts/system-packages.txt); without them the suite is skipped saying which to install, and fails in CI.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import { startLocalCluster, type LocalCluster } from "../../services/cluster/local.js";
+import { startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
+import { collect } from "../helpers/worker.js";
 import { silentLogger } from "../../services/common/logger.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
+import { describeNeeding } from "../helpers/needs.js";
 import { waitForNoProcessesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 
@@ -29,7 +35,15 @@ const SCRIPT: Script = {
         { content: [{ type: "text", text: "Wrote out.txt." }] },
       ],
     },
-    { match: "hang", turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] },
+    // "hang on", not "hang": the prompt "write a change" contains that.
+    { match: "hang on", turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] },
+    {
+      match: "write a change",
+      turns: [
+        { content: [{ type: "tool_use", name: "Bash", input: { command: "printf 'from the python test\\n' > PY.md && rm README.md", description: "Change files" } }] },
+        { content: [{ type: "text", text: "Changed." }] },
+      ],
+    },
     { match: "fail", turns: [{ content: [], error: { status: 400, type: "invalid_request_error", message: "scripted failure", retry: false } }] },
     { turns: [{ content: [{ type: "text", text: "Python asked: {{prompt}}" }] }] },
   ],
@@ -47,7 +61,6 @@ function missingTools(): string {
 }
 
 const missing = missingTools();
-if (missing) console.warn(`python-client.test.ts skipped: ${missing}`);
 
 interface Result {
   code: number | null;
@@ -67,14 +80,16 @@ function run(cmd: string, args: string[], env: Record<string, string>): Promise<
   });
 }
 
-describe.skipIf(missing !== "")(`Python client generated from the .proto files${missing ? ` (skipped: ${missing})` : ""}`, () => {
+describeNeeding(missing, "Python client generated from the .proto files", () => {
   let model: ScriptedModel;
   let cluster: LocalCluster;
   let root: string;
   let target: string;
   let env: Record<string, string>;
+  let git: GitHttpsServer;
 
   const ccRun = (args: string[]) => run(PYTHON, [join(CLIENT_DIR, "cc_run.py"), ...args], env);
+  const ccDiff = (args: string[]) => run(PYTHON, [join(CLIENT_DIR, "cc_diff.py"), ...args], env);
 
   beforeAll(async () => {
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-python-")));
@@ -84,8 +99,9 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
     if (generated.code !== 0) throw new Error(`generate.sh exited ${generated.code}: ${generated.stderr}`);
 
     model = await startModel(SCRIPT);
+    git = await startGitHttpsServer();
     cluster = await startLocalCluster({
-      env: { ...modelEnv(model), CC_TOKEN: TOKEN, CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent" },
+      env: { ...modelEnv(model), CC_TOKEN: TOKEN, CC_KILL_GRACE: "2s", CC_LOG_LEVEL: "silent", GIT_SSL_CAINFO: git.caFile },
       claudeHome: join(root, "home"),
       workspaceRoot: join(root, "workspaces"),
       // One slot, so that a second task queues.
@@ -98,6 +114,7 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
   afterAll(async () => {
     await cluster?.close();
     await model?.close();
+    await git?.close();
     const left = root ? await waitForNoProcessesUnder(root) : [];
     if (root) rmSync(root, { recursive: true, force: true });
     expect(left).toEqual([]);
@@ -142,6 +159,26 @@ describe.skipIf(missing !== "")(`Python client generated from the .proto files${
     expect(r.stderr).toMatch(/^\[exited -?\d+ \(cancelled\): cancelled: from the test\]$/m);
     expect(r.stderr).not.toContain("the stream ended without an exited event");
     expect(r.code).not.toBe(0);
+  });
+
+  it("cc_diff.py prints a task's patch byte for byte, --stat and --name-only its summary", async () => {
+    const client = createClient(RouterService, createGrpcTransport({ baseUrl: cluster.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${TOKEN}`), next(req))] }));
+    const events = await collect(client.run({ prompt: "write a change", agent: { allowedTools: ["Bash"] }, workspace: { source: { case: "repository", value: { url: `${git.url}/public.git` } } } }));
+    const taskId = events[0]!.taskId;
+    const patch = await ccDiff(["--target", target, "--token", TOKEN, taskId]);
+    expect(patch.code, patch.stderr).toBe(0);
+    const chunks: Uint8Array[] = [];
+    for await (const c of client.getChanges({ taskId })) if (c.part.case === "data") chunks.push(c.part.value);
+    expect(patch.stdout).toBe(Buffer.concat(chunks).toString("utf8"));
+    expect(patch.stdout).toContain("+from the python test\n");
+    expect(patch.stdout).toContain("deleted file mode 100644");
+    const names = await ccDiff(["--target", target, "--token", TOKEN, "--name-only", taskId]);
+    expect(names).toMatchObject({ code: 0, stdout: "PY.md\nREADME.md\n" });
+    const stat = await ccDiff(["--target", target, "--token", TOKEN, "--stat", taskId]);
+    expect(stat.stdout).toBe(" PY.md | 1 (+1 -0)\n README.md | 3 (+0 -3)\n 2 files changed, 1 insertions(+), 3 deletions(-)\n");
+    const unknown = await ccDiff(["--target", target, "--token", TOKEN, "01j0000000zzzzzzzzzzzzzzzz"]);
+    expect(unknown).toMatchObject({ code: 1, stdout: "" });
+    expect(unknown.stderr).toMatch(/^cc_diff: NOT_FOUND: task 01j0000000zzzzzzzzzzzzzzzz not found/);
   });
 
   it("a wrong token is one line with the gRPC code and exit code 1", async () => {

@@ -12,7 +12,7 @@ import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { cloneRepository, type RepositorySpec } from "../../services/worker/repo-clone.js";
 import { README_TEXT, startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
 import { modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder } from "../helpers/processes.js";
+import { leftoverProcesses, processesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -147,7 +147,7 @@ describe("cloneRepository over https", () => {
     abort.abort();
     const err = await pending;
     expect(err.code).toBe(Code.Canceled);
-    expect(processesUnder(dir)).toEqual([]);
+    expect(leftoverProcesses(dir)).toEqual([]);
   });
 
   it("times out", async () => {
@@ -229,12 +229,11 @@ describe("worker with a repository workspace", () => {
       events.push(ev);
       if (events.length === 2) {
         await until(() => server.held() > 0 && processesUnder(w.workspaces).length > 0);
-        const asked = Date.now();
         await w.client.cancel({ taskId: ev.taskId, reason: "test" });
-        // Killed at once, not left to run into CC_CLONE_TIMEOUT.
-        expect(Date.now() - asked).toBeLessThan(10_000);
-        // Cancel answers once the task has ended: nothing of it is left.
-        expect(processesUnder(w.workspaces)).toEqual([]);
+        // Killed at once, not left to run into CC_CLONE_TIMEOUT (5 minutes, far past this test's timeout; the
+        // exited message below says cancelled, not timed out). Cancel answers once the task has ended: nothing of it
+        // is left.
+        expect(leftoverProcesses(w.workspaces)).toEqual([]);
       }
     }
     expect(events.map((e) => e.event.case)).toEqual(["status", "status", "exited"]);

@@ -230,6 +230,8 @@ describe("router-side endings", () => {
       router = await spawnRouterProcess({ CC_HEARTBEAT_INTERVAL: "500ms", CC_SHUTDOWN_GRACE: "1s" });
       const grpcJs = grpcJsRouter(router.url);
       await startWorker("last", router.url, { CC_MAX_SESSIONS: "1" });
+      // Registered and online first: a Run sent before that finds no worker at all.
+      await until(async () => (await unary<{ workers: { id: string; health: string }[] }>((cb) => grpcJs.ListWorkers({}, cb))).workers.some((w) => w.id === "last" && w.health === "WORKER_HEALTH_ONLINE"));
       let running = false;
       const hang = readStream(grpcJs.Run({ prompt: "hang", agent: ALLOW_BASH }), (e) => (running ||= isAssistant(e)));
       await until(() => running);

@@ -119,7 +119,7 @@ describe("a router restart (SQLite store)", () => {
     // Two tasks end before the crash.
     const before: string[] = [];
     for (const prompt of ["before-1 quick", "before-2 quick"]) {
-      const r = await runCommand(process.execPath, [CC, "run", "--router", router.url, "--output-format", "text", prompt]);
+      const r = await runCommand(process.execPath, [CC, "run", "--no-upload", "--router", router.url, "--output-format", "text", prompt]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe(`quick answer to ${prompt}\n`);
     }
@@ -129,12 +129,12 @@ describe("a router restart (SQLite store)", () => {
     // 12 detached, 7 followed by `cc run`, 1 interactive followed here.
     const detached: string[] = [];
     for (const name of names.slice(0, DETACHED)) {
-      const r = await runCommand(process.execPath, [CC, "run", "-d", "--router", router.url, "--allowed-tools", "Bash", `${name} waits at the gate`]);
+      const r = await runCommand(process.execPath, [CC, "run", "-d", "--no-upload", "--router", router.url, "--allowed-tools", "Bash", `${name} waits at the gate`]);
       expect(r.code, r.stderr).toBe(0);
       detached.push(r.stdout.trim());
     }
     const followed = names.slice(DETACHED).map((name) => {
-      const child = spawn(process.execPath, [CC, "run", "--router", router.url, "--allowed-tools", "Bash", "--output-format", "text", `${name} waits at the gate`], {
+      const child = spawn(process.execPath, [CC, "run", "--no-upload", "--router", router.url, "--allowed-tools", "Bash", "--output-format", "text", `${name} waits at the gate`], {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, NO_COLOR: "1" },
       });

@@ -15,7 +15,7 @@ import { createRouter, type Router } from "../../services/router/server.js";
 import { readRouterSettings } from "../../services/router/settings.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { leftoverProcesses, processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase } from "../helpers/worker.js";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/worker-process.js";
@@ -189,7 +189,7 @@ describe("router with three worker processes", () => {
         await until(() => processesUnder(workspace).length >= 2);
         const task = await client.cancelTask({ taskId: ev.taskId, reason: "enough" });
         expect(task.status).toBe(TaskStatus.CANCELLED);
-        expect(processesUnder(workspace)).toEqual([]);
+        expect(leftoverProcesses(workspace)).toEqual([]);
       }
     }
     expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: enough" });
@@ -198,7 +198,6 @@ describe("router with three worker processes", () => {
   it("a worker SIGKILLed mid-stream: the stream ends with exited FAILED within seconds, task FAILED, router keeps serving", async () => {
     let taskId = "";
     let workspace = "";
-    let killedAt = 0;
     const events: RunEvent[] = [];
     for await (const ev of client.run({ prompt: "hang", agent: ALLOW_BASH, workerId: "w3" })) {
       events.push(ev);
@@ -207,13 +206,13 @@ describe("router with three worker processes", () => {
       if (ev.event.case === "message" && ev.event.value.body.case === "assistant") {
         await until(() => processesUnder(workspace).length >= 2);
         workers.get("w3")!.child.kill("SIGKILL");
-        killedAt = Date.now();
       }
     }
-    expect(Date.now() - killedAt).toBeLessThan(5000);
     expect(events.at(-1)?.event.case).toBe("exited");
     expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.FAILED, exitCode: -1 });
     expect(ofCase(events, "exited")[0]?.message).toContain("worker w3 was lost while running task");
+    // Noticed from the connection the kill closed, at once: not from pings going unanswered seconds later.
+    expect(ofCase(events, "exited")[0]?.message).not.toContain("PING timed out");
     expect((await client.getTask({ taskId })).status).toBe(TaskStatus.FAILED);
     // A target that is down is UNAVAILABLE.
     const down = await run({ prompt: "hello", workerId: "w3" }).catch((e: unknown) => e);

@@ -112,7 +112,7 @@ describe.runIf(existsSync(REDIS_SERVER))("several routers on Redis", () => {
     // and one held for ever.
     const ids: string[] = [];
     for (const name of [...names, "held"]) {
-      const r = await runCommand(process.execPath, [CC, "run", "-d", "--router", front.url, "--allowed-tools", "Bash", `${name} at the gate`]);
+      const r = await runCommand(process.execPath, [CC, "run", "-d", "--no-upload", "--router", front.url, "--allowed-tools", "Bash", `${name} at the gate`]);
       expect(r.code, r.stderr).toBe(0);
       ids.push(r.stdout.trim());
     }
@@ -123,7 +123,7 @@ describe.runIf(existsSync(REDIS_SERVER))("several routers on Redis", () => {
     // round-robin gave it to b.)
     let cancelTarget = heldId;
     if ((await holder(heldId)) !== "router-a") {
-      const r = await runCommand(process.execPath, [CC, "run", "-d", "--router", a.url, "--allowed-tools", "Bash", "held at a"]);
+      const r = await runCommand(process.execPath, [CC, "run", "-d", "--no-upload", "--router", a.url, "--allowed-tools", "Bash", "held at a"]);
       expect(r.code, r.stderr).toBe(0);
       cancelTarget = r.stdout.trim();
       await clientOf(b.url).cancelTask({ taskId: heldId, reason: "not the one" });

@@ -46,7 +46,7 @@ describe("TLS", () => {
       workers = await runCommand(process.execPath, [CC, "workers", "--router", routerUrl], env);
     }
     expect(workers.stdout).toMatch(/tls-worker\s+online.*https:\/\/127\.0\.0\.1:\d+/);
-    const run = await runCommand(process.execPath, [CC, "run", "--router", routerUrl, "--output-format", "json", "say hello"], env);
+    const run = await runCommand(process.execPath, [CC, "run", "--no-upload", "--router", routerUrl, "--output-format", "json", "say hello"], env);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ is_error: false });
     expect(model.mainRequests().length).toBeGreaterThan(0);

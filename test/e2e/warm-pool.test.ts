@@ -7,7 +7,7 @@ import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { fixtureScript, modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder } from "../helpers/processes.js";
+import { leftoverProcesses } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -88,16 +88,19 @@ describe("warm pool with the real claude", () => {
     expect(sessions.size).toBeGreaterThanOrEqual(2);
   });
 
-  it("a task with other options or a chosen directory starts cold, and says so in the counts", async () => {
+  it("a task with other options, a chosen directory or variables of its own starts cold, and says so in the counts", async () => {
     await until(async () => (await warm.client.getInfo({})).warmPool?.ready === 1);
     const before = (await warm.client.getInfo({})).warmPool!;
     const other = await collect(warm.client.run({ prompt: "no tools for this one" }));
     expect(ofCase(other, "exited")[0]?.result?.result).toBe("answer to no tools for this one");
     const named = await collect(warm.client.run({ prompt: "in a named directory", agent: PROFILE, workspace: { source: { case: "directory", value: "named" } } }));
     expect(ofCase(named, "started")[0]!.workspace).toBe(join(warm.workspaces, "named"));
+    // A warm claude was started with the worker's environment: a task with variables of its own needs a new one.
+    const withEnv = await collect(warm.client.run({ prompt: "with a variable", agent: PROFILE, env: { TASK_VAR: "1" } }));
+    expect(ofCase(withEnv, "exited")[0]?.exitCode).toBe(0);
     const after = (await warm.client.getInfo({})).warmPool!;
     expect(after.hits).toBe(before.hits);
-    expect(after.misses).toBe(before.misses + 2n);
+    expect(after.misses).toBe(before.misses + 3n);
     // The warm process is still waiting for a task that matches.
     expect(after.ready).toBe(1);
   });
@@ -110,7 +113,7 @@ describe("warm pool with the real claude", () => {
       if (ev.event.case === "started") await warm.client.cancel({ taskId: ev.taskId, reason: "changed my mind" });
     }
     expect(ofCase(events, "exited")[0]?.message).toContain("changed my mind");
-    expect(processesUnder(ofCase(events, "started")[0]!.workspace)).toEqual([]);
+    expect(leftoverProcesses(ofCase(events, "started")[0]!.workspace)).toEqual([]);
     // The waiting replacement lives under the same workspace root: the worker's close() in afterAll fails if
     // shutdown leaves it (or anything else) running there.
   });

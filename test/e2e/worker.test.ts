@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitReason, OutputStream, Phase, RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
-import { processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
+import { leftoverProcesses, processesUnder, waitForNoProcessesUnder } from "../helpers/processes.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -120,7 +120,7 @@ describe("worker with the real claude", () => {
       if (ev.event.case === "message" && ev.event.value.body.case === "assistant") {
         await until(() => processesUnder(workspace).length >= 2);
         await w.client.cancel({ taskId: ev.taskId, reason: "test" });
-        expect(processesUnder(workspace)).toEqual([]);
+        expect(leftoverProcesses(workspace)).toEqual([]);
       }
     }
     const exited = ofCase(events, "exited")[0]!;

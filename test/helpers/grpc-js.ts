@@ -31,6 +31,7 @@ export interface GrpcJsRouter {
   Attach(req: object): grpc.ClientReadableStream<PlainEvent>;
   CancelTask(req: object, callback: Callback<PlainTask>): void;
   GetTask(req: object, callback: Callback<PlainTask>): void;
+  ListWorkers(req: object, callback: Callback<{ workers: { id: string; health: string }[] }>): void;
   close(): void;
 }
 

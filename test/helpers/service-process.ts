@@ -22,7 +22,11 @@ export async function spawnServiceProcess(service: "worker" | "router", env: Rec
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   const listening = new RegExp(`"port":(\\d+).*"${service} listening"`);
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${service} did not start: ${logs.join("\n")}`)), 15_000);
+    const timer = setTimeout(() => {
+      // Nothing else holds this process: it must not outlive the failed start.
+      child.kill("SIGKILL");
+      reject(new Error(`${service} did not start: ${logs.join("\n")}`));
+    }, 15_000);
     createInterface({ input: child.stdout! }).on("line", (line) => {
       logs.push(line);
       const m = listening.exec(line);

@@ -11,6 +11,7 @@ describe("the web UI's formats", () => {
     expect(taskPhase({ status: TaskStatus.QUEUED, phase: Phase.QUEUED, queuePosition: 2 })).toBe("queued (#2)");
     expect(taskPhase({ status: TaskStatus.RUNNING, phase: Phase.RUNNING, queuePosition: 0 })).toBe("working");
     expect(taskPhase({ status: TaskStatus.RUNNING, phase: Phase.WAITING_FOR_INPUT, queuePosition: 0 })).toBe("waiting for input");
+    expect(taskPhase({ status: TaskStatus.RUNNING, phase: Phase.WAITING_FOR_APPROVAL, queuePosition: 0 })).toBe("waiting for approval");
     expect(taskPhase({ status: TaskStatus.RUNNING, phase: Phase.UNSPECIFIED, queuePosition: 0 })).toBe("running");
     expect(taskPhase({ status: TaskStatus.FAILED, phase: Phase.RUNNING, queuePosition: 0 })).toBe("failed");
   });

@@ -56,6 +56,29 @@ describe("the transcript model", () => {
     expect(texts[0]).toMatchObject({ kind: "text", streaming: false });
   });
 
+  it("marks a tool call waiting for approval while its permission request waits, whichever comes first", () => {
+    const all = events("write-file");
+    const toolEvent = all.findIndex((e) => e.event.case === "message" && e.event.value.body.case === "assistant" && e.event.value.body.value.content.some((c) => c.block.case === "toolUse"));
+    const tool = (t: Transcript) => t.items.flatMap((i) => (i.kind === "assistant" ? i.blocks : [])).find((b) => b.kind === "tool" && b.id !== "");
+    const seen = new Transcript();
+    for (const e of all.slice(0, toolEvent + 1)) seen.apply(e);
+    const toolUseId = (tool(seen) as { id: string }).id;
+    const asked = create(RunEventSchema, { event: { case: "permissionRequest", value: { requestId: "r1", toolName: "Bash", toolUseId } } });
+    const resolved = create(RunEventSchema, { event: { case: "permissionResolved", value: { requestId: "r1", toolName: "Bash" } } });
+    for (const askFirst of [false, true]) {
+      const t = new Transcript();
+      for (const e of all.slice(0, toolEvent)) t.apply(e);
+      if (askFirst) t.apply(asked);
+      t.apply(all[toolEvent]!);
+      if (!askFirst) t.apply(asked);
+      t.takeChanged();
+      expect(tool(t)).toMatchObject({ kind: "tool", asking: true });
+      t.apply(resolved);
+      expect(tool(t)).toMatchObject({ kind: "tool", asking: false });
+      expect(t.takeChanged().map((i) => i.kind)).toEqual(["assistant"]);
+    }
+  });
+
   it("keeps thinking apart from the answer", () => {
     const t = new Transcript();
     for (const e of events("thinking")) t.apply(e);

@@ -1,5 +1,6 @@
 // `cc config set`: add or change a profile.
 import { Command, Option } from "clipanion";
+import { ValueOption } from "../../options.js";
 import { CcCommand } from "../../command.js";
 import { indented } from "../../exit-codes.js";
 import { settingsHelp } from "../../settings.js";
@@ -24,8 +25,8 @@ export class ConfigSetCommand extends CcCommand {
     ],
   });
 
-  routerUrl = Option.String("--router", { description: "The router's URL (needed for a new profile)" });
-  token = Option.String("--token", { description: "Bearer token the router expects (\"\" removes it)" });
+  routerUrl = ValueOption.String("--router <url>", { description: "The router's URL (needed for a new profile)" });
+  token = ValueOption.String("--token <token>", { description: "Bearer token the router expects (\"\" removes it)" });
   name = Option.String({ name: "profile" });
 
   async execute(): Promise<number> {

@@ -15,7 +15,7 @@ export const waitTasks = defineTool({
   name: "wait_tasks",
   title: "Wait for tasks to finish",
   description: [
-    "Waits until every given task has ended (or, with any=true, the first one) and returns each task's status and final answer (result), cost, turns and session id.",
+    "Waits until every given task has ended (or, with any=true, the first one) and returns each task's status and final answer (result), cost, turns and session id, and for a task in a git workspace of its own its changes (files changed, insertions, deletions, final commit; task_diff gives the patch).",
     "It also returns early when a task is waiting for approval of a tool call (waiting_for_approval, pending_permissions): answer with answer_permission, then call wait_tasks again.",
     "On timeout it returns what is known so far with timed_out=true; call it again to keep waiting. Results are cut to result_chars characters (result_truncated says so); task_output gives the rest.",
   ].join(" "),

@@ -6,19 +6,21 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { AnswerPermissionRequestSchema, AnswerPermissionResponseSchema, PermissionRequest } from "./permissions_pb.js";
 import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
-import type { AgentOptions, Exited, Phase, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
+import type { AgentOptions, Exited, Phase, ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunMode, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema, Workspace } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
+import type { ChangesChunkSchema, FileChunkSchema, GetChangesRequestSchema, ListFilesRequestSchema, ListFilesResponseSchema, ReadFileRequestSchema, UploadWorkspaceRequestSchema, UploadWorkspaceResponseSchema, WriteFileRequestSchema, WriteFileResponseSchema } from "./transfer_pb.js";
+import { file_claudecluster_v1_transfer } from "./transfer_pb.js";
 import type { WorkerInfo } from "./worker_pb.js";
 import { file_claudecluster_v1_worker } from "./worker_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file claudecluster/v1/router.proto.
  */
 export const file_claudecluster_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLiBQoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIzCg1BdHRhY2hSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiUQoQTGlzdFRhc2tzUmVxdWVzdBIuCghzdGF0dXNlcxgBIAMoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxINCgVsaW1pdBgCIAEoDSI6ChFMaXN0VGFza3NSZXNwb25zZRIlCgV0YXNrcxgBIAMoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFzayI0ChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiRgoTTGlzdFdvcmtlcnNSZXNwb25zZRIvCgd3b3JrZXJzGAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJSZWNvcmQi/AEKDFdvcmtlclJlY29yZBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSLgoGaGVhbHRoGAMgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJIZWFsdGgSKgoEaW5mbxgEIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxIQCghhc3NpZ25lZBgFIAEoDRItCglsYXN0X3NlZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0YXRpYxgHIAEoCBIVCg1wb29sX2NhcGFjaXR5GAggASgNEg8KB3Byb2JsZW0YCSABKAki1QEKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEj8KBmxhYmVscxgCIAMoCzIvLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiggEKClRhc2tDaGFuZ2USJgoEdGFzaxgBIAEoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFza0gAEi8KBnN5bmNlZBgCIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVGFza3NTeW5jZWRIABIRCgdyZW1vdmVkGAMgASgJSABCCAoGY2hhbmdlIhwKC1Rhc2tzU3luY2VkEg0KBWNvdW50GAEgASgNIlAKFVJlZ2lzdGVyV29ya2VyUmVxdWVzdBILCgN1cmwYASABKAkSKgoEaW5mbxgCIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbyI3ChZSZWdpc3RlcldvcmtlclJlc3BvbnNlEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDSqoAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVFVTX1FVRVVFRBABEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAhIZChVUQVNLX1NUQVRVU19TVUNDRUVERUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBBIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBSqWAQoMV29ya2VySGVhbHRoEh0KGVdPUktFUl9IRUFMVEhfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfSEVBTFRIX09OTElORRABEhYKEldPUktFUl9IRUFMVEhfRlVMTBACEhoKFldPUktFUl9IRUFMVEhfRFJBSU5JTkcQAxIZChVXT1JLRVJfSEVBTFRIX09GRkxJTkUQBDKjBwoNUm91dGVyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESRwoGQXR0YWNoEh8uY2xhdWRlY2x1c3Rlci52MS5BdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkMKB0dldFRhc2sSIC5jbGF1ZGVjbHVzdGVyLnYxLkdldFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCUxpc3RUYXNrcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVzcG9uc2USSQoKQ2FuY2VsVGFzaxIjLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsVGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USWgoLTGlzdFdvcmtlcnMSJC5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJjCg5SZWdpc3RlcldvcmtlchInLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiguY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlElEKCldhdGNoVGFza3MSIy5jbGF1ZGVjbHVzdGVyLnYxLldhdGNoVGFza3NSZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrQ2hhbmdlMAFiBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_worker, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKXBwoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAESEQoJZmlyc3Rfc2VxGEYgASgEEi4KCXdvcmtzcGFjZRhIIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEioKB3RpbWVvdXQYSSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZW52X25hbWVzGEogAygJEhsKE3JlcXVlc3RlZF93b3JrZXJfaWQYSyABKAkSFAoMc3ByZWFkX2dyb3VwGEwgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoNQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIpoCChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNEj4KBmxhYmVscxhGIAMoCzIuLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCgl3b3JrZXJfaWQYRyABKAkSMQoNY3JlYXRlZF9hZnRlchhIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcGFnZV90b2tlbhhJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhhGIAEoCSI0ChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiRgoTTGlzdFdvcmtlcnNSZXNwb25zZRIvCgd3b3JrZXJzGAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJSZWNvcmQi/AEKDFdvcmtlclJlY29yZBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSLgoGaGVhbHRoGAMgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJIZWFsdGgSKgoEaW5mbxgEIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxIQCghhc3NpZ25lZBgFIAEoDRItCglsYXN0X3NlZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0YXRpYxgHIAEoCBIVCg1wb29sX2NhcGFjaXR5GAggASgNEg8KB3Byb2JsZW0YCSABKAki1QEKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEj8KBmxhYmVscxgCIAMoCzIvLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiggEKClRhc2tDaGFuZ2USJgoEdGFzaxgBIAEoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFza0gAEi8KBnN5bmNlZBgCIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVGFza3NTeW5jZWRIABIRCgdyZW1vdmVkGAMgASgJSABCCAoGY2hhbmdlIhwKC1Rhc2tzU3luY2VkEg0KBWNvdW50GAEgASgNIlAKFVJlZ2lzdGVyV29ya2VyUmVxdWVzdBILCgN1cmwYASABKAkSKgoEaW5mbxgCIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbyI3ChZSZWdpc3RlcldvcmtlclJlc3BvbnNlEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDSqoAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVFVTX1FVRVVFRBABEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAhIZChVUQVNLX1NUQVRVU19TVUNDRUVERUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBBIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBSqWAQoMV29ya2VySGVhbHRoEh0KGVdPUktFUl9IRUFMVEhfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfSEVBTFRIX09OTElORRABEhYKEldPUktFUl9IRUFMVEhfRlVMTBACEhoKFldPUktFUl9IRUFMVEhfRFJBSU5JTkcQAxIZChVXT1JLRVJfSEVBTFRIX09GRkxJTkUQBDLeCgoNUm91dGVyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESRwoGQXR0YWNoEh8uY2xhdWRlY2x1c3Rlci52MS5BdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkMKB0dldFRhc2sSIC5jbGF1ZGVjbHVzdGVyLnYxLkdldFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCUxpc3RUYXNrcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVzcG9uc2USSQoKQ2FuY2VsVGFzaxIjLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsVGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USWgoLTGlzdFdvcmtlcnMSJC5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJjCg5SZWdpc3RlcldvcmtlchInLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiguY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlElEKCldhdGNoVGFza3MSIy5jbGF1ZGVjbHVzdGVyLnYxLldhdGNoVGFza3NSZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrQ2hhbmdlMAESaAoPVXBsb2FkV29ya3NwYWNlEiguY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXF1ZXN0GikuY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXNwb25zZSgBElMKCkdldENoYW5nZXMSIy5jbGF1ZGVjbHVzdGVyLnYxLkdldENoYW5nZXNSZXF1ZXN0Gh4uY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzQ2h1bmswARJUCglMaXN0RmlsZXMSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkwKCFJlYWRGaWxlEiEuY2xhdWRlY2x1c3Rlci52MS5SZWFkRmlsZVJlcXVlc3QaGy5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaHVuazABElYKCVdyaXRlRmlsZRIiLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVzcG9uc2UoAWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task's record.
@@ -174,6 +176,49 @@ export type Task = Message<"claudecluster.v1.Task"> & {
    * @generated from field: double cost_usd = 63;
    */
   costUsd: number;
+
+  /**
+   * The first event seq the router still holds for the task (Attach with `after_seq` of at least `first_seq - 1`):
+   * 1 while its whole log is kept; 0 while the log is empty.
+   *
+   * @generated from field: uint64 first_seq = 70;
+   */
+  firstSeq: bigint;
+
+  /**
+   * Where claude works, as requested; a repository's token is never kept here.
+   *
+   * @generated from field: claudecluster.v1.Workspace workspace = 72;
+   */
+  workspace?: Workspace | undefined;
+
+  /**
+   * The task's wall-clock limit, as requested; unset: the worker's default.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 73;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * The names of the environment variables it was given (RunRequest.env), sorted; their values are never kept.
+   *
+   * @generated from field: repeated string env_names = 74;
+   */
+  envNames: string[];
+
+  /**
+   * The worker it was asked to run on (RunRequest.worker_id), if any.
+   *
+   * @generated from field: string requested_worker_id = 75;
+   */
+  requestedWorkerId: string;
+
+  /**
+   * Its spread group (RunRequest.spread_group), if any: the attempts of one `cc run -n` share one.
+   *
+   * @generated from field: string spread_group = 76;
+   */
+  spreadGroup: string;
 };
 
 /**
@@ -233,7 +278,7 @@ export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_router, 2);
 
 /**
- * ListTasks' request.
+ * ListTasks' request. Filters combine: a task is listed when it passes every one that is set.
  *
  * @generated from message claudecluster.v1.ListTasksRequest
  */
@@ -246,11 +291,39 @@ export type ListTasksRequest = Message<"claudecluster.v1.ListTasksRequest"> & {
   statuses: TaskStatus[];
 
   /**
-   * At most this many (default 50, at most 1000).
+   * At most this many per page (default 50, at most 1000).
    *
    * @generated from field: uint32 limit = 2;
    */
   limit: number;
+
+  /**
+   * Only tasks whose labels include every one of these, with the same value.
+   *
+   * @generated from field: map<string, string> labels = 70;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Only tasks placed on this worker.
+   *
+   * @generated from field: string worker_id = 71;
+   */
+  workerId: string;
+
+  /**
+   * Only tasks the router accepted at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 72;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * The `next_page_token` of the previous page, to read the next one (with the same filters); empty for the first.
+   *
+   * @generated from field: string page_token = 73;
+   */
+  pageToken: string;
 };
 
 /**
@@ -272,6 +345,13 @@ export type ListTasksResponse = Message<"claudecluster.v1.ListTasksResponse"> & 
    * @generated from field: repeated claudecluster.v1.Task tasks = 1;
    */
   tasks: Task[];
+
+  /**
+   * Pass as `page_token` for the next page; empty when this is the last one.
+   *
+   * @generated from field: string next_page_token = 70;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -822,6 +902,61 @@ export const RouterService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTasksRequestSchema;
     output: typeof TaskChangeSchema;
+  },
+  /**
+   * Sends a workspace ahead of its task (`cc run --upload`): the router picks a worker (the header's `labels` and
+   * `worker_id` as a RunRequest's) and streams the chunks through to that worker's UploadWorkspace as they arrive,
+   * holding none of it. A Run naming the upload id then runs on that worker, waiting in the queue for a free slot
+   * there if it is full. A client stream: over HTTP/2 with gRPC, Connect or gRPC-Web, and over HTTP/1.1 with Connect
+   * or gRPC-Web too (the request body streams in; the answer comes once it has ended). Browsers cannot stream a
+   * request body with fetch over HTTP/1.1.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.UploadWorkspace
+   */
+  uploadWorkspace: {
+    methodKind: "client_streaming";
+    input: typeof UploadWorkspaceRequestSchema;
+    output: typeof UploadWorkspaceResponseSchema;
+  },
+  /**
+   * Streams what an ended task changed (`cc diff`, `cc apply`) from the worker that ran it.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.GetChanges
+   */
+  getChanges: {
+    methodKind: "server_streaming";
+    input: typeof GetChangesRequestSchema;
+    output: typeof ChangesChunkSchema;
+  },
+  /**
+   * Lists a directory of a task's workspace (`cc ls`), on the worker that runs or ran it.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.ListFiles
+   */
+  listFiles: {
+    methodKind: "unary";
+    input: typeof ListFilesRequestSchema;
+    output: typeof ListFilesResponseSchema;
+  },
+  /**
+   * Streams a file or directory of a task's workspace (`cc cp TASK:PATH LOCAL`).
+   *
+   * @generated from rpc claudecluster.v1.RouterService.ReadFile
+   */
+  readFile: {
+    methodKind: "server_streaming";
+    input: typeof ReadFileRequestSchema;
+    output: typeof FileChunkSchema;
+  },
+  /**
+   * Writes a file or directory into a task's workspace (`cc cp LOCAL TASK:PATH`).
+   *
+   * @generated from rpc claudecluster.v1.RouterService.WriteFile
+   */
+  writeFile: {
+    methodKind: "client_streaming";
+    input: typeof WriteFileRequestSchema;
+    output: typeof WriteFileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_router, 0);

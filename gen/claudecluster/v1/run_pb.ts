@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/run.proto.
  */
 export const file_claudecluster_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLGAwoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSEQoJcGxhY2VkX2J5GFogASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEilAIKDEFnZW50T3B0aW9ucxINCgVtb2RlbBgBIAEoCRIVCg1hbGxvd2VkX3Rvb2xzGAIgAygJEhgKEGRpc2FsbG93ZWRfdG9vbHMYAyADKAkSFwoPcGVybWlzc2lvbl9tb2RlGAQgASgJEhEKCW1heF90dXJucxgFIAEoDRIVCg1zeXN0ZW1fcHJvbXB0GAYgASgJEhwKFGFwcGVuZF9zeXN0ZW1fcHJvbXB0GAcgASgJEhcKD21jcF9jb25maWdfanNvbhgIIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgJIAEoCRIWCg5tYXhfYnVkZ2V0X3VzZBgKIAEoARIXCg9hc2tfcGVybWlzc2lvbnMYMiABKAgiYQoJV29ya3NwYWNlEhMKCWRpcmVjdG9yeRgBIAEoCUgAEjUKCnJlcG9zaXRvcnkYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkdpdFJlcG9zaXRvcnlIAEIICgZzb3VyY2UiOAoNR2l0UmVwb3NpdG9yeRILCgN1cmwYASABKAkSCwoDcmVmGAIgASgJEg0KBXRva2VuGAMgASgJIioKDFRlcm1pbmFsU2l6ZRIMCgRjb2xzGAEgASgNEgwKBHJvd3MYAiABKA0iyQMKCFJ1bkV2ZW50Eg8KB3Rhc2tfaWQYASABKAkSCwoDc2VxGAIgASgEEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKB3N0YXJ0ZWQYCiABKAsyGS5jbGF1ZGVjbHVzdGVyLnYxLlN0YXJ0ZWRIABIqCgZvdXRwdXQYCyABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dEgAEjIKB21lc3NhZ2UYDCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLkNsYXVkZU1lc3NhZ2VIABIqCgZzdGF0dXMYDSABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLlN0YXR1c0gAEioKBmV4aXRlZBgOIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkSAASQQoScGVybWlzc2lvbl9yZXF1ZXN0GDIgASgLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdEgAEkMKE3Blcm1pc3Npb25fcmVzb2x2ZWQYMyABKAsyJC5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXNvbHZlZEgAQgcKBWV2ZW50Io4BCgdTdGFydGVkEhEKCXdvcmtlcl9pZBgBIAEoCRILCgNwaWQYAiABKAUSJwoEbW9kZRgDIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRIRCgl3b3Jrc3BhY2UYBCABKAkSFgoOY2xhdWRlX3ZlcnNpb24YBSABKAkSDwoHYXR0ZW1wdBgGIAEoDSJGCgZPdXRwdXQSDAoEZGF0YRgBIAEoDBIuCgZzdHJlYW0YAiABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLk91dHB1dFN0cmVhbSLtAgoNQ2xhdWRlTWVzc2FnZRIMCgR0eXBlGAEgASgJEg8KB3N1YnR5cGUYAiABKAkSEgoKc2Vzc2lvbl9pZBgDIAEoCRIMCgRqc29uGAQgASgJEhoKEnBhcmVudF90b29sX3VzZV9pZBgFIAEoCRIsCgRpbml0GAogASgLMhwuY2xhdWRlY2x1c3Rlci52MS5TeXN0ZW1Jbml0SAASNwoJYXNzaXN0YW50GAsgASgLMiIuY2xhdWRlY2x1c3Rlci52MS5Bc3Npc3RhbnRNZXNzYWdlSAASLQoEdXNlchgMIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVXNlck1lc3NhZ2VIABIuCgVkZWx0YRgNIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuU3RyZWFtRGVsdGFIABIxCgZyZXN1bHQYDiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnlIAEIGCgRib2R5IqUBCgpTeXN0ZW1Jbml0EgsKA2N3ZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgV0b29scxgDIAMoCRIXCg9wZXJtaXNzaW9uX21vZGUYBCABKAkSGwoTY2xhdWRlX2NvZGVfdmVyc2lvbhgFIAEoCRI2CgttY3Bfc2VydmVycxgGIAMoCzIhLmNsYXVkZWNsdXN0ZXIudjEuTWNwU2VydmVyU3RhdHVzIi8KD01jcFNlcnZlclN0YXR1cxIMCgRuYW1lGAEgASgJEg4KBnN0YXR1cxgCIAEoCSKbAQoQQXNzaXN0YW50TWVzc2FnZRIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIvCgdjb250ZW50GAMgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Db250ZW50QmxvY2sSEwoLc3RvcF9yZWFzb24YBCABKAkSJgoFdXNhZ2UYBSABKAsyFy5jbGF1ZGVjbHVzdGVyLnYxLlVzYWdlIj4KC1VzZXJNZXNzYWdlEi8KB2NvbnRlbnQYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jayLnAQoMQ29udGVudEJsb2NrEisKBHRleHQYASABKAsyGy5jbGF1ZGVjbHVzdGVyLnYxLlRleHRCbG9ja0gAEjMKCHRoaW5raW5nGAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5UaGlua2luZ0Jsb2NrSAASMgoIdG9vbF91c2UYAyABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xVc2VCbG9ja0gAEjgKC3Rvb2xfcmVzdWx0GAQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Ub29sUmVzdWx0QmxvY2tIAEIHCgVibG9jayIZCglUZXh0QmxvY2sSDAoEdGV4dBgBIAEoCSIhCg1UaGlua2luZ0Jsb2NrEhAKCHRoaW5raW5nGAEgASgJIjwKDFRvb2xVc2VCbG9jaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiSQoPVG9vbFJlc3VsdEJsb2NrEhMKC3Rvb2xfdXNlX2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiUgoLU3RyZWFtRGVsdGESEgoKZXZlbnRfdHlwZRgBIAEoCRINCgVpbmRleBgCIAEoDRISCgpkZWx0YV90eXBlGAMgASgJEgwKBHRleHQYBCABKAkiegoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgEEhUKDW91dHB1dF90b2tlbnMYAiABKAQSIwobY2FjaGVfY3JlYXRpb25faW5wdXRfdG9rZW5zGAMgASgEEh8KF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGAQgASgEItcBCg1SZXN1bHRTdW1tYXJ5Eg8KB3N1YnR5cGUYASABKAkSEAoIaXNfZXJyb3IYAiABKAgSDgoGcmVzdWx0GAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSFgoOdG90YWxfY29zdF91c2QYBSABKAESEwoLZHVyYXRpb25fbXMYBiABKAQSFwoPZHVyYXRpb25fYXBpX21zGAcgASgEEhEKCW51bV90dXJucxgIIAEoDRImCgV1c2FnZRgJIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiWAoGU3RhdHVzEiYKBXBoYXNlGAEgASgOMhcuY2xhdWRlY2x1c3Rlci52MS5QaGFzZRIWCg5xdWV1ZV9wb3NpdGlvbhgCIAEoDRIOCgZkZXRhaWwYAyABKAkimwEKBkV4aXRlZBIRCglleGl0X2NvZGUYASABKAUSDgoGc2lnbmFsGAIgASgJEiwKBnJlYXNvbhgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuRXhpdFJlYXNvbhIvCgZyZXN1bHQYBCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc3VsdFN1bW1hcnkSDwoHbWVzc2FnZRgFIAEoCSJMChBTZW5kSW5wdXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIAEIHCgVpbnB1dCITChFTZW5kSW5wdXRSZXNwb25zZSJOCg1SZXNpemVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSLAoEc2l6ZRgCIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVGVybWluYWxTaXplIhAKDlJlc2l6ZVJlc3BvbnNlKlQKB1J1bk1vZGUSGAoUUlVOX01PREVfVU5TUEVDSUZJRUQQABIVChFSVU5fTU9ERV9IRUFETEVTUxABEhgKFFJVTl9NT0RFX0lOVEVSQUNUSVZFEAIqfQoMT3V0cHV0U3RyZWFtEh0KGU9VVFBVVF9TVFJFQU1fVU5TUEVDSUZJRUQQABIaChZPVVRQVVRfU1RSRUFNX1RFUk1JTkFMEAESGAoUT1VUUFVUX1NUUkVBTV9TVERFUlIQAhIYChRPVVRQVVRfU1RSRUFNX1NURE9VVBADKpQBCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhAKDFBIQVNFX1FVRVVFRBABEhIKDlBIQVNFX1NUQVJUSU5HEAISEQoNUEhBU0VfUlVOTklORxADEhsKF1BIQVNFX1dBSVRJTkdfRk9SX0lOUFVUEAQSHgoaUEhBU0VfV0FJVElOR19GT1JfQVBQUk9WQUwQMir9AQoKRXhpdFJlYXNvbhIbChdFWElUX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFUVYSVRfUkVBU09OX0NPTVBMRVRFRBABEhkKFUVYSVRfUkVBU09OX0NBTkNFTExFRBACEhkKFUVYSVRfUkVBU09OX1RJTUVEX09VVBADEhQKEEVYSVRfUkVBU09OX0lETEUQBBIbChdFWElUX1JFQVNPTl9DTElFTlRfR09ORRAFEhgKFEVYSVRfUkVBU09OX1NIVVRET1dOEAYSFgoSRVhJVF9SRUFTT05fRkFJTEVEEAcSHAoYRVhJVF9SRUFTT05fT1VUUFVUX0xJTUlUEAhiBnByb3RvMw", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpjbGF1ZGVjbHVzdGVyL3YxL3J1bi5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSK8BAoKUnVuUmVxdWVzdBIOCgZwcm9tcHQYASABKAkSJwoEbW9kZRgCIAEoDjIZLmNsYXVkZWNsdXN0ZXIudjEuUnVuTW9kZRItCgVhZ2VudBgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQWdlbnRPcHRpb25zEi4KCXdvcmtzcGFjZRgEIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEjAKCHRlcm1pbmFsGAUgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUSKgoHdGltZW91dBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI4CgZsYWJlbHMYByADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAggASgJEhIKCnJlcXVlc3RfaWQYCSABKAkSDwoHdGFza19pZBgKIAEoCRIOCgZkZXRhY2gYCyABKAgSEQoJcGxhY2VkX2J5GFogASgJEjIKA2VudhhGIAMoCzIlLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdC5FbnZFbnRyeRIUCgxzcHJlYWRfZ3JvdXAYRyABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIv8CCgxBZ2VudE9wdGlvbnMSDQoFbW9kZWwYASABKAkSFQoNYWxsb3dlZF90b29scxgCIAMoCRIYChBkaXNhbGxvd2VkX3Rvb2xzGAMgAygJEhcKD3Blcm1pc3Npb25fbW9kZRgEIAEoCRIRCgltYXhfdHVybnMYBSABKA0SFQoNc3lzdGVtX3Byb21wdBgGIAEoCRIcChRhcHBlbmRfc3lzdGVtX3Byb21wdBgHIAEoCRIXCg9tY3BfY29uZmlnX2pzb24YCCABKAkSGQoRcmVzdW1lX3Nlc3Npb25faWQYCSABKAkSFgoObWF4X2J1ZGdldF91c2QYCiABKAESFwoPYXNrX3Blcm1pc3Npb25zGDIgASgIEhAKCGFkZF9kaXJzGEYgAygJEhUKDXNldHRpbmdzX2pzb24YRyABKAkSEwoLYWdlbnRzX2pzb24YSCABKAkSFgoOZmFsbGJhY2tfbW9kZWwYSSABKAkSEwoLanNvbl9zY2hlbWEYSiABKAkivwEKCVdvcmtzcGFjZRITCglkaXJlY3RvcnkYASABKAlIABI1CgpyZXBvc2l0b3J5GAIgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5HaXRSZXBvc2l0b3J5SAASMwoGdXBsb2FkGBQgASgLMiEuY2xhdWRlY2x1c3Rlci52MS5Xb3Jrc3BhY2VVcGxvYWRIABInCgRwdXNoGBUgASgLMhkuY2xhdWRlY2x1c3Rlci52MS5HaXRQdXNoQggKBnNvdXJjZSJVCg9Xb3Jrc3BhY2VVcGxvYWQSEQoJdXBsb2FkX2lkGAEgASgJEi8KBm9yaWdpbhgCIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuR2l0UmVwb3NpdG9yeSI6CgdHaXRQdXNoEg4KBmJyYW5jaBgBIAEoCRIOCgZhdXRob3IYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSI4Cg1HaXRSZXBvc2l0b3J5EgsKA3VybBgBIAEoCRILCgNyZWYYAiABKAkSDQoFdG9rZW4YAyABKAkiKgoMVGVybWluYWxTaXplEgwKBGNvbHMYASABKA0SDAoEcm93cxgCIAEoDSLJAwoIUnVuRXZlbnQSDwoHdGFza19pZBgBIAEoCRILCgNzZXEYAiABKAQSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoHc3RhcnRlZBgKIAEoCzIZLmNsYXVkZWNsdXN0ZXIudjEuU3RhcnRlZEgAEioKBm91dHB1dBgLIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuT3V0cHV0SAASMgoHbWVzc2FnZRgMIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuQ2xhdWRlTWVzc2FnZUgAEioKBnN0YXR1cxgNIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuU3RhdHVzSAASKgoGZXhpdGVkGA4gASgLMhguY2xhdWRlY2x1c3Rlci52MS5FeGl0ZWRIABJBChJwZXJtaXNzaW9uX3JlcXVlc3QYMiABKAsyIy5jbGF1ZGVjbHVzdGVyLnYxLlBlcm1pc3Npb25SZXF1ZXN0SAASQwoTcGVybWlzc2lvbl9yZXNvbHZlZBgzIAEoCzIkLmNsYXVkZWNsdXN0ZXIudjEuUGVybWlzc2lvblJlc29sdmVkSABCBwoFZXZlbnQijgEKB1N0YXJ0ZWQSEQoJd29ya2VyX2lkGAEgASgJEgsKA3BpZBgCIAEoBRInCgRtb2RlGAMgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEhEKCXdvcmtzcGFjZRgEIAEoCRIWCg5jbGF1ZGVfdmVyc2lvbhgFIAEoCRIPCgdhdHRlbXB0GAYgASgNIkYKBk91dHB1dBIMCgRkYXRhGAEgASgMEi4KBnN0cmVhbRgCIAEoDjIeLmNsYXVkZWNsdXN0ZXIudjEuT3V0cHV0U3RyZWFtIu0CCg1DbGF1ZGVNZXNzYWdlEgwKBHR5cGUYASABKAkSDwoHc3VidHlwZRgCIAEoCRISCgpzZXNzaW9uX2lkGAMgASgJEgwKBGpzb24YBCABKAkSGgoScGFyZW50X3Rvb2xfdXNlX2lkGAUgASgJEiwKBGluaXQYCiABKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLlN5c3RlbUluaXRIABI3Cglhc3Npc3RhbnQYCyABKAsyIi5jbGF1ZGVjbHVzdGVyLnYxLkFzc2lzdGFudE1lc3NhZ2VIABItCgR1c2VyGAwgASgLMh0uY2xhdWRlY2x1c3Rlci52MS5Vc2VyTWVzc2FnZUgAEi4KBWRlbHRhGA0gASgLMh0uY2xhdWRlY2x1c3Rlci52MS5TdHJlYW1EZWx0YUgAEjEKBnJlc3VsdBgOIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzdWx0U3VtbWFyeUgAQgYKBGJvZHkipQEKClN5c3RlbUluaXQSCwoDY3dkGAEgASgJEg0KBW1vZGVsGAIgASgJEg0KBXRvb2xzGAMgAygJEhcKD3Blcm1pc3Npb25fbW9kZRgEIAEoCRIbChNjbGF1ZGVfY29kZV92ZXJzaW9uGAUgASgJEjYKC21jcF9zZXJ2ZXJzGAYgAygLMiEuY2xhdWRlY2x1c3Rlci52MS5NY3BTZXJ2ZXJTdGF0dXMiLwoPTWNwU2VydmVyU3RhdHVzEgwKBG5hbWUYASABKAkSDgoGc3RhdHVzGAIgASgJIpsBChBBc3Npc3RhbnRNZXNzYWdlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEi8KB2NvbnRlbnQYAyADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLkNvbnRlbnRCbG9jaxITCgtzdG9wX3JlYXNvbhgEIAEoCRImCgV1c2FnZRgFIAEoCzIXLmNsYXVkZWNsdXN0ZXIudjEuVXNhZ2UiPgoLVXNlck1lc3NhZ2USLwoHY29udGVudBgBIAMoCzIeLmNsYXVkZWNsdXN0ZXIudjEuQ29udGVudEJsb2NrIucBCgxDb250ZW50QmxvY2sSKwoEdGV4dBgBIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuVGV4dEJsb2NrSAASMwoIdGhpbmtpbmcYAiABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlRoaW5raW5nQmxvY2tIABIyCgh0b29sX3VzZRgDIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuVG9vbFVzZUJsb2NrSAASOAoLdG9vbF9yZXN1bHQYBCABKAsyIS5jbGF1ZGVjbHVzdGVyLnYxLlRvb2xSZXN1bHRCbG9ja0gAQgcKBWJsb2NrIhkKCVRleHRCbG9jaxIMCgR0ZXh0GAEgASgJIiEKDVRoaW5raW5nQmxvY2sSEAoIdGhpbmtpbmcYASABKAkiPAoMVG9vbFVzZUJsb2NrEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKaW5wdXRfanNvbhgDIAEoCSJJCg9Ub29sUmVzdWx0QmxvY2sSEwoLdG9vbF91c2VfaWQYASABKAkSDwoHY29udGVudBgCIAEoCRIQCghpc19lcnJvchgDIAEoCCJSCgtTdHJlYW1EZWx0YRISCgpldmVudF90eXBlGAEgASgJEg0KBWluZGV4GAIgASgNEhIKCmRlbHRhX3R5cGUYAyABKAkSDAoEdGV4dBgEIAEoCSJ6CgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIjChtjYWNoZV9jcmVhdGlvbl9pbnB1dF90b2tlbnMYAyABKAQSHwoXY2FjaGVfcmVhZF9pbnB1dF90b2tlbnMYBCABKAQi9wEKDVJlc3VsdFN1bW1hcnkSDwoHc3VidHlwZRgBIAEoCRIQCghpc19lcnJvchgCIAEoCBIOCgZyZXN1bHQYAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRIWCg50b3RhbF9jb3N0X3VzZBgFIAEoARITCgtkdXJhdGlvbl9tcxgGIAEoBBIXCg9kdXJhdGlvbl9hcGlfbXMYByABKAQSEQoJbnVtX3R1cm5zGAggASgNEiYKBXVzYWdlGAkgASgLMhcuY2xhdWRlY2x1c3Rlci52MS5Vc2FnZRIeChZzdHJ1Y3R1cmVkX291dHB1dF9qc29uGEYgASgJIlgKBlN0YXR1cxImCgVwaGFzZRgBIAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YAiABKA0SDgoGZGV0YWlsGAMgASgJIs4BCgZFeGl0ZWQSEQoJZXhpdF9jb2RlGAEgASgFEg4KBnNpZ25hbBgCIAEoCRIsCgZyZWFzb24YAyABKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLkV4aXRSZWFzb24SLwoGcmVzdWx0GAQgASgLMh8uY2xhdWRlY2x1c3Rlci52MS5SZXN1bHRTdW1tYXJ5Eg8KB21lc3NhZ2UYBSABKAkSMQoHY2hhbmdlcxgUIAEoCzIgLmNsYXVkZWNsdXN0ZXIudjEuQ2hhbmdlc1N1bW1hcnki+QIKDkNoYW5nZXNTdW1tYXJ5EhMKC2Jhc2VfY29tbWl0GAEgASgJEhQKDGZpbmFsX2NvbW1pdBgCIAEoCRIOCgZicmFuY2gYAyABKAkSKwoFZmlsZXMYBCADKAsyHC5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaGFuZ2USEwoLZmlsZXNfdG90YWwYBSABKA0SEgoKaW5zZXJ0aW9ucxgGIAEoBBIRCglkZWxldGlvbnMYByABKAQSDwoHY29tbWl0cxgIIAEoDRITCgtwYXRjaF9ieXRlcxgJIAEoBBIUCgxidW5kbGVfYnl0ZXMYCiABKAQSHAoUYnVuZGxlX3ByZXJlcXVpc2l0ZXMYCyADKAkSLgoKZXhwaXJlc19hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYDSABKAkSKgoEcHVzaBgOIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuUHVzaFJlc3VsdCK3AQoKRmlsZUNoYW5nZRIMCgRwYXRoGAEgASgJEhAKCG9sZF9wYXRoGAIgASgJEi4KBGtpbmQYAyABKA4yIC5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaGFuZ2VLaW5kEhIKCmluc2VydGlvbnMYBCABKA0SEQoJZGVsZXRpb25zGAUgASgNEg4KBmJpbmFyeRgGIAEoCBIQCghvbGRfc2l6ZRgHIAEoBBIQCghuZXdfc2l6ZRgIIAEoBCJdCgpQdXNoUmVzdWx0EgsKA3VybBgBIAEoCRIOCgZicmFuY2gYAiABKAkSDgoGY29tbWl0GAMgASgJEhMKC2NvbXBhcmVfdXJsGAQgASgJEg0KBWVycm9yGAUgASgJIkwKEFNlbmRJbnB1dFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgRkYXRhGAIgASgMSAASDgoEdGV4dBgDIAEoCUgAQgcKBWlucHV0IhMKEVNlbmRJbnB1dFJlc3BvbnNlIk4KDVJlc2l6ZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIsCgRzaXplGAIgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5UZXJtaW5hbFNpemUiEAoOUmVzaXplUmVzcG9uc2UqVAoHUnVuTW9kZRIYChRSVU5fTU9ERV9VTlNQRUNJRklFRBAAEhUKEVJVTl9NT0RFX0hFQURMRVNTEAESGAoUUlVOX01PREVfSU5URVJBQ1RJVkUQAip9CgxPdXRwdXRTdHJlYW0SHQoZT1VUUFVUX1NUUkVBTV9VTlNQRUNJRklFRBAAEhoKFk9VVFBVVF9TVFJFQU1fVEVSTUlOQUwQARIYChRPVVRQVVRfU1RSRUFNX1NUREVSUhACEhgKFE9VVFBVVF9TVFJFQU1fU1RET1VUEAMqlAEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEgoOUEhBU0VfU1RBUlRJTkcQAhIRCg1QSEFTRV9SVU5OSU5HEAMSGwoXUEhBU0VfV0FJVElOR19GT1JfSU5QVVQQBBIeChpQSEFTRV9XQUlUSU5HX0ZPUl9BUFBST1ZBTBAyKv0BCgpFeGl0UmVhc29uEhsKF0VYSVRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVRVhJVF9SRUFTT05fQ09NUExFVEVEEAESGQoVRVhJVF9SRUFTT05fQ0FOQ0VMTEVEEAISGQoVRVhJVF9SRUFTT05fVElNRURfT1VUEAMSFAoQRVhJVF9SRUFTT05fSURMRRAEEhsKF0VYSVRfUkVBU09OX0NMSUVOVF9HT05FEAUSGAoURVhJVF9SRUFTT05fU0hVVERPV04QBhIWChJFWElUX1JFQVNPTl9GQUlMRUQQBxIcChhFWElUX1JFQVNPTl9PVVRQVVRfTElNSVQQCCrMAQoORmlsZUNoYW5nZUtpbmQSIAocRklMRV9DSEFOR0VfS0lORF9VTlNQRUNJRklFRBAAEhoKFkZJTEVfQ0hBTkdFX0tJTkRfQURERUQQARIdChlGSUxFX0NIQU5HRV9LSU5EX01PRElGSUVEEAISHAoYRklMRV9DSEFOR0VfS0lORF9ERUxFVEVEEAMSHAoYRklMRV9DSEFOR0VfS0lORF9SRU5BTUVEEAQSIQodRklMRV9DSEFOR0VfS0lORF9UWVBFX0NIQU5HRUQQBWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task to run: a prompt for Claude Code and how to run it. A request that sets only `prompt` runs a headless task
@@ -118,6 +118,26 @@ export type RunRequest = Message<"claudecluster.v1.RunRequest"> & {
    * @generated from field: string placed_by = 90;
    */
   placedBy: string;
+
+  /**
+   * Environment variables for claude (and what it runs), on top of the worker's own allowlisted ones. They reach
+   * claude only: the router keeps them out of the task's record and logs, and neither service logs or counts them.
+   * Names are letters, digits and `_`, not starting with a digit; names the worker sets or guards itself are refused
+   * with INVALID_ARGUMENT: HOME, PATH, TERM, SHELL, USER, proxies and CA settings, loader and Node variables
+   * (`LD_*`, `NODE_*`), and the `ANTHROPIC_`, `CLAUDE_`, `CC_`, `AWS_`, `GOOGLE_` and `VERTEX_` prefixes. At most 64
+   * variables, 32 KiB per value and 64 KiB in all. A task with variables never takes a warm claude process.
+   *
+   * @generated from field: map<string, string> env = 70;
+   */
+  env: { [key: string]: string };
+
+  /**
+   * Placement hint: the router places each task of a spread group on a worker that runs no other task of the
+   * group, while there is one with a free slot (`cc run -n` gives its attempts one group). Router only.
+   *
+   * @generated from field: string spread_group = 71;
+   */
+  spreadGroup: string;
 };
 
 /**
@@ -211,6 +231,44 @@ export type AgentOptions = Message<"claudecluster.v1.AgentOptions"> & {
    * @generated from field: bool ask_permissions = 50;
    */
   askPermissions: boolean;
+
+  /**
+   * `--add-dir`: more directories claude may read and edit, each a path relative to the worker's workspace root
+   * with the rules of `Workspace.directory`; missing ones are created.
+   *
+   * @generated from field: repeated string add_dirs = 70;
+   */
+  addDirs: string[];
+
+  /**
+   * `--settings`: more settings for claude, as a JSON object (not a path). In interactive mode the worker adds its
+   * status hooks to the object's `hooks`.
+   *
+   * @generated from field: string settings_json = 71;
+   */
+  settingsJson: string;
+
+  /**
+   * `--agents`: custom subagents, as a JSON object such as `{"reviewer": {"description": "…", "prompt": "…"}}`.
+   *
+   * @generated from field: string agents_json = 72;
+   */
+  agentsJson: string;
+
+  /**
+   * `--fallback-model`: models to fall back to when the main one is busy or unavailable, comma-separated, in order.
+   *
+   * @generated from field: string fallback_model = 73;
+   */
+  fallbackModel: string;
+
+  /**
+   * `--json-schema` (headless): a JSON Schema the answer must match; the structured answer comes back in
+   * `ResultSummary.structured_output_json`.
+   *
+   * @generated from field: string json_schema = 74;
+   */
+  jsonSchema: string;
 };
 
 /**
@@ -242,13 +300,30 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
     case: "directory";
   } | {
     /**
-     * A git repository cloned (shallow) into a fresh directory for the task.
+     * A git repository cloned (shallow) into a fresh directory for the task, on a branch of its own, `cc/<task id>`.
      *
      * @generated from field: claudecluster.v1.GitRepository repository = 2;
      */
     value: GitRepository;
     case: "repository";
+  } | {
+    /**
+     * A checkout sent ahead with UploadWorkspace (`cc run --upload`), unpacked into a fresh directory for the task on
+     * a branch of its own, `cc/<task id>`. Through a router, the task runs on the worker that holds the upload.
+     *
+     * @generated from field: claudecluster.v1.WorkspaceUpload upload = 20;
+     */
+    value: WorkspaceUpload;
+    case: "upload";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * When the task ends, commit what claude left uncommitted and push the task's branch to the repository it came
+   * from (`repository`, or `upload.origin`), never forcing. Unset: nothing is pushed.
+   *
+   * @generated from field: claudecluster.v1.GitPush push = 21;
+   */
+  push?: GitPush | undefined;
 };
 
 /**
@@ -257,6 +332,74 @@ export type Workspace = Message<"claudecluster.v1.Workspace"> & {
  */
 export const WorkspaceSchema: GenMessage<Workspace> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_run, 2);
+
+/**
+ * A workspace sent ahead of its task with UploadWorkspace.
+ *
+ * @generated from message claudecluster.v1.WorkspaceUpload
+ */
+export type WorkspaceUpload = Message<"claudecluster.v1.WorkspaceUpload"> & {
+  /**
+   * The id UploadWorkspace returned. An upload serves one task; unused, it is removed after the worker's
+   * CC_UPLOAD_TTL.
+   *
+   * @generated from field: string upload_id = 1;
+   */
+  uploadId: string;
+
+  /**
+   * The repository the checkout came from (its `ref`: the branch the checkout is based on). Required when the bundle
+   * holds only what that repository lacks (a bundle with prerequisites): the worker fetches the prerequisite commits
+   * from it first. It is also where `push` pushes to.
+   *
+   * @generated from field: claudecluster.v1.GitRepository origin = 2;
+   */
+  origin?: GitRepository | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.WorkspaceUpload.
+ * Use `create(WorkspaceUploadSchema)` to create a new message.
+ */
+export const WorkspaceUploadSchema: GenMessage<WorkspaceUpload> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * How a task's branch is pushed when the task ends.
+ *
+ * @generated from message claudecluster.v1.GitPush
+ */
+export type GitPush = Message<"claudecluster.v1.GitPush"> & {
+  /**
+   * The branch to push to. Empty: `cc/<task id>`. The branch the task started from (`repository.ref`, the remote's
+   * default branch, or `upload.origin.ref`) is pushed to only when named here.
+   *
+   * @generated from field: string branch = 1;
+   */
+  branch: string;
+
+  /**
+   * Author and committer of the commit of what claude left uncommitted, as `Name <email>`. Empty: the worker's
+   * CC_GIT_AUTHOR.
+   *
+   * @generated from field: string author = 2;
+   */
+  author: string;
+
+  /**
+   * That commit's message. Empty: `cc: work of task <task id>` followed by the start of the prompt.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.GitPush.
+ * Use `create(GitPushSchema)` to create a new message.
+ */
+export const GitPushSchema: GenMessage<GitPush> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 4);
 
 /**
  * A git repository to clone into the task's workspace.
@@ -294,7 +437,7 @@ export type GitRepository = Message<"claudecluster.v1.GitRepository"> & {
  * Use `create(GitRepositorySchema)` to create a new message.
  */
 export const GitRepositorySchema: GenMessage<GitRepository> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 3);
+  messageDesc(file_claudecluster_v1_run, 5);
 
 /**
  * A terminal size in character cells.
@@ -322,7 +465,7 @@ export type TerminalSize = Message<"claudecluster.v1.TerminalSize"> & {
  * Use `create(TerminalSizeSchema)` to create a new message.
  */
 export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 4);
+  messageDesc(file_claudecluster_v1_run, 6);
 
 /**
  * One event of a task's stream. Every task's events are numbered from 1 without gaps, so a client that reconnects
@@ -425,7 +568,7 @@ export type RunEvent = Message<"claudecluster.v1.RunEvent"> & {
  * Use `create(RunEventSchema)` to create a new message.
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 5);
+  messageDesc(file_claudecluster_v1_run, 7);
 
 /**
  * claude started.
@@ -481,7 +624,7 @@ export type Started = Message<"claudecluster.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 6);
+  messageDesc(file_claudecluster_v1_run, 8);
 
 /**
  * Raw output bytes.
@@ -509,7 +652,7 @@ export type Output = Message<"claudecluster.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 7);
+  messageDesc(file_claudecluster_v1_run, 9);
 
 /**
  * One event of claude's `--output-format stream-json` output. `json` is the line exactly as claude printed it, so a
@@ -607,7 +750,7 @@ export type ClaudeMessage = Message<"claudecluster.v1.ClaudeMessage"> & {
  * Use `create(ClaudeMessageSchema)` to create a new message.
  */
 export const ClaudeMessageSchema: GenMessage<ClaudeMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 8);
+  messageDesc(file_claudecluster_v1_run, 10);
 
 /**
  * The `system`/`init` event.
@@ -663,7 +806,7 @@ export type SystemInit = Message<"claudecluster.v1.SystemInit"> & {
  * Use `create(SystemInitSchema)` to create a new message.
  */
 export const SystemInitSchema: GenMessage<SystemInit> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 9);
+  messageDesc(file_claudecluster_v1_run, 11);
 
 /**
  * An MCP server named in the init event.
@@ -691,7 +834,7 @@ export type McpServerStatus = Message<"claudecluster.v1.McpServerStatus"> & {
  * Use `create(McpServerStatusSchema)` to create a new message.
  */
 export const McpServerStatusSchema: GenMessage<McpServerStatus> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 10);
+  messageDesc(file_claudecluster_v1_run, 12);
 
 /**
  * An assistant message.
@@ -740,7 +883,7 @@ export type AssistantMessage = Message<"claudecluster.v1.AssistantMessage"> & {
  * Use `create(AssistantMessageSchema)` to create a new message.
  */
 export const AssistantMessageSchema: GenMessage<AssistantMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 11);
+  messageDesc(file_claudecluster_v1_run, 13);
 
 /**
  * A user message: in stream-json these carry tool results.
@@ -761,7 +904,7 @@ export type UserMessage = Message<"claudecluster.v1.UserMessage"> & {
  * Use `create(UserMessageSchema)` to create a new message.
  */
 export const UserMessageSchema: GenMessage<UserMessage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 12);
+  messageDesc(file_claudecluster_v1_run, 14);
 
 /**
  * One block of message content.
@@ -814,7 +957,7 @@ export type ContentBlock = Message<"claudecluster.v1.ContentBlock"> & {
  * Use `create(ContentBlockSchema)` to create a new message.
  */
 export const ContentBlockSchema: GenMessage<ContentBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 13);
+  messageDesc(file_claudecluster_v1_run, 15);
 
 /**
  * Text content.
@@ -835,7 +978,7 @@ export type TextBlock = Message<"claudecluster.v1.TextBlock"> & {
  * Use `create(TextBlockSchema)` to create a new message.
  */
 export const TextBlockSchema: GenMessage<TextBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 14);
+  messageDesc(file_claudecluster_v1_run, 16);
 
 /**
  * Thinking content.
@@ -856,7 +999,7 @@ export type ThinkingBlock = Message<"claudecluster.v1.ThinkingBlock"> & {
  * Use `create(ThinkingBlockSchema)` to create a new message.
  */
 export const ThinkingBlockSchema: GenMessage<ThinkingBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 15);
+  messageDesc(file_claudecluster_v1_run, 17);
 
 /**
  * A tool call.
@@ -891,7 +1034,7 @@ export type ToolUseBlock = Message<"claudecluster.v1.ToolUseBlock"> & {
  * Use `create(ToolUseBlockSchema)` to create a new message.
  */
 export const ToolUseBlockSchema: GenMessage<ToolUseBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 16);
+  messageDesc(file_claudecluster_v1_run, 18);
 
 /**
  * A tool's result.
@@ -926,7 +1069,7 @@ export type ToolResultBlock = Message<"claudecluster.v1.ToolResultBlock"> & {
  * Use `create(ToolResultBlockSchema)` to create a new message.
  */
 export const ToolResultBlockSchema: GenMessage<ToolResultBlock> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 17);
+  messageDesc(file_claudecluster_v1_run, 19);
 
 /**
  * A streaming delta of a message being written.
@@ -968,7 +1111,7 @@ export type StreamDelta = Message<"claudecluster.v1.StreamDelta"> & {
  * Use `create(StreamDeltaSchema)` to create a new message.
  */
 export const StreamDeltaSchema: GenMessage<StreamDelta> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 18);
+  messageDesc(file_claudecluster_v1_run, 20);
 
 /**
  * Token counts.
@@ -1010,7 +1153,7 @@ export type Usage = Message<"claudecluster.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 19);
+  messageDesc(file_claudecluster_v1_run, 21);
 
 /**
  * The summary claude reports when a run ends (its `result` event).
@@ -1080,6 +1223,14 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
    * @generated from field: claudecluster.v1.Usage usage = 9;
    */
   usage?: Usage | undefined;
+
+  /**
+   * With `AgentOptions.json_schema`: the structured answer, as JSON text (claude's `structured_output`); empty
+   * otherwise.
+   *
+   * @generated from field: string structured_output_json = 70;
+   */
+  structuredOutputJson: string;
 };
 
 /**
@@ -1087,7 +1238,7 @@ export type ResultSummary = Message<"claudecluster.v1.ResultSummary"> & {
  * Use `create(ResultSummarySchema)` to create a new message.
  */
 export const ResultSummarySchema: GenMessage<ResultSummary> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 20);
+  messageDesc(file_claudecluster_v1_run, 22);
 
 /**
  * A change of phase.
@@ -1122,7 +1273,7 @@ export type Status = Message<"claudecluster.v1.Status"> & {
  * Use `create(StatusSchema)` to create a new message.
  */
 export const StatusSchema: GenMessage<Status> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 21);
+  messageDesc(file_claudecluster_v1_run, 23);
 
 /**
  * The task ended.
@@ -1165,6 +1316,14 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
    * @generated from field: string message = 5;
    */
   message: string;
+
+  /**
+   * For a task in a git workspace of its own (`workspace.repository` or `workspace.upload`): what it changed,
+   * recorded as it ended, whatever the reason. GetChanges returns the patch, or a bundle of the commits.
+   *
+   * @generated from field: claudecluster.v1.ChangesSummary changes = 20;
+   */
+  changes?: ChangesSummary | undefined;
 };
 
 /**
@@ -1172,7 +1331,242 @@ export type Exited = Message<"claudecluster.v1.Exited"> & {
  * Use `create(ExitedSchema)` to create a new message.
  */
 export const ExitedSchema: GenMessage<Exited> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 22);
+  messageDesc(file_claudecluster_v1_run, 24);
+
+/**
+ * What a task changed in its git workspace: every commit claude made plus what it left uncommitted (untracked files
+ * included, ignored ones not), against the commit it started from.
+ *
+ * @generated from message claudecluster.v1.ChangesSummary
+ */
+export type ChangesSummary = Message<"claudecluster.v1.ChangesSummary"> & {
+  /**
+   * The commit the task started from: the uploaded snapshot, or the commit cloned. Empty for an empty repository.
+   *
+   * @generated from field: string base_commit = 1;
+   */
+  baseCommit: string;
+
+  /**
+   * The task's end state as a commit: claude's own commits, then one more holding what it left uncommitted, if
+   * anything. Equal to base_commit when nothing changed.
+   *
+   * @generated from field: string final_commit = 2;
+   */
+  finalCommit: string;
+
+  /**
+   * The branch the task worked on in its workspace: `cc/<task id>`.
+   *
+   * @generated from field: string branch = 3;
+   */
+  branch: string;
+
+  /**
+   * The files changed, in path order; at most 500 of them (see files_total).
+   *
+   * @generated from field: repeated claudecluster.v1.FileChange files = 4;
+   */
+  files: FileChange[];
+
+  /**
+   * How many files changed in all.
+   *
+   * @generated from field: uint32 files_total = 5;
+   */
+  filesTotal: number;
+
+  /**
+   * Lines added over all text files.
+   *
+   * @generated from field: uint64 insertions = 6;
+   */
+  insertions: bigint;
+
+  /**
+   * Lines removed over all text files.
+   *
+   * @generated from field: uint64 deletions = 7;
+   */
+  deletions: bigint;
+
+  /**
+   * Commits claude made itself (not counting the one of uncommitted work).
+   *
+   * @generated from field: uint32 commits = 8;
+   */
+  commits: number;
+
+  /**
+   * Bytes of the binary patch (CHANGES_FORMAT_PATCH).
+   *
+   * @generated from field: uint64 patch_bytes = 9;
+   */
+  patchBytes: bigint;
+
+  /**
+   * Bytes of the bundle of the task's commits (CHANGES_FORMAT_BUNDLE); 0 when nothing changed.
+   *
+   * @generated from field: uint64 bundle_bytes = 10;
+   */
+  bundleBytes: bigint;
+
+  /**
+   * The commits the bundle needs the receiving repository to have already (its prerequisites): the checkout's HEAD
+   * for an upload, the cloned commit for a repository. Empty for a bundle that holds the whole history.
+   *
+   * @generated from field: repeated string bundle_prerequisites = 11;
+   */
+  bundlePrerequisites: string[];
+
+  /**
+   * Until when the worker keeps the patch and the bundle (CC_CHANGES_RETAIN_AGE; sooner when CC_CHANGES_RETAIN_BYTES
+   * runs out).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 12;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Set when the changes could not be recorded, or only in part: what went wrong. The task's outcome is unaffected.
+   *
+   * @generated from field: string error = 13;
+   */
+  error: string;
+
+  /**
+   * The push, when the task asked for one (`workspace.push`).
+   *
+   * @generated from field: claudecluster.v1.PushResult push = 14;
+   */
+  push?: PushResult | undefined;
+};
+
+/**
+ * Describes the message claudecluster.v1.ChangesSummary.
+ * Use `create(ChangesSummarySchema)` to create a new message.
+ */
+export const ChangesSummarySchema: GenMessage<ChangesSummary> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 25);
+
+/**
+ * One changed file.
+ *
+ * @generated from message claudecluster.v1.FileChange
+ */
+export type FileChange = Message<"claudecluster.v1.FileChange"> & {
+  /**
+   * Its path in the repository, `/`-separated.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * For a rename: where it was.
+   *
+   * @generated from field: string old_path = 2;
+   */
+  oldPath: string;
+
+  /**
+   * What happened to it.
+   *
+   * @generated from field: claudecluster.v1.FileChangeKind kind = 3;
+   */
+  kind: FileChangeKind;
+
+  /**
+   * Lines added (0 for binary files).
+   *
+   * @generated from field: uint32 insertions = 4;
+   */
+  insertions: number;
+
+  /**
+   * Lines removed (0 for binary files).
+   *
+   * @generated from field: uint32 deletions = 5;
+   */
+  deletions: number;
+
+  /**
+   * Whether git treats it as binary.
+   *
+   * @generated from field: bool binary = 6;
+   */
+  binary: boolean;
+
+  /**
+   * Size in bytes before (0 when added).
+   *
+   * @generated from field: uint64 old_size = 7;
+   */
+  oldSize: bigint;
+
+  /**
+   * Size in bytes after (0 when deleted).
+   *
+   * @generated from field: uint64 new_size = 8;
+   */
+  newSize: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.FileChange.
+ * Use `create(FileChangeSchema)` to create a new message.
+ */
+export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 26);
+
+/**
+ * A push of the task's branch.
+ *
+ * @generated from message claudecluster.v1.PushResult
+ */
+export type PushResult = Message<"claudecluster.v1.PushResult"> & {
+  /**
+   * The repository pushed to.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * The branch pushed.
+   *
+   * @generated from field: string branch = 2;
+   */
+  branch: string;
+
+  /**
+   * The commit the branch now points at, on the remote.
+   *
+   * @generated from field: string commit = 3;
+   */
+  commit: string;
+
+  /**
+   * Where to open a pull (or merge) request, for GitHub, GitLab and Gitea hosts; empty for others.
+   *
+   * @generated from field: string compare_url = 4;
+   */
+  compareUrl: string;
+
+  /**
+   * Set when the push failed: git's reason (a push is never forced, so a branch that moved on is refused).
+   *
+   * @generated from field: string error = 5;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message claudecluster.v1.PushResult.
+ * Use `create(PushResultSchema)` to create a new message.
+ */
+export const PushResultSchema: GenMessage<PushResult> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_run, 27);
 
 /**
  * Input for an interactive task.
@@ -1216,7 +1610,7 @@ export type SendInputRequest = Message<"claudecluster.v1.SendInputRequest"> & {
  * Use `create(SendInputRequestSchema)` to create a new message.
  */
 export const SendInputRequestSchema: GenMessage<SendInputRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 23);
+  messageDesc(file_claudecluster_v1_run, 28);
 
 /**
  * SendInput's answer.
@@ -1231,7 +1625,7 @@ export type SendInputResponse = Message<"claudecluster.v1.SendInputResponse"> & 
  * Use `create(SendInputResponseSchema)` to create a new message.
  */
 export const SendInputResponseSchema: GenMessage<SendInputResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 24);
+  messageDesc(file_claudecluster_v1_run, 29);
 
 /**
  * A new terminal size for an interactive task.
@@ -1259,7 +1653,7 @@ export type ResizeRequest = Message<"claudecluster.v1.ResizeRequest"> & {
  * Use `create(ResizeRequestSchema)` to create a new message.
  */
 export const ResizeRequestSchema: GenMessage<ResizeRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 25);
+  messageDesc(file_claudecluster_v1_run, 30);
 
 /**
  * Resize's answer.
@@ -1274,7 +1668,7 @@ export type ResizeResponse = Message<"claudecluster.v1.ResizeResponse"> & {
  * Use `create(ResizeResponseSchema)` to create a new message.
  */
 export const ResizeResponseSchema: GenMessage<ResizeResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_run, 26);
+  messageDesc(file_claudecluster_v1_run, 31);
 
 /**
  * How Claude Code runs for a task.
@@ -1487,4 +1881,59 @@ export enum ExitReason {
  */
 export const ExitReasonSchema: GenEnum<ExitReason> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_run, 3);
+
+/**
+ * What happened to one file.
+ *
+ * @generated from enum claudecluster.v1.FileChangeKind
+ */
+export enum FileChangeKind {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The file is new.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_ADDED = 1;
+   */
+  ADDED = 1,
+
+  /**
+   * Its content (or mode) changed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_MODIFIED = 2;
+   */
+  MODIFIED = 2,
+
+  /**
+   * It was removed.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_DELETED = 3;
+   */
+  DELETED = 3,
+
+  /**
+   * It was moved from `old_path`, possibly with changes.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_RENAMED = 4;
+   */
+  RENAMED = 4,
+
+  /**
+   * It became another kind of entry: a file became a symbolic link, or the other way round.
+   *
+   * @generated from enum value: FILE_CHANGE_KIND_TYPE_CHANGED = 5;
+   */
+  TYPE_CHANGED = 5,
+}
+
+/**
+ * Describes the enum claudecluster.v1.FileChangeKind.
+ */
+export const FileChangeKindSchema: GenEnum<FileChangeKind> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_run, 4);
 

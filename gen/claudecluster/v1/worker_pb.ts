@@ -8,13 +8,15 @@ import type { AnswerPermissionRequestSchema, AnswerPermissionResponseSchema } fr
 import { file_claudecluster_v1_permissions } from "./permissions_pb.js";
 import type { ResizeRequestSchema, ResizeResponseSchema, RunEventSchema, RunRequestSchema, SendInputRequestSchema, SendInputResponseSchema } from "./run_pb.js";
 import { file_claudecluster_v1_run } from "./run_pb.js";
+import type { ChangesChunkSchema, FileChunkSchema, GetChangesRequestSchema, ListFilesRequestSchema, ListFilesResponseSchema, ReadFileRequestSchema, UploadWorkspaceRequestSchema, UploadWorkspaceResponseSchema, WriteFileRequestSchema, WriteFileResponseSchema } from "./transfer_pb.js";
+import { file_claudecluster_v1_transfer } from "./transfer_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSJAChpXb3JrZXJTZXJ2aWNlQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IucCCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMs4ECg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCgZBdHRhY2gSLC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclNlcnZpY2VBdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJLCgZDYW5jZWwSHy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USSQoHR2V0SW5mbxIgLmNsYXVkZWNsdXN0ZXIudjEuR2V0SW5mb1JlcXVlc3QaHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm9iBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSJAChpXb3JrZXJTZXJ2aWNlQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIwCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhAKDkNhbmNlbFJlc3BvbnNlIhAKDkdldEluZm9SZXF1ZXN0IpsDCgpXb3JrZXJJbmZvEhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNsYXVkZV92ZXJzaW9uGAMgASgJEhAKCGNhcGFjaXR5GAQgASgNEhcKD2FjdGl2ZV9zZXNzaW9ucxgFIAEoDRI4CgZsYWJlbHMYBiADKAsyKC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSLAoFc3RhdGUYByABKA4yHS5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclN0YXRlEhcKD2FjdGl2ZV90YXNrX2lkcxgIIAMoCRIPCgdwcm9ibGVtGAkgASgJEjEKCXdhcm1fcG9vbBgKIAEoCzIeLmNsYXVkZWNsdXN0ZXIudjEuV2FybVBvb2xJbmZvEjIKCXJldGVudGlvbhgUIAEoCzIfLmNsYXVkZWNsdXN0ZXIudjEuUmV0ZW50aW9uSW5mbxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooCCg1SZXRlbnRpb25JbmZvEhIKCndvcmtzcGFjZXMYASABKA0SFwoPd29ya3NwYWNlX2J5dGVzGAIgASgEEh0KFXdvcmtzcGFjZV9ieXRlc19saW1pdBgDIAEoBBIjCht3b3Jrc3BhY2VfYWdlX2xpbWl0X3NlY29uZHMYBCABKAQSHAoUd29ya3NwYWNlc19yZWNsYWltZWQYBSABKAQSDwoHY2hhbmdlcxgGIAEoDRIVCg1jaGFuZ2VzX2J5dGVzGAcgASgEEhsKE2NoYW5nZXNfYnl0ZXNfbGltaXQYCCABKAQSDwoHdXBsb2FkcxgJIAEoDRIUCgx1cGxvYWRfYnl0ZXMYCiABKAQiXwoMV2FybVBvb2xJbmZvEgwKBHNpemUYASABKA0SDQoFcmVhZHkYAiABKA0SDAoEaGl0cxgDIAEoBBIOCgZtaXNzZXMYBCABKAQSFAoMcHJvZmlsZV9hcmdzGAUgAygJKnkKC1dvcmtlclN0YXRlEhwKGFdPUktFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9TVEFURV9TRVJWSU5HEAESGQoVV09SS0VSX1NUQVRFX0RSQUlOSU5HEAISFwoTV09SS0VSX1NUQVRFX0JST0tFThADMokICg1Xb3JrZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCgZBdHRhY2gSLC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclNlcnZpY2VBdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJLCgZDYW5jZWwSHy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USSQoHR2V0SW5mbxIgLmNsYXVkZWNsdXN0ZXIudjEuR2V0SW5mb1JlcXVlc3QaHC5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckluZm8SaAoPVXBsb2FkV29ya3NwYWNlEiguY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXF1ZXN0GikuY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXNwb25zZSgBElMKCkdldENoYW5nZXMSIy5jbGF1ZGVjbHVzdGVyLnYxLkdldENoYW5nZXNSZXF1ZXN0Gh4uY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzQ2h1bmswARJUCglMaXN0RmlsZXMSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkwKCFJlYWRGaWxlEiEuY2xhdWRlY2x1c3Rlci52MS5SZWFkRmlsZVJlcXVlc3QaGy5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaHVuazABElYKCVdyaXRlRmlsZRIiLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVzcG9uc2UoAWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer]);
 
 /**
  * Attach's request.
@@ -178,6 +180,13 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
    * @generated from field: claudecluster.v1.WarmPoolInfo warm_pool = 10;
    */
   warmPool?: WarmPoolInfo | undefined;
+
+  /**
+   * What the worker keeps of ended tasks (workspaces, recorded changes) and of uploads, against its limits.
+   *
+   * @generated from field: claudecluster.v1.RetentionInfo retention = 20;
+   */
+  retention?: RetentionInfo | undefined;
 };
 
 /**
@@ -186,6 +195,90 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_worker, 4);
+
+/**
+ * What a worker keeps on disk beyond its running tasks, and the limits it keeps it within.
+ *
+ * @generated from message claudecluster.v1.RetentionInfo
+ */
+export type RetentionInfo = Message<"claudecluster.v1.RetentionInfo"> & {
+  /**
+   * Workspaces of ended tasks still kept (for ListFiles, ReadFile and WriteFile).
+   *
+   * @generated from field: uint32 workspaces = 1;
+   */
+  workspaces: number;
+
+  /**
+   * Their size in bytes, as last measured.
+   *
+   * @generated from field: uint64 workspace_bytes = 2;
+   */
+  workspaceBytes: bigint;
+
+  /**
+   * CC_WORKSPACE_RETAIN_BYTES: past it the oldest ended task's workspace is reclaimed.
+   *
+   * @generated from field: uint64 workspace_bytes_limit = 3;
+   */
+  workspaceBytesLimit: bigint;
+
+  /**
+   * CC_WORKSPACE_RETAIN_AGE, in seconds.
+   *
+   * @generated from field: uint64 workspace_age_limit_seconds = 4;
+   */
+  workspaceAgeLimitSeconds: bigint;
+
+  /**
+   * Workspaces reclaimed since the worker started.
+   *
+   * @generated from field: uint64 workspaces_reclaimed = 5;
+   */
+  workspacesReclaimed: bigint;
+
+  /**
+   * Ended tasks whose changes are kept (for GetChanges).
+   *
+   * @generated from field: uint32 changes = 6;
+   */
+  changes: number;
+
+  /**
+   * Their size in bytes.
+   *
+   * @generated from field: uint64 changes_bytes = 7;
+   */
+  changesBytes: bigint;
+
+  /**
+   * CC_CHANGES_RETAIN_BYTES.
+   *
+   * @generated from field: uint64 changes_bytes_limit = 8;
+   */
+  changesBytesLimit: bigint;
+
+  /**
+   * Uploads received and not yet used by a task.
+   *
+   * @generated from field: uint32 uploads = 9;
+   */
+  uploads: number;
+
+  /**
+   * Their size in bytes.
+   *
+   * @generated from field: uint64 upload_bytes = 10;
+   */
+  uploadBytes: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.RetentionInfo.
+ * Use `create(RetentionInfoSchema)` to create a new message.
+ */
+export const RetentionInfoSchema: GenMessage<RetentionInfo> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 5);
 
 /**
  * The warm pool: claude processes started before their task arrives, each waiting for its first message on stdin.
@@ -235,7 +328,7 @@ export type WarmPoolInfo = Message<"claudecluster.v1.WarmPoolInfo"> & {
  * Use `create(WarmPoolInfoSchema)` to create a new message.
  */
 export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 5);
+  messageDesc(file_claudecluster_v1_worker, 6);
 
 /**
  * Whether a worker takes new tasks, in the worker's own words (GetInfo). The router adds reachability and load to
@@ -371,6 +464,64 @@ export const WorkerService: GenService<{
     methodKind: "unary";
     input: typeof GetInfoRequestSchema;
     output: typeof WorkerInfoSchema;
+  },
+  /**
+   * Receives a workspace ahead of its task: a header, then the bytes in chunks, spooled to the worker's staging
+   * directory (never held in memory) and checked against the header's size and SHA-256. Answers with an upload id
+   * for RunRequest.workspace.upload. Errors: RESOURCE_EXHAUSTED over CC_MAX_UPLOAD_BYTES or when staging is full,
+   * DATA_LOSS on a SHA-256 mismatch, INVALID_ARGUMENT for a missing or malformed header, a truncated or overlong
+   * upload, or bytes that are not what the header says.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.UploadWorkspace
+   */
+  uploadWorkspace: {
+    methodKind: "client_streaming";
+    input: typeof UploadWorkspaceRequestSchema;
+    output: typeof UploadWorkspaceResponseSchema;
+  },
+  /**
+   * Streams what an ended task changed in its git workspace: a header with the summary, then the patch or bundle in
+   * chunks. Kept after the workspace is reclaimed, for CC_CHANGES_RETAIN_AGE. Errors: NOT_FOUND for a task this
+   * worker does not know or whose changes expired, FAILED_PRECONDITION for a task still running or one without a
+   * git workspace of its own.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.GetChanges
+   */
+  getChanges: {
+    methodKind: "server_streaming";
+    input: typeof GetChangesRequestSchema;
+    output: typeof ChangesChunkSchema;
+  },
+  /**
+   * Lists a directory of a task's workspace (or describes one file). FAILED_PRECONDITION once the workspace was
+   * reclaimed; INVALID_ARGUMENT for a path that leads out of the workspace.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.ListFiles
+   */
+  listFiles: {
+    methodKind: "unary";
+    input: typeof ListFilesRequestSchema;
+    output: typeof ListFilesResponseSchema;
+  },
+  /**
+   * Streams a file of a task's workspace, or a directory as a gzip-compressed tar archive, at most CC_MAX_COPY_BYTES.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.ReadFile
+   */
+  readFile: {
+    methodKind: "server_streaming";
+    input: typeof ReadFileRequestSchema;
+    output: typeof FileChunkSchema;
+  },
+  /**
+   * Writes a file (or unpacks an archive) into a task's workspace: a header, then the bytes in chunks.
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.WriteFile
+   */
+  writeFile: {
+    methodKind: "client_streaming";
+    input: typeof WriteFileRequestSchema;
+    output: typeof WriteFileResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_worker, 0);

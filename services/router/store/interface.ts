@@ -49,17 +49,20 @@ export interface TaskQuery {
   /** Only tasks placed on this worker. */
   workerId?: string;
   /** Only tasks created at or after this time (ms since the epoch). */
-  sinceMs?: number;
+  createdAfterMs?: number;
+  /** Paging: only tasks older than this one (the last task of the previous page). */
+  olderThan?: string;
   /** At most this many. */
   limit: number;
-  /** Where the previous page ended (its `nextPageToken`); empty for the first page. */
-  pageToken?: string;
+  /** A further test of each record (WatchTasks' filter), applied after the others. */
+  where?: (task: Task) => boolean;
 }
 
 export interface TaskPage {
+  /** Newest first. */
   tasks: Task[];
-  /** Pass it as `pageToken` for the next page; empty when this was the last one. */
-  nextPageToken: string;
+  /** More tasks match after the last one: ask again with `olderThan` its id. */
+  more: boolean;
 }
 
 /** How much of the ended tasks the store keeps (CC_RETAIN_TASKS, CC_RETAIN_AGE, CC_RETAIN_LOG_BYTES). */

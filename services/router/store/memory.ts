@@ -9,7 +9,7 @@ import { eventSize } from "../../common/event-size.js";
 import { type RetentionLimits, SeqConflict, type SharedWorker, type StoredTask, type StoreListener, type TaskPage, type TaskQuery, type TaskStore } from "./interface.js";
 import { Leases } from "./leases.js";
 import { LocalFeed } from "./local-follow.js";
-import { endedMs, matchesQuery, pageToken, pageTokenId, retentionVictims } from "./query.js";
+import { endedMs, matchesQuery, pastCreatedAfter, retentionVictims } from "./query.js";
 
 interface Entry {
   task: StoredTask;
@@ -109,17 +109,18 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
-    const below = pageTokenId(query.pageToken);
+    const below = query.olderThan;
     const ids = [...this.tasks.keys()].sort().reverse();
     const tasks: Task[] = [];
     for (const id of ids) {
-      if (below && id >= below) continue;
+      if (below !== undefined && id >= below) continue;
       const record = this.tasks.get(id)!.task.record;
+      if (pastCreatedAfter(record, query)) break;
       if (!matchesQuery(record, query)) continue;
-      if (tasks.length >= query.limit) return { tasks, nextPageToken: pageToken(tasks.at(-1)!.id) };
+      if (tasks.length >= query.limit) return { tasks, more: true };
       tasks.push(clone(TaskSchema, record));
     }
-    return { tasks, nextPageToken: "" };
+    return { tasks, more: false };
   }
 
   async unfinished(): Promise<StoredTask[]> {

@@ -1,14 +1,15 @@
-// ListTasks' filters and page tokens, for the stores that filter records in code (memory, Redis). A page token is
-// the id of the last task of the page (task ids sort by creation time), so the next page starts below it.
+// ListTasks' filters, for the stores that filter records in code, and retention's choice of ended tasks. A page
+// continues below the id of the previous page's last task (task ids sort by creation time); the page token callers
+// see is made from that id at the RPC's edge (services/router/list-query.ts).
 import type { Task } from "../../../gen/claudecluster/v1/router_pb.js";
 import type { RetentionLimits, TaskQuery } from "./interface.js";
 
 export function matchesQuery(task: Task, query: TaskQuery): boolean {
   if (query.statuses && query.statuses.length > 0 && !query.statuses.includes(task.status)) return false;
   if (query.workerId && task.workerId !== query.workerId) return false;
-  if (query.sinceMs !== undefined && createdMs(task) < query.sinceMs) return false;
+  if (query.createdAfterMs !== undefined && createdMs(task) < query.createdAfterMs) return false;
   if (query.labels) for (const [k, v] of Object.entries(query.labels)) if (task.labels[k] !== v) return false;
-  return true;
+  return !query.where || query.where(task);
 }
 
 export function createdMs(task: Task): number {
@@ -19,16 +20,15 @@ export function endedMs(task: Task): number | undefined {
   return task.endedAt ? Number(task.endedAt.seconds) * 1000 + Math.floor(task.endedAt.nanos / 1e6) : undefined;
 }
 
-export function pageToken(lastId: string): string {
-  return Buffer.from(lastId, "utf8").toString("base64url");
-}
+/**
+ * Task ids sort by creation time, but two made within a millisecond of each other on two routers (or across a clock
+ * step) may not: a listing walking ids newest first stops at created_after only this far past it.
+ */
+export const CREATED_ORDER_SLACK_MS = 1000;
 
-/** The task id a page token stands for; "" for none. Throws on a token no store made. */
-export function pageTokenId(token: string | undefined): string {
-  if (!token) return "";
-  const id = Buffer.from(token, "base64url").toString("utf8");
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new RangeError("page_token is not one a listing returned; start again without it");
-  return id;
+/** Past this record, a walk newest first meets no more tasks created after `createdAfterMs`. */
+export function pastCreatedAfter(task: Task, query: TaskQuery): boolean {
+  return query.createdAfterMs !== undefined && createdMs(task) < query.createdAfterMs - CREATED_ORDER_SLACK_MS;
 }
 
 /**

@@ -36,7 +36,7 @@ import {
   type TaskQuery,
   type TaskStore,
 } from "./interface.js";
-import { createdMs, endedMs, matchesQuery, pageToken, pageTokenId, retentionVictims } from "./query.js";
+import { createdMs, endedMs, matchesQuery, pastCreatedAfter, retentionVictims } from "./query.js";
 
 const PAGE = 256;
 /** Longest a blocking read waits before it is issued again (with the followers of that moment). */
@@ -483,12 +483,12 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
-    const below = pageTokenId(query.pageToken);
+    const below = query.olderThan;
     const tasks: Task[] = [];
-    let max = below ? `(${below}` : "+";
+    let max = below !== undefined ? `(${below}` : "+";
     for (;;) {
       const ids = await this.call("list tasks", (redis) => redis.zrevrangebylex(TASKS, max, "-", "LIMIT", 0, PAGE));
-      if (ids.length === 0) return { tasks, nextPageToken: "" };
+      if (ids.length === 0) return { tasks, more: false };
       const records = await this.call("list tasks", (redis) => {
         const pipeline = redis.pipeline();
         for (const id of ids) pipeline.hgetBuffer(taskKey(id), "record");
@@ -497,10 +497,10 @@ export class RedisTaskStore implements TaskStore {
       for (const [, value] of records ?? []) {
         if (!value) continue;
         const record = fromBinary(TaskSchema, value as Buffer);
-        // Ids sort by creation time: past `since`, every later one is older still.
-        if (query.sinceMs !== undefined && createdMs(record) < query.sinceMs) return { tasks, nextPageToken: "" };
+        // Ids sort by creation time: well past `created_after`, every later one is older still.
+        if (pastCreatedAfter(record, query)) return { tasks, more: false };
         if (!matchesQuery(record, query)) continue;
-        if (tasks.length >= query.limit) return { tasks, nextPageToken: pageToken(tasks.at(-1)!.id) };
+        if (tasks.length >= query.limit) return { tasks, more: true };
         tasks.push(record);
       }
       max = `(${ids.at(-1)!}`;

@@ -31,7 +31,7 @@ import {
 } from "./interface.js";
 import { Leases } from "./leases.js";
 import { LocalFeed } from "./local-follow.js";
-import { createdMs, endedMs, matchesQuery, pageToken, pageTokenId, retentionVictims } from "./query.js";
+import { createdMs, endedMs, matchesQuery, retentionVictims } from "./query.js";
 
 /** Bumped when the tables change; a file of another version is refused rather than misread. */
 const SCHEMA_VERSION = "1";
@@ -219,11 +219,11 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async list(query: TaskQuery): Promise<TaskPage> {
-    const below = pageTokenId(query.pageToken);
+    const below = query.olderThan;
     return this.run("list tasks", () => {
       const where: string[] = [];
       const params: (string | number)[] = [];
-      if (below) {
+      if (below !== undefined) {
         where.push("id < ?");
         params.push(below);
       }
@@ -235,9 +235,9 @@ export class SqliteTaskStore implements TaskStore {
         where.push("worker_id = ?");
         params.push(query.workerId);
       }
-      if (query.sinceMs !== undefined) {
+      if (query.createdAfterMs !== undefined) {
         where.push("created_ms >= ?");
-        params.push(query.sinceMs);
+        params.push(query.createdAfterMs);
       }
       const sql = `SELECT record FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC`;
       const tasks: Task[] = [];
@@ -245,10 +245,10 @@ export class SqliteTaskStore implements TaskStore {
       for (const row of this.db!.prepare(sql).iterate(...params) as Iterable<{ record: Uint8Array }>) {
         const record = fromBinary(TaskSchema, row.record);
         if (!matchesQuery(record, query)) continue;
-        if (tasks.length >= query.limit) return { tasks, nextPageToken: pageToken(tasks.at(-1)!.id) };
+        if (tasks.length >= query.limit) return { tasks, more: true };
         tasks.push(record);
       }
-      return { tasks, nextPageToken: "" };
+      return { tasks, more: false };
     });
   }
 

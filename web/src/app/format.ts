@@ -31,7 +31,7 @@ export const EXIT_REASON_LABEL: Record<ExitReason, string> = {
   [ExitReason.OUTPUT_LIMIT]: "stopped at the output limit",
 };
 
-/** What a task is doing, in a few words: "queued (#2)", "running", "waiting for input", or its status. */
+/** What a task is doing, in a few words: "queued (#2)", "working", "waiting for approval", or its status. */
 export function taskPhase(task: Pick<Task, "status" | "phase" | "queuePosition">): string {
   if (task.status !== TaskStatus.QUEUED && task.status !== TaskStatus.RUNNING) return STATUS_LABEL[task.status] ?? "unknown";
   switch (task.phase) {
@@ -43,6 +43,8 @@ export function taskPhase(task: Pick<Task, "status" | "phase" | "queuePosition">
       return "working";
     case Phase.WAITING_FOR_INPUT:
       return "waiting for input";
+    case Phase.WAITING_FOR_APPROVAL:
+      return "waiting for approval";
     default:
       return STATUS_LABEL[task.status];
   }

@@ -4,13 +4,14 @@
 // claude streams a message twice: first as deltas (`stream_event`, with --include-partial-messages, which the worker
 // always passes), then whole, one `assistant` event per content block, all with the message's id. The deltas make a
 // draft that the page shows as it is written; each whole block then replaces its draft block, so nothing appears
-// twice. Tool results come back in `user` events and join the tool call they answer.
+// twice. Tool results come back in `user` events and join the tool call they answer. A tool call claude asks
+// permission for (`permission_request`, by its tool_use id) is marked as waiting for approval until it is settled.
 import { ExitReason, type Phase, type ResultSummary, type RunEvent, type SystemInit } from "../../../gen/claudecluster/v1/run_pb.js";
 
 export type Block =
   | { kind: "text"; text: string; streaming: boolean }
   | { kind: "thinking"; text: string; streaming: boolean }
-  | { kind: "tool"; id: string; name: string; input: string; streaming: boolean; result: ToolResult | undefined };
+  | { kind: "tool"; id: string; name: string; input: string; streaming: boolean; result: ToolResult | undefined; asking?: boolean };
 
 export interface ToolResult {
   content: string;
@@ -41,6 +42,8 @@ export class Transcript {
   private readonly tools = new Map<string, Extract<Block, { kind: "tool" }>>();
   private readonly toolOwner = new Map<string, Item>();
   private stderr: Extract<Item, { kind: "stderr" }> | undefined;
+  /** Permission requests waiting, by request id: the tool_use id each is about. */
+  private readonly asking = new Map<string, string>();
   private nextKey = 0;
   /** The latest phase, for the page's header. */
   phase: Phase | undefined;
@@ -56,6 +59,15 @@ export class Transcript {
       case "status":
         this.phase = e.value.phase;
         return;
+      case "permissionRequest":
+        this.asking.set(e.value.requestId, e.value.toolUseId);
+        return this.markAsking(e.value.toolUseId);
+      case "permissionResolved": {
+        const toolUseId = this.asking.get(e.value.requestId);
+        this.asking.delete(e.value.requestId);
+        if (toolUseId !== undefined) this.markAsking(toolUseId);
+        return;
+      }
       case "exited":
         this.draftDone();
         if (e.value.reason !== ExitReason.COMPLETED || !this.items.some((i) => i.kind === "result")) {
@@ -90,7 +102,7 @@ export class Transcript {
           if (b.case === "text") next = { kind: "text", text: b.value.text, streaming: false };
           else if (b.case === "thinking") next = { kind: "thinking", text: b.value.thinking, streaming: false };
           else if (b.case === "toolUse") {
-            const tool: Block = { kind: "tool", id: b.value.id, name: b.value.name, input: b.value.inputJson, streaming: false, result: this.tools.get(b.value.id)?.result };
+            const tool: Block = { kind: "tool", id: b.value.id, name: b.value.name, input: b.value.inputJson, streaming: false, result: this.tools.get(b.value.id)?.result, asking: this.isAsking(b.value.id) };
             this.tools.set(b.value.id, tool);
             this.toolOwner.set(b.value.id, item);
             next = tool;
@@ -130,6 +142,19 @@ export class Transcript {
       default:
         return;
     }
+  }
+
+  private isAsking(toolUseId: string): boolean {
+    for (const id of this.asking.values()) if (id === toolUseId) return true;
+    return false;
+  }
+
+  private markAsking(toolUseId: string): void {
+    const tool = this.tools.get(toolUseId);
+    if (!tool) return;
+    tool.asking = this.isAsking(toolUseId);
+    const owner = this.toolOwner.get(toolUseId);
+    if (owner) this.touch(owner);
   }
 
   private delta(eventType: string, index: number, deltaType: string, text: string, subagent: boolean): void {

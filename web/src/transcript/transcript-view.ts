@@ -133,8 +133,8 @@ function toolDetail(input: string): string {
 }
 
 function renderTool(block: Extract<Block, { kind: "tool" }>, key: string): HTMLElement {
-  const state = block.result ? (block.result.isError ? "error" : "done") : block.streaming ? "writing" : "running";
-  const stateLabel = { error: "failed", done: "done", writing: "writing…", running: "running…" }[state];
+  const state = block.result ? (block.result.isError ? "error" : "done") : block.streaming ? "writing" : block.asking ? "asking" : "running";
+  const stateLabel = { error: "failed", done: "done", writing: "writing…", asking: "waiting for approval", running: "running…" }[state];
   const detail = toolDetail(block.input);
   const body = h("div", { class: "tool-body" }, h("div", { class: "tool-label" }, "Input"), renderCode(prettyJson(block.input), "json"));
   if (block.result) {

@@ -1,5 +1,5 @@
 // The "new task" form: the options of `cc run` that people reach for (prompt, repository and ref, model, tools,
-// permission mode, interactive, worker labels). It starts the task with Run and `detach`, so the task keeps running
+// permission mode, asking before tools, interactive, worker labels). It starts the task with Run and `detach`, so the task keeps running
 // when the tab closes or hides, reads the first event for the task id, closes that stream and opens the task's page,
 // which follows it with Attach.
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -36,6 +36,18 @@ export const newTaskView: View = {
     const model = h("input", { id: "model", name: "model", list: "models", placeholder: "worker's default", autocomplete: "off", spellcheck: "false" });
     const tools = h("input", { id: "tools", name: "tools", placeholder: "Bash, Edit, Write, Bash(git *)", autocomplete: "off", spellcheck: "false", "aria-describedby": "tools-help" });
     const permission = h("select", { id: "permission-mode", name: "permission-mode" }, PERMISSION_MODES.map(([value, label]) => h("option", { value }, label)));
+    // On by default: the task's page is where a person answers, and without it a headless claude refuses every
+    // call its allowed tools and permission mode do not cover. An interactive claude asks in its own terminal.
+    const ask = h("input", { type: "checkbox", id: "ask-permissions", name: "ask-permissions", checked: true, "aria-describedby": "ask-help" });
+    const askHelp = h("p", { class: "help", id: "ask-help" });
+    const drawAsk = () => {
+      ask.disabled = interactive.checked;
+      askHelp.textContent = interactive.checked
+        ? "An interactive claude asks in its own terminal."
+        : "claude asks on the task's page before a tool call that the allowed tools and permission mode do not cover. Unanswered, the call is denied after the worker's CC_PERMISSION_TIMEOUT. Off: claude refuses such calls itself.";
+    };
+    headless.addEventListener("change", drawAsk);
+    interactive.addEventListener("change", drawAsk);
     const labels = h("input", { id: "labels", name: "labels", placeholder: "region=eu, gpu=true", autocomplete: "off", spellcheck: "false", "aria-describedby": "labels-help" });
     const submit = h("button", { type: "submit" }, "Start task");
     const problem = h("div", { class: "form-error", id: "form-error", role: "alert" });
@@ -70,7 +82,7 @@ export const newTaskView: View = {
             mode,
             detach: true,
             labels: parsedLabels.labels,
-            agent: { model: model.value.trim(), allowedTools: parseTools(tools.value), permissionMode: permission.value },
+            agent: { model: model.value.trim(), allowedTools: parseTools(tools.value), permissionMode: permission.value, askPermissions: mode === RunMode.HEADLESS && ask.checked },
             ...(repo.value.trim() ? { workspace: { source: { case: "repository", value: { url: repo.value.trim(), ref: ref.value.trim() } } } } : {}),
             ...(mode === RunMode.INTERACTIVE ? { terminal: terminalGuess() } : {}),
           },
@@ -86,8 +98,8 @@ export const newTaskView: View = {
         if (abort.signal.aborted) return;
         const e = ConnectError.from(err);
         if (e.code === Code.Unauthenticated) return ctx.signIn(describeError(e));
-        const field = /^(prompt|agent\.permission_mode|agent\.model|workspace\.repository\.url|workspace\.repository\.ref|labels)/.exec(e.rawMessage)?.[1];
-        const control = { prompt, "agent.permission_mode": permission, "agent.model": model, "workspace.repository.url": repo, "workspace.repository.ref": ref, labels }[field ?? ""];
+        const field = /^(prompt|agent\.permission_mode|agent\.ask_permissions|agent\.model|workspace\.repository\.url|workspace\.repository\.ref|labels)/.exec(e.rawMessage)?.[1];
+        const control = { prompt, "agent.permission_mode": permission, "agent.ask_permissions": ask, "agent.model": model, "workspace.repository.url": repo, "workspace.repository.ref": ref, labels }[field ?? ""];
         fail(`The router did not start the task: ${describeError(e)}`, control);
       } finally {
         submit.disabled = false;
@@ -114,6 +126,7 @@ export const newTaskView: View = {
         h("div", { class: "field grow" }, h("label", { for: "permission-mode" }, "Permission mode"), permission),
       ),
       h("div", { class: "field" }, h("label", { for: "tools" }, "Allowed tools"), tools, h("p", { class: "help", id: "tools-help" }, "Tools claude may use without asking, separated by commas.")),
+      h("div", { class: "field" }, h("label", { class: "check", for: "ask-permissions" }, ask, "Ask before running tools"), askHelp),
       h("div", { class: "field" }, h("label", { for: "labels" }, "Worker labels"), labels, h("p", { class: "help", id: "labels-help" }, "Run only on a worker with these labels.")),
       problem,
       h("div", { class: "actions" }, submit, h("a", { href: "/", class: "button secondary" }, "Back to tasks")),
@@ -122,6 +135,7 @@ export const newTaskView: View = {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
     });
     replace(main, h("div", { class: "page-head" }, h("h1", { id: "new-task-title" }, "New task")), form);
+    drawAsk();
     prompt.focus();
   },
 };

@@ -3,7 +3,7 @@
 // what is shown. Rows are keyed by task id and redrawn only when their task changed, at most once a frame.
 import { Code } from "@connectrpc/connect";
 import { TaskStatus, type Task, type TaskChange } from "../../../gen/claudecluster/v1/router_pb.js";
-import { ExitReason } from "../../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, Phase } from "../../../gen/claudecluster/v1/run_pb.js";
 import { api, describeError } from "../app/api.js";
 import { statusBadge } from "../app/badges.js";
 import { h, replace } from "../app/dom.js";
@@ -240,7 +240,11 @@ function updateTime(row: HTMLTableRowElement, task: Task, now: number): void {
 /** Running: what it does now and its latest line. Ended: its latest line, or why it ended when not by itself. */
 function activity(task: Task): (HTMLElement | string)[] {
   const line = (text: string) => h("span", { class: "latest-line", title: text }, text);
-  if (isActive(task.status)) return [h("span", { class: "phase" }, taskPhase(task)), task.latestLine ? line(task.latestLine) : ""];
+  if (isActive(task.status)) {
+    // A task waiting for approval waits for a person: its phase stands out, and links to where it is answered.
+    const phase = task.phase === Phase.WAITING_FOR_APPROVAL ? h("a", { class: "phase waiting-approval", href: `/tasks/${encodeURIComponent(task.id)}` }, taskPhase(task)) : h("span", { class: "phase" }, taskPhase(task));
+    return [phase, task.latestLine ? line(task.latestLine) : ""];
+  }
   const exit = task.exit;
   if (exit && exit.reason !== ExitReason.COMPLETED) return [line(exit.message || EXIT_REASON_LABEL[exit.reason] || "ended")];
   return [task.latestLine ? line(task.latestLine) : h("span", { class: "muted" }, "—")];

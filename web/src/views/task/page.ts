@@ -1,17 +1,17 @@
 // A task's page: its record at the top (status, phase, worker, times, cost; Cancel), and its events below in the
-// panel for its kind (panels.ts). One Attach stream while the page is visible; it resumes from the last seq the
+// panels for it (panels.ts: the transcript or the terminal, the permission requests, the changes). One Attach stream while the page is visible; it resumes from the last seq the
 // page has seen after a hidden tab, a dropped connection or a router restart, and an event already seen is never
 // applied again. A reload replays the task from its first event.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Task } from "../../../../gen/claudecluster/v1/router_pb.js";
-import type { RunEvent } from "../../../../gen/claudecluster/v1/run_pb.js";
+import type { ChangesSummary, RunEvent } from "../../../../gen/claudecluster/v1/run_pb.js";
 import { api, describeError, isUnreachable } from "../../app/api.js";
 import { h, replace } from "../../app/dom.js";
 import { cost, duration, elapsed, EXIT_REASON_LABEL, isActive, labelList, modeLabel, taskPhase } from "../../app/format.js";
 import { LiveStream, type LiveState } from "../../app/live.js";
 import type { View, ViewContext } from "../../app/view.js";
 import { statusBadge } from "../../app/badges.js";
-import { panelFor, type TaskPanel } from "./panels.js";
+import { panelsFor, type TaskPanel } from "./panels.js";
 
 /** The router's own words when the start of a log was trimmed (services/router/task-log.ts). */
 const TRIMMED = /attach with after_seq of at least (\d+)/;
@@ -27,9 +27,9 @@ export const taskView: View = {
       api.getTask({ taskId: id }).then(
         async (task) => {
           if (left) return;
-          const panel = await panelFor(task, api);
-          if (left) return panel.dispose();
-          cleanup = showTask(main, ctx, task, panel);
+          const panels = await panelsFor(task, api);
+          if (left) return panels.forEach((p) => p.dispose());
+          cleanup = showTask(main, ctx, task, panels);
         },
         (err: unknown) => {
           if (!left) showProblem(main, ctx, id, ConnectError.from(err), load);
@@ -67,7 +67,7 @@ function showProblem(main: HTMLElement, ctx: ViewContext, id: string, err: Conne
   );
 }
 
-function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskPanel): () => void {
+function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panels: TaskPanel[]): () => void {
   let task = first;
   let lastSeq = 0n;
   let ended = false;
@@ -81,7 +81,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     cancelButton.textContent = "Cancelling…";
     try {
       task = await api.cancelTask({ taskId: task.id, reason: "cancelled from the web UI" });
-      draw();
+      recorded();
     } catch (err) {
       replace(note, h("span", { class: "error" }, `Not cancelled: ${describeError(err)}`));
       cancelButton.disabled = false;
@@ -106,10 +106,16 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     if (task.agent?.model) entries.push(["Model", task.agent.model]);
     if (Object.keys(task.labels).length) entries.push(["Labels", labelList(task.labels)]);
     if (task.exit && task.exit.message) entries.push(["Ended", `${EXIT_REASON_LABEL[task.exit.reason] ?? "ended"}: ${task.exit.message}`]);
+    if (task.exit?.changes) entries.push(["Changes", changesLink(task.exit.changes)]);
     entries.push(["Id", h("code", {}, task.id)]);
     replace(facts, entries.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
     cancelButton.hidden = !isActive(task.status);
     if (!isActive(task.status)) cancelButton.disabled = true;
+  };
+
+  const recorded = () => {
+    draw();
+    for (const p of panels) p.record?.(task);
   };
 
   // The record changes with a few events (started, status, exited); it is fetched again then, at most every 300 ms.
@@ -121,7 +127,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
       api.getTask({ taskId: task.id }).then(
         (t) => {
           task = t;
-          draw();
+          recorded();
         },
         () => undefined,
       );
@@ -131,13 +137,14 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
   const onEvent = (event: RunEvent) => {
     if (event.seq <= lastSeq) return;
     lastSeq = event.seq;
-    panel.apply(event);
+    for (const p of panels) p.apply(event);
     const kind = event.event.case;
     if (kind === "started" || kind === "status" || kind === "exited") refresh();
     if (kind === "exited") {
       ended = true;
       const exit = event.event.value;
-      panel.ended(`Task ${EXIT_REASON_LABEL[exit.reason] ?? "ended"}${exit.message ? `: ${exit.message}` : exit.exitCode > 0 ? ` (exit code ${exit.exitCode})` : ""}.`);
+      const words = `Task ${EXIT_REASON_LABEL[exit.reason] ?? "ended"}${exit.message ? `: ${exit.message}` : exit.exitCode > 0 ? ` (exit code ${exit.exitCode})` : ""}.`;
+      for (const p of panels) p.ended(words);
     }
   };
 
@@ -159,7 +166,7 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
         return;
       case "ended":
         live.textContent = ended ? "" : "Stream ended";
-        if (!ended) panel.ended("The task's stream ended.");
+        if (!ended) for (const p of panels) p.ended("The task's stream ended.");
         refresh();
         return;
       case "failed": {
@@ -198,11 +205,11 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
       facts,
       note,
     ),
-    panel.element,
+    panels.map((p) => p.element),
     dialog,
   );
   draw();
-  panel.attached();
+  for (const p of panels) p.attached();
   stream = follow();
   const ticker = setInterval(() => {
     if (!document.hidden && isActive(task.status)) draw();
@@ -211,8 +218,19 @@ function showTask(main: HTMLElement, ctx: ViewContext, first: Task, panel: TaskP
     stream.stop();
     clearInterval(ticker);
     clearTimeout(refreshTimer);
-    panel.dispose();
+    for (const p of panels) p.dispose();
   };
+}
+
+/** "3 files, +12 −4", leading to the changes panel below (scrolled to by hand: a fragment would redraw the page). */
+function changesLink(changes: ChangesSummary): HTMLElement {
+  const n = changes.filesTotal;
+  const a = h("a", { href: "#changes" }, n === 0 ? "none" : `${n} ${n === 1 ? "file" : "files"}, +${changes.insertions} −${changes.deletions}`);
+  a.addEventListener("click", (e) => {
+    e.preventDefault();
+    document.getElementById("changes")?.scrollIntoView({ block: "start" });
+  });
+  return a;
 }
 
 /** "Cancel this task?" as a modal dialog: Escape or "Keep running" closes it. */

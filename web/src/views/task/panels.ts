@@ -1,10 +1,6 @@
-// What shows a task's events on its page: a panel per kind of task, each loaded only when a task needs it (the
-// terminal brings xterm.js, the transcript brings the Markdown renderer). The page hands every event to its panel
-// once, in seq order.
-//
-// Still to come, as panels of their own once their RPCs exist: a task's changes as a diff with the patch to
-// download (the "work comes back" issue), and its pending permission prompts with allow / deny / always (the
-// permission relay of the `cc mcp` issue). Neither is built against guessed RPCs.
+// What shows a task's events on its page: panels, each for the tasks it applies to, in page order, and each loaded
+// only when a task needs it (the terminal brings xterm.js, the transcript brings the Markdown renderer). The page
+// hands every event to every panel once, in seq order, and the task's record each time it is fetched again.
 import type { Task } from "../../../../gen/claudecluster/v1/router_pb.js";
 import { OutputStream, RunMode, type RunEvent } from "../../../../gen/claudecluster/v1/run_pb.js";
 import type { RouterClient } from "../../app/api.js";
@@ -13,6 +9,8 @@ export interface TaskPanel {
   readonly element: HTMLElement;
   /** One event, in seq order, each once. */
   apply(event: RunEvent): void;
+  /** The task's record, fetched again (its status, phase or pending requests changed). */
+  record?(task: Task): void;
   /** The element is in the page now. */
   attached(): void;
   /** The task's stream ended: draw what is pending; `words` says how the task ended. */
@@ -20,22 +18,50 @@ export interface TaskPanel {
   dispose(): void;
 }
 
-export async function panelFor(task: Task, api: RouterClient): Promise<TaskPanel> {
-  if (task.mode === RunMode.INTERACTIVE) {
-    const { TerminalView } = await import("../../terminal/terminal-view.js");
-    const terminal = new TerminalView(task.id, api);
-    return {
-      element: terminal.element,
-      apply(event) {
-        const e = event.event;
-        if (e.case === "output" && e.value.stream !== OutputStream.STDERR) terminal.write(e.value.data);
-        else if (e.case === "started") terminal.started();
-      },
-      attached: () => terminal.attached(),
-      ended: (words) => terminal.ended(words),
-      dispose: () => terminal.dispose(),
-    };
-  }
+interface PanelKind {
+  /** Whether a task gets this panel, from its record. */
+  applies(task: Task): boolean;
+  load(task: Task, api: RouterClient): Promise<TaskPanel>;
+}
+
+/** The panels of a task's page, top to bottom. */
+const PANELS: PanelKind[] = [
+  { applies: (task) => task.mode === RunMode.INTERACTIVE, load: terminalPanel },
+  { applies: (task) => task.mode !== RunMode.INTERACTIVE, load: transcriptPanel },
+  {
+    // Below the conversation, where claude is now: a request is asked about the tool call just above it.
+    applies: (task) => task.agent?.askPermissions === true,
+    load: async (task, api) => new (await import("../../permissions/permission-panel.js")).PermissionPanel(task, api),
+  },
+  {
+    // Last, after what claude did: what it changed (for a task in a git workspace of its own, once it has ended;
+    // any other task's panel says in a line why there is nothing to show).
+    applies: () => true,
+    load: async (task, api) => new (await import("../../changes/changes-panel.js")).ChangesPanel(task, api),
+  },
+];
+
+export async function panelsFor(task: Task, api: RouterClient): Promise<TaskPanel[]> {
+  return Promise.all(PANELS.filter((p) => p.applies(task)).map((p) => p.load(task, api)));
+}
+
+async function terminalPanel(task: Task, api: RouterClient): Promise<TaskPanel> {
+  const { TerminalView } = await import("../../terminal/terminal-view.js");
+  const terminal = new TerminalView(task.id, api);
+  return {
+    element: terminal.element,
+    apply(event) {
+      const e = event.event;
+      if (e.case === "output" && e.value.stream !== OutputStream.STDERR) terminal.write(e.value.data);
+      else if (e.case === "started") terminal.started();
+    },
+    attached: () => terminal.attached(),
+    ended: (words) => terminal.ended(words),
+    dispose: () => terminal.dispose(),
+  };
+}
+
+async function transcriptPanel(task: Task): Promise<TaskPanel> {
   const { TranscriptView } = await import("../../transcript/transcript-view.js");
   const transcript = new TranscriptView(task.promptSummary);
   return {
