@@ -11,5 +11,8 @@ export default defineConfig({
     maxWorkers: 2,
     // A test that leaves a stream or process behind should fail, not hang the run.
     teardownTimeout: 20_000,
+    // Routers started as processes keep their tasks in memory unless a test gives them a store: the default
+    // (SQLite in the per-user state directory) would be one file shared by every test.
+    env: { CC_STORE: "memory" },
   },
 });

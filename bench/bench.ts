@@ -11,13 +11,14 @@ import { latency } from "./figures/latency.js";
 import { oneTurn } from "./figures/one-turn.js";
 import { routerMemory } from "./figures/router-memory.js";
 import { sandbox } from "./figures/sandbox.js";
+import { storeFigure } from "./figures/store.js";
 import { throughput } from "./figures/throughput.js";
 import { transfer } from "./figures/transfer.js";
 import { warmPool } from "./figures/warm-pool.js";
 import { workerMemory } from "./figures/worker-memory.js";
 
 /** In the order of the table. */
-export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, sandbox];
+export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, sandbox, storeFigure];
 
 export interface BenchOptions {
   /** Figure ids; none means all. */

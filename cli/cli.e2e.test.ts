@@ -284,7 +284,7 @@ describe("cc against a local cluster running the real claude", () => {
       });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe("one two three four five six seven eight nine ten\n");
-      expect(r.stderr).toMatch(/^cc: lost the stream of task ([0-9a-z]{26}) \(.+\); re-attaching in 0\.3s \(attempt 1 of 5\)\ncc: re-attached to task \1\n✓ done/);
+      expect(r.stderr).toMatch(/^cc: lost the stream of task ([0-9a-z]{26}) \(.+\); re-attaching in 0\.3s \(attempt 1 of 8\)\ncc: re-attached to task \1\n✓ done/);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => proxy.close(resolve));

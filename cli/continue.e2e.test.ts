@@ -71,7 +71,7 @@ describe("cc continue: a session continues on another worker", () => {
 
   /** A router on port 0 and workers registered with it, each with its own HOME and workspace root. */
   async function cluster(ids: string[], env: Record<string, string> = {}, workerEnv: Record<string, string> = {}): Promise<{ url: string; workers: TestWorker[] }> {
-    const router = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "1s", CC_WEB: "off", ...env }), { logger: silentLogger() });
+    const router = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "1s", CC_WEB: "off", CC_STORE: "memory", ...env }), { logger: silentLogger() });
     routers.push(router);
     const routerUrl = `http://127.0.0.1:${await router.listen()}`;
     const started: TestWorker[] = [];

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { Service as KnativeService } from "@kubernetes-models/knative/serving.knative.dev/v1/Service";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
@@ -63,6 +64,7 @@ const MODELS: Record<string, { new (data: Doc): { validate(): void } }> = {
   "v1/Service": Service,
   "v1/Secret": Secret,
   "apps/v1/Deployment": Deployment,
+  "apps/v1/StatefulSet": StatefulSet,
   "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
@@ -115,7 +117,8 @@ const envValue = (container: Doc, name: string): string | undefined => envOf(con
  */
 const SETTINGS = {
   worker: { names: new Set(Object.values(WORKER_SETTINGS).map((s) => s.env)), read: readWorkerSettings, extra: /^(ANTHROPIC_|CLAUDE_CODE_)|^POD_(IP|NAME)$/ },
-  router: { names: new Set(Object.values(ROUTER_SETTINGS).map((s) => s.env)), read: readRouterSettings, extra: /^POD_(IP|NAME)$/ },
+  // The router's REDIS_PASSWORD only goes into CC_STORE's URL ($(REDIS_PASSWORD)).
+  router: { names: new Set(Object.values(ROUTER_SETTINGS).map((s) => s.env)), read: readRouterSettings, extra: /^POD_(IP|NAME)$|^REDIS_PASSWORD$/ },
 };
 
 /** Names that are not settings of `service`, and the error its settings table gives for the literal values. */
@@ -220,7 +223,7 @@ describe("Kubernetes (deploy/k8s)", () => {
   });
 
   it("every pod meets the restricted standard, with a read-only root filesystem", () => {
-    for (const d of k8s("Deployment")) expect(restrictedProblems(d.spec.template.spec), d.metadata.name).toEqual([]);
+    for (const d of [...k8s("Deployment"), ...k8s("StatefulSet")]) expect(restrictedProblems(d.spec.template.spec), d.metadata.name).toEqual([]);
     const loose = structuredClone(worker.spec.template.spec);
     loose.containers[0].securityContext.allowPrivilegeEscalation = true;
     delete loose.containers[0].securityContext.capabilities;
@@ -256,8 +259,11 @@ describe("Kubernetes (deploy/k8s)", () => {
     }
   });
 
-  it("Services name the port grpc and speak h2c to pods they select", () => {
-    for (const svc of k8s("Service")) {
+  it("Services name the port grpc and speak h2c to pods they select; Redis's serves only its port", () => {
+    const redis = one("Service", "claudecluster-redis");
+    expect(redis.spec.ports).toEqual([{ name: "redis", port: 6379, targetPort: "redis", protocol: "TCP" }]);
+    expect(one("StatefulSet", "claudecluster-redis").spec.template.metadata.labels).toMatchObject(redis.spec.selector);
+    for (const svc of k8s("Service").filter((s) => s !== redis)) {
       expect(svc.spec.ports).toEqual([{ name: "grpc", port: 8080, targetPort: "grpc", protocol: "TCP", appProtocol: "kubernetes.io/h2c" }]);
       const target = k8s("Deployment").find((d) => Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
       expect(target?.metadata.name, `Service ${svc.metadata.name} selects no Deployment`).toBe(svc.metadata.name);
@@ -266,7 +272,7 @@ describe("Kubernetes (deploy/k8s)", () => {
 
   it("secrets come by reference from the Secret claudecluster, never as values", () => {
     const keys = new Set<string>();
-    for (const d of k8s("Deployment")) {
+    for (const d of [...k8s("Deployment"), ...k8s("StatefulSet")]) {
       for (const e of envOf(containerOf(d))) {
         if (/TOKEN|KEY|SECRET|PASSWORD/.test(e.name)) expect(e.value, `${d.metadata.name} ${e.name} is a literal`).toBeUndefined();
         const ref = e.valueFrom?.secretKeyRef;
@@ -275,7 +281,7 @@ describe("Kubernetes (deploy/k8s)", () => {
         keys.add(ref.key);
       }
     }
-    expect([...keys].sort()).toEqual(["anthropic-api-key", "cc-token", "cc-worker-token", "claude-code-oauth-token"]);
+    expect([...keys].sort()).toEqual(["anthropic-api-key", "cc-token", "cc-worker-token", "claude-code-oauth-token", "redis-password"]);
   });
 
   it("every variable is a setting of its service, and every value parses", () => {
@@ -302,10 +308,24 @@ describe("Kubernetes (deploy/k8s)", () => {
     expect(envValue(containerOf(worker), "CC_MAX_SESSIONS")).toMatch(/^\d+$/);
   });
 
-  it("the router runs alone: one replica, never two during a rollout", () => {
-    expect(router.spec.replicas).toBe(1);
-    expect(router.spec.strategy.type).toBe("Recreate");
-    expect(k8s("HorizontalPodAutoscaler").map((h) => h.spec.scaleTargetRef.name)).not.toContain("claudecluster-router");
+  it("routers: two or more on the Redis store, rolled one at a time, and a disruption budget that keeps one", () => {
+    expect(router.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(router.spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const env = envOf(containerOf(router));
+    const names = env.map((e) => e.name);
+    const store = envValue(containerOf(router), "CC_STORE") ?? "";
+    expect(store).toBe(`redis://:$(REDIS_PASSWORD)@${one("Service", "claudecluster-redis").metadata.name}:6379/0`);
+    expect(names.indexOf("REDIS_PASSWORD")).toBeLessThan(names.indexOf("CC_STORE"));
+    expect(env.find((e) => e.name === "CC_ROUTER_ID")?.valueFrom).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
+    const pdb = one("PodDisruptionBudget", "claudecluster-router");
+    expect(pdb.spec.selector.matchLabels).toEqual(router.spec.selector.matchLabels);
+    expect(pdb.spec.minAvailable).toBe(1);
+    // Redis keeps its append-only file on a volume, and only the routers reach it.
+    const redis = one("StatefulSet", "claudecluster-redis");
+    expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["--appendonly", "yes", "--requirepass", "$(REDIS_PASSWORD)"]));
+    expect(redis.spec.volumeClaimTemplates[0].metadata.name).toBe("data");
+    const policy = one("NetworkPolicy", "claudecluster-redis");
+    expect(policy.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "claudecluster-router" } } }], ports: [{ protocol: "TCP", port: 6379 }] }]);
   });
 
   it("pods get longer to stop than the services take to drain", () => {
@@ -530,6 +550,30 @@ done
     expect(oauth.read("secret-claudecluster-claude-code-oauth-token")).toBe("sk-ant-oat01-test-token-xyz");
   });
 
+  it("with --store, keeps the tasks in Redis (Memorystore) over the VPC and runs several routers", () => {
+    const url = "redis://:memorystore-auth-string-0123@10.20.0.3:6379/0";
+    const redis = deploy({ ...secrets, REGION: "europe-west1" }, ["--project", "p", "--store", url, "--network", "default", "--subnet", "run-subnet", "--routers", "3"]);
+    expect(redis.output).not.toMatch(/deploy.sh:/);
+    expect(redis.status).toBe(0);
+    expect(redis.read("secret-claudecluster-cc-store")).toBe(url);
+    expect(redis.calls).not.toContain("memorystore-auth-string");
+    expect(redis.output).not.toContain("memorystore-auth-string");
+    const svc = redis.deployed("router.yaml");
+    validateObject(svc);
+    const c = svc.spec.template.spec.containers[0];
+    expect(envOf(c).find((e) => e.name === "CC_STORE")?.valueFrom.secretKeyRef).toEqual({ name: "claudecluster-cc-store", key: "latest" });
+    const a = svc.spec.template.metadata.annotations;
+    expect(a["autoscaling.knative.dev/maxScale"]).toBe("3");
+    expect(JSON.parse(a["run.googleapis.com/network-interfaces"])).toEqual([{ network: "default", subnetwork: "run-subnet" }]);
+    expect(a["run.googleapis.com/vpc-access-egress"]).toBe("private-ranges-only");
+    // The worker stays off the VPC; without --store the router keeps tasks in memory as one instance.
+    expect(redis.deployed("worker.yaml").spec.template.metadata.annotations["run.googleapis.com/network-interfaces"]).toBeUndefined();
+    expect(envValue(run.deployed("router.yaml").spec.template.spec.containers[0], "CC_STORE")).toBe("memory");
+    expect(run.deployed("router.yaml").spec.template.metadata.annotations["autoscaling.knative.dev/maxScale"]).toBe("1");
+    const noNetwork = deploy({ ...secrets, PROJECT_ID: "p", REGION: "r" }, ["--store", url]);
+    expect([noNetwork.status, noNetwork.output.trim()]).toEqual([1, "deploy.sh: --store needs --network and --subnet: the router reaches Redis over the VPC"]);
+  });
+
   it("stops before doing anything when something it needs is missing", () => {
     const noRegion = deploy({ PROJECT_ID: "p" });
     expect([noRegion.status, noRegion.output.trim(), noRegion.calls]).toEqual([1, "deploy.sh: set REGION or pass --region", ""]);
@@ -544,6 +588,8 @@ describe("Compose (deploy/compose.yaml)", () => {
   const compose = loadYaml(COMPOSE)[0];
   const services: Record<string, Doc> = compose.services;
   const workers = Object.keys(services).filter((name) => name.startsWith("worker"));
+  /** Ours: the router and the workers (the redis profile's Redis is Redis's image). */
+  const ours = Object.fromEntries(Object.entries(services).filter(([name]) => name !== "redis"));
 
   // The Compose Specification's own JSON schema, as dclint ships it (schemas/compose.schema.json, copied from
   // compose-spec/compose-spec). Its $schema names draft-07 by an address Ajv does not know it by.
@@ -561,8 +607,16 @@ describe("Compose (deploy/compose.yaml)", () => {
     );
   });
 
-  it("a router and two workers, built from this repository", () => {
-    expect(Object.keys(services).sort()).toEqual(["router", "worker-1", "worker-2"]);
+  it("a router and two workers, built from this repository, and a Redis for the task store with --profile redis", () => {
+    expect(Object.keys(services).sort()).toEqual(["redis", "router", "worker-1", "worker-2"]);
+    expect(services["redis"].profiles).toEqual(["redis"]);
+    expect(services["redis"].ports).toBeUndefined();
+    expect(services["redis"].networks).toEqual(["store"]);
+    expect(compose.networks.store.internal).toBe(true);
+    for (const w of workers) expect(services[w].networks ?? ["default"]).not.toContain("store");
+    expect(services["router"].networks).toEqual(["default", "store"]);
+    expect(services["router"].volumes).toEqual(["router-data:/data"]);
+    expect(services["redis"].command).toEqual(expect.arrayContaining(["--appendonly", "yes", "--requirepass", "${REDIS_PASSWORD:?set REDIS_PASSWORD}"]));
     expect(services["router"].build).toEqual({ context: "..", dockerfile: "Dockerfile.router" });
     expect(services["router"].image).toBe("claudecluster-router");
     for (const w of workers) {
@@ -580,6 +634,7 @@ describe("Compose (deploy/compose.yaml)", () => {
     const paths = (s: Doc) => (s.tmpfs as string[]).map((t) => t.split(":")[0]).sort();
     expect(services["router"].read_only).toBe(true);
     expect(paths(services["router"])).toEqual(["/tmp"]);
+    expect(services["redis"].read_only).toBe(true);
     for (const w of workers) {
       expect(services[w].read_only).toBe(true);
       expect(paths(services[w])).toEqual(["/home/node", "/tmp", "/workspace"]);
@@ -590,7 +645,7 @@ describe("Compose (deploy/compose.yaml)", () => {
 
   it("tokens come from the environment, and compose refuses to start without them", () => {
     expect(services["router"].environment["CC_TOKEN"]).toMatch(/^\$\{CC_TOKEN:\?.+\}$/);
-    for (const s of Object.values(services)) expect(s.environment["CC_WORKER_TOKEN"]).toMatch(/^\$\{CC_WORKER_TOKEN:\?.+\}$/);
+    for (const s of Object.values(ours)) expect(s.environment["CC_WORKER_TOKEN"]).toMatch(/^\$\{CC_WORKER_TOKEN:\?.+\}$/);
     // Passed through when set in the environment of `docker compose`, absent otherwise.
     const passed = ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"];
     for (const w of workers) for (const name of passed) expect(services[w].environment).toHaveProperty([name], null);
@@ -605,13 +660,18 @@ describe("Compose (deploy/compose.yaml)", () => {
   });
 
   it("every variable is a setting of its service, and every value parses", () => {
-    for (const [name, s] of Object.entries(services)) {
-      expect(settingsProblems(name === "router" ? "router" : "worker", s.environment), name).toEqual([]);
+    // As compose reads them: `${VAR:-default}` with VAR unset is the default.
+    const interpolated = (env: Record<string, string | null>) =>
+      Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === "string" ? v.replace(/^\$\{\w+:-([^}]*)\}$/, "$1") : v]));
+    for (const [name, s] of Object.entries(ours)) {
+      // The default, and the redis profile's URL.
+      expect(settingsProblems(name === "router" ? "router" : "worker", interpolated(s.environment)), name).toEqual([]);
     }
+    expect(settingsProblems("router", { ...services["router"].environment, CC_STORE: "redis://:password@redis:6379/0" })).toEqual([]);
   });
 
   it("healthchecks run the images' probe, and docker stop waits longer than the services drain", () => {
-    for (const [name, s] of Object.entries(services)) {
+    for (const [name, s] of Object.entries(ours)) {
       expect(s.healthcheck.test).toEqual(["CMD", "node", "/app/dist/services/common/healthcheck.js"]);
       const needed = ms(s.environment["CC_SHUTDOWN_GRACE"], "30s") + ms(s.environment["CC_KILL_GRACE"], "5s") + 2000;
       expect(ms(s.stop_grace_period, "10s"), name).toBeGreaterThanOrEqual(needed);

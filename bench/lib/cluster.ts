@@ -80,6 +80,8 @@ export async function startRouter(ctx: BenchContext, workers: Service[], env: Re
       CC_HOST: "127.0.0.1",
       CC_WORKERS: workers.map((w) => `${w.name}=${w.url}`).join(","),
       CC_SHUTDOWN_GRACE: "2s",
+      // Every figure but 10 (store) measures the router with its tasks in memory; figure 10 sets CC_STORE itself.
+      CC_STORE: "memory",
       CC_LOG_FORMAT: "json",
       ...env,
     },

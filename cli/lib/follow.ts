@@ -52,7 +52,8 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 export async function follow(options: FollowOptions): Promise<FollowResult> {
   const { client, start, signal } = options;
-  const retries = options.retries ?? 5;
+  // About 20 s in all: long enough for a router that restarts (it carries on with its tasks) to be back.
+  const retries = options.retries ?? 8;
   const base = options.baseDelayMs ?? 250;
   const maxDelay = options.maxDelayMs ?? 4000;
   const sleep = options.sleep ?? abortableSleep;

@@ -95,7 +95,7 @@ describe("runTask (headless)", () => {
     const code = await runTask({ io: o, client: router.client, router: "http://r", request: create(RunRequestSchema, { prompt: "hi" }), format: "text", includePartials: false, signals: new FakeSignals(), retryDelayMs: 1 });
     expect(code).toBe(ExitCode.Ok);
     expect(o.stdout.text).toBe(hello.text);
-    expect(o.stderr.text).toBe("cc: lost the stream of task t1 (connection lost: ECONNRESET); re-attaching in 0.0s (attempt 1 of 5)\ncc: re-attached to task t1\n");
+    expect(o.stderr.text).toBe("cc: lost the stream of task t1 (connection lost: ECONNRESET); re-attaching in 0.0s (attempt 1 of 8)\ncc: re-attached to task t1\n");
     expect(router.calls[1]).toEqual({ method: "attach", request: { taskId: "t1", afterSeq: 3n } });
   });
 

@@ -49,7 +49,7 @@ export interface PermissionAnswering {
   replay?: { untilSeq: bigint; pending: ReadonlySet<string> };
 }
 
-export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 5) {
+export function reconnectNotice(io: CommandIO, taskId: () => string, retries = 8) {
   return (attempt: number, delayMs: number, error: unknown): void => {
     const why = dropReason(error);
     io.stderr.write(`cc: lost the stream of task ${taskId()} (${why}); re-attaching in ${(delayMs / 1000).toFixed(1)}s (attempt ${attempt} of ${retries})\n`);

@@ -5,6 +5,13 @@ import { embeddedLogger, startLocalCluster, type LocalClusterOptions } from "./e
 import { CliError } from "./errors.js";
 import { processSignals, type CommandIO, type SignalSource } from "./io.js";
 import { styleFor } from "./style.js";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** `cc up`'s task store: the per-user state directory (XDG Base Directory), apart from a standalone router's. */
+export function upDataDir(env: Record<string, string | undefined>): string {
+  return join(env["XDG_STATE_HOME"] || join(homedir(), ".local", "state"), "claudecluster", "up");
+}
 
 export interface UpOptions {
   workers: number;
@@ -19,6 +26,8 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
   const logger = await embeddedLogger(io.env, "warn");
   const options: LocalClusterOptions = {
     workers: o.workers,
+    // Task records and logs outlive the cluster: started again, it lists them (CC_DATA_DIR to keep them elsewhere).
+    dataDir: io.env["CC_DATA_DIR"] || upDataDir(io.env),
     port: o.port,
     host: o.host,
     logger,
@@ -31,6 +40,9 @@ export async function up(io: CommandIO, o: UpOptions, signals: SignalSource = pr
   try {
     cluster = await startLocalCluster(options);
   } catch (err) {
+    if ((err as Error).name === "StoreUnavailable") {
+      throw new CliError(`the cluster's task store: ${(err as Error).message}`, ExitCode.AgentError);
+    }
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new CliError(`port ${o.port} on ${o.host} is in use — pick another with --port, or is a cluster already up? (\`cc workers --router http://${o.host}:${o.port}\`)`, ExitCode.AgentError);
     }

@@ -11,12 +11,19 @@
 #   claudecluster-cc-worker-token   CC_WORKER_TOKEN, what the router presents to the workers (generated if unset)
 #   claudecluster-anthropic-api-key ANTHROPIC_API_KEY, or instead
 #   claudecluster-claude-code-oauth-token  CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`)
+#   claudecluster-cc-store          CC_STORE, with --store: a Redis URL (Memorystore: redis://:AUTH@10.x.x.x:6379/0,
+#                                   rediss:// with in-transit encryption), so that several routers share the tasks
 # Secret values go to gcloud on standard input; they are never printed or put on a command line.
+#
+# With a Redis task store the router reaches it over the VPC (direct VPC egress): --network and --subnet name it,
+# and --routers how many router instances run (default 2). Without one, the router keeps tasks in memory and runs
+# as one instance, whose tasks a new revision does not know.
 set -euo pipefail
 
 usage() {
   echo "usage: deploy.sh --project PROJECT_ID --region REGION [--repo REPO] [--tag TAG]"
-  echo "       (or PROJECT_ID, REGION, REPO and TAG in the environment; REPO defaults to claudecluster)"
+  echo "                 [--store REDIS_URL --network NETWORK --subnet SUBNET [--routers N]]"
+  echo "       (or PROJECT_ID, REGION, REPO, TAG, CC_STORE, NETWORK, SUBNET and ROUTERS in the environment)"
 }
 
 die() {
@@ -28,8 +35,16 @@ PROJECT_ID=${PROJECT_ID:-}
 REGION=${REGION:-}
 REPO=${REPO:-claudecluster}
 TAG=${TAG:-}
+CC_STORE=${CC_STORE:-}
+NETWORK=${NETWORK:-}
+SUBNET=${SUBNET:-}
+ROUTERS=${ROUTERS:-2}
 while [ $# -gt 0 ]; do
   case $1 in
+    --store) CC_STORE=${2:?--store needs a value}; shift 2 ;;
+    --network) NETWORK=${2:?--network needs a value}; shift 2 ;;
+    --subnet) SUBNET=${2:?--subnet needs a value}; shift 2 ;;
+    --routers) ROUTERS=${2:?--routers needs a value}; shift 2 ;;
     --project) PROJECT_ID=${2:?--project needs a value}; shift 2 ;;
     --region) REGION=${2:?--region needs a value}; shift 2 ;;
     --repo) REPO=${2:?--repo needs a value}; shift 2 ;;
@@ -40,6 +55,11 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$PROJECT_ID" ] || die "set PROJECT_ID or pass --project"
 [ -n "$REGION" ] || die "set REGION or pass --region"
+if [ -n "$CC_STORE" ]; then
+  case $CC_STORE in redis://* | rediss://*) ;; *) die "--store takes a redis:// or rediss:// URL (Memorystore's address)" ;; esac
+  if [ -z "$NETWORK" ] || [ -z "$SUBNET" ]; then die "--store needs --network and --subnet: the router reaches Redis over the VPC"; fi
+  case $ROUTERS in '' | *[!0-9]*) die "--routers takes a number" ;; esac
+fi
 command -v gcloud >/dev/null || die "gcloud is not installed"
 command -v docker >/dev/null || die "docker is not installed"
 
@@ -106,18 +126,36 @@ fi
 ensure_secret claudecluster-cc-token "${CC_TOKEN:-$(random_token)}"
 ensure_secret claudecluster-cc-worker-token "${CC_WORKER_TOKEN:-$(random_token)}"
 ensure_secret "$cred_secret" "$cred_value"
+router_secrets=(claudecluster-cc-token claudecluster-cc-worker-token)
+if [ -n "$CC_STORE" ]; then
+  ensure_secret claudecluster-cc-store "$CC_STORE"
+  router_secrets+=(claudecluster-cc-store)
+fi
 
 echo "==> service account $sa"
 gc iam service-accounts describe "$sa" >/dev/null 2>&1 ||
   gc iam service-accounts create claudecluster --display-name "ClaudeCluster on Cloud Run"
-for secret in claudecluster-cc-token claudecluster-cc-worker-token "$cred_secret"; do
+for secret in "${router_secrets[@]}" "$cred_secret"; do
   gc secrets add-iam-policy-binding "$secret" --member "serviceAccount:$sa" \
     --role roles/secretmanager.secretAccessor >/dev/null
 done
 
+# With a Redis store: the router's CC_STORE from the secret, ROUTERS instances, and egress to the VPC.
+store_edits=()
+if [ -n "$CC_STORE" ]; then
+  store_edits=(
+    -e "s|value: memory # STORE|valueFrom: {secretKeyRef: {name: claudecluster-cc-store, key: latest}}|"
+    -e "s|autoscaling.knative.dev/maxScale: \"1\" # ROUTERS|autoscaling.knative.dev/maxScale: \"$ROUTERS\"|"
+    -e "s|^\( *\)run.googleapis.com/execution-environment: gen2|&\n\1run.googleapis.com/network-interfaces: '[{\"network\":\"$NETWORK\",\"subnetwork\":\"$SUBNET\"}]'\n\1run.googleapis.com/vpc-access-egress: private-ranges-only|"
+  )
+fi
+
 # render FILE POOL: the manifest with its placeholders filled in.
 render() {
-  sed -e "s|PROJECT_ID|$PROJECT_ID|g" \
+  local edits=()
+  [ "$1" = router.yaml ] && edits=("${store_edits[@]+"${store_edits[@]}"}")
+  sed "${edits[@]+"${edits[@]}"}" \
+    -e "s|PROJECT_ID|$PROJECT_ID|g" \
     -e "s|IMAGE_WORKER|$image_worker|g" \
     -e "s|IMAGE_ROUTER|$image_router|g" \
     -e "s|WORKER_POOL|$2|g" \

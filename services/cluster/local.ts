@@ -26,6 +26,12 @@ export interface LocalClusterOptions {
   /** Workspace root of every worker; default the worker default. */
   workspaceRoot?: string;
   maxSessionsPerWorker?: number;
+  /**
+   * Keep task records and logs in a SQLite store in this directory (`cc up`), so that the cluster started again
+   * shows them; unset, they are kept in memory (`cc run`'s cluster lives for one command: its workers, and so its
+   * tasks, end with it, and a file would only outlive them).
+   */
+  dataDir?: string;
   /** Serve the web UI at the router's URL (`cc up`); off by default, since `cc run`'s cluster lives for one command. */
   web?: boolean;
   /**
@@ -59,7 +65,15 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     }
   }
   const router = createRouter(
-    readRouterSettings({ ...baseEnv, PORT: String(options.port ?? 0), CC_HOST: host, CC_WORKERS: "", CC_HEARTBEAT_INTERVAL: "2s", CC_WEB: options.web ? "on" : "off" }),
+    readRouterSettings({
+      ...baseEnv,
+      PORT: String(options.port ?? 0),
+      CC_HOST: host,
+      CC_WORKERS: "",
+      CC_HEARTBEAT_INTERVAL: "2s",
+      CC_WEB: options.web ? "on" : "off",
+      ...(options.dataDir ? { CC_STORE: "sqlite", CC_DATA_DIR: options.dataDir } : { CC_STORE: "memory" }),
+    }),
     { logger: logger.child({ component: "router" }) },
   );
   const port = await router.listen();

@@ -75,7 +75,7 @@ export class ServerMetrics {
   }
 
   /** Runs before every scrape, before any metric is read: for counters brought up to date from kept state. */
-  onScrape(fn: () => void): void {
+  onScrape(fn: () => void | Promise<void>): void {
     this.beforeScrape.push(fn);
   }
 
@@ -128,7 +128,7 @@ export class ServerMetrics {
 
   /** The exposition text, after the onScrape hooks. */
   async scrape(): Promise<string> {
-    for (const fn of this.beforeScrape) fn();
+    for (const fn of this.beforeScrape) await fn();
     return this.registry.metrics();
   }
 

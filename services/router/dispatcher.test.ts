@@ -9,16 +9,21 @@ import { silentLogger } from "../common/logger.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Registry } from "./registry.js";
 import { readRouterSettings } from "./settings.js";
-import { type TaskEntry, TaskStore } from "./tasks.js";
+import { MemoryTaskStore } from "./store/memory.js";
+import { type TaskEntry, Tasks } from "./tasks.js";
 
 function setup(env: Record<string, string> = {}) {
-  const settings = readRouterSettings({ CC_QUEUE_TIMEOUT: "1m", CC_LOG_LEVEL: "silent", ...env });
+  const settings = readRouterSettings({ CC_STORE: "memory", CC_QUEUE_TIMEOUT: "1m", CC_LOG_LEVEL: "silent", ...env });
   const registry = new Registry({ staticWorkers: [], workerToken: undefined, heartbeatMs: 1000, offlineAfterMs: 3_600_000, removeAfterMs: 3_600_000, logger: silentLogger(), onCapacity: () => {} });
   // One worker, labelled, whose only slot is taken by a task this router did not place.
   const worker = registry.register("http://127.0.0.1:9", create(WorkerInfoSchema, { workerId: "w1", capacity: 1, state: WorkerState.SERVING, labels: { pool: "a" }, activeTaskIds: ["older"] }));
-  const tasks = new TaskStore({ retainTasks: 100, retainAgeMs: 3_600_000, retainLogBytes: 1 << 30 });
+  const tasks = new Tasks(new MemoryTaskStore(), {
+    retention: { tasks: 100, ageMs: 3_600_000, logBytes: 1 << 30 },
+    log: { maxBytes: 1 << 20, maxLagBytes: 1 << 20, stallMs: 30_000 },
+  });
   const dispatcher = new Dispatcher(settings, registry, tasks, silentLogger());
-  return { registry, worker, tasks, dispatcher };
+  const submit = async (req: ReturnType<typeof request>) => tasks.get(await dispatcher.submit(req));
+  return { registry, worker, tasks, dispatcher, submit };
 }
 
 async function log(entry: TaskEntry): Promise<RunEvent[]> {
@@ -33,8 +38,8 @@ describe("the dispatcher's queue", () => {
   afterEach(() => vi.useRealTimers());
 
   it("a task queued behind a full worker, cancelled: exited CANCELLED is its last event, and CancelTask's record has it", async () => {
-    const { dispatcher } = setup();
-    const entry = dispatcher.submit(request());
+    const { dispatcher, submit } = setup();
+    const entry = await submit(request());
     expect(dispatcher.queued).toBe(1);
     await dispatcher.cancel(entry, "no longer needed");
     expect(dispatcher.queued).toBe(0);
@@ -46,9 +51,10 @@ describe("the dispatcher's queue", () => {
   });
 
   it("a task whose only matching worker went offline ends after CC_QUEUE_TIMEOUT, saying no online worker has its labels", async () => {
-    vi.useFakeTimers();
-    const { dispatcher, registry, worker } = setup();
-    const entry = dispatcher.submit(request());
+    // Timers and the clock only: the task log writes to its store on setImmediate.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { registry, worker, submit } = setup();
+    const entry = await submit(request());
     registry.markFailed(worker, "no heartbeat for 20s");
     vi.advanceTimersByTime(59_000);
     expect(entry.ended).toBe(false);
@@ -63,8 +69,8 @@ describe("the dispatcher's queue", () => {
   });
 
   it("a router shutting down ends its queued tasks at once, with exited SHUTDOWN", async () => {
-    const { dispatcher } = setup();
-    const entries = [dispatcher.submit(request()), dispatcher.submit(request())];
+    const { dispatcher, submit } = setup();
+    const entries = [await submit(request()), await submit(request())];
     await dispatcher.drain(60_000);
     for (const entry of entries) {
       expect((await log(entry)).at(-1)!.event.value).toMatchObject({ reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" });

@@ -10,11 +10,15 @@
 //
 // Every ending the router decides (cancel, queue timeout, a lost worker, no worker left, a full log, shutdown, a
 // caller that never came back) appends an `exited` of the router's own: `exited` is always a task's last event.
+//
+// A router that starts carries on with the tasks its store says have not ended (resume): a queued one is queued
+// again, one whose placement had no answer yet is asked of the same worker only, and one a worker accepted is
+// re-attached to on that worker (WorkerService.Attach) from the last event stored, so that the events of the gap
+// arrive once and nothing runs twice. The worker keeps such a task for its CC_ROUTER_GRACE.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ExitReason, Phase, StatusSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { describe, notFound, resourceExhausted, unavailable } from "../common/errors.js";
-import { newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
 import { markReceived } from "../common/metrics.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
@@ -24,20 +28,26 @@ import type { Registry, WorkerEntry } from "./registry.js";
 import type { SessionHandoff } from "./sessions/index.js";
 import { durationText } from "../common/settings.js";
 import type { RouterSettings } from "./settings.js";
-import { type EndRequest, TaskEntry, type TaskStore } from "./tasks.js";
+import { isExited } from "./store/event-bytes.js";
+import type { StoredTask } from "./store/interface.js";
+import { type EndRequest, type TaskEntry, type Tasks } from "./tasks.js";
 import { TaskLogFull } from "./task-log.js";
 import { trackPermissionEvent } from "./permissions.js";
 import { SpreadGroups } from "./spread-groups.js";
-import { adoptWorkerEvent } from "./undecoded-events.js";
+import { adoptWorkerEvent, workerSeqOf } from "./undecoded-events.js";
 
 /** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
 const CANCEL_TIMEOUT_MS = 30_000;
 /** After a worker confirmed it stopped a task, how long the task's `exited` may take to come down its stream. */
 const EXITED_AFTER_STOP_MS = 10_000;
+/** How often a task waiting to be re-attached looks for its worker in the registry. */
+const REATTACH_POLL_MS = 200;
 
 export class Dispatcher {
   private readonly queue: TaskEntry[] = [];
   private draining = false;
+  /** Takes over what no router holds now (ownership.ts): a cancel for a dead router's task waits for it. */
+  onTakeOver: (() => Promise<unknown>) | undefined;
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
   private readonly spread = new SpreadGroups();
@@ -45,37 +55,97 @@ export class Dispatcher {
   constructor(
     private readonly settings: RouterSettings,
     private readonly registry: Registry,
-    private readonly tasks: TaskStore,
+    private readonly tasks: Tasks,
     private readonly logger: Logger,
+    /** This router's id, sent to workers with each placement (`placed_by`). */
+    private readonly routerId = "router",
     /** What a task resuming a session takes to its worker besides its request: the transcript (sessions/). */
     private readonly sessions?: Pick<SessionHandoff, "forWorker">,
   ) {}
 
   /**
-   * Accepts a task (or returns the earlier one with the same request id) and places or queues it. `rpcRequestId`:
-   * the submitting call's x-request-id, sent on to the worker.
+   * Accepts a task (or finds the earlier one with the same request id) and places or queues it; returns its id.
+   * `rpcRequestId`: the submitting call's x-request-id, sent on to the worker.
    */
-  submit(req: RunRequest, rpcRequestId = ""): TaskEntry {
+  async submit(req: RunRequest, rpcRequestId = ""): Promise<string> {
     if (this.draining) throw unavailable("the router is shutting down; try again shortly");
-    const earlier = this.tasks.byRequest(req.requestId);
-    if (earlier) return earlier;
+    if (req.requestId) {
+      const earlier = await this.tasks.byRequestId(req.requestId);
+      if (earlier) return earlier.id;
+    }
     validateRunRequest(req, { maxPromptBytes: this.settings.maxPromptBytes, maxTimeoutMs: this.settings.maxTaskTimeoutMs });
+    // The router sets it; whatever a caller sent is not the router's.
+    req.placedBy = "";
     const candidates = this.candidatesFor(req);
     if (candidates.length === 0) throw this.noWorkerError(req);
     if (!this.registry.pick(candidates) && this.queue.length >= this.settings.queueLimit) {
       throw resourceExhausted(`every worker is busy and ${this.queue.length} tasks are already waiting (CC_QUEUE_LIMIT); try again later`);
     }
-    const entry = new TaskEntry(newTaskId(), req, {
-      maxBytes: this.settings.logBytes,
-      maxLagBytes: this.settings.subscriberLagBytes,
-      stallMs: this.settings.subscriberStallMs,
-    });
+    const entry = this.tasks.newEntry(req);
+    const outcome = await this.tasks.add(entry);
+    // Another Run with the same request id was first.
+    if (!outcome.created) return outcome.existing.id;
     if (rpcRequestId) this.requestIds.set(entry, rpcRequestId);
-    this.tasks.add(entry);
+    if (this.draining) {
+      entry.end({ reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" });
+      return entry.id;
+    }
     this.enqueue(entry);
     this.logger.info({ taskId: entry.id, workerTarget: req.workerId || undefined }, "task accepted");
     this.pump();
-    return entry;
+    return entry.id;
+  }
+
+  /**
+   * Carries on with a task the store says has not ended and whose lease this router just took (ownership.ts): run
+   * here again, and queued, asked of its worker again, or re-attached to on its worker.
+   */
+  async resume(stored: StoredTask): Promise<void> {
+    const entry = this.tasks.adopt(stored, await this.tasks.store.logBytes(stored.record.id));
+    const placement = entry.placement;
+    this.logger.info({ taskId: entry.id, workerId: placement?.workerId, accepted: placement?.accepted, afterSeq: placement?.workerSeq.toString() }, "carrying on with a task after a restart");
+    if (stored.cancelReason !== undefined) {
+      void this.cancel(entry, stored.cancelReason);
+      return;
+    }
+    if (!placement) {
+      this.enqueue(entry);
+      return;
+    }
+    if (!placement.accepted) {
+      // Sent to that worker, with no answer heard: only it may have the task (it says ALREADY_EXISTS if it has).
+      entry.pinnedTo = placement.workerId;
+      this.enqueue(entry, true);
+      return;
+    }
+    void this.reattach(entry, placement.workerId, Date.now() + this.settings.reattachWaitMs);
+  }
+
+  /**
+   * Re-attaches to a task on the worker that accepted it, once that worker is known again (it re-registers, or is
+   * probed), from the last event stored. It ends the task FAILED when the worker does not come back in time.
+   */
+  private async reattach(entry: TaskEntry, workerId: string, deadline: number): Promise<void> {
+    for (;;) {
+      if (entry.ended) return;
+      if (entry.endRequest) {
+        entry.end({ reason: entry.endRequest.reason, message: entry.endRequest.message });
+        return;
+      }
+      const worker = this.registry.byId(workerId);
+      if (worker && !worker.problem && worker.info) {
+        void this.forward(entry, worker, entry.placement!.workerSeq);
+        return;
+      }
+      if (Date.now() > deadline || this.draining) {
+        const message =
+          `worker ${workerId} ran task ${entry.id}, and did not come back within ${durationText(this.settings.reattachWaitMs)} (CC_REATTACH_WAIT) for the router to re-attach to it; ` +
+          "if it is still running there, it ends after the worker's CC_ROUTER_GRACE";
+        entry.end({ reason: ExitReason.FAILED, message });
+        return;
+      }
+      await delay(REATTACH_POLL_MS);
+    }
   }
 
   /** Places queued tasks, in order, on workers with free slots; tells the rest their position. */
@@ -114,6 +184,32 @@ export class Dispatcher {
     return this.stop(entry, { reason: ExitReason.CANCELLED, message: reason ? `cancelled: ${reason}` : "cancelled" }, reason, rpcRequestId);
   }
 
+  /**
+   * Stops a task that another router runs (a shared store): that router is asked to, and this resolves once the task
+   * has ended (or `signal` aborts). UNAVAILABLE when no router runs it now (its owner died and no router has taken
+   * it over yet: that takes up to the lease's time).
+   */
+  async cancelElsewhere(stored: StoredTask, reason: string, signal: AbortSignal, takeOver = this.onTakeOver): Promise<void> {
+    const taskId = stored.record.id;
+    // Its owner may have died: then this router, or another, takes the task over within the lease's time.
+    const deadline = Date.now() + 2 * this.settings.leaseTtlMs + EXITED_AFTER_STOP_MS;
+    for (;;) {
+      const live = this.tasks.live(taskId);
+      if (live) return this.cancel(live, reason);
+      if (await this.tasks.store.signalCancel(taskId, reason)) break;
+      const now = await this.tasks.store.get(taskId);
+      if (!now || now.record.endedAt) return;
+      if (Date.now() > deadline || signal.aborted) {
+        const holder = await this.tasks.store.leaseHolder(taskId);
+        throw unavailable(`task ${taskId} is run by ${holder ? `router ${holder}, which` : "no router now; its router"} did not answer the cancel; try again shortly`);
+      }
+      await takeOver?.();
+      await delay(REATTACH_POLL_MS);
+    }
+    const wait = AbortSignal.any([signal, AbortSignal.timeout(CANCEL_TIMEOUT_MS + EXITED_AFTER_STOP_MS)]);
+    for await (const event of this.tasks.store.follow(taskId, stored.record.lastSeq, wait)) if (isExited(event)) return;
+  }
+
   /** A caller left; with no one attached and no detach, the task is ended after the grace period. */
   subscriberLeft(entry: TaskEntry): void {
     // A task waiting for approval waits for someone to answer (until its requests time out on the worker).
@@ -146,7 +242,7 @@ export class Dispatcher {
     for (const entry of [...this.queue]) {
       void this.stop(entry, { reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" }, "");
     }
-    const all = Promise.all(this.tasks.active().map((t) => t.whenEnded()));
+    const all = Promise.all(this.tasks.active().map((t) => t.whenEnded().then(() => t.log.whenStored())));
     const timer = setTimeout(() => {
       const message = `the router shut down, and the task had not ended within its ${durationText(graceMs)} grace (CC_SHUTDOWN_GRACE)`;
       for (const t of this.tasks.active()) void this.stop(t, { reason: ExitReason.SHUTDOWN, message }, "the router shut down");
@@ -170,6 +266,11 @@ export class Dispatcher {
       return;
     }
     const worker = entry.worker;
+    if (!worker && entry.accepted) {
+      // Waiting to be re-attached (resume): it ends once the wait sees the request.
+      await entry.whenEnded();
+      return;
+    }
     if (worker && entry.accepted) {
       const outcome = await this.stopOnWorker(entry, worker, workerReason, rpcRequestId);
       // Stopped there, or already ended: its `exited` is coming down the stream. (Behind an elastic pool's URL, a
@@ -246,24 +347,51 @@ export class Dispatcher {
   }
 
   /**
-   * Runs the task on `worker`, copying its events (undecoded but for `started` and `exited`) into the task's log,
-   * each once the log is ready for it: while a live follower lags, the worker's stream is not read.
+   * Runs the task on `worker` (or, with `attachFrom`, re-attaches to it there after that worker seq), copying its
+   * events (undecoded but for `started` and `exited`) into the task's log, each once the log is ready for it: while a
+   * live follower lags, the worker's stream is not read.
    */
-  private async forward(entry: TaskEntry, worker: WorkerEntry): Promise<void> {
+  private async forward(entry: TaskEntry, worker: WorkerEntry, attachFrom?: bigint): Promise<void> {
+    if (attachFrom === undefined && entry.lostEnv) {
+      if (entry.pinnedTo !== worker.id) {
+        const message =
+          `task ${entry.id} asked for environment variables (${entry.record.envNames.join(", ")}), and the router that accepted it stopped before a worker took it; ` +
+          "their values are never written to the task store, so it cannot be started without them — run it again";
+        entry.end({ reason: ExitReason.FAILED, message });
+        return;
+      }
+      // It may have reached this worker before the router stopped: follow it there if it did (NOT_FOUND ends it).
+      attachFrom = 0n;
+    }
     entry.worker = worker;
     worker.placed.add(entry.id);
     this.spread.placed(entry.request.spreadGroup, worker.id);
-    entry.record.attempts += 1;
-    entry.record.workerId = worker.id;
     let failure: unknown;
     let logFull = false;
     try {
       const headers = requestIdHeaders(this.requestIds.get(entry));
-      const stream = worker.events.run({ ...entry.request, taskId: entry.id, ...this.sessions?.forWorker(entry.request) }, { signal: entry.abort.signal, headers });
+      let stream: AsyncIterable<Parameters<typeof adoptWorkerEvent>[0]>;
+      if (attachFrom === undefined) {
+        entry.record.attempts += 1;
+        entry.record.workerId = worker.id;
+        // Stored before the worker hears of it: a router that restarts then asks this worker only.
+        entry.placement = { workerId: worker.id, accepted: false, workerSeq: 0n };
+        entry.touch();
+        await entry.log.whenStored();
+        if (entry.endRequest) throw new ConnectError("the router ended the task before placing it", Code.Canceled);
+        const run = { ...entry.request, taskId: entry.id, placedBy: this.routerId, ...this.sessions?.forWorker(entry.request) };
+        stream = worker.events.run(run, { signal: entry.abort.signal, headers });
+      } else {
+        stream = worker.events.attach({ taskId: entry.id, afterSeq: attachFrom }, { signal: entry.abort.signal, headers });
+        this.logger.info({ taskId: entry.id, workerId: worker.id, afterSeq: attachFrom.toString() }, "re-attached to the task on its worker");
+      }
       for await (const raw of stream) {
         const event = adoptWorkerEvent(raw);
+        const seq = event.event.case === undefined ? workerSeqOf(raw) : event.seq;
+        // Already stored (a re-attach asks for what follows, so this is only a guard).
+        if (entry.placement?.accepted && seq <= entry.placement.workerSeq) continue;
         // The first event, whatever it is, is the worker's acknowledgement.
-        entry.accepted = true;
+        entry.accept({ workerId: worker.id, accepted: true, workerSeq: seq });
         entry.pinnedTo = undefined;
         // Router-added latency is measured from here to the event leaving for a caller (metrics).
         if (entry.log.subscriberCount > 0) markReceived(event);
@@ -301,7 +429,36 @@ export class Dispatcher {
       // A freed slot may let a queued task run.
       setImmediate(() => this.pump());
     }
-    await this.afterFailure(entry, worker, ConnectError.from(failure));
+    if (entry.released) return;
+    if (attachFrom !== undefined) await this.afterAttachFailure(entry, worker, ConnectError.from(failure));
+    else await this.afterFailure(entry, worker, ConnectError.from(failure));
+  }
+
+  /** A re-attach failed: the worker does not have the task, no longer has its events, or could not be reached. */
+  private async afterAttachFailure(entry: TaskEntry, worker: WorkerEntry, err: ConnectError): Promise<void> {
+    if (entry.ended) return;
+    if (entry.endRequest) {
+      const outcome = await this.stopOnWorker(entry, worker, "the router ended the task");
+      const problem = outcome === "stopped" || outcome === "not-found" ? "" : ` (${outcome})`;
+      entry.end({ reason: entry.endRequest.reason, message: entry.endRequest.message + problem });
+      return;
+    }
+    if (err.code === Code.NotFound) {
+      entry.end({
+        reason: ExitReason.FAILED,
+        message: `worker ${worker.id} no longer has task ${entry.id} (it restarted, or the task ended there longer ago than its CC_ROUTER_GRACE), so its end is not known; run it again`,
+      });
+      return;
+    }
+    if (err.code === Code.OutOfRange) {
+      void this.stopOnWorker(entry, worker, "the router could not re-attach without losing events");
+      entry.end({ reason: ExitReason.FAILED, message: `worker ${worker.id} no longer keeps the events of task ${entry.id} that the router had not stored (${err.rawMessage}); the task was stopped rather than go on with a gap` });
+      return;
+    }
+    // A stream that broke or was never made: the worker may be restarting; try again while the wait lasts.
+    this.logger.warn({ taskId: entry.id, workerId: worker.id, err: err.rawMessage }, "re-attaching to the task failed; trying again");
+    this.registry.markFailed(worker, `re-attaching to a task failed: ${err.rawMessage}`);
+    void this.reattach(entry, worker.id, Date.now() + this.settings.reattachWaitMs);
   }
 
   /** The worker's stream failed before `exited`: place the task again, wait for its worker, or end it. */
@@ -315,14 +472,22 @@ export class Dispatcher {
       entry.end({ reason: entry.endRequest.reason, message: entry.endRequest.message + problem });
       return;
     }
-    if (kind === "accepted" || kind === "has-it") {
+    if (kind === "has-it") {
+      // An earlier placement did reach the worker: follow the task there instead of giving up on it.
+      this.logger.info({ taskId: entry.id, workerId: worker.id }, "the worker already has the task; re-attaching to it");
+      entry.accept({ workerId: worker.id, accepted: true, workerSeq: 0n });
+      entry.touch();
+      entry.pinnedTo = undefined;
+      void this.forward(entry, worker, 0n);
+      return;
+    }
+    if (kind === "accepted") {
       this.registry.markFailed(worker, `lost while running a task: ${err.rawMessage}`);
       // If the worker is still there, it should not go on with a task no one follows.
       void this.stopOnWorker(entry, worker, "the router lost the task's stream");
       let message: string;
       if (entry.started) message = `worker ${worker.id} was lost while running task ${entry.id} (${err.rawMessage}); the task is marked failed and was not run again`;
-      else if (kind === "accepted") message = `worker ${worker.id} accepted task ${entry.id}, then its stream was lost before claude started (${err.rawMessage}); the task was not placed again, so that it cannot run twice — run it again`;
-      else message = `the stream from worker ${worker.id} broke after it had accepted task ${entry.id}; the task was not placed again, so that it cannot run twice — run it again`;
+      else message = `worker ${worker.id} accepted task ${entry.id}, then its stream was lost before claude started (${err.rawMessage}); the task was not placed again, so that it cannot run twice — run it again`;
       entry.end({ reason: ExitReason.FAILED, message });
       return;
     }

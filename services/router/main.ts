@@ -5,6 +5,7 @@ import { listenErrorMessage } from "../common/listen-error.js";
 import { SettingsError } from "../common/settings.js";
 import { drainOnSignals } from "../common/shutdown.js";
 import { createRouter } from "./server.js";
+import { StoreUnavailable } from "./store/interface.js";
 import { readRouterSettings } from "./settings.js";
 
 async function main(): Promise<void> {
@@ -22,14 +23,20 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  let port;
+  let port: number;
   try {
     port = await router.listen();
   } catch (err) {
+    // The store cannot be used: say why and stop, rather than start with no task history and lose it.
+    if (err instanceof StoreUnavailable) {
+      logger.error({ store: router.store.kind, where: router.store.where }, err.message);
+      console.error(`router: the task store (CC_STORE=${settings.store === "memory" || settings.store === "sqlite" ? settings.store : "redis"}): ${err.message}`);
+      process.exit(3);
+    }
     const message = listenErrorMessage(err, settings.host, settings.port);
     if (!message) throw err;
     console.error(`router: ${message}`);
-    // Whatever started before listening (a warm pool, the registry's timers) ends with the process.
+    // Whatever started before listening (a warm pool, the registry's timers, the store) ends with the process.
     await router.shutdown(0).catch(() => {});
     process.exit(1);
   }

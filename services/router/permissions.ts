@@ -4,9 +4,10 @@
 // an answer; the router's copy is for listings and late attachers.
 import type { AnswerPermissionRequest, AnswerPermissionResponse } from "../../gen/claudecluster/v1/permissions_pb.js";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
-import { failedPrecondition } from "../common/errors.js";
+import { failedPrecondition, unavailable } from "../common/errors.js";
 import { checkAnswer } from "../common/permission-answer.js";
-import type { TaskEntry, TaskStore } from "./tasks.js";
+import type { Registry } from "./registry.js";
+import type { TaskEntry, Tasks } from "./tasks.js";
 
 /** Longest a worker may take to answer AnswerPermission (it only writes a line to claude's stdin). */
 const ANSWER_TIMEOUT_MS = 30_000;
@@ -33,13 +34,18 @@ export function trackPermissionEvent(entry: TaskEntry, event: RunEvent): "asked"
 }
 
 /** AnswerPermission: checks what the router knows, then lets the task's worker settle the request. */
-export async function answerPermission(tasks: TaskStore, req: AnswerPermissionRequest, headers: Record<string, string>): Promise<AnswerPermissionResponse> {
+export async function answerPermission(tasks: Tasks, registry: Registry, req: AnswerPermissionRequest, headers: Record<string, string>): Promise<AnswerPermissionResponse> {
   checkAnswer(req);
-  const entry = tasks.get(req.taskId);
-  if (entry.ended) throw failedPrecondition(`task ${req.taskId} has ended; it waits for no approval`);
-  if (!entry.request.agent?.askPermissions) {
+  const found = await tasks.find(req.taskId);
+  const record = found.entry ? found.entry.record : found.stored.record;
+  const request = found.entry ? found.entry.request : found.stored.request;
+  if (record.endedAt) throw failedPrecondition(`task ${req.taskId} has ended; it waits for no approval`);
+  if (!request.agent?.askPermissions) {
     throw failedPrecondition(`task ${req.taskId} was not started with agent.ask_permissions, so it never waits for approval`);
   }
-  if (!entry.started || !entry.worker) throw failedPrecondition(`task ${req.taskId} has not started yet, so it is not waiting for approval`);
-  return entry.worker.client.answerPermission(req, { headers, timeoutMs: ANSWER_TIMEOUT_MS });
+  // Run here, or by another router sharing the store: the worker is the same, and it is the judge of the answer.
+  if (!record.startedAt || (found.entry && !found.entry.started)) throw failedPrecondition(`task ${req.taskId} has not started yet, so it is not waiting for approval`);
+  const worker = found.entry?.worker ?? registry.byId(record.workerId);
+  if (!worker) throw unavailable(`task ${req.taskId} runs on worker ${record.workerId}, which this router does not see yet (it registers again within a few seconds); try again`);
+  return worker.client.answerPermission(req, { headers, timeoutMs: ANSWER_TIMEOUT_MS });
 }

@@ -45,6 +45,8 @@ export interface RegistryOptions {
   logger: Logger;
   /** Called when a worker may have become able to take tasks. */
   onCapacity: () => void;
+  /** Called when a worker registered or sent a heartbeat here (a shared store tells the other routers). */
+  onRegistered?: (url: string, info: WorkerInfo) => void;
   now?: () => number;
 }
 
@@ -139,7 +141,29 @@ export class Registry {
       this.options.logger.info({ workerId: info.workerId, url }, "worker registered");
     }
     this.seen(entry, info);
+    this.options.onRegistered?.(url, info);
     return entry;
+  }
+
+  /**
+   * A worker that registered with another router sharing the store (`seenMs`: when that router last heard from it).
+   * Known here from then on like one registered here; what this router heard itself, if newer, wins.
+   */
+  observe(url: string, info: WorkerInfo, seenMs: number): void {
+    if (validateQuietly(url, info.workerId) === false) return;
+    let entry = this.entries.get(url);
+    if (entry?.static) return;
+    if (entry?.lastSeen && entry.lastSeen.getTime() >= seenMs) return;
+    if (this.now() - seenMs > this.options.offlineAfterMs) return;
+    if (!entry) {
+      // Another entry under the same id (a worker that moved) gives way to the newer one.
+      for (const other of this.entries.values()) if (other.id === info.workerId && !other.static && other.url !== url) this.entries.delete(other.url);
+      entry = this.newEntry(info.workerId, url, false, 0);
+      this.entries.set(url, entry);
+      this.options.logger.info({ workerId: info.workerId, url }, "worker seen through another router");
+    }
+    this.seen(entry, info);
+    entry.lastSeen = new Date(seenMs);
   }
 
   list(): WorkerEntry[] {
@@ -290,6 +314,15 @@ export class Registry {
         this.markFailed(entry, `no heartbeat for ${Math.round(silentMs / 1000)}s`);
       }
     }
+  }
+}
+
+function validateQuietly(url: string, workerId: string): boolean {
+  try {
+    validateRegistration(url, workerId);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 // Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
 import { readFileSync } from "node:fs";
 import type { Interceptor } from "@connectrpc/connect";
-import { RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
+import { RouterService, type Task, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
 import { bearerAuth, bearerGate, errorBoundary } from "../common/interceptors.js";
@@ -15,13 +15,16 @@ import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
 import { Dispatcher } from "./dispatcher.js";
+import { Ownership } from "./ownership.js";
 import { Registry } from "./registry.js";
-import { MemorySessionStore, SessionHandoff } from "./sessions/index.js";
+import { earlierTask, MemorySessionStore, SessionHandoff } from "./sessions/index.js";
 import { routerService } from "./service.js";
 import type { RouterSettings } from "./settings.js";
 import { taskActivity } from "./task-activity.js";
 import { TaskWatchers } from "./task-watch.js";
-import { TaskStore } from "./tasks.js";
+import { openTaskStore } from "./store/open.js";
+import type { TaskStore } from "./store/interface.js";
+import { Tasks } from "./tasks.js";
 import { defaultWebDir, loadWebApp, type WebApp } from "./web-app.js";
 import { transferForwarding } from "./transfer-forwarding.js";
 import { UploadPlacements } from "./uploads.js";
@@ -31,12 +34,15 @@ const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
 export interface Router {
   readonly server: DualServer;
   readonly registry: Registry;
-  readonly tasks: TaskStore;
+  readonly tasks: Tasks;
+  /** Where task records and event logs are kept (CC_STORE). */
+  readonly store: TaskStore;
   readonly dispatcher: Dispatcher;
   /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
   readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
   readonly health: HealthState;
+  /** Opens the store (StoreUnavailable says why it cannot), carries on with the tasks it holds, and listens. */
   listen(): Promise<number>;
   /** Graceful stop: refuse new tasks, let running ones finish within `graceMs`, cancel the rest, close. */
   shutdown(graceMs?: number): Promise<void>;
@@ -74,9 +80,15 @@ export function readWorkersFile(path: string): string[] {
     .filter(Boolean);
 }
 
-export function createRouter(settings: RouterSettings, options: { logger: Logger }): Router {
+export function createRouter(settings: RouterSettings, options: { logger: Logger; store?: TaskStore }): Router {
   const { logger } = options;
-  const tasks = new TaskStore({ retainTasks: settings.retainTasks, retainAgeMs: settings.retainAgeMs, retainLogBytes: settings.retainLogBytes });
+  const store = options.store ?? openTaskStore(settings);
+  const tasks = new Tasks(store, {
+    retention: { tasks: settings.retainTasks, ageMs: settings.retainAgeMs, logBytes: settings.retainLogBytes },
+    log: { maxBytes: settings.logBytes, maxLagBytes: settings.subscriberLagBytes, stallMs: settings.subscriberStallMs },
+    lease: { routerId: settings.routerId, ttlMs: settings.leaseTtlMs },
+    logger,
+  });
   tasks.watch(taskActivity());
   const watchers = new TaskWatchers(tasks, { intervalMs: settings.watchIntervalMs, maxWatchers: settings.maxWatchers });
   let dispatcher: Dispatcher | undefined;
@@ -88,26 +100,25 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     removeAfterMs: settings.removeAfterMs,
     logger,
     onCapacity: () => dispatcher?.pump(),
+    // Workers registered with any router are seen by all that share the store.
+    onRegistered: (url, info) => void store.shareWorker({ url, info, seenMs: Date.now() }).catch(() => undefined),
   });
   const uploads = new UploadPlacements(registry);
   const sessions = new SessionHandoff({
     store: new MemorySessionStore({ maxSessions: settings.sessionsKept, maxBytes: settings.sessionsBytes }),
-    task: (id) => tasks.get(id),
+    task: (id) => earlierTask(tasks, id),
     maxTranscriptBytes: settings.maxTranscriptBytes,
     logger,
     carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
   });
-  dispatcher = new Dispatcher(settings, registry, tasks, logger, sessions);
+  dispatcher = new Dispatcher(settings, registry, tasks, logger, settings.routerId, sessions);
+  const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
+  dispatcher.onTakeOver = () => ownership.takeOver();
+  let sharing: NodeJS.Timeout | undefined;
   const health = new HealthState([RouterService.typeName]);
   const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
-  const workerOf = (taskId: string) => {
-    try {
-      return tasks.get(taskId).record.workerId || undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const workerOf = (taskId: string) => tasks.workerOf(taskId);
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
@@ -135,11 +146,24 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     server,
     registry,
     tasks,
+    store,
     dispatcher: d,
     servesWebUi: web !== undefined,
     health,
     async listen() {
+      await store.open();
+      const taken = await ownership.start();
+      if (taken > 0) logger.info({ tasks: taken, store: store.kind }, "carrying on with the tasks the store holds");
       const port = await server.listen(settings.port, settings.host);
+      sharing = setInterval(() => {
+        void store
+          .sharedWorkers()
+          .then((workers) => {
+            for (const w of workers) registry.observe(w.url, w.info, w.seenMs);
+          })
+          .catch(() => undefined);
+      }, settings.heartbeatMs);
+      sharing.unref();
       registry.start();
       tasks.start();
       // Serving even with no worker online: tasks queue until one is, which is the router's job.
@@ -152,8 +176,11 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       await d.drain(graceMs);
       registry.stop();
       tasks.stop();
+      ownership.stop();
+      clearInterval(sharing);
       health.close();
       await server.close(1000);
+      await store.close();
     },
   };
 }
@@ -177,12 +204,28 @@ const lower = (name: string | undefined, value: number) => (name ?? String(value
  * tasks are counted (and claude's cost and tokens added) once each at the first scrape that finds them, so a
  * detached task that no one followed counts too.
  */
-function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger): ServerMetrics {
+function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger): ServerMetrics {
   const metrics = new ServerMetrics(logger);
+  // Read from the store once per scrape, before the gauges below.
+  let all: Task[] = [];
+  metrics.onScrape(async () => {
+    const read: Task[] = [];
+    try {
+      for (let olderThan: string | undefined; ; ) {
+        const page = await tasks.list({ limit: 1000, ...(olderThan !== undefined ? { olderThan } : {}) });
+        read.push(...page.tasks);
+        if (!page.more) break;
+        olderThan = page.tasks.at(-1)!.id;
+      }
+      all = read;
+    } catch (err) {
+      logger.warn({ err: String(err) }, "could not read the task store for metrics");
+    }
+  });
   const statuses = Object.values(TaskStatus).filter((v): v is TaskStatus => typeof v === "number" && v !== TaskStatus.UNSPECIFIED);
   metrics.labelledGauge("router_tasks", "Tasks the router keeps (CC_RETAIN_TASKS, CC_RETAIN_AGE), by status.", ["status"], () => {
     const counts = new Map(statuses.map((s) => [s, 0]));
-    for (const task of tasks.list({ limit: Number.MAX_SAFE_INTEGER }).tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
+    for (const task of all) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
     return [...counts].map(([status, n]) => [{ status: lower(TaskStatus[status], status) }, n]);
   });
   metrics.gauge("router_queue_depth", "Tasks waiting for a free worker slot.", () => dispatcher.queued);
@@ -208,7 +251,7 @@ function routerMetrics(tasks: TaskStore, dispatcher: Dispatcher, registry: Regis
   let counted = new Set<string>();
   metrics.onScrape(() => {
     const seen = new Set<string>();
-    for (const task of tasks.list({ limit: Number.MAX_SAFE_INTEGER }).tasks) {
+    for (const task of all) {
       if (!task.endedAt) continue;
       seen.add(task.id);
       if (counted.has(task.id)) continue;

@@ -1,11 +1,13 @@
-// RouterService: the RPC surface over the dispatcher, the task store and the registry. Run and Attach are async
-// generators over the task's log; ctx.signal tells us when a caller leaves. Worker events in the log are mostly
-// undecoded (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
+// RouterService: the RPC surface over the dispatcher, the tasks (tasks.ts, over the task store) and the registry. Run
+// and Attach are async generators over the task's log: a task this router runs is followed through its TaskLog (its
+// live followers may hold it back), any other (ended, or run by another router sharing the store) straight from the
+// store. ctx.signal tells us when a caller leaves. Worker events in the log are mostly undecoded
+// (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
-import { failedPrecondition, invalidArgument, resourceExhausted } from "../common/errors.js";
+import { failedPrecondition, invalidArgument, resourceExhausted, unavailable } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { answerPermission } from "./permissions.js";
@@ -14,18 +16,17 @@ import type { Registry } from "./registry.js";
 import type { SessionHandoff } from "./sessions/index.js";
 import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
-import type { TaskEntry, TaskStore } from "./tasks.js";
+import { storeError, type Tasks } from "./tasks.js";
 import type { TransferMethod } from "./transfer-forwarding.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
 import type { UploadPlacements } from "./uploads.js";
 
-const MAX_LIST = 1000;
 
 /** The RPCs about tasks and workers; those that move bytes are in transfer-forwarding.ts. */
 export function routerService(deps: {
   settings: RouterSettings;
   dispatcher: Dispatcher;
-  tasks: TaskStore;
+  tasks: Tasks;
   registry: Registry;
   watchers: TaskWatchers;
   uploads: UploadPlacements;
@@ -33,29 +34,42 @@ export function routerService(deps: {
 }): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
   const { settings, dispatcher, tasks, registry, watchers, uploads, sessions } = deps;
 
-  async function* follow(entry: TaskEntry, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
-    if (entry.log.subscriberCount >= settings.maxSubscribers) {
-      throw resourceExhausted(`task ${entry.id} already has ${settings.maxSubscribers} callers attached (CC_MAX_SUBSCRIBERS)`);
+  async function* follow(taskId: string, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
+    const found = await tasks.find(taskId);
+    let events: AsyncGenerator<RunEvent>;
+    const entry = found.entry;
+    if (entry) {
+      if (entry.log.subscriberCount >= settings.maxSubscribers) {
+        throw resourceExhausted(`task ${entry.id} already has ${settings.maxSubscribers} callers attached (CC_MAX_SUBSCRIBERS)`);
+      }
+      dispatcher.subscriberJoined(entry);
+      events = entry.log.follow(afterSeq, ctx.signal);
+    } else {
+      events = tasks.store.follow(taskId, afterSeq, ctx.signal);
     }
-    dispatcher.subscriberJoined(entry);
     try {
-      const events = entry.log.follow(afterSeq, ctx.signal);
       if (!isJsonCall(ctx.requestHeader.get("content-type"))) yield* events;
       else for await (const event of events) yield decoded(event);
+    } catch (err) {
+      throw storeError(err);
     } finally {
-      dispatcher.subscriberLeft(entry);
+      if (entry) dispatcher.subscriberLeft(entry);
     }
   }
 
-  /** The worker running a task, for input and resizes. */
-  function runningWorker(taskId: string) {
-    const entry = tasks.get(taskId);
-    if (entry.ended) throw failedPrecondition(`task ${taskId} has ended`);
-    if (entry.request.mode !== RunMode.INTERACTIVE) {
+  /** The worker running a task, for input and resizes: wherever the task is owned, the registry knows its worker. */
+  async function runningWorker(taskId: string) {
+    const found = await tasks.find(taskId);
+    const record = found.entry ? found.entry.record : found.stored.record;
+    if (record.endedAt) throw failedPrecondition(`task ${taskId} has ended`);
+    if (record.mode !== RunMode.INTERACTIVE) {
       throw failedPrecondition(`task ${taskId} is headless: it has no terminal to type into or resize (start one with \`cc run -i\`)`);
     }
-    if (!entry.started || !entry.worker) throw failedPrecondition(`task ${taskId} has not started yet`);
-    return entry.worker;
+    if (!record.startedAt || (found.entry && !found.entry.started)) throw failedPrecondition(`task ${taskId} has not started yet`);
+    // Run here: the worker it forwards from; else (re-attaching, or run by another router) the registry's.
+    const worker = found.entry?.worker ?? registry.byId(record.workerId);
+    if (!worker) throw unavailable(`task ${taskId} runs on worker ${record.workerId}, which this router does not see yet (it registers again within a few seconds); try again`);
+    return worker;
   }
 
   return {
@@ -64,40 +78,46 @@ export function routerService(deps: {
       uploads.place(req);
       // A task resuming a session takes its transcript to whichever worker runs it (sessions/).
       await sessions.prepare(req);
-      const entry = dispatcher.submit(req, ctx.values.get(REQUEST_ID));
-      sessions.follow(entry);
-      yield* follow(entry, 0n, ctx);
+      const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID));
+      const entry = tasks.live(taskId);
+      if (entry) sessions.follow(entry);
+      yield* follow(taskId, 0n, ctx);
     },
 
     async *attach(req, ctx) {
-      yield* follow(tasks.get(req.taskId), req.afterSeq, ctx);
+      yield* follow(req.taskId, req.afterSeq, ctx);
     },
 
     getTask(req) {
-      return tasks.get(req.taskId).snapshot();
+      return tasks.record(req.taskId);
     },
 
-    listTasks(req) {
-      const page = tasks.list(taskQuery(req));
+    async listTasks(req) {
+      const page = await tasks.list(taskQuery(req));
       return create(ListTasksResponseSchema, { tasks: page.tasks, nextPageToken: page.more ? pageToken(page.tasks.at(-1)!.id) : "" });
     },
 
     async cancelTask(req, ctx) {
-      const entry = tasks.get(req.taskId);
-      await dispatcher.cancel(entry, req.reason, ctx.values.get(REQUEST_ID));
-      return entry.snapshot();
+      const found = await tasks.find(req.taskId);
+      if (found.entry) {
+        await dispatcher.cancel(found.entry, req.reason, ctx.values.get(REQUEST_ID));
+        return found.entry.snapshot();
+      }
+      // Ended, or run by another router (a shared store): that router carries the cancel out.
+      if (!found.stored.record.endedAt) await dispatcher.cancelElsewhere(found.stored, req.reason, ctx.signal);
+      return tasks.record(req.taskId);
     },
 
     async sendInput(req, ctx) {
-      return runningWorker(req.taskId).client.sendInput(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId)).client.sendInput(req, { headers: requestIdHeaders(ctx) });
     },
 
     async resize(req, ctx) {
-      return runningWorker(req.taskId).client.resize(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId)).client.resize(req, { headers: requestIdHeaders(ctx) });
     },
 
     answerPermission(req, ctx) {
-      return answerPermission(tasks, req, requestIdHeaders(ctx));
+      return answerPermission(tasks, registry, req, requestIdHeaders(ctx));
     },
 
     listWorkers() {

@@ -1,6 +1,8 @@
 // Every router setting in one table: environment variable, default, meaning.
 import { readTokenFile } from "../common/secrets.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
+import { homedir, hostname } from "node:os";
+import { join } from "node:path";
 import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
@@ -40,6 +42,39 @@ export const ROUTER_SETTINGS = {
     parse: integer(1, 20),
   },
   callerGraceMs: { env: "CC_CALLER_GRACE", default: "2m", description: "How long a task keeps running with no one attached (unless detached) before it is cancelled.", parse: duration },
+  store: {
+    env: "CC_STORE",
+    default: "sqlite",
+    description:
+      "Where task records and event logs are kept: `sqlite` (a file in CC_DATA_DIR; a restarted router carries on), `memory` (lost when the router stops), or a Redis URL (`redis://`, `rediss://`, `redis+sentinel://`) shared by several routers.",
+    parse: storeSetting,
+  },
+  dataDir: {
+    env: "CC_DATA_DIR",
+    default: "",
+    description: "The SQLite store's directory (`tasks.db` in it), one router at a time; default `$XDG_STATE_HOME/claudecluster/router` (`~/.local/state/claudecluster/router`).",
+    parse: (raw: string) => text(raw) || defaultDataDir(),
+  },
+  routerId: {
+    env: "CC_ROUTER_ID",
+    default: "",
+    description: "This router's id, for the leases of a shared store and the workers' logs; default the host name and process id.",
+    parse: (raw: string) => text(raw) || `${hostname()}-${process.pid}`,
+  },
+  leaseTtlMs: {
+    env: "CC_LEASE_TTL",
+    default: "15s",
+    description:
+      "How long a router's hold on a task (its lease in the store) lasts unless renewed: with a shared store, a router that dies has its tasks taken over by another within about this long.",
+    parse: duration,
+  },
+  reattachWaitMs: {
+    env: "CC_REATTACH_WAIT",
+    default: "1m",
+    description:
+      "After a restart, how long the router waits for the worker of a running task to be seen again (it re-registers, or is probed) to re-attach to it; then the task ends FAILED.",
+    parse: duration,
+  },
   retainTasks: { env: "CC_RETAIN_TASKS", default: "1000", description: "Ended tasks kept (records and logs); the oldest go first.", parse: integer(1, 1_000_000) },
   retainAgeMs: { env: "CC_RETAIN_AGE", default: "24h", description: "Ended tasks older than this are forgotten.", parse: duration },
   retainLogBytes: {
@@ -124,4 +159,17 @@ export function readRouterSettings(env: Record<string, string | undefined> = pro
   settings.tokens = [...settings.tokens, ...readTokenFile("CC_TOKEN_FILE", settings.tokenFile)];
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
   return settings;
+}
+
+/** `memory`, `sqlite` or a Redis URL. */
+function storeSetting(raw: string): string {
+  const value = raw.trim();
+  if (value === "memory" || value === "sqlite" || /^(redis|rediss|redis\+sentinel|rediss\+sentinel):\/\//.test(value)) return value;
+  throw new Error("expected `sqlite`, `memory`, or a redis://, rediss:// or redis+sentinel:// URL");
+}
+
+/** The per-user state directory (XDG Base Directory): where a router keeps its SQLite store by default. */
+export function defaultDataDir(env: Record<string, string | undefined> = process.env): string {
+  const state = env["XDG_STATE_HOME"] || join(homedir(), ".local", "state");
+  return join(state, "claudecluster", "router");
 }

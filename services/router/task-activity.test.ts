@@ -5,15 +5,16 @@ import { describe, expect, it } from "vitest";
 import { ExitedSchema, ExitReason, Phase, RunEventSchema, RunRequestSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { parseStreamJsonLine } from "../worker/stream-json.js";
 import { LATEST_LINE_CHARS, taskActivity, toolLine } from "./task-activity.js";
-import { TaskEntry, TaskStore } from "./tasks.js";
+import { TaskEntry } from "./tasks.js";
 import { adoptWorkerEvent } from "./undecoded-events.js";
 
-function store(): { tasks: TaskStore; entry: TaskEntry } {
-  const tasks = new TaskStore({ retainTasks: 10, retainAgeMs: 60_000, retainLogBytes: 1 << 20 });
-  tasks.watch(taskActivity());
+/** A task with the activity listener on it, as Tasks wires one. */
+function store(): { entry: TaskEntry } {
+  const activity = taskActivity();
   const entry = new TaskEntry("t1", create(RunRequestSchema, { prompt: "p" }), { maxBytes: 1 << 20, maxLagBytes: 1 << 20, stallMs: 30_000 });
-  tasks.add(entry);
-  return { tasks, entry };
+  entry.changed = (e, event) => activity.changed(e, event);
+  entry.changed(entry);
+  return { entry };
 }
 
 /** The event as the router holds a worker's: encoded by the worker, read back undecoded. */

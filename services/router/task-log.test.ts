@@ -5,7 +5,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ExitReason, type RunEvent, RunEventSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { eventSize } from "../common/event-size.js";
-import { TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
+import { StoreUnavailable } from "./store/interface.js";
+import { ArrayBacking, FLUSH_BYTES, TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
 
 const KIB = 1024;
 
@@ -25,6 +26,10 @@ class Writer {
 function setup(options: Partial<TaskLogOptions> = {}) {
   const log = new TaskLog({ maxBytes: 1024 * KIB, maxLagBytes: 16 * KIB, stallMs: 30_000, ...options });
   return { log, w: new Writer(log) };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setImmediate(r));
 }
 
 /** Whether a promise has settled, after letting pending callbacks run. */
@@ -102,7 +107,8 @@ describe("the task log", () => {
   });
 
   it("cuts off a live follower that reads nothing for stallMs; attached again, it gets everything it missed", async () => {
-    vi.useFakeTimers();
+    // Timers and the clock only: the log writes to its store on setImmediate.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     const { log, w } = setup({ stallMs: 30_000 });
     const reader = log.follow(0n)[Symbol.asyncIterator]();
     const first = reader.next();
@@ -148,5 +154,62 @@ describe("the task log", () => {
     log.close();
     expect(await settled(pending)).toBe(true);
     await reader.return(undefined);
+  });
+
+  it("shows a follower an event only once its store holds it, and holds the writer while the store refuses writes", async () => {
+    const backing = new ArrayBacking();
+    let down = true;
+    let tries = 0;
+    const store = {
+      commit: async (events: RunEvent[]) => {
+        tries += 1;
+        if (down) throw new StoreUnavailable("the disk is full");
+        return backing.commit(events);
+      },
+      read: (after: bigint, limit: number) => backing.read(after, limit),
+    };
+    const log = new TaskLog({ maxBytes: 64 * 1024 * KIB, maxLagBytes: 64 * 1024 * KIB, stallMs: 30_000 }, store);
+    const w = new Writer(log);
+    const reader = log.follow(0n)[Symbol.asyncIterator]();
+    const first = reader.next();
+    // Past FLUSH_BYTES unstored, appends wait for the store.
+    let pending: Promise<void> | undefined;
+    for (let i = 0; i < (2 * FLUSH_BYTES) / KIB && !pending; i++) {
+      const p = w.output();
+      if (!(await settled(p))) pending = p;
+    }
+    expect(pending).toBeDefined();
+    await until(() => tries >= 2);
+    expect(await settled(first)).toBe(false);
+    expect(log.storedSeq).toBe(0n);
+    down = false;
+    await pending;
+    expect(Number((await first).value!.seq)).toBe(1);
+    await w.exited();
+    log.close();
+    await log.whenStored();
+    expect(seqs(backing.events)).toEqual(Array.from({ length: Number(w.seq) }, (_, i) => i + 1));
+    const rest = [];
+    for (let r = await reader.next(); !r.done; r = await reader.next()) rest.push(r.value);
+    expect(seqs(rest)).toEqual(Array.from({ length: Number(w.seq) - 1 }, (_, i) => i + 2));
+  });
+
+  it("keeps in memory only what live followers have yet to read; a follower further back reads the store", async () => {
+    const backing = new ArrayBacking();
+    let reads = 0;
+    const store = { commit: (e: RunEvent[]) => backing.commit(e), read: (a: bigint, l: number) => ((reads += 1), backing.read(a, l)) };
+    const log = new TaskLog({ maxBytes: 64 * 1024 * KIB, maxLagBytes: 16 * KIB, stallMs: 30_000 }, store);
+    const w = new Writer(log);
+    for (let i = 0; i < 1000; i++) await w.output(KIB);
+    await log.whenStored();
+    expect((log as unknown as { held: unknown[] }).held.length).toBe(0);
+    const late = await readAll((async function* () {
+      for await (const e of log.follow(500n)) {
+        yield e;
+        if (e.seq === 1000n) return;
+      }
+    })());
+    expect(seqs(late)).toEqual(Array.from({ length: 500 }, (_, i) => i + 501));
+    expect(reads).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,14 @@
-// A task's event log: append, close, follow from a seq. There is one copy of every event, shared by all followers;
-// a follower is only a cursor into it. Nothing is ever dropped from a log, so a follower that attaches again from
-// its last seq always finds what it missed.
+// A running task's event log on the router that owns the task: append, close, follow from a seq. Every event goes to
+// the task store (store/interface.ts) in batches — one store write (a SQLite transaction, a Redis round trip) for
+// whatever was appended since the last — and a follower sees an event only once it is stored, so no caller ever sees
+// an event that a router restart could lose. A follower is a cursor: near the head it reads from memory, further back
+// from the store. Nothing is ever dropped from a log, so a follower that attaches again from its last seq always
+// finds what it missed.
+//
+// What stays in memory, per running task: the events not stored yet (about FLUSH_BYTES at most: past it `append`
+// waits for the store), and the stored events a live follower has yet to read (about CC_SUBSCRIBER_LAG_BYTES at most:
+// past it `append` waits for the follower); a follower further back reads the store. With the memory store these are
+// references to the store's own copy.
 //
 // Two bounds, each with a visible outcome instead of a hole in the replay:
 // - Bytes (`maxBytes`): an event that would take the log past it is refused with TaskLogFull (the dispatcher then
@@ -14,8 +22,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { eventSize } from "../common/event-size.js";
 import { waitForWake } from "../common/wake.js";
+import { SeqConflict } from "./store/interface.js";
 
 const READY = Promise.resolve();
+/** Bytes appended but not stored yet past which `append` waits for the store. */
+export const FLUSH_BYTES = 1024 * 1024;
+/** Events a follower reads from the store at a time. */
+const PAGE = 256;
+/** Backoff while the store refuses writes: from the first delay, doubled, up to the last. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5000;
 
 export interface TaskLogOptions {
   /** Bytes the log may hold (as eventSize counts them); an `exited` event is always accepted. */
@@ -24,6 +40,18 @@ export interface TaskLogOptions {
   maxLagBytes: number;
   /** How long `append` waits for a lagging follower that reads nothing before cutting it off. */
   stallMs: number;
+}
+
+/** Where a log's events are kept: the task store, for one task. */
+export interface LogBacking {
+  /** Stores `events` (all appended since the last call, in order) with the task's record as of them. */
+  commit(events: RunEvent[]): Promise<void>;
+  /** Stored events after `afterSeq`. */
+  read(afterSeq: bigint, limit: number): Promise<RunEvent[]>;
+  /** A write failed and will be tried again (the store is down): for the log. */
+  onRetry?(err: unknown, attempt: number): void;
+  /** Another router wrote this task's log: this one no longer owns it. */
+  onLost?(err: SeqConflict): void;
 }
 
 /** The log is full: the event was not stored. */
@@ -44,33 +72,76 @@ interface Cursor {
   wake: (() => void) | undefined;
 }
 
-export class TaskLog {
-  private readonly events: RunEvent[] = [];
-  /** Cumulative byte counts: ends[i] = bytes of events[0..i]. */
-  private readonly ends: number[] = [];
-  private bytes = 0;
-  private closed = false;
-  private readonly cursors = new Set<Cursor>();
-  /** Wake the appends waiting for a lagging follower. */
-  private readonly writers = new Set<() => void>();
+interface Held {
+  event: RunEvent;
+  /** Bytes appended to the log up to and including this event. */
+  end: number;
+}
 
-  constructor(private readonly options: TaskLogOptions) {}
+/** Events kept in an array: a log with no store behind it (unit tests). */
+export class ArrayBacking implements LogBacking {
+  readonly events: RunEvent[] = [];
+  async commit(events: RunEvent[]): Promise<void> {
+    this.events.push(...events);
+  }
+  async read(afterSeq: bigint, limit: number): Promise<RunEvent[]> {
+    return this.events.slice(Number(afterSeq), Number(afterSeq) + limit);
+  }
+}
+
+export class TaskLog {
+  /** Events in memory, in seq order: stored ones followers may need, then those not stored yet. */
+  private readonly held: Held[] = [];
+  /** Seq of held[0]. */
+  private heldFrom: bigint;
+  private appended: bigint;
+  private stored: bigint;
+  private bytes: number;
+  private closed = false;
+  private lost: ConnectError | undefined;
+  private flushing: Promise<void> | undefined;
+  /** A record change with no event waits to be saved. */
+  private dirty = false;
+  private readonly cursors = new Set<Cursor>();
+  /** Wake the appends waiting for a lagging follower or for the store. */
+  private readonly writers = new Set<() => void>();
+  private readonly storedWaiters = new Set<() => void>();
+
+  /**
+   * `from`: what the store already holds of this log (a router carrying on with a task after a restart): its last
+   * seq and its bytes.
+   */
+  constructor(
+    private readonly options: TaskLogOptions,
+    private readonly backing: LogBacking = new ArrayBacking(),
+    from: { lastSeq: bigint; bytes: number } = { lastSeq: 0n, bytes: 0 },
+  ) {
+    this.appended = from.lastSeq;
+    this.stored = from.lastSeq;
+    this.heldFrom = from.lastSeq + 1n;
+    this.bytes = from.bytes;
+  }
 
   /** Seq of the last event appended; 0 when empty. Seqs start at 1. */
   get lastSeq(): bigint {
-    return BigInt(this.events.length);
+    return this.appended;
   }
 
-  /** Seq of the oldest event still held: 1, since the log is never trimmed; 0 when empty. */
+  /** Seq of the last event the store holds. */
+  get storedSeq(): bigint {
+    return this.stored;
+  }
+
+  /** Seq of the oldest event still held (here or in the store): 1, since the log is never trimmed; 0 when empty. */
   get firstRetainedSeq(): bigint {
-    return this.events.length > 0 ? 1n : 0n;
+    return this.appended > 0n ? 1n : 0n;
   }
 
   get subscriberCount(): number {
     return this.cursors.size;
   }
 
-  /** Bytes of the events held (as eventSize counts them). */
+  /** Bytes of the events appended (as eventSize counts them). */
   get retainedBytes(): number {
     return this.bytes;
   }
@@ -80,59 +151,170 @@ export class TaskLog {
   }
 
   /**
-   * Stores an event whose seq must be lastSeq + 1, at once, then resolves when the log is ready for the next one:
-   * every live follower within `maxLagBytes`, or cut off after `stallMs` without reading. Throws TaskLogFull at once,
-   * storing nothing, when the event would take the log past `maxBytes` (unless it is `exited`). `signal` ends the wait
-   * early.
+   * Takes an event whose seq must be lastSeq + 1, at once, then resolves when the log is ready for the next one:
+   * every live follower within `maxLagBytes` (or cut off after `stallMs` without reading), and the events not yet
+   * stored under FLUSH_BYTES. Throws TaskLogFull at once, taking nothing, when the event would take the log past
+   * `maxBytes` (unless it is `exited`). `signal` ends the wait early.
    */
   append(event: RunEvent, signal?: AbortSignal): Promise<void> {
-    if (this.closed) return READY;
+    if (this.closed || this.lost) return READY;
     const size = eventSize(event);
     if (event.event.case !== "exited" && this.bytes + size > this.options.maxBytes) throw new TaskLogFull(this.options.maxBytes);
-    this.events.push(event);
     this.bytes += size;
-    this.ends.push(this.bytes);
-    for (const cursor of this.cursors) cursor.wake?.();
-    return this.lagging().length === 0 ? READY : this.room(signal);
+    this.appended = event.seq;
+    this.held.push({ event, end: this.bytes });
+    this.scheduleFlush();
+    if (this.lagging().length === 0 && this.unstoredBytes() <= FLUSH_BYTES) return READY;
+    return this.room(signal);
   }
 
-  /** No more events: followers read to the end and finish. */
+  /** The task's record changed with no event (a placement): saved with the next write. */
+  touch(): void {
+    if (this.closed || this.lost) return;
+    this.dirty = true;
+    this.scheduleFlush();
+  }
+
+  /** No more events: followers read to the end (once it is stored) and finish. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const cursor of this.cursors) cursor.wake?.();
+    this.wakeCursors();
     this.wakeWriters();
   }
 
-  /** Events after `afterSeq`: the replay first, then live ones until the log closes. */
+  /** Resolves once everything appended (and any record change) is stored, or the log was lost to another router. */
+  whenStored(): Promise<void> {
+    if (this.lost || (this.stored === this.appended && !this.dirty && !this.flushing)) return READY;
+    return new Promise((resolve) => this.storedWaiters.add(resolve));
+  }
+
+  /**
+   * This router no longer owns the task (another took it over, or it is shutting down without ending it): its
+   * followers are ended with `error` (they attach again, elsewhere) and nothing more is stored.
+   */
+  abandon(error: ConnectError): void {
+    if (this.lost) return;
+    this.lost = error;
+    for (const cursor of this.cursors) cursor.cut ??= error;
+    this.wakeCursors();
+    this.wakeWriters();
+    this.settleStored();
+  }
+
+  /** Events after `afterSeq` as they are stored: the replay first, then live ones until the log closes. */
   async *follow(afterSeq: bigint, signal?: AbortSignal): AsyncGenerator<RunEvent> {
-    const cursor: Cursor = { next: afterSeq + 1n, live: false, readAt: Date.now(), cut: undefined, wake: undefined };
+    const cursor: Cursor = { next: afterSeq + 1n, live: false, readAt: Date.now(), cut: this.lost, wake: undefined };
     this.cursors.add(cursor);
     try {
       while (!signal?.aborted) {
         if (cursor.cut) throw cursor.cut;
-        const index = Number(cursor.next - 1n);
-        if (index < this.events.length) {
-          cursor.next += 1n;
-          cursor.readAt = Date.now();
-          this.wakeWriters();
-          yield this.events[index]!;
+        if (cursor.next <= this.stored) {
+          if (cursor.next >= this.heldFrom) {
+            const held = this.held[Number(cursor.next - this.heldFrom)]!;
+            cursor.next += 1n;
+            cursor.readAt = Date.now();
+            this.wakeWriters();
+            yield held.event;
+            continue;
+          }
+          // Further back than memory holds: a page from the store (it does not hold the task back).
+          const upTo = this.heldFrom - 1n;
+          const page = await this.backing.read(cursor.next - 1n, PAGE);
+          // The store no longer has them: retention forgot the ended task. What was read is all there is; asking
+          // again would spin without ever yielding to the event loop.
+          if (page[0]?.seq !== cursor.next) return;
+          for (const event of page) {
+            if (event.seq !== cursor.next || event.seq > upTo) break;
+            cursor.next += 1n;
+            cursor.readAt = Date.now();
+            yield event;
+            if (signal?.aborted) return;
+          }
           continue;
         }
-        cursor.live = true;
-        if (this.closed) return;
+        // Caught up with everything appended (not only what is stored): from now on it holds the task back.
+        if (cursor.next > this.appended) cursor.live = true;
+        if (this.closed && this.stored === this.appended) return;
         await waitForWake(signal, (wake) => (cursor.wake = wake));
       }
     } finally {
       this.cursors.delete(cursor);
       this.wakeWriters();
+      this.trim();
     }
+  }
+
+  private unstoredBytes(): number {
+    if (this.appended === this.stored) return 0;
+    const firstUnstored = this.held[Number(this.stored + 1n - this.heldFrom)];
+    return firstUnstored ? this.bytes - firstUnstored.end + eventSize(firstUnstored.event) : 0;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = new Promise<void>((resolve) => setImmediate(() => void this.flush().finally(resolve)));
+  }
+
+  /** Stores everything appended so far, again and again until nothing is left (retrying while the store is down). */
+  private async flush(): Promise<void> {
+    let attempt = 0;
+    for (;;) {
+      if (this.lost) break;
+      const from = this.stored + 1n;
+      const to = this.appended;
+      if (from > to && !this.dirty) break;
+      const events = this.held.slice(Number(from - this.heldFrom), Number(to - this.heldFrom) + 1).map((h) => h.event);
+      this.dirty = false;
+      try {
+        await this.backing.commit(events);
+        attempt = 0;
+        this.stored = to;
+        this.wakeCursors();
+        this.wakeWriters();
+        this.trim();
+      } catch (err) {
+        if (err instanceof SeqConflict) {
+          this.backing.onLost?.(err);
+          this.abandon(new ConnectError("another router took this task over; attach again to follow it there", Code.Unavailable));
+          break;
+        }
+        this.dirty = true;
+        attempt += 1;
+        this.backing.onRetry?.(err, attempt);
+        await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1))));
+      }
+    }
+    this.flushing = undefined;
+    this.settleStored();
+    // Appended while the last write was in flight, after the loop looked: go again.
+    if (!this.lost && (this.stored !== this.appended || this.dirty)) this.scheduleFlush();
+  }
+
+  private settleStored(): void {
+    if (!this.lost && (this.stored !== this.appended || this.dirty || this.flushing)) return;
+    for (const resolve of [...this.storedWaiters]) resolve();
+    this.storedWaiters.clear();
+  }
+
+  /**
+   * Lets go of the stored events no live follower needs: a live follower is at most about maxLagBytes behind (append
+   * waits for it), and any other reads the store.
+   */
+  private trim(): void {
+    let keepFrom = this.stored + 1n;
+    for (const c of this.cursors) if (c.live && !c.cut && c.next < keepFrom) keepFrom = c.next;
+    const drop = Number(keepFrom - this.heldFrom);
+    if (drop <= 0) return;
+    this.held.splice(0, drop);
+    this.heldFrom = keepFrom;
   }
 
   /** Bytes appended that `cursor` has not read yet. */
   private lagBytes(cursor: Cursor): number {
-    const read = Number(cursor.next - 1n);
-    return this.bytes - (read > 0 ? this.ends[Math.min(read, this.ends.length) - 1]! : 0);
+    const read = cursor.next - 1n;
+    if (read < this.heldFrom) return this.bytes - (this.held[0] ? this.held[0].end - eventSize(this.held[0].event) : this.bytes);
+    return this.bytes - this.held[Number(read - this.heldFrom)]!.end;
   }
 
   /** Live followers holding the task back. */
@@ -140,12 +322,13 @@ export class TaskLog {
     return [...this.cursors].filter((c) => c.live && !c.cut && this.lagBytes(c) > this.options.maxLagBytes);
   }
 
-  /** Waits while a live follower lags, cutting off those that read nothing for `stallMs`. */
+  /** Waits while a live follower lags (cutting off those that read nothing for `stallMs`) or the store is behind. */
   private async room(signal?: AbortSignal): Promise<void> {
     for (;;) {
-      if (this.closed || signal?.aborted) return;
+      if (this.closed || this.lost || signal?.aborted) return;
       const lagging = this.lagging();
-      if (lagging.length === 0) return;
+      const storeBehind = this.unstoredBytes() > FLUSH_BYTES;
+      if (lagging.length === 0 && !storeBehind) return;
       const now = Date.now();
       for (const cursor of lagging.filter((c) => now - c.readAt >= this.options.stallMs)) {
         cursor.cut = new ConnectError(
@@ -155,10 +338,15 @@ export class TaskLog {
         );
         cursor.wake?.();
       }
-      const waitMs = Math.min(...lagging.filter((c) => !c.cut).map((c) => c.readAt + this.options.stallMs - now));
-      if (!Number.isFinite(waitMs)) continue;
-      await this.wakeOrTimeout(waitMs, signal);
+      const stalls = lagging.filter((c) => !c.cut).map((c) => c.readAt + this.options.stallMs - now);
+      if (stalls.length === 0 && !storeBehind) continue;
+      // Woken by a read, a store write, or the first follower's stall deadline.
+      await this.wakeOrTimeout(stalls.length > 0 ? Math.min(...stalls) : undefined, signal);
     }
+  }
+
+  private wakeCursors(): void {
+    for (const cursor of this.cursors) cursor.wake?.();
   }
 
   private wakeWriters(): void {
@@ -166,7 +354,7 @@ export class TaskLog {
     for (const wake of [...this.writers]) wake();
   }
 
-  private wakeOrTimeout(ms: number, signal?: AbortSignal): Promise<void> {
+  private wakeOrTimeout(ms: number | undefined, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -174,7 +362,7 @@ export class TaskLog {
         this.writers.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      const timer = ms === undefined ? undefined : setTimeout(done, Math.max(0, ms));
       this.writers.add(done);
       signal?.addEventListener("abort", done, { once: true });
     });

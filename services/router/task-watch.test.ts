@@ -5,15 +5,19 @@ import { TaskStatus, WatchTasksRequestSchema, type TaskChange } from "../../gen/
 import { ExitedSchema, ExitReason, Phase, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { taskActivity } from "./task-activity.js";
 import { TaskWatchers } from "./task-watch.js";
-import { TaskEntry, TaskStore } from "./tasks.js";
+import { MemoryTaskStore } from "./store/memory.js";
+import { TaskEntry, Tasks } from "./tasks.js";
+
+const LOG = { maxBytes: 1 << 20, maxLagBytes: 1 << 20, stallMs: 30_000 };
 
 function cluster(options: { maxWatchers?: number; retainTasks?: number } = {}) {
-  const tasks = new TaskStore({ retainTasks: options.retainTasks ?? 100, retainAgeMs: 3_600_000, retainLogBytes: 1 << 20 });
+  const store = new MemoryTaskStore();
+  const tasks = new Tasks(store, { retention: { tasks: options.retainTasks ?? 100, ageMs: 3_600_000, logBytes: 1 << 20 }, log: LOG });
   tasks.watch(taskActivity());
   const watchers = new TaskWatchers(tasks, { intervalMs: 0, maxWatchers: options.maxWatchers ?? 10 });
-  const add = (id: string, labels: Record<string, string> = {}) => {
-    const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id, labels }), { maxBytes: 1 << 20, maxLagBytes: 1 << 20, stallMs: 30_000 });
-    tasks.add(entry);
+  const add = async (id: string, labels: Record<string, string> = {}) => {
+    const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id, labels }), LOG, { store });
+    await tasks.add(entry);
     return entry;
   };
   return { tasks, watchers, add };
@@ -42,12 +46,12 @@ async function take(it: AsyncIterator<TaskChange>, n: number): Promise<string[]>
 describe("WatchTasks", () => {
   it("sends the snapshot newest first, `synced`, then each change", async () => {
     const { watchers, add } = cluster();
-    add("t1");
-    add("t2");
+    await add("t1");
+    await add("t2");
     const abort = new AbortController();
     const watch = watchers.watch(create(WatchTasksRequestSchema), abort.signal)[Symbol.asyncIterator]();
     expect(await take(watch, 3)).toEqual(["t2 QUEUED", "t1 QUEUED", "synced 2"]);
-    const t3 = add("t3");
+    const t3 = await add("t3");
     expect(await take(watch, 1)).toEqual(["t3 QUEUED"]);
     t3.emit({ case: "status", value: { phase: Phase.QUEUED, queuePosition: 1 } });
     expect(await take(watch, 1)).toEqual(["t3 QUEUED QUEUED"]);
@@ -60,7 +64,7 @@ describe("WatchTasks", () => {
 
   it("coalesces: a task that changed many times while the reader was away is sent once, as it is now", async () => {
     const { watchers, add } = cluster();
-    const t1 = add("t1");
+    const t1 = await add("t1");
     const abort = new AbortController();
     const watch = watchers.watch(create(WatchTasksRequestSchema), abort.signal)[Symbol.asyncIterator]();
     expect(await take(watch, 2)).toEqual(["t1 QUEUED", "synced 1"]);
@@ -75,14 +79,14 @@ describe("WatchTasks", () => {
 
   it("filters by status, label and worker; a task leaving the filter is sent as removed", async () => {
     const { watchers, add } = cluster();
-    add("t1", { region: "eu" });
-    add("t2", { region: "us" });
+    await add("t1", { region: "eu" });
+    await add("t2", { region: "us" });
     const abort = new AbortController();
     const req = create(WatchTasksRequestSchema, { statuses: [TaskStatus.QUEUED, TaskStatus.RUNNING], labels: { region: "eu" } });
     const watch = watchers.watch(req, abort.signal)[Symbol.asyncIterator]();
     expect(await take(watch, 2)).toEqual(["t1 QUEUED", "synced 1"]);
-    const t3 = add("t3", { region: "eu" });
-    add("t4", { region: "us" });
+    const t3 = await add("t3", { region: "eu" });
+    await add("t4", { region: "us" });
     expect(await take(watch, 1)).toEqual(["t3 QUEUED"]);
     end(t3);
     expect(await take(watch, 1)).toEqual(["- t3"]);
@@ -96,15 +100,17 @@ describe("WatchTasks", () => {
 
   it("says removed when the store forgets a task it sent", async () => {
     const { watchers, add } = cluster({ retainTasks: 1 });
-    const t1 = add("t1");
-    const t2 = add("t2");
+    const t1 = await add("t1");
+    const t2 = await add("t2");
     const abort = new AbortController();
     const watch = watchers.watch(create(WatchTasksRequestSchema), abort.signal)[Symbol.asyncIterator]();
     expect(await take(watch, 3)).toEqual(["t2 QUEUED", "t1 QUEUED", "synced 2"]);
     end(t1);
     end(t2);
-    // Both changed, then t1 was forgotten (one ended task is kept): t1 is sent once, as removed.
-    expect((await take(watch, 2)).sort()).toEqual(["- t1", "t2 SUCCEEDED"]);
+    // Both changed, then t1 was forgotten (one ended task is kept): t1 ends up removed, t2 as it ended.
+    const seen: string[] = [];
+    while (!seen.includes("- t1") || !seen.includes("t2 SUCCEEDED")) seen.push(...(await take(watch, 1)));
+    expect(seen.filter((c) => c.startsWith("t1") || c === "- t1").at(-1)).toBe("- t1");
     abort.abort();
     await watch.next();
   });

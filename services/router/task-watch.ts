@@ -1,13 +1,14 @@
 // RouterService.WatchTasks: the task list as a stream, for live views. A watcher is a set of task ids changed since
-// it last sent, fed by the task store's change notification (TaskStore.watch), not a queue of events: a task that
-// changes a hundred times while the watcher waits is sent once, with its latest record. The set holds each id at
-// most once, so it is bounded by the tasks the store keeps, and a slow reader costs no more than a fast one.
+// it last sent, fed by the task store's change notification (Tasks.watchStore: every change the store takes, this
+// router's and, with a shared store, other routers'), not a queue of events: a task that changes a hundred times
+// while the watcher waits is sent once, with its latest record. The set holds each id at most once, so it is bounded
+// by the tasks the store keeps, and a slow reader costs no more than a fast one.
 import { setTimeout as delay } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { TaskChangeSchema, type Task, type TaskChange, type WatchTasksRequest } from "../../gen/claudecluster/v1/router_pb.js";
 import { invalidArgument, resourceExhausted } from "../common/errors.js";
 import { waitForWake } from "../common/wake.js";
-import type { TaskEntry, TaskStore } from "./tasks.js";
+import type { Tasks } from "./tasks.js";
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1000;
@@ -33,7 +34,7 @@ export class TaskWatchers {
   private active = 0;
 
   constructor(
-    private readonly tasks: TaskStore,
+    private readonly tasks: Tasks,
     private readonly options: TaskWatchOptions,
   ) {}
 
@@ -49,24 +50,24 @@ export class TaskWatchers {
       throw resourceExhausted(`the router already has ${this.options.maxWatchers} task watchers (CC_MAX_WATCHERS); close one or try again later`);
     }
     const matches = watchFilter(req);
-    /** Changed since last sent: the entry, or undefined once the store forgot it. */
-    const changed = new Map<string, TaskEntry | undefined>();
+    /** Changed since last sent: true, or false once the store forgot it. */
+    const changed = new Map<string, boolean>();
     let wake: (() => void) | undefined;
     // Listening before the snapshot is taken, so that nothing changing in between is missed.
-    const stop = this.tasks.watch({
-      changed(entry) {
-        changed.set(entry.id, entry);
+    const stop = this.tasks.watchStore({
+      changed(taskId) {
+        changed.set(taskId, true);
         wake?.();
       },
-      removed(entry) {
-        changed.set(entry.id, undefined);
+      removed(taskId) {
+        changed.set(taskId, false);
         wake?.();
       },
     });
     this.active += 1;
     try {
       const sent = new Set<string>();
-      const snapshot = this.tasks.list({ limit: req.limit || DEFAULT_LIMIT, where: matches }).tasks;
+      const snapshot = await this.snapshot(req, req.limit || DEFAULT_LIMIT, matches);
       for (const task of snapshot) {
         sent.add(task.id);
         yield create(TaskChangeSchema, { change: { case: "task", value: task } });
@@ -79,10 +80,12 @@ export class TaskWatchers {
         }
         const batch = [...changed];
         changed.clear();
-        for (const [id, entry] of batch) {
-          if (entry && matches(entry.record)) {
+        for (const [id, present] of batch) {
+          // The latest record, read now: what changed meanwhile is in it.
+          const task = present ? await this.tasks.record(id).catch(() => undefined) : undefined;
+          if (task && matches(task)) {
             sent.add(id);
-            yield create(TaskChangeSchema, { change: { case: "task", value: entry.snapshot() } });
+            yield create(TaskChangeSchema, { change: { case: "task", value: task } });
           } else if (sent.delete(id)) {
             yield create(TaskChangeSchema, { change: { case: "removed", value: id } });
           }
@@ -93,5 +96,11 @@ export class TaskWatchers {
       this.active -= 1;
       stop();
     }
+  }
+
+  /** The newest `limit` tasks that match (the store filters by status, worker and labels; `matches` by the rest). */
+  private async snapshot(req: WatchTasksRequest, limit: number, matches: (task: Task) => boolean): Promise<Task[]> {
+    const page = await this.tasks.list({ statuses: req.statuses, ...(req.workerId ? { workerId: req.workerId } : {}), labels: req.labels, limit, where: matches });
+    return page.tasks;
   }
 }

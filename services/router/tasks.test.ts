@@ -1,16 +1,21 @@
+// The router's tasks over a store: ended tasks are forgotten past the retention limits (when a task ends, and on a
+// timer), a running one never; a caller reading a forgotten task's log reads it to the end; a task's end; listing
+// with ListTasks' filters and page tokens; what of a request the record and the store keep.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ListTasksRequestSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
-import { ExitedSchema, ExitReason, RunEventSchema, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitReason, type RunEvent, RunEventSchema, RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
 import { newTaskId } from "../common/ids.js";
 import { pageToken, taskQuery } from "./list-query.js";
-import { TaskEntry, TaskStore, type TaskQuery } from "./tasks.js";
+import { MemoryTaskStore } from "./store/memory.js";
+import { TaskEntry, type TaskQuery, Tasks } from "./tasks.js";
 
 const KIB = 1024;
+const LOG = { maxBytes: 1024 * KIB, maxLagBytes: 1024 * KIB, stallMs: 30_000 };
 
 function task(id: string, outputBytes = 0): TaskEntry {
-  const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id }), { maxBytes: 1024 * KIB, maxLagBytes: 1024 * KIB, stallMs: 30_000 });
+  const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id }), LOG);
   if (outputBytes > 0) entry.emit({ case: "output", value: { data: new Uint8Array(outputBytes) } });
   return entry;
 }
@@ -19,74 +24,110 @@ function end(entry: TaskEntry): void {
   entry.end({ exitCode: 0, reason: ExitReason.COMPLETED });
 }
 
-const kept = (store: TaskStore, ids: string[]) => ids.filter((id) => store.list({ limit: 100 }).tasks.some((t) => t.id === id));
-
-describe("the task store", () => {
-  it("forgets the oldest ended tasks past the count limit, never a running one", () => {
-    const store = new TaskStore({ retainTasks: 2, retainAgeMs: 3_600_000, retainLogBytes: 1024 * KIB });
-    const ids = ["t1", "t2", "t3", "t4"];
-    const entries = ids.map((id) => task(id));
-    entries.forEach((e) => store.add(e));
-    [entries[1]!, entries[2]!, entries[3]!].forEach(end);
-    expect(kept(store, ids)).toEqual(["t1", "t3", "t4"]);
-  });
-
-  it("forgets the oldest ended tasks while their logs together exceed the byte limit", () => {
-    const store = new TaskStore({ retainTasks: 100, retainAgeMs: 3_600_000, retainLogBytes: 250 * KIB });
-    const ids = ["t1", "t2", "t3", "t4", "t5"];
-    const entries = ids.map((id) => task(id, 100 * KIB));
-    entries.forEach((e) => store.add(e));
-    end(entries[0]!);
-    end(entries[1]!);
-    expect(kept(store, ids)).toEqual(ids);
-    end(entries[2]!);
-    // 300 KiB of ended logs: t1 goes; the running t4 and t5 do not count and stay.
-    expect(kept(store, ids)).toEqual(["t2", "t3", "t4", "t5"]);
-    end(entries[3]!);
-    end(entries[4]!);
-    expect(kept(store, ids)).toEqual(["t4", "t5"]);
-  });
-
-  it("lets a caller still reading a forgotten task's log read it to the end", async () => {
-    const store = new TaskStore({ retainTasks: 100, retainAgeMs: 0, retainLogBytes: 1024 * KIB, now: () => Date.now() + 10_000 });
-    const entry = task("t1", 10);
-    store.add(entry);
-    const reader = entry.log.follow(0n);
+function tasksOver(retention: { tasks?: number; ageMs?: number; logBytes?: number }, now?: () => number) {
+  const store = new MemoryTaskStore();
+  const tasks = new Tasks(store, { retention: { tasks: 100, ageMs: 3_600_000, logBytes: 1024 * KIB, ...retention }, log: LOG, ...(now ? { now } : {}) });
+  const add = async (id: string, outputBytes = 0) => {
+    const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: id }), LOG, { store });
+    await tasks.add(entry);
+    if (outputBytes > 0) entry.emit({ case: "output", value: { data: new Uint8Array(outputBytes) } });
+    return entry;
+  };
+  /** Ends the task and waits for its end to be stored and the retention applied. */
+  const finish = async (entry: TaskEntry) => {
     end(entry);
-    expect(() => store.get("t1")).toThrow(/not found/);
-    const cases: (string | undefined)[] = [];
+    await entry.log.whenStored();
+    await tasks.evict();
+  };
+  const kept = async (ids: string[]) => {
+    const listed = (await tasks.list({ limit: 100 })).tasks.map((t) => t.id);
+    return ids.filter((id) => listed.includes(id));
+  };
+  return { store, tasks, add, finish, kept };
+}
+
+describe("the router's tasks", () => {
+  it("forgets the oldest ended tasks past the count limit, never a running one", async () => {
+    const { add, finish, kept } = tasksOver({ tasks: 2 });
+    const ids = ["t1", "t2", "t3", "t4"];
+    const entries = [];
+    for (const id of ids) entries.push(await add(id));
+    for (const e of [entries[1]!, entries[2]!, entries[3]!]) await finish(e);
+    expect(await kept(ids)).toEqual(["t1", "t3", "t4"]);
+  });
+
+  it("forgets the oldest ended tasks while their logs together exceed the byte limit", async () => {
+    const { add, finish, kept } = tasksOver({ logBytes: 250 * KIB });
+    const ids = ["t1", "t2", "t3", "t4", "t5"];
+    const entries = [];
+    for (const id of ids) entries.push(await add(id, 100 * KIB));
+    await finish(entries[0]!);
+    await finish(entries[1]!);
+    expect(await kept(ids)).toEqual(ids);
+    await finish(entries[2]!);
+    // 300 KiB of ended logs: t1 goes; the running t4 and t5 do not count and stay.
+    expect(await kept(ids)).toEqual(["t2", "t3", "t4", "t5"]);
+    await finish(entries[3]!);
+    await finish(entries[4]!);
+    expect(await kept(ids)).toEqual(["t4", "t5"]);
+  });
+
+  it("lets a caller still reading a forgotten task's log read it to the end; one that comes later reads what is left and stops", async () => {
+    const { tasks, add, finish } = tasksOver({ ageMs: 0 }, () => Date.now() + 10_000);
+    const entry = await add("t1", 10);
+    const reader = entry.log.follow(0n);
+    const cases: (string | undefined)[] = [(await reader.next()).value?.event.case];
+    // Caught up and waiting for the next event: a live follower, which the log holds events for.
+    const next = reader.next();
+    await finish(entry);
+    await expect(tasks.find("t1")).rejects.toThrow(/not found/);
+    cases.push((await next).value?.event.case);
     for await (const event of reader) cases.push(event.event.case);
     expect(cases).toEqual(["output", "exited"]);
+    // Its events are gone from memory and from the store: the follow ends (it does not spin waiting for them).
+    const late: RunEvent[] = [];
+    for await (const event of entry.log.follow(0n)) late.push(event);
+    expect(late).toEqual([]);
   });
 
-  it("forgets ended tasks past the age limit", () => {
+  it("forgets ended tasks past the age limit", async () => {
     let now = Date.now();
-    const store = new TaskStore({ retainTasks: 100, retainAgeMs: 60_000, retainLogBytes: 1024 * KIB, now: () => now });
-    const entry = task("t1");
-    store.add(entry);
-    end(entry);
-    expect(kept(store, ["t1"])).toEqual(["t1"]);
+    const { tasks, add, finish, kept } = tasksOver({ ageMs: 60_000 }, () => now);
+    const entry = await add("t1");
+    await finish(entry);
+    expect(await kept(["t1"])).toEqual(["t1"]);
     now += 61_000;
-    store.evict();
-    expect(kept(store, ["t1"])).toEqual([]);
+    await tasks.evict();
+    expect(await kept(["t1"])).toEqual([]);
+  });
+
+  it("finds a task it runs, and an ended one in the store once it has let go of it", async () => {
+    const { tasks, add, finish } = tasksOver({});
+    const entry = await add("t1", 10);
+    expect((await tasks.find("t1")).entry).toBe(entry);
+    await finish(entry);
+    const found = await tasks.find("t1");
+    expect(found.entry).toBeUndefined();
+    expect(found.stored?.record).toMatchObject({ status: TaskStatus.SUCCEEDED, lastSeq: 2n });
+    expect(() => tasks.get("t1")).toThrow(/not found/);
   });
 
   describe("on a timer", () => {
     afterEach(() => vi.useRealTimers());
 
-    it("an idle router forgets ended tasks past the age limit: no other task has to end", () => {
-      vi.useFakeTimers();
-      const store = new TaskStore({ retainTasks: 100, retainAgeMs: 60_000, retainLogBytes: 1024 * KIB });
-      store.start();
-      const entry = task("t1");
-      store.add(entry);
-      end(entry);
-      vi.advanceTimersByTime(55_000);
-      expect(kept(store, ["t1"])).toEqual(["t1"]);
+    it("an idle router forgets ended tasks past the age limit: no other task has to end", async () => {
+      const { tasks, add, finish, kept } = tasksOver({ ageMs: 60_000 });
+      const entry = await add("t1");
+      await finish(entry);
+      // Timers and the clock only: the store is written on setImmediate.
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+      tasks.start();
+      await vi.advanceTimersByTimeAsync(55_000);
+      expect(await kept(["t1"])).toEqual(["t1"]);
       // Past the age, within a tenth of it, with no call into the store.
-      vi.advanceTimersByTime(12_000);
-      expect(kept(store, ["t1"])).toEqual([]);
-      store.stop();
+      await vi.advanceTimersByTimeAsync(12_000);
+      expect(await kept(["t1"])).toEqual([]);
+      tasks.stop();
     });
   });
 
@@ -124,45 +165,48 @@ describe("the task store", () => {
 });
 
 describe("listing tasks", () => {
-  const store = () => new TaskStore({ retainTasks: 100_000, retainAgeMs: 3_600_000, retainLogBytes: 1 << 30 });
   const t0 = 1_700_000_000_000;
+  const retention = { tasks: 100_000, ageMs: 3_600_000, logBytes: 1 << 30 };
   /** A task created at t0 + i seconds, on worker w(i % 3), labelled team=a or b, every fourth one succeeded. */
-  function fill(s: TaskStore, n: number, endSome = true): TaskEntry[] {
+  async function fill(n: number, endSome = true): Promise<{ tasks: Tasks; entries: TaskEntry[] }> {
+    const store = new MemoryTaskStore();
+    const tasks = new Tasks(store, { retention, log: LOG });
     const entries: TaskEntry[] = [];
     for (let i = 0; i < n; i++) {
-      const entry = new TaskEntry(newTaskId(t0 + i * 1000), create(RunRequestSchema, { prompt: `p${i}`, labels: { team: i % 2 ? "b" : "a" } }), { maxBytes: KIB, maxLagBytes: KIB, stallMs: 30_000 });
+      const entry = new TaskEntry(newTaskId(t0 + i * 1000), create(RunRequestSchema, { prompt: `p${i}`, labels: { team: i % 2 ? "b" : "a" } }), LOG, { store });
       entry.record.createdAt = timestampFromMs(t0 + i * 1000);
       entry.record.workerId = `w${i % 3}`;
-      s.add(entry);
-      if (endSome && i % 4 === 0) end(entry);
+      await tasks.add(entry);
+      if (endSome && i % 4 === 0) {
+        end(entry);
+        await entry.log.whenStored();
+      }
       entries.push(entry);
     }
-    return entries;
+    return { tasks, entries };
   }
   const ids = (page: { tasks: { id: string }[] }) => page.tasks.map((t) => t.id);
 
-  it("filters by status, labels, worker and creation time, newest first", () => {
-    const s = store();
-    const entries = fill(s, 40);
+  it("filters by status, labels, worker and creation time, newest first", async () => {
+    const { tasks, entries } = await fill(40);
     const expected = (pick: (i: number) => boolean) => entries.map((e, i) => [e, i] as const).filter(([, i]) => pick(i)).map(([e]) => e.id).reverse();
-    const query = (q: Partial<TaskQuery>) => ids(s.list({ limit: 1000, ...q }));
-    expect(query({})).toEqual(expected(() => true));
-    expect(query({ statuses: [TaskStatus.SUCCEEDED] })).toEqual(expected((i) => i % 4 === 0));
-    expect(query({ labels: { team: "b" } })).toEqual(expected((i) => i % 2 === 1));
-    expect(query({ labels: { team: "b", other: "x" } })).toEqual([]);
-    expect(query({ workerId: "w1" })).toEqual(expected((i) => i % 3 === 1));
-    expect(query({ createdAfterMs: t0 + 30_000 })).toEqual(expected((i) => i >= 30));
-    expect(query({ createdAfterMs: t0 + 30_000, workerId: "w0", statuses: [TaskStatus.QUEUED] })).toEqual(expected((i) => i >= 30 && i % 3 === 0 && i % 4 !== 0));
+    const query = async (q: Partial<TaskQuery>) => ids(await tasks.list({ limit: 1000, ...q }));
+    expect(await query({})).toEqual(expected(() => true));
+    expect(await query({ statuses: [TaskStatus.SUCCEEDED] })).toEqual(expected((i) => i % 4 === 0));
+    expect(await query({ labels: { team: "b" } })).toEqual(expected((i) => i % 2 === 1));
+    expect(await query({ labels: { team: "b", other: "x" } })).toEqual([]);
+    expect(await query({ workerId: "w1" })).toEqual(expected((i) => i % 3 === 1));
+    expect(await query({ createdAfterMs: t0 + 30_000 })).toEqual(expected((i) => i >= 30));
+    expect(await query({ createdAfterMs: t0 + 30_000, workerId: "w0", statuses: [TaskStatus.QUEUED] })).toEqual(expected((i) => i >= 30 && i % 3 === 0 && i % 4 !== 0));
   });
 
-  it("pages through 10,000 tasks with a token, each task exactly once", () => {
-    const s = store();
-    const entries = fill(s, 10_000, false);
+  it("pages through 2,000 tasks with a token, each task exactly once", async () => {
+    const { tasks, entries } = await fill(2000, false);
     const seen: string[] = [];
     let token = "";
     let pages = 0;
     do {
-      const res = s.list(taskQuery(create(ListTasksRequestSchema, { limit: 1000, pageToken: token, labels: { team: "a" } })));
+      const res = await tasks.list(taskQuery(create(ListTasksRequestSchema, { limit: 200, pageToken: token, labels: { team: "a" } })));
       seen.push(...ids(res));
       token = res.more ? pageToken(res.tasks.at(-1)!.id) : "";
       pages += 1;
@@ -170,8 +214,8 @@ describe("listing tasks", () => {
     expect(pages).toBe(5);
     expect(seen).toEqual(entries.filter((_, i) => i % 2 === 0).map((e) => e.id).reverse());
     // A page that ends exactly at the last match says there is no more.
-    expect(s.list({ limit: 5000, labels: { team: "a" } }).more).toBe(false);
-    expect(s.list({ limit: 4999, labels: { team: "a" } }).more).toBe(true);
+    expect((await tasks.list({ limit: 1000, labels: { team: "a" } })).more).toBe(false);
+    expect((await tasks.list({ limit: 999, labels: { team: "a" } })).more).toBe(true);
   });
 
   it("refuses a limit over 1000, a bad worker id and a token it did not issue", () => {
@@ -183,7 +227,9 @@ describe("listing tasks", () => {
     expect(bad({ labels: { "bad key": "x" } })).toThrow("labels: keys must be");
   });
 
-  it("keeps the request's options in the record, but never env values or a repository token", () => {
+  it("keeps the request's options in the record, but never env values or a repository token, in memory or in the store", async () => {
+    const store = new MemoryTaskStore();
+    const tasks = new Tasks(store, { retention, log: LOG });
     const entry = new TaskEntry(
       "t1",
       create(RunRequestSchema, {
@@ -194,15 +240,26 @@ describe("listing tasks", () => {
         workerId: "w2",
         spreadGroup: "g1",
       }),
-      { maxBytes: KIB, maxLagBytes: KIB, stallMs: 30_000 },
+      LOG,
+      { store },
     );
+    await tasks.add(entry);
     const record = entry.snapshot();
     expect(record.envNames).toEqual(["A_VAR", "SECRET_TOKEN"]);
     expect([record.requestedWorkerId, record.spreadGroup, Number(record.timeout?.seconds)]).toEqual(["w2", "g1", 60]);
     expect(record.workspace?.source).toEqual({ case: "repository", value: expect.objectContaining({ url: "https://git.example/r.git", ref: "main", token: "" }) });
-    const json = JSON.stringify(record, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
-    expect(json).not.toContain("hunter2");
-    expect(json).not.toContain("ghp_secret");
+    const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? String(x) : x));
+    expect(json(record)).not.toContain("hunter2");
+    expect(json(record)).not.toContain("ghp_secret");
+    // The router still has the values for the worker; the store has the names only.
+    expect(entry.request.env).toEqual({ SECRET_TOKEN: "hunter2", A_VAR: "1" });
+    const stored = (await store.get("t1"))!;
+    expect(stored.request.env).toEqual({});
+    expect(json(stored)).not.toContain("hunter2");
+    expect(entry.lostEnv).toBe(false);
+    // A router carrying on with the stored task cannot launch it again: it knows that it lacks the values.
+    const adopted = new TaskEntry("t1", stored.request, LOG, { store, stored });
+    expect(adopted.lostEnv).toBe(true);
     end(entry);
     expect(entry.request.env).toEqual({});
   });

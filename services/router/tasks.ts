@@ -1,15 +1,21 @@
-// Task records: one entry per task with its record (the Task message), its event log and its place in the
-// cluster. Every task's log ends with `exited`, whoever ended it (TaskEntry.endWith for the worker's, TaskEntry.end
-// for the router's own). The store keeps ended tasks within a count, an age and a total of log bytes, and indexes
-// request ids for idempotency.
+// The tasks a router runs: one entry per task it owns with its record (the Task message), its event log and its
+// place in the cluster, kept in the task store (store/interface.ts) as they change. Every task's log ends with
+// `exited`, whoever ended it (TaskEntry.endWith for the worker's, TaskEntry.end for the router's own). Tasks looks a
+// task up here first and in the store next (ended tasks, and a shared store's tasks that another router owns), and
+// applies the store's retention: ended tasks kept within a count, an age and a total of log bytes.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Task, TaskSchema, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason, type Exited, ExitedSchema, type RunEvent, RunEventSchema, type RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
-import { invalidArgument, notFound } from "../common/errors.js";
-import { isValidTaskId } from "../common/ids.js";
+import { ConnectError, Code, invalidArgument, notFound } from "../common/errors.js";
+import { isValidTaskId, newTaskId } from "../common/ids.js";
+import type { Logger } from "../common/logger.js";
 import type { WorkerEntry } from "./registry.js";
-import { TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
+import type { Placement, RetentionLimits, StoredTask, StoreListener, TaskPage, TaskQuery, TaskStore } from "./store/interface.js";
+
+export type { TaskPage, TaskQuery } from "./store/interface.js";
+import { StoreUnavailable } from "./store/interface.js";
+import { type LogBacking, TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
 
 const PROMPT_SUMMARY_CHARS = 200;
 
@@ -25,6 +31,8 @@ export interface EndRequest {
 export class TaskEntry {
   readonly record: Task;
   readonly log: TaskLog;
+  /** Which worker has the task, and how far its events are stored: kept in the store for a router that restarts. */
+  placement: Placement | undefined;
   /** Aborts the forwarded worker stream. */
   readonly abort = new AbortController();
   worker: WorkerEntry | undefined;
@@ -32,7 +40,9 @@ export class TaskEntry {
    * The worker's first event arrived: it accepted the task (workers acknowledge before they clone or start claude).
    * From here on the task is never placed on another worker.
    */
-  accepted = false;
+  get accepted(): boolean {
+    return this.placement?.accepted === true;
+  }
   /** The worker reported `started`. */
   started = false;
   /** Placements that failed before the worker answered, or were refused (CC_MAX_ATTEMPTS bounds them). */
@@ -51,6 +61,10 @@ export class TaskEntry {
   graceTimer: NodeJS.Timeout | undefined;
   /** Ends the task if it waits in the queue too long (CC_QUEUE_TIMEOUT). */
   queueTimer: NodeJS.Timeout | undefined;
+  /** This router let go of the task without ending it (another router took it over). */
+  released = false;
+  /** Called when another router turns out to have written the task's log. */
+  lost: (() => void) | undefined;
   /** Position in the queue last reported to callers; 0 when not queued. */
   queuePosition = 0;
   /** Told of every change to the record or the log (TaskStore.watch); `event` when one was appended. */
@@ -58,24 +72,81 @@ export class TaskEntry {
   private seq = 0n;
   private readonly endListeners: (() => void)[] = [];
 
+  /**
+   * A new task, or (`stored`) one a router carries on with after a restart. With a store, every event and change of
+   * record goes there; without one (unit tests) the log stays in memory.
+   */
   constructor(
     readonly id: string,
     readonly request: RunRequest,
     logOptions: TaskLogOptions,
+    store?: { store: TaskStore; stored?: StoredTask; logBytes?: number; logger?: Logger },
   ) {
-    this.log = new TaskLog(logOptions);
-    this.record = create(TaskSchema, {
-      id,
-      requestId: request.requestId,
-      status: TaskStatus.QUEUED,
-      promptSummary: [...request.prompt].slice(0, PROMPT_SUMMARY_CHARS).join(""),
-      mode: request.mode,
-      agent: request.agent,
-      labels: request.labels,
-      createdAt: timestampNow(),
-      detach: request.detach,
-      ...recordedOptions(request),
-    });
+    const stored = store?.stored;
+    this.record =
+      stored?.record ??
+      create(TaskSchema, {
+        id,
+        requestId: request.requestId,
+        status: TaskStatus.QUEUED,
+        promptSummary: [...request.prompt].slice(0, PROMPT_SUMMARY_CHARS).join(""),
+        mode: request.mode,
+        agent: request.agent,
+        labels: request.labels,
+        createdAt: timestampNow(),
+        detach: request.detach,
+        ...recordedOptions(request),
+      });
+    this.placement = stored?.placement;
+    this.seq = this.record.lastSeq;
+    if (stored?.record.startedAt) this.started = true;
+    const backing = store ? this.backing(store.store, store.logger) : undefined;
+    this.log = new TaskLog(logOptions, backing, { lastSeq: this.record.lastSeq, bytes: store?.logBytes ?? 0 });
+  }
+
+  /**
+   * The task as the store keeps it: the record as of the last event appended, and the request without its
+   * environment variables' values. Those are for claude alone: they stay in this router's memory, never on disk or
+   * in Redis (a router that carries on with a task the store holds cannot launch it again if it had some; see
+   * `lostEnv`).
+   */
+  stored(): StoredTask {
+    const request = Object.keys(this.request.env).length > 0 ? { ...this.request, env: {} } : this.request;
+    return { record: this.record, request, placement: this.placement };
+  }
+
+  /**
+   * The task asked for environment variables whose values this router does not have: it was accepted by a router
+   * that stopped (or by another router) before a worker took it, and the store keeps the names only.
+   */
+  get lostEnv(): boolean {
+    return this.record.envNames.length > 0 && Object.keys(this.request.env).length === 0;
+  }
+
+  /** The record or placement changed with no event: saved with the log's next write. */
+  touch(): void {
+    this.log.touch();
+  }
+
+  /** A worker has the task: its repository token is of no more use, and the store no longer keeps it. */
+  accept(placement: Placement): void {
+    this.placement = placement;
+    const repo = this.request.workspace?.source.case === "repository" ? this.request.workspace.source.value : undefined;
+    if (repo && repo.token) repo.token = "";
+  }
+
+  private backing(store: TaskStore, logger: Logger | undefined): LogBacking {
+    return {
+      commit: (events) => (events.length > 0 ? store.append(this.stored(), events) : store.save(this.stored())),
+      read: (afterSeq, limit) => store.read(this.id, afterSeq, limit),
+      onRetry: (err, attempt) => {
+        if (attempt === 1 || attempt % 20 === 0) logger?.error({ taskId: this.id, store: store.where, err: String(err), attempt }, "the task store refused a write; holding the task until it takes it");
+      },
+      onLost: (err) => {
+        logger?.warn({ taskId: this.id, err: err.message }, "another router wrote this task's log; letting it go");
+        this.lost?.();
+      },
+    };
   }
 
   get ended(): boolean {
@@ -93,6 +164,8 @@ export class TaskEntry {
     const ready = this.log.append(event, this.ending.signal);
     this.seq = seq;
     this.record.lastSeq = seq;
+    // The log is never trimmed while the task is kept: it holds every event from the first (stored with the record).
+    this.record.firstSeq = 1n;
     this.changed?.(this, event);
     return ready;
   }
@@ -150,7 +223,6 @@ export class TaskEntry {
 
   snapshot(): Task {
     this.record.subscribers = this.log.subscriberCount;
-    this.record.firstSeq = this.log.firstRetainedSeq;
     return this.record;
   }
 
@@ -173,7 +245,7 @@ export class TaskEntry {
     clearTimeout(this.queueTimer);
     this.record.pendingPermissions = [];
     this.changed?.(this);
-    // The variables were for claude; an ended task's entry (kept for a while) holds none of them.
+    // The variables were for claude; an ended task's entry holds none of them.
     this.request.env = {};
     for (const l of this.endListeners.splice(0)) l();
   }
@@ -209,56 +281,40 @@ export function statusOf(exited: Exited): TaskStatus {
   }
 }
 
-/** Which tasks `TaskStore.list` returns: every filter that is set must pass. */
-export interface TaskQuery {
-  statuses?: readonly TaskStatus[];
-  /** Labels the task must carry, each with the same value. */
-  labels?: Readonly<Record<string, string>>;
-  /** Placed on this worker. */
-  workerId?: string;
-  /** Accepted at or after this time (ms since the epoch). */
-  createdAfterMs?: number;
-  /** Paging: only tasks older than this one (the last task of the previous page). */
-  olderThan?: string;
-  /** At most this many. */
-  limit: number;
-  /** A further test of each record (WatchTasks' filter). */
-  where?: (task: Task) => boolean;
-}
-
-export interface TaskPage {
-  /** Newest first. */
-  tasks: Task[];
-  /** More tasks match after the last one. */
-  more: boolean;
-}
-
-/** Task ids sort by creation time, but two created within a millisecond of each other may not; this much slack covers that. */
-const CREATED_ORDER_SLACK_MS = 1000;
-
-export interface TaskStoreOptions {
-  retainTasks: number;
-  retainAgeMs: number;
-  /** Bytes the event logs of ended tasks may hold together; past it, the oldest ended tasks go. */
-  retainLogBytes: number;
+export interface TasksOptions {
+  retention: RetentionLimits;
+  log: TaskLogOptions;
+  /** This router and its leases' time: a task is run by the router that holds its lease (ownership.ts). */
+  lease?: { routerId: string; ttlMs: number };
+  logger?: Logger;
   now?: () => number;
 }
 
-/** Told when a task is added or changes (`event`: the one appended, if any), and when the store forgets it. */
+/** Told when a task this router runs is added or changes (`event`: the one appended, if any), and when it lets go of it. */
 export interface TaskListener {
   changed(entry: TaskEntry, event?: RunEvent): void;
   removed(entry: TaskEntry): void;
 }
 
-export class TaskStore {
-  private readonly tasks = new Map<string, TaskEntry>();
-  private readonly byRequestId = new Map<string, TaskEntry>();
+/** A task looked up: run here (`entry`), or only in the store (ended, or another router's). */
+export type FoundTask = { entry: TaskEntry; stored?: undefined } | { entry?: undefined; stored: StoredTask };
+
+/** Ended tasks whose worker the router's log lines still name (a GetTask right after the end). */
+const RECENT_WORKERS = 10_000;
+
+export class Tasks {
+  /** The tasks this router runs (not ended), by id. */
+  private readonly live_ = new Map<string, TaskEntry>();
+  private readonly recentWorkers = new Map<string, string>();
   private readonly listeners = new Set<TaskListener>();
   private timer: NodeJS.Timeout | undefined;
-  /** Every task, oldest first (task ids sort by creation time): listing and eviction walk it without sorting. */
-  private order: TaskEntry[] = [];
+  private evicting: Promise<void> | undefined;
+  private evictAgain = false;
 
-  constructor(private readonly options: TaskStoreOptions) {}
+  constructor(
+    readonly store: TaskStore,
+    private readonly options: TasksOptions,
+  ) {}
 
   /**
    * Applies the retention limits on a timer too, not only when a task ends: an idle router forgets tasks older than
@@ -266,7 +322,7 @@ export class TaskStore {
    */
   start(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => this.evict(), Math.min(60_000, Math.max(1000, this.options.retainAgeMs / 10)));
+    this.timer = setInterval(() => void this.evict(), Math.min(60_000, Math.max(1000, this.options.retention.ageMs / 10)));
     this.timer.unref();
   }
 
@@ -274,104 +330,178 @@ export class TaskStore {
     clearInterval(this.timer);
   }
 
-  add(entry: TaskEntry): void {
-    this.tasks.set(entry.id, entry);
-    // New ids are almost always the largest; a clock step back costs a search.
-    const at = this.order.length === 0 || this.order.at(-1)!.id < entry.id ? this.order.length : this.indexAfter(entry.id);
-    this.order.splice(at, 0, entry);
-    if (entry.request.requestId) this.byRequestId.set(entry.request.requestId, entry);
+  /** A new task, not stored yet (add stores it). */
+  newEntry(request: RunRequest): TaskEntry {
+    return new TaskEntry(newTaskId(), request, this.options.log, { store: this.store, ...(this.options.logger ? { logger: this.options.logger } : {}) });
+  }
+
+  /**
+   * Stores a new task and runs it here; when its request id names a task the store has, nothing is added and that
+   * task's record comes back instead.
+   */
+  async add(entry: TaskEntry): Promise<{ created: true } | { created: false; existing: Task }> {
+    const lease = this.options.lease;
+    try {
+      // The lease first: another router taking over unfinished tasks never takes one being created.
+      if (lease) await this.store.claim(entry.id, lease.routerId, lease.ttlMs);
+      const outcome = await this.store.create(entry.stored());
+      if (outcome.created) this.run(entry);
+      else if (lease) await this.store.release(entry.id, lease.routerId);
+      return outcome;
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  /** Runs a task the store has here again (a router carrying on after a restart). */
+  adopt(stored: StoredTask, logBytes: number): TaskEntry {
+    const entry = new TaskEntry(stored.record.id, stored.request, this.options.log, {
+      store: this.store,
+      stored,
+      logBytes,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+    this.run(entry);
+    return entry;
+  }
+
+  private run(entry: TaskEntry): void {
+    this.live_.set(entry.id, entry);
+    // Another router wrote the task's log: it runs the task now.
+    entry.lost = () => this.release(entry);
     entry.changed = (e, event) => {
       for (const l of this.listeners) l.changed(e, event);
     };
     entry.changed(entry);
-    entry.onEnd(() => this.evict());
+    entry.onEnd(() => {
+      // Looked up here until the store has its end, then in the store.
+      void entry.log.whenStored().then(() => {
+        if (this.live_.get(entry.id) !== entry) return;
+        this.live_.delete(entry.id);
+        if (entry.record.workerId) {
+          this.recentWorkers.set(entry.id, entry.record.workerId);
+          if (this.recentWorkers.size > RECENT_WORKERS) this.recentWorkers.delete(this.recentWorkers.keys().next().value!);
+        }
+        for (const l of this.listeners) l.removed(entry);
+        if (this.options.lease) void this.store.release(entry.id, this.options.lease.routerId).catch(() => undefined);
+        void this.evict();
+      });
+    });
   }
 
-  /** Tells `listener` of every change from now on; returns the function that stops it. */
+  /** Stops running a task here without ending it (another router took it over). */
+  release(entry: TaskEntry): void {
+    if (this.live_.get(entry.id) !== entry) return;
+    entry.released = true;
+    entry.abort.abort();
+    this.live_.delete(entry.id);
+    for (const l of this.listeners) l.removed(entry);
+  }
+
+  /** Tells `listener` of every change to the tasks run here from now on; returns the function that stops it. */
   watch(listener: TaskListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Tells `listener` of every change in the store (this router's tasks and, with a shared store, others'). */
+  watchStore(listener: StoreListener): () => void {
+    return this.store.watch(listener);
+  }
+
+  /** A task this router runs; NOT_FOUND otherwise. */
   get(id: string): TaskEntry {
-    if (id === "") throw invalidArgument("task_id", "is required; list tasks with `cc ps --all`");
-    // Checked before the lookup so that a malformed id (overlong, control characters) is never echoed back.
-    if (!isValidTaskId(id)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'; list tasks with `cc ps --all`");
-    const entry = this.tasks.get(id);
+    checkTaskId(id);
+    const entry = this.live_.get(id);
     if (!entry) throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
     return entry;
   }
 
-  byRequest(requestId: string): TaskEntry | undefined {
-    return requestId ? this.byRequestId.get(requestId) : undefined;
+  /** The worker of a task run here, or that ended here lately, for log lines; undefined when not known at once. */
+  workerOf(id: string): string | undefined {
+    return this.live_.get(id)?.record.workerId || this.recentWorkers.get(id) || undefined;
   }
 
-  /**
-   * The tasks that pass `query`, newest first, one page of them. Walks the tasks from the newest (or from just
-   * below `olderThan`) and stops at the page's end, or at tasks older than `createdAfterMs`.
-   */
-  list(query: TaskQuery): TaskPage {
-    const out: Task[] = [];
-    const statuses = query.statuses ?? [];
-    const labels = Object.entries(query.labels ?? {});
-    const start = query.olderThan === undefined ? this.order.length : this.indexAfter(query.olderThan, true);
-    for (let i = start - 1; i >= 0; i--) {
-      const entry = this.order[i]!;
-      const record = entry.record;
-      if (query.createdAfterMs !== undefined) {
-        const created = record.createdAt ? timestampMs(record.createdAt) : 0;
-        if (created < query.createdAfterMs - CREATED_ORDER_SLACK_MS) break;
-        if (created < query.createdAfterMs) continue;
-      }
-      if (statuses.length > 0 && !statuses.includes(record.status)) continue;
-      if (query.workerId && record.workerId !== query.workerId) continue;
-      if (labels.some(([k, v]) => record.labels[k] !== v)) continue;
-      if (query.where && !query.where(record)) continue;
-      if (out.length >= query.limit) return { tasks: out, more: true };
-      out.push(entry.snapshot());
-    }
-    return { tasks: out, more: false };
+  /** A task this router runs, if it does. */
+  live(id: string): TaskEntry | undefined {
+    return this.live_.get(id);
   }
 
+  /** A task run here, or else as the store has it; NOT_FOUND when neither has it. */
+  async find(id: string): Promise<FoundTask> {
+    checkTaskId(id);
+    const entry = this.live_.get(id);
+    if (entry) return { entry };
+    const stored = await this.store.get(id).catch((err: unknown) => {
+      throw storeError(err);
+    });
+    // Ended meanwhile (and let go of once stored): the store has it now.
+    if (stored) return { stored };
+    const late = this.live_.get(id);
+    if (late) return { entry: late };
+    throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
+  }
+
+  /** The task a request id names, if there is one. */
+  async byRequestId(requestId: string): Promise<Task | undefined> {
+    for (const entry of this.live_.values()) if (entry.request.requestId === requestId) return entry.snapshot();
+    return this.store.byRequestId(requestId).catch((err: unknown) => {
+      throw storeError(err);
+    });
+  }
+
+  /** A task's current record. */
+  async record(id: string): Promise<Task> {
+    const found = await this.find(id);
+    return found.entry ? found.entry.snapshot() : found.stored.record;
+  }
+
+  /** Records newest first; the tasks run here as they are now (the store may be a write behind). */
+  async list(query: TaskQuery): Promise<TaskPage> {
+    const page = await this.store.list(query).catch((err: unknown) => {
+      throw storeError(err);
+    });
+    return { ...page, tasks: page.tasks.map((t) => this.live_.get(t.id)?.snapshot() ?? t) };
+  }
+
+  /** The tasks this router runs that have not ended. */
   active(): TaskEntry[] {
-    return [...this.tasks.values()].filter((t) => !t.ended);
+    return [...this.live_.values()].filter((t) => !t.ended);
   }
 
   /**
-   * Forgets the oldest ended tasks past the count, age and log-bytes limits. Callers still reading a forgotten
-   * task's log read it to the end: they hold the log, the store only lets go of it.
+   * Forgets the oldest ended tasks past the count, age and log-bytes limits (in the store). Callers still reading a
+   * forgotten task's log read what they are given and stop. One pass at a time; a call meanwhile runs another after.
    */
-  evict(): void {
-    const now = this.options.now?.() ?? Date.now();
-    const ended = this.order.filter((t) => t.ended);
-    let excess = ended.length - this.options.retainTasks;
-    let logBytes = 0;
-    for (const t of ended) logBytes += t.log.retainedBytes;
-    let forgot = false;
-    for (const t of ended) {
-      const endedMs = t.record.endedAt ? Number(t.record.endedAt.seconds) * 1000 : now;
-      if (excess > 0 || logBytes > this.options.retainLogBytes || now - endedMs > this.options.retainAgeMs) {
-        this.tasks.delete(t.id);
-        if (this.byRequestId.get(t.request.requestId) === t) this.byRequestId.delete(t.request.requestId);
-        for (const l of this.listeners) l.removed(t);
-        excess -= 1;
-        logBytes -= t.log.retainedBytes;
-        forgot = true;
-      }
+  evict(): Promise<void> {
+    if (this.evicting) {
+      this.evictAgain = true;
+      return this.evicting;
     }
-    if (forgot) this.order = this.order.filter((t) => this.tasks.get(t.id) === t);
+    this.evicting = (async () => {
+      do {
+        this.evictAgain = false;
+        try {
+          await this.store.applyRetention(this.options.retention, this.options.now?.() ?? Date.now());
+        } catch (err) {
+          this.options.logger?.warn({ err: String(err) }, "could not apply the retention limits to the task store; trying again later");
+        }
+      } while (this.evictAgain);
+      this.evicting = undefined;
+    })();
+    return this.evicting;
   }
+}
 
-  /** The index of the first task whose id is above `id` (or, with `orEqual`, at or above it). */
-  private indexAfter(id: string, orEqual = false): number {
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const other = this.order[mid]!.id;
-      if (other < id || (!orEqual && other === id)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
+function checkTaskId(id: string): void {
+  if (id === "") throw invalidArgument("task_id", "is required; list tasks with `cc ps --all`");
+  // Checked before the lookup so that a malformed id (overlong, control characters) is never echoed back.
+  if (!isValidTaskId(id)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'; list tasks with `cc ps --all`");
+}
+
+/** A store that cannot answer is UNAVAILABLE to the caller, with the store's words. */
+export function storeError(err: unknown): unknown {
+  if (err instanceof StoreUnavailable) return new ConnectError(`the task store is unavailable: ${err.message}`, Code.Unavailable, undefined, undefined, err);
+  if (err instanceof RangeError) return invalidArgument("page_token", err.message.replace(/^page_token /, ""));
+  return err;
 }

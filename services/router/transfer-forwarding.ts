@@ -11,14 +11,14 @@ import type { UploadWorkspaceRequest, WriteFileRequest } from "../../gen/claudec
 import { ConnectError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
 import type { Registry, WorkerEntry } from "./registry.js";
-import type { TaskStore } from "./tasks.js";
+import type { Tasks } from "./tasks.js";
 import type { UploadPlacements } from "./uploads.js";
 
 export type TransferMethod = "uploadWorkspace" | "getChanges" | "listFiles" | "readFile" | "writeFile";
 
 export interface ForwardingDeps {
   registry: Registry;
-  tasks: TaskStore;
+  tasks: Tasks;
   uploads: UploadPlacements;
   /** CC_MAX_UPLOAD_BYTES. */
   maxUploadBytes: number;
@@ -50,12 +50,16 @@ async function splitFirst<T>(requests: AsyncIterable<T>): Promise<{ first: T | u
 export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeof RouterService>, TransferMethod> {
   const { registry, tasks, uploads } = deps;
 
-  /** The worker that runs or ran a task; what it keeps of the task is named in errors. */
-  function workerOf(taskId: string, what: string): WorkerEntry {
-    const entry = tasks.get(taskId);
-    const id = entry.record.workerId;
-    if (!id) throw failedPrecondition(`task ${taskId} ${entry.ended ? "ended before it was placed on a worker" : "is waiting for a worker"}, so it has no ${what} yet`);
-    const worker = registry.byId(id) ?? (entry.worker?.id === id ? entry.worker : undefined);
+  /**
+   * The worker that runs or ran a task (a task this router runs, or one the store has: ended, or another router's);
+   * what it keeps of the task is named in errors.
+   */
+  async function workerOf(taskId: string, what: string): Promise<WorkerEntry> {
+    const found = await tasks.find(taskId);
+    const record = found.entry ? found.entry.record : found.stored.record;
+    const id = record.workerId;
+    if (!id) throw failedPrecondition(`task ${taskId} ${record.endedAt ? "ended before it was placed on a worker" : "is waiting for a worker"}, so it has no ${what} yet`);
+    const worker = registry.byId(id) ?? (found.entry?.worker?.id === id ? found.entry.worker : undefined);
     if (!worker) throw unavailable(`worker ${id}, which ran task ${taskId}, is no longer known to this router; the task's ${what} is on that worker`);
     if (registry.health(worker) === WorkerHealth.OFFLINE) {
       throw unavailable(`worker ${id}, which ran task ${taskId}, is offline (${worker.problem || "not reachable"}); the task's ${what} is on that worker`);
@@ -100,12 +104,12 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
     },
 
     async *getChanges(req, ctx) {
-      const entry = tasks.get(req.taskId);
-      if (!entry.ended) throw failedPrecondition(`task ${req.taskId} is still running; its changes are recorded when it ends`);
-      if (!entry.record.exit?.changes) {
+      const record = await tasks.record(req.taskId);
+      if (!record.endedAt) throw failedPrecondition(`task ${req.taskId} is still running; its changes are recorded when it ends`);
+      if (!record.exit?.changes) {
         throw failedPrecondition(`task ${req.taskId} did not run in a git workspace of its own (cc run --upload or --repo), so it has no recorded changes`);
       }
-      const worker = workerOf(req.taskId, "recorded changes");
+      const worker = await workerOf(req.taskId, "recorded changes");
       try {
         for await (const chunk of worker.client.getChanges(req, headers(ctx))) yield chunk;
       } catch (err) {
@@ -115,14 +119,14 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
 
     async listFiles(req, ctx) {
       try {
-        return await workerOf(req.taskId, "workspace").client.listFiles(req, headers(ctx));
+        return await (await workerOf(req.taskId, "workspace")).client.listFiles(req, headers(ctx));
       } catch (err) {
         throw rewrap(err);
       }
     },
 
     async *readFile(req, ctx) {
-      const worker = workerOf(req.taskId, "workspace");
+      const worker = await workerOf(req.taskId, "workspace");
       try {
         for await (const chunk of worker.client.readFile(req, headers(ctx))) yield chunk;
       } catch (err) {
@@ -133,7 +137,7 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
     async writeFile(requests: AsyncIterable<WriteFileRequest>, ctx) {
       const { first, all } = await splitFirst(requests);
       if (first?.part.case !== "header") throw invalidArgument("header", "the first message of WriteFile must be its header (task_id, path, type, size)");
-      const worker = workerOf(first.part.value.taskId, "workspace");
+      const worker = await workerOf(first.part.value.taskId, "workspace");
       try {
         return await worker.client.writeFile(all, headers(ctx));
       } catch (err) {

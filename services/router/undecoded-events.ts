@@ -6,10 +6,11 @@
 // sets its own task_id and seq as real fields beside them. `started` and `exited`, once per task, and the permission
 // events are decoded fully: the router reads and changes them.
 import { fromBinary, toBinary, type UnknownField } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { EmptySchema, type Empty } from "@bufbuild/protobuf/wkt";
 import { RunEventSchema, type RunEvent, type RunRequestSchema } from "../../gen/claudecluster/v1/run_pb.js";
-import { WorkerService } from "../../gen/claudecluster/v1/worker_pb.js";
+import { WorkerService, type WorkerServiceAttachRequestSchema } from "../../gen/claudecluster/v1/worker_pb.js";
 
 /** RunEvent field numbers (proto/claudecluster/v1/run.proto). */
 const TASK_ID = 1;
@@ -22,15 +23,23 @@ const PERMISSION_RESOLVED = 51;
 const DECODED = new Set([STARTED, EXITED, PERMISSION_REQUEST, PERMISSION_RESOLVED]);
 
 type UndecodedRun = { methodKind: "server_streaming"; input: typeof RunRequestSchema; output: typeof EmptySchema };
+type UndecodedAttach = { methodKind: "server_streaming"; input: typeof WorkerServiceAttachRequestSchema; output: typeof EmptySchema };
 
 const run = { ...WorkerService.method.run, output: EmptySchema };
+const attach = { ...WorkerService.method.attach, output: EmptySchema };
 
-/** WorkerService.Run with its events left undecoded: the same RPC on the wire. */
+/** WorkerService.Run and Attach with their events left undecoded: the same RPCs on the wire. */
 export const UndecodedWorkerService = {
   ...WorkerService,
-  methods: [run],
-  method: { run },
-} as unknown as GenService<{ run: UndecodedRun }>;
+  methods: [run, attach],
+  method: { run, attach },
+} as unknown as GenService<{ run: UndecodedRun; attach: UndecodedAttach }>;
+
+/** The worker's seq of one of its events, undecoded: where a router re-attaching asks the worker to go on from. */
+export function workerSeqOf(raw: Empty): bigint {
+  for (const f of raw.$unknown ?? []) if (f.no === SEQ) return BigInt(new BinaryReader(f.data).uint64());
+  return 0n;
+}
 
 /**
  * A worker's event as the router keeps it: undecoded fields (copied out of the transport's buffer, which a view

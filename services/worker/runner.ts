@@ -2,7 +2,7 @@
 // launching claude in the right mode in the task's sandbox, lookup by task id, and shutdown.
 import { rmSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { type GitRepository, Phase, RunMode, type RunRequest, RunRequestSchema, type WorkspaceUpload } from "../../gen/claudecluster/v1/run_pb.js";
+import { type GitRepository, Phase, RunMode, type RunEvent, type RunRequest, RunRequestSchema, type WorkspaceUpload } from "../../gen/claudecluster/v1/run_pb.js";
 import { type WorkerInfo, WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { Code, ConnectError, describe, failedPrecondition, fromPlatformError, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { isValidTaskId, newTaskId } from "../common/ids.js";
@@ -18,6 +18,7 @@ import { launchInteractive } from "./interactive.js";
 import { signalTask, TASK_ID_ENV } from "./process-tree.js";
 import type { Secrets } from "./redact.js";
 import { cloneRepository, describeRepository, scrub } from "./repo-clone.js";
+import { EndedFeeds } from "./reattach.js";
 import { ExitReason, TaskRun } from "./task-run.js";
 import { MCP_CONFIG_FILE, type Isolation, type TaskEnvironment } from "./task-isolation.js";
 import type { WorkerSettings } from "./settings.js";
@@ -48,6 +49,9 @@ export interface RunnerDeps {
 
 /** How many ended task ids a worker remembers (a few bytes each). */
 const RECENTLY_ENDED = 10_000;
+/** Ended tasks of routers whose last events a worker keeps for a re-attach (CC_ROUTER_GRACE), at most. */
+const ENDED_FEEDS = 256;
+const ENDED_FEED_BYTES = 256 * 1024 * 1024;
 
 export class Runner {
   private readonly runs = new Map<string, TaskRun>();
@@ -55,6 +59,8 @@ export class Runner {
   private readonly launches = new Map<TaskRun, () => void>();
   /** Oldest first. */
   private readonly recentlyEnded = new Set<string>();
+  /** Ended tasks a router placed whose end it may not have heard: their last events, for its re-attach. */
+  private readonly endedFeeds: EndedFeeds;
   private draining = false;
   /** The environments of warm processes, by their tag, until a task takes one. */
   private readonly warmEnvironments = new Map<string, TaskEnvironment>();
@@ -66,6 +72,7 @@ export class Runner {
 
   constructor(private readonly deps: RunnerDeps) {
     const { settings, claude } = deps;
+    this.endedFeeds = new EndedFeeds({ keepMs: settings.routerGraceMs, maxFeeds: ENDED_FEEDS, maxBytes: ENDED_FEED_BYTES });
     if (settings.warmPool > 0 && !claude.problem) {
       const mcpConfigJson = settings.warmProfile?.mcpConfigJson ?? "";
       const warmMcpConfig = mcpConfigJson ? deps.isolation.writeWorkerFile(`warm-${MCP_CONFIG_FILE}`, mcpConfigJson) : undefined;
@@ -171,6 +178,9 @@ export class Runner {
       ...(warm ? { processTag: warm.tag } : {}),
       ...(headless && req.agent?.askPermissions ? { permissionTimeoutMs: settings.permissionTimeoutMs } : {}),
       secrets: this.deps.secrets,
+      disconnectGraceMs: settings.disconnectGraceMs,
+      routerGraceMs: settings.routerGraceMs,
+      replayBytes: settings.replayBytes,
       beforeExit: async () => {
         environment.keepTranscripts();
         const changes = await this.deps.transfers.changes.end(taskId);
@@ -189,6 +199,9 @@ export class Runner {
       this.rememberEnded(taskId);
       environment.dispose();
       forgetToken();
+      // A router's task: kept for a re-attach, in case the router did not read its `exited` (it restarted, or its
+      // stream was already gone though not yet noticed).
+      if (task.placedBy) this.endedFeeds.add(taskId, task.feed);
       void this.deps.transfers.retention.ended(taskId);
     });
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
@@ -265,6 +278,23 @@ export class Runner {
     return task;
   }
 
+  /**
+   * A re-attaching caller's stream (WorkerService.Attach): a task running here, or one a router placed that ended
+   * lately, from just after `afterSeq`. It never starts anything.
+   */
+  attach(taskId: string, afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    if (!taskId) throw invalidArgument("task_id", "is required");
+    if (!isValidTaskId(taskId)) throw invalidArgument("task_id", "must be 1-64 letters, digits, '-' or '_'");
+    const running = this.runs.get(taskId);
+    if (running) {
+      this.deps.logger.info({ taskId, afterSeq: afterSeq.toString() }, "caller re-attached");
+      return running.attach(afterSeq, signal);
+    }
+    const ended = this.endedFeeds.get(taskId);
+    if (ended) return ended.stream(afterSeq, signal);
+    throw notFound(`task ${taskId}`, "this worker does not have it: it never ran here, or it ended longer ago than CC_ROUTER_GRACE, or the worker restarted");
+  }
+
   info(): WorkerInfo {
     const { settings, claude, isolation } = this.deps;
     return create(WorkerInfoSchema, {
@@ -305,6 +335,7 @@ export class Runner {
   /** Stops everything now and cleans up. */
   async close(): Promise<void> {
     await this.drain(0);
+    this.endedFeeds.clear();
   }
 
   /** A warm process has the warm profile's MCP config (or none): a task may take one only with the same. */

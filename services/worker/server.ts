@@ -87,7 +87,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     logger,
     routes: (router) => {
       workerRoutes({
-        ...workerService(runner, settings.disconnectGraceMs),
+        ...workerService(runner),
         ...transferService({ transfers, isRunning: (id) => runner.has(id), maxCopyBytes: settings.maxCopyBytes }),
         ...transcriptService(isolation.transcripts, settings.maxTranscriptBytes),
       })(router);

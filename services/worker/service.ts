@@ -11,7 +11,7 @@ import type { TransferMethod } from "./transfer-service.js";
 import type { TranscriptMethod } from "./transcript-service.js";
 
 /** The RPCs about running tasks; those that move bytes are in transfer-service.ts. */
-export function workerService(runner: Runner, disconnectGraceMs: number): Omit<ServiceImpl<typeof WorkerService>, TransferMethod | TranscriptMethod> {
+export function workerService(runner: Runner): Omit<ServiceImpl<typeof WorkerService>, TransferMethod | TranscriptMethod> {
   function interactive(taskId: string): TaskRun {
     const task = runner.get(taskId);
     if (task.mode !== RunMode.INTERACTIVE) throw failedPrecondition(`task ${taskId} is headless; only interactive tasks take input and resizes`);
@@ -37,8 +37,13 @@ export function workerService(runner: Runner, disconnectGraceMs: number): Omit<S
           // Gone before the acknowledgement was sent: nothing is started for a caller that will not see it.
           task.stop(ExitReason.CLIENT_GONE, "the caller went away before the task was launched");
           runner.proceed(task);
-        } else if (!task.ended) task.callerDisconnected(disconnectGraceMs);
+        }
+        // Otherwise the task's feed starts the caller's grace period (services/worker/reattach.ts).
       }
+    },
+
+    async *attach(req, ctx) {
+      yield* runner.attach(req.taskId, req.afterSeq, ctx.signal);
     },
 
     sendInput(req) {

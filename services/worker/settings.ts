@@ -54,7 +54,20 @@ export const WORKER_SETTINGS = {
   taskTimeoutMs: { env: "CC_TASK_TIMEOUT", default: "1h", description: "Default wall-clock limit of a task.", parse: duration },
   maxTaskTimeoutMs: { env: "CC_MAX_TASK_TIMEOUT", default: "24h", description: "Longest timeout a request may ask for.", parse: duration },
   idleTimeoutMs: { env: "CC_IDLE_TIMEOUT", default: "30m", description: "Interactive tasks waiting for input longer than this end (0 = never).", parse: duration },
-  disconnectGraceMs: { env: "CC_DISCONNECT_GRACE", default: "10s", description: "How long a task outlives a caller that went away.", parse: duration },
+  disconnectGraceMs: { env: "CC_DISCONNECT_GRACE", default: "10s", description: "How long a task run by a direct caller outlives that caller going away.", parse: duration },
+  routerGraceMs: {
+    env: "CC_ROUTER_GRACE",
+    default: "5m",
+    description:
+      "How long a task a router placed keeps running when the router's stream drops, for the router (restarted) or another to re-attach; then it ends CLIENT_GONE. An ended one's last events are kept as long.",
+    parse: duration,
+  },
+  replayBytes: {
+    env: "CC_REPLAY_BYTES",
+    default: "4194304",
+    description: "The latest events of each task kept for a router that re-attaches from its last stored event (at least 2 MiB: more than a router holds unstored).",
+    parse: integer(2 * 1024 * 1024, 1024 * 1024 * 1024),
+  },
   shutdownGraceMs: { env: "CC_SHUTDOWN_GRACE", default: "30s", description: "On SIGTERM, how long running tasks may finish before they are stopped.", parse: duration },
   killGraceMs: { env: "CC_KILL_GRACE", default: "5s", description: "Between SIGTERM and SIGKILL when a task is stopped.", parse: duration },
   permissionTimeoutMs: {

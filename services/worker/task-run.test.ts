@@ -14,6 +14,9 @@ function taskRun(maxOutputBytes: number, bufferBytes = 1024 * 1024): TaskRun {
     idleTimeoutMs: 0,
     bufferBytes,
     maxOutputBytes,
+    disconnectGraceMs: 10_000,
+    routerGraceMs: 300_000,
+    replayBytes: 4 * 1024 * 1024,
     logger: silentLogger(),
   });
 }

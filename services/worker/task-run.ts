@@ -26,6 +26,7 @@ import { eventSize } from "../common/event-size.js";
 import type { Logger } from "../common/logger.js";
 import { failedPrecondition } from "../common/errors.js";
 import { PermissionRelay, parseControlMessage } from "./permissions.js";
+import { TaskFeed } from "./reattach.js";
 import { signalTask, whenTaskProcessesGone } from "./process-tree.js";
 import { StreamRedactor, type Secrets } from "./redact.js";
 import { parseStreamJsonLine } from "./stream-json.js";
@@ -47,6 +48,12 @@ export interface TaskRunConfig {
   secrets?: Secrets;
   /** Headless with `ask_permissions`: claude's permission prompts are relayed, and denied after this long unanswered. */
   permissionTimeoutMs?: number;
+  /** How long the task outlives a caller that went away (CC_DISCONNECT_GRACE); for a router's task, `routerGraceMs`. */
+  disconnectGraceMs: number;
+  /** How long a task a router placed (`placed_by`) outlives the router's stream (CC_ROUTER_GRACE). */
+  routerGraceMs: number;
+  /** Bytes of the latest events kept for a caller that re-attaches (CC_REPLAY_BYTES). */
+  replayBytes: number;
   /**
    * Runs once the task has ended and its processes are gone, before `exited` is sent; what it resolves with is added
    * to `exited` (the recorded changes: services/worker/changes).
@@ -104,7 +111,11 @@ export class TaskRun implements TaskRunSink {
   /** Aborted when the task is stopped before claude runs: ends the workspace preparation (a clone) in progress. */
   private readonly preparation = new AbortController();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Ends the task when no caller came back within the grace period. */
+  private callerTimer: NodeJS.Timeout | undefined;
   private finished = false;
+  /** The task's events, to one caller at a time, with the latest kept for a re-attach. */
+  readonly feed: TaskFeed;
   /** Ended, with `exited` waiting for beforeExit. */
   private finishing = false;
   private outputBytes = 0;
@@ -133,6 +144,10 @@ export class TaskRun implements TaskRunSink {
       lowWaterBytes: config.bufferBytes / 2,
       sizeOf: eventSize,
       onPressure: (pause) => (pause ? this.process?.pause() : this.process?.resume()),
+    });
+    this.feed = new TaskFeed(this.queue, config.replayBytes, {
+      callerGone: () => this.callerDisconnected(),
+      callerBack: () => clearTimeout(this.callerTimer),
     });
     if (config.permissionTimeoutMs !== undefined) {
       this.permissions = new PermissionRelay({
@@ -175,9 +190,19 @@ export class TaskRun implements TaskRunSink {
     if (this.end) this.terminate();
   }
 
-  /** The task's events, for the one caller of Run. Ends after `exited`, or early if `signal` aborts. */
-  events(signal?: AbortSignal): AsyncGenerator<RunEvent> {
-    return this.queue.drain(signal);
+  /** The task's events, for the caller of Run. Ends after `exited`, or early if `signal` aborts. */
+  events(signal: AbortSignal = new AbortController().signal): AsyncGenerator<RunEvent> {
+    return this.feed.stream(0n, signal);
+  }
+
+  /** The events after `afterSeq` (those kept, then new ones), for a caller that re-attaches (Attach). */
+  attach(afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    return this.feed.stream(afterSeq, signal);
+  }
+
+  /** Who placed the task: a router's id (its task outlives the router's stream for CC_ROUTER_GRACE), or "". */
+  get placedBy(): string {
+    return this.request.placedBy;
   }
 
   /** Ends the task early for `reason`. Only the first reason counts. */
@@ -189,10 +214,20 @@ export class TaskRun implements TaskRunSink {
     else this.preparation.abort();
   }
 
-  /** The caller went away: the task ends unless it finishes on its own within `graceMs`. */
-  callerDisconnected(graceMs: number): void {
+  /**
+   * The caller went away: the task ends unless it finishes on its own, or a caller attaches again, within the grace
+   * period (CC_ROUTER_GRACE for a task a router placed, CC_DISCONNECT_GRACE otherwise).
+   */
+  callerDisconnected(): void {
     if (this.finished) return;
-    this.schedule(graceMs, () => this.stop(ExitReason.CLIENT_GONE, "the caller went away and did not come back"));
+    clearTimeout(this.callerTimer);
+    const router = this.request.placedBy;
+    const graceMs = router ? this.config.routerGraceMs : this.config.disconnectGraceMs;
+    const message = router
+      ? `the router that placed the task (${router}) lost its stream and no router re-attached within ${Math.round(graceMs / 1000)}s (the worker's CC_ROUTER_GRACE)`
+      : "the caller went away and did not come back";
+    this.callerTimer = setTimeout(() => this.stop(ExitReason.CLIENT_GONE, message), graceMs);
+    this.callerTimer.unref();
   }
 
   write(data: Buffer): void {
@@ -325,6 +360,8 @@ export class TaskRun implements TaskRunSink {
     this.emit({ case: "exited", value: create(ExitedSchema, exited) });
     this.finished = true;
     this.queue.close();
+    this.feed.end();
+    clearTimeout(this.callerTimer);
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.idleTimer);
     this.config.logger.info(

@@ -33,7 +33,7 @@ describe("backpressure through the router", () => {
 
   async function startRouter(env: Record<string, string>): Promise<{ router: Router; url: string; client: Client<typeof RouterService> }> {
     const router = createRouter(
-      readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_SUBSCRIBER_LAG_BYTES: String(LAG_BYTES), CC_LOG_LEVEL: "silent", ...env }),
+      readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_SUBSCRIBER_LAG_BYTES: String(LAG_BYTES), CC_LOG_LEVEL: "silent", ...env }),
       { logger: silentLogger() },
     );
     routers.push(router);

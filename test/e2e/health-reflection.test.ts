@@ -85,7 +85,7 @@ async function closedPort(): Promise<number> {
 }
 
 function routerOn(env: Record<string, string>): Router {
-  return createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_LOG_LEVEL: "silent", ...env }), { logger: silentLogger() });
+  return createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_LOG_LEVEL: "silent", ...env }), { logger: silentLogger() });
 }
 
 describe("health and reflection", () => {

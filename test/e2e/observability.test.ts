@@ -150,7 +150,7 @@ describe("observability", () => {
   });
 
   it("CC_METRICS=off: no /metrics, the port answers RPCs only", async () => {
-    const off = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_METRICS: "off" }), { logger: silentLogger() });
+    const off = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_METRICS: "off" }), { logger: silentLogger() });
     const url = `http://127.0.0.1:${await off.listen()}`;
     try {
       expect((await fetch(`${url}/metrics`)).status).toBe(404);

@@ -143,17 +143,17 @@ describeNeeding(missing, "Python client generated from the .proto files", () => 
   });
 
   it("tasks the router ends (cancelled while queued, and while claude runs) end their streams with exited", async () => {
-    const tasks = (prompt: string) => cluster.router.tasks.list({ limit: 100 }).tasks.filter((t) => t.promptSummary === prompt);
+    const tasks = async (prompt: string) => (await cluster.router.tasks.list({ limit: 100 })).tasks.filter((t) => t.promptSummary === prompt);
     // The worker's one slot is taken by a task that waits for ever; the next one queues.
     const running = ccRun(["--target", target, "--token", TOKEN, "--allowed-tools", "Bash", "hang on"]);
-    await until(() => tasks("hang on").some((t) => t.startedAt !== undefined) && model.mainRequests().some((r) => JSON.stringify(r.body).includes("hang on")));
+    await until(async () => (await tasks("hang on")).some((t) => t.startedAt !== undefined) && model.mainRequests().some((r) => JSON.stringify(r.body).includes("hang on")));
     const queued = ccRun(["--target", target, "--token", TOKEN, "wait your turn"]);
-    await until(() => tasks("wait your turn").some((t) => t.lastSeq > 0n));
-    await cluster.router.dispatcher.cancel(cluster.router.tasks.get(tasks("wait your turn")[0]!.id), "not now");
+    await until(async () => (await tasks("wait your turn")).some((t) => t.lastSeq > 0n));
+    await cluster.router.dispatcher.cancel(cluster.router.tasks.get((await tasks("wait your turn"))[0]!.id), "not now");
     const q = await queued;
     expect(q.stderr).toMatch(/^\[queued, position 1: .*\]\n\[exited -1 \(cancelled\): cancelled: not now\]\n$/);
     expect(q.code).toBe(1);
-    await cluster.router.dispatcher.cancel(cluster.router.tasks.get(tasks("hang on")[0]!.id), "from the test");
+    await cluster.router.dispatcher.cancel(cluster.router.tasks.get((await tasks("hang on"))[0]!.id), "from the test");
     const r = await running;
     // claude's own exit code after SIGTERM (143).
     expect(r.stderr).toMatch(/^\[exited -?\d+ \(cancelled\): cancelled: from the test\]$/m);

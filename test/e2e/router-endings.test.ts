@@ -96,7 +96,7 @@ describe("router-side endings", () => {
 
     beforeAll(async () => {
       router = createRouter(
-        readRouterSettings({
+        readRouterSettings({ CC_STORE: "memory",
           PORT: "0",
           CC_HOST: "127.0.0.1",
           CC_HEARTBEAT_INTERVAL: "500ms",

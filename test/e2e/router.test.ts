@@ -56,7 +56,7 @@ describe("router with three worker processes", () => {
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-router-")));
     model = await startModel({ conversations: [hang.conversations[0]!, slow(1500), big, echo] });
     router = createRouter(
-      readRouterSettings({
+      readRouterSettings({ CC_STORE: "memory",
         PORT: "0",
         CC_HOST: "127.0.0.1",
         CC_HEARTBEAT_INTERVAL: "500ms",

@@ -49,7 +49,7 @@ describe("WatchTasks and the web UI on the router's port", () => {
     model = await startModel({
       conversations: [{ turns: [{ content: [{ type: "text", text: "First line of the answer.\nThe last line: {{prompt}}" }], chunkDelayMs: 30 }] }],
     });
-    router = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_WATCH_INTERVAL: "50ms", CC_LOG_LEVEL: "silent" }), {
+    router = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_WATCH_INTERVAL: "50ms", CC_LOG_LEVEL: "silent" }), {
       logger: silentLogger(),
     });
     url = `http://127.0.0.1:${await router.listen()}`;
@@ -118,7 +118,7 @@ describe("WatchTasks and the web UI on the router's port", () => {
   });
 
   it("CC_WEB=off serves no page", async () => {
-    const off = createRouter(readRouterSettings({ PORT: "0", CC_HOST: "127.0.0.1", CC_WEB: "off", CC_LOG_LEVEL: "silent" }), { logger: silentLogger() });
+    const off = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_WEB: "off", CC_LOG_LEVEL: "silent" }), { logger: silentLogger() });
     const port = await off.listen();
     try {
       expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/worker.proto.
  */
 export const file_claudecluster_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSI9ChRHZXRUcmFuc2NyaXB0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCW1heF9ieXRlcxgCIAEoBCJQChVHZXRUcmFuc2NyaXB0UmVzcG9uc2USNwoKdHJhbnNjcmlwdBgBIAEoCzIjLmNsYXVkZWNsdXN0ZXIudjEuU2Vzc2lvblRyYW5zY3JpcHQiMAoNQ2FuY2VsUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIQCg5DYW5jZWxSZXNwb25zZSIQCg5HZXRJbmZvUmVxdWVzdCL1AwoKV29ya2VySW5mbxIRCgl3b3JrZXJfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIWCg5jbGF1ZGVfdmVyc2lvbhgDIAEoCRIQCghjYXBhY2l0eRgEIAEoDRIXCg9hY3RpdmVfc2Vzc2lvbnMYBSABKA0SOAoGbGFiZWxzGAYgAygLMiguY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvLkxhYmVsc0VudHJ5EiwKBXN0YXRlGAcgASgOMh0uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJTdGF0ZRIXCg9hY3RpdmVfdGFza19pZHMYCCADKAkSDwoHcHJvYmxlbRgJIAEoCRIxCgl3YXJtX3Bvb2wYCiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldhcm1Qb29sSW5mbxIyCglyZXRlbnRpb24YFCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJldGVudGlvbkluZm8SDwoHc2FuZGJveBgoIAEoCRIXCg9zYW5kYm94X3Byb2JsZW0YKSABKAkSLgoGZWdyZXNzGCogASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKKAgoNUmV0ZW50aW9uSW5mbxISCgp3b3Jrc3BhY2VzGAEgASgNEhcKD3dvcmtzcGFjZV9ieXRlcxgCIAEoBBIdChV3b3Jrc3BhY2VfYnl0ZXNfbGltaXQYAyABKAQSIwobd29ya3NwYWNlX2FnZV9saW1pdF9zZWNvbmRzGAQgASgEEhwKFHdvcmtzcGFjZXNfcmVjbGFpbWVkGAUgASgEEg8KB2NoYW5nZXMYBiABKA0SFQoNY2hhbmdlc19ieXRlcxgHIAEoBBIbChNjaGFuZ2VzX2J5dGVzX2xpbWl0GAggASgEEg8KB3VwbG9hZHMYCSABKA0SFAoMdXBsb2FkX2J5dGVzGAogASgEIl8KDFdhcm1Qb29sSW5mbxIMCgRzaXplGAEgASgNEg0KBXJlYWR5GAIgASgNEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEhQKDHByb2ZpbGVfYXJncxgFIAMoCSp5CgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfU1RBVEVfU0VSVklORxABEhkKFVdPUktFUl9TVEFURV9EUkFJTklORxACEhcKE1dPUktFUl9TVEFURV9CUk9LRU4QAzKVCAoNV29ya2VyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEksKBkNhbmNlbBIfLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsUmVzcG9uc2USaQoQQW5zd2VyUGVybWlzc2lvbhIpLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlcXVlc3QaKi5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXNwb25zZRJJCgdHZXRJbmZvEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRJbmZvUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxJoCg9VcGxvYWRXb3Jrc3BhY2USKC5jbGF1ZGVjbHVzdGVyLnYxLlVwbG9hZFdvcmtzcGFjZVJlcXVlc3QaKS5jbGF1ZGVjbHVzdGVyLnYxLlVwbG9hZFdvcmtzcGFjZVJlc3BvbnNlKAESUwoKR2V0Q2hhbmdlcxIjLmNsYXVkZWNsdXN0ZXIudjEuR2V0Q2hhbmdlc1JlcXVlc3QaHi5jbGF1ZGVjbHVzdGVyLnYxLkNoYW5nZXNDaHVuazABElQKCUxpc3RGaWxlcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEZpbGVzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEZpbGVzUmVzcG9uc2USTAoIUmVhZEZpbGUSIS5jbGF1ZGVjbHVzdGVyLnYxLlJlYWRGaWxlUmVxdWVzdBobLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNodW5rMAESVgoJV3JpdGVGaWxlEiIuY2xhdWRlY2x1c3Rlci52MS5Xcml0ZUZpbGVSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5Xcml0ZUZpbGVSZXNwb25zZSgBEmAKDUdldFRyYW5zY3JpcHQSJi5jbGF1ZGVjbHVzdGVyLnYxLkdldFRyYW5zY3JpcHRSZXF1ZXN0GicuY2xhdWRlY2x1c3Rlci52MS5HZXRUcmFuc2NyaXB0UmVzcG9uc2ViBnByb3RvMw", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3dvcmtlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSI9ChRHZXRUcmFuc2NyaXB0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCW1heF9ieXRlcxgCIAEoBCJQChVHZXRUcmFuc2NyaXB0UmVzcG9uc2USNwoKdHJhbnNjcmlwdBgBIAEoCzIjLmNsYXVkZWNsdXN0ZXIudjEuU2Vzc2lvblRyYW5zY3JpcHQiQAoaV29ya2VyU2VydmljZUF0dGFjaFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQiMAoNQ2FuY2VsUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIQCg5DYW5jZWxSZXNwb25zZSIQCg5HZXRJbmZvUmVxdWVzdCL1AwoKV29ya2VySW5mbxIRCgl3b3JrZXJfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIWCg5jbGF1ZGVfdmVyc2lvbhgDIAEoCRIQCghjYXBhY2l0eRgEIAEoDRIXCg9hY3RpdmVfc2Vzc2lvbnMYBSABKA0SOAoGbGFiZWxzGAYgAygLMiguY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvLkxhYmVsc0VudHJ5EiwKBXN0YXRlGAcgASgOMh0uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJTdGF0ZRIXCg9hY3RpdmVfdGFza19pZHMYCCADKAkSDwoHcHJvYmxlbRgJIAEoCRIxCgl3YXJtX3Bvb2wYCiABKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldhcm1Qb29sSW5mbxIyCglyZXRlbnRpb24YFCABKAsyHy5jbGF1ZGVjbHVzdGVyLnYxLlJldGVudGlvbkluZm8SDwoHc2FuZGJveBgoIAEoCRIXCg9zYW5kYm94X3Byb2JsZW0YKSABKAkSLgoGZWdyZXNzGCogASgLMh4uY2xhdWRlY2x1c3Rlci52MS5FZ3Jlc3NQb2xpY3kaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKKAgoNUmV0ZW50aW9uSW5mbxISCgp3b3Jrc3BhY2VzGAEgASgNEhcKD3dvcmtzcGFjZV9ieXRlcxgCIAEoBBIdChV3b3Jrc3BhY2VfYnl0ZXNfbGltaXQYAyABKAQSIwobd29ya3NwYWNlX2FnZV9saW1pdF9zZWNvbmRzGAQgASgEEhwKFHdvcmtzcGFjZXNfcmVjbGFpbWVkGAUgASgEEg8KB2NoYW5nZXMYBiABKA0SFQoNY2hhbmdlc19ieXRlcxgHIAEoBBIbChNjaGFuZ2VzX2J5dGVzX2xpbWl0GAggASgEEg8KB3VwbG9hZHMYCSABKA0SFAoMdXBsb2FkX2J5dGVzGAogASgEIl8KDFdhcm1Qb29sSW5mbxIMCgRzaXplGAEgASgNEg0KBXJlYWR5GAIgASgNEgwKBGhpdHMYAyABKAQSDgoGbWlzc2VzGAQgASgEEhQKDHByb2ZpbGVfYXJncxgFIAMoCSp5CgtXb3JrZXJTdGF0ZRIcChhXT1JLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfU1RBVEVfU0VSVklORxABEhkKFVdPUktFUl9TVEFURV9EUkFJTklORxACEhcKE1dPUktFUl9TVEFURV9CUk9LRU4QAzLrCAoNV29ya2VyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESVAoGQXR0YWNoEiwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJTZXJ2aWNlQXR0YWNoUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USSwoGQ2FuY2VsEh8uY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxSZXNwb25zZRJpChBBbnN3ZXJQZXJtaXNzaW9uEikuY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEkkKB0dldEluZm8SIC5jbGF1ZGVjbHVzdGVyLnYxLkdldEluZm9SZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEmgKD1VwbG9hZFdvcmtzcGFjZRIoLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVxdWVzdBopLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVzcG9uc2UoARJTCgpHZXRDaGFuZ2VzEiMuY2xhdWRlY2x1c3Rlci52MS5HZXRDaGFuZ2VzUmVxdWVzdBoeLmNsYXVkZWNsdXN0ZXIudjEuQ2hhbmdlc0NodW5rMAESVAoJTGlzdEZpbGVzEiIuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXNwb25zZRJMCghSZWFkRmlsZRIhLmNsYXVkZWNsdXN0ZXIudjEuUmVhZEZpbGVSZXF1ZXN0GhsuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2h1bmswARJWCglXcml0ZUZpbGUSIi5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlc3BvbnNlKAESYAoNR2V0VHJhbnNjcmlwdBImLmNsYXVkZWNsdXN0ZXIudjEuR2V0VHJhbnNjcmlwdFJlcXVlc3QaJy5jbGF1ZGVjbHVzdGVyLnYxLkdldFRyYW5zY3JpcHRSZXNwb25zZWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer]);
 
 /**
  * GetTranscript's request.
@@ -68,6 +68,35 @@ export const GetTranscriptResponseSchema: GenMessage<GetTranscriptResponse> = /*
   messageDesc(file_claudecluster_v1_worker, 1);
 
 /**
+ * Attach's request.
+ *
+ * @generated from message claudecluster.v1.WorkerServiceAttachRequest
+ */
+export type WorkerServiceAttachRequest = Message<"claudecluster.v1.WorkerServiceAttachRequest"> & {
+  /**
+   * The task.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Send the events after this seq, in the worker's numbering of the task's run (the `seq` of the worker's events);
+   * 0 for all it kept.
+   *
+   * @generated from field: uint64 after_seq = 2;
+   */
+  afterSeq: bigint;
+};
+
+/**
+ * Describes the message claudecluster.v1.WorkerServiceAttachRequest.
+ * Use `create(WorkerServiceAttachRequestSchema)` to create a new message.
+ */
+export const WorkerServiceAttachRequestSchema: GenMessage<WorkerServiceAttachRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_worker, 2);
+
+/**
  * Cancel's request.
  *
  * @generated from message claudecluster.v1.CancelRequest
@@ -93,7 +122,7 @@ export type CancelRequest = Message<"claudecluster.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 2);
+  messageDesc(file_claudecluster_v1_worker, 3);
 
 /**
  * Cancel's answer.
@@ -108,7 +137,7 @@ export type CancelResponse = Message<"claudecluster.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 3);
+  messageDesc(file_claudecluster_v1_worker, 4);
 
 /**
  * GetInfo's request.
@@ -123,7 +152,7 @@ export type GetInfoRequest = Message<"claudecluster.v1.GetInfoRequest"> & {
  * Use `create(GetInfoRequestSchema)` to create a new message.
  */
 export const GetInfoRequestSchema: GenMessage<GetInfoRequest> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 4);
+  messageDesc(file_claudecluster_v1_worker, 5);
 
 /**
  * A worker's identity and load.
@@ -236,7 +265,7 @@ export type WorkerInfo = Message<"claudecluster.v1.WorkerInfo"> & {
  * Use `create(WorkerInfoSchema)` to create a new message.
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 5);
+  messageDesc(file_claudecluster_v1_worker, 6);
 
 /**
  * What a worker keeps on disk beyond its running tasks, and the limits it keeps it within.
@@ -320,7 +349,7 @@ export type RetentionInfo = Message<"claudecluster.v1.RetentionInfo"> & {
  * Use `create(RetentionInfoSchema)` to create a new message.
  */
 export const RetentionInfoSchema: GenMessage<RetentionInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 6);
+  messageDesc(file_claudecluster_v1_worker, 7);
 
 /**
  * The warm pool: claude processes started before their task arrives, each waiting for its first message on stdin.
@@ -370,7 +399,7 @@ export type WarmPoolInfo = Message<"claudecluster.v1.WarmPoolInfo"> & {
  * Use `create(WarmPoolInfoSchema)` to create a new message.
  */
 export const WarmPoolInfoSchema: GenMessage<WarmPoolInfo> = /*@__PURE__*/
-  messageDesc(file_claudecluster_v1_worker, 7);
+  messageDesc(file_claudecluster_v1_worker, 8);
 
 /**
  * Whether a worker takes new tasks, in the worker's own words (GetInfo). The router adds reachability and load to
@@ -436,6 +465,22 @@ export const WorkerService: GenService<{
   run: {
     methodKind: "server_streaming";
     input: typeof RunRequestSchema;
+    output: typeof RunEventSchema;
+  },
+  /**
+   * Re-attaches to a task this worker runs (or ran lately) after the stream that placed it dropped: the task's events
+   * after `after_seq` (this worker's numbering), then live ones until its `exited`. A router calls it when it restarts
+   * or takes a task over from a router that died; it never starts anything, so a task still runs at most once. A
+   * task placed by a router (`placed_by`) waits CC_ROUTER_GRACE for it, and an ended one keeps its last events as
+   * long. One caller at a time: a new Attach (or Run) ends the previous caller's stream with ABORTED. NOT_FOUND for a
+   * task the worker does not have (any more); OUT_OF_RANGE when the events right after `after_seq` are no longer
+   * kept (CC_REPLAY_BYTES).
+   *
+   * @generated from rpc claudecluster.v1.WorkerService.Attach
+   */
+  attach: {
+    methodKind: "server_streaming";
+    input: typeof WorkerServiceAttachRequestSchema;
     output: typeof RunEventSchema;
   },
   /**

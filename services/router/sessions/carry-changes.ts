@@ -8,12 +8,11 @@ import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type GitRepository, GitRepositorySchema, type RunRequest, type Workspace, WorkspaceSchema } from "../../../gen/claudecluster/v1/run_pb.js";
-import { WorkerHealth } from "../../../gen/claudecluster/v1/router_pb.js";
+import { type Task, WorkerHealth } from "../../../gen/claudecluster/v1/router_pb.js";
 import { ChangesFormat, UploadKind, type UploadWorkspaceRequest, UploadWorkspaceRequestSchema } from "../../../gen/claudecluster/v1/transfer_pb.js";
 import { describe } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
 import type { Registry, WorkerEntry } from "../registry.js";
-import type { TaskEntry } from "../tasks.js";
 import type { UploadPlacements } from "../uploads.js";
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -32,7 +31,15 @@ export interface CarryDeps {
  * that matches its labels) and returns the workspace naming that upload, with `req.worker_id` set to its worker;
  * undefined when they cannot be carried (then the caller falls back to the same repository and ref).
  */
-export async function carryChanges(deps: CarryDeps, earlier: TaskEntry, req: RunRequest): Promise<Workspace | undefined> {
+/** What continuing a task needs of it: its record and request, and whether it has ended. */
+export interface EarlierTask {
+  id: string;
+  ended: boolean;
+  record: Task;
+  request: RunRequest;
+}
+
+export async function carryChanges(deps: CarryDeps, earlier: EarlierTask, req: RunRequest): Promise<Workspace | undefined> {
   const changes = earlier.record.exit?.changes;
   const origin = originOf(earlier);
   if (!changes?.finalCommit || changes.bundleBytes === 0n || changes.bundleBytes > BigInt(deps.maxBytes)) return undefined;
@@ -68,7 +75,7 @@ async function* uploadMessages(header: { kind: UploadKind; size: bigint; sha256:
 }
 
 /** The repository the task's commits were based on, with its token (kept in the request, never in the record). */
-function originOf(earlier: TaskEntry): GitRepository | undefined {
+function originOf(earlier: EarlierTask): GitRepository | undefined {
   const source = earlier.request.workspace?.source;
   if (source?.case === "repository") return create(GitRepositorySchema, { url: source.value.url, ref: source.value.ref, token: source.value.token });
   if (source?.case === "upload" && source.value.origin?.url) return create(GitRepositorySchema, { url: source.value.origin.url, ref: source.value.origin.ref, token: source.value.origin.token });

@@ -10,8 +10,8 @@ import { AgentOptionsSchema, type RunRequest, type SessionTranscript, SessionTra
 import { TaskStatus } from "../../../gen/claudecluster/v1/router_pb.js";
 import { describe, failedPrecondition, invalidArgument, resourceExhausted } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
-import type { TaskEntry } from "../tasks.js";
-import { carryChanges, type CarryDeps } from "./carry-changes.js";
+import type { TaskEntry, Tasks } from "../tasks.js";
+import { carryChanges, type CarryDeps, type EarlierTask } from "./carry-changes.js";
 import type { SessionStore } from "./store.js";
 
 /** Longest the router waits for a worker to hand over a transcript. */
@@ -19,8 +19,8 @@ const FETCH_TIMEOUT_MS = 30_000;
 
 export interface SessionHandoffDeps {
   store: SessionStore;
-  /** A task by id (NOT_FOUND for an unknown one). */
-  task: (taskId: string) => TaskEntry;
+  /** A task by id, run here or kept in the store (NOT_FOUND for an unknown one): see earlierTask. */
+  task: (taskId: string) => Promise<EarlierTask>;
   /** The largest transcript kept (CC_MAX_TRANSCRIPT_BYTES). */
   maxTranscriptBytes: number;
   logger: Logger;
@@ -94,7 +94,7 @@ export class SessionHandoff {
 
   private async continueFrom(req: RunRequest): Promise<void> {
     const id = req.continueTaskId;
-    const earlier = this.deps.task(id);
+    const earlier = await this.deps.task(id);
     if (!earlier.ended) {
       throw failedPrecondition(`task ${id} is still running; continue it once it has ended (\`cc wait ${id}\`), or cancel it first (\`cc cancel ${id}\`)`);
     }
@@ -132,7 +132,7 @@ export class SessionHandoff {
  * carried (carry-changes.ts): the same `--cwd` directory, or the same repository at the branch the earlier task
  * pushed (else at the same ref). An upload's workspace is not rebuilt (a fresh directory instead).
  */
-function sameWorkspace(earlier: TaskEntry): Workspace | undefined {
+function sameWorkspace(earlier: EarlierTask): Workspace | undefined {
   const source = earlier.request.workspace?.source;
   if (source?.case === "directory") return create(WorkspaceSchema, { source: { case: "directory", value: source.value } });
   if (source?.case === "repository") {
@@ -141,4 +141,15 @@ function sameWorkspace(earlier: TaskEntry): Workspace | undefined {
     return create(WorkspaceSchema, { source: { case: "repository", value: { url: source.value.url, ref, token: source.value.token } } });
   }
   return undefined;
+}
+
+/**
+ * The task a continuation names: this router's own while it runs, else the store's record and request (an ended
+ * task is let go of once stored; with a shared store it may have run on another router).
+ */
+export async function earlierTask(tasks: Tasks, taskId: string): Promise<EarlierTask> {
+  const found = await tasks.find(taskId);
+  if (found.entry) return found.entry;
+  const { record, request } = found.stored;
+  return { id: taskId, ended: record.exit !== undefined, record, request };
 }

@@ -5,13 +5,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ExitReason, RunRequestSchema, SessionTranscriptSchema } from "../../../gen/claudecluster/v1/run_pb.js";
 import { silentLogger } from "../../common/logger.js";
-import { TaskEntry, TaskStore } from "../tasks.js";
+import { MemoryTaskStore } from "../store/memory.js";
+import { TaskEntry, Tasks } from "../tasks.js";
 import type { WorkerEntry } from "../registry.js";
-import { MemorySessionStore, SessionHandoff } from "./index.js";
+import { earlierTask, MemorySessionStore, SessionHandoff } from "./index.js";
 
 const bytes = (n: number) => new Uint8Array(n);
 type RequestInit = MessageInitShape<typeof RunRequestSchema>;
 const SESSION = "5b1f0c3e-0000-4000-8000-000000000001";
+const LOG = { maxBytes: 1024 * 1024, maxLagBytes: 1024 * 1024, stallMs: 30_000 };
 
 describe("the memory session store", () => {
   it("keeps the latest transcript of a session and lets the oldest go past the count and the bytes", () => {
@@ -39,9 +41,11 @@ describe("the memory session store", () => {
 
 describe("the session hand-off", () => {
   function setup(answer: (sessionId: string, maxBytes: bigint) => Uint8Array | ConnectError) {
-    const tasks = new TaskStore({ retainTasks: 100, retainAgeMs: 3_600_000, retainLogBytes: 1024 * 1024 });
+    // Ended tasks are let go of once stored, so a continuation finds the earlier task in the task store.
+    const taskStore = new MemoryTaskStore();
+    const tasks = new Tasks(taskStore, { retention: { tasks: 100, ageMs: 3_600_000, logBytes: 1024 * 1024 }, log: LOG });
     const store = new MemorySessionStore({ maxSessions: 10, maxBytes: 1024 * 1024 });
-    const handoff = new SessionHandoff({ store, task: (id) => tasks.get(id), maxTranscriptBytes: 1000, logger: silentLogger() });
+    const handoff = new SessionHandoff({ store, task: (id) => earlierTask(tasks, id), maxTranscriptBytes: 1000, logger: silentLogger() });
     const asked: string[] = [];
     const worker = {
       id: "w1",
@@ -54,9 +58,9 @@ describe("the session hand-off", () => {
         },
       },
     } as unknown as WorkerEntry;
-    function ranTask(id: string, init: RequestInit = {}): TaskEntry {
-      const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: "first", ...init }), { maxBytes: 1024 * 1024, maxLagBytes: 1024 * 1024, stallMs: 30_000 });
-      tasks.add(entry);
+    async function ranTask(id: string, init: RequestInit = {}): Promise<TaskEntry> {
+      const entry = new TaskEntry(id, create(RunRequestSchema, { prompt: "first", ...init }), LOG, { store: taskStore });
+      await tasks.add(entry);
       handoff.follow(entry);
       entry.worker = worker;
       entry.record.workerId = "w1";
@@ -78,7 +82,7 @@ describe("the session hand-off", () => {
 
   it("fetches the session's transcript when its task ends, and sends it with the task that continues it, in the same --cwd", async () => {
     const { handoff, asked, ranTask, end, continuing } = setup(() => new TextEncoder().encode('{"type":"user"}\n'));
-    const first = ranTask("t1", { workspace: { source: { case: "directory", value: "proj" } } });
+    const first = await ranTask("t1", { workspace: { source: { case: "directory", value: "proj" } } });
     end(first);
     const req = continuing("t1");
     await handoff.prepare(req);
@@ -98,7 +102,7 @@ describe("the session hand-off", () => {
 
   it("continues a repository task from the branch it pushed", async () => {
     const { handoff, ranTask, continuing } = setup(() => bytes(3));
-    const first = ranTask("t1", { workspace: { source: { case: "repository", value: { url: "https://git.example/r.git", ref: "main" } } } });
+    const first = await ranTask("t1", { workspace: { source: { case: "repository", value: { url: "https://git.example/r.git", ref: "main" } } } });
     first.end({ exitCode: 0, reason: ExitReason.COMPLETED, result: { sessionId: SESSION }, changes: { push: { url: "https://git.example/r.git", branch: "cc/t1", commit: "abc" } } });
     const req = continuing("t1");
     await handoff.prepare(req);
@@ -108,13 +112,13 @@ describe("the session hand-off", () => {
   it("refuses an unknown task, a running one, one with no session, another session, a transcript over the bound, and a client's own transcript", async () => {
     const { handoff, ranTask, end, continuing } = setup((id) => (id === "0big" ? new ConnectError("too big", Code.ResourceExhausted) : bytes(1)));
     expect(await refusal(handoff.prepare(continuing("nosuch")))).toEqual({ code: "NotFound", message: "task nosuch not found; list tasks with `cc ps --all`; ended tasks are kept only for a while" });
-    const running = ranTask("t1");
+    const running = await ranTask("t1");
     expect(await refusal(handoff.prepare(continuing("t1")))).toEqual({
       code: "FailedPrecondition",
       message: "task t1 is still running; continue it once it has ended (`cc wait t1`), or cancel it first (`cc cancel t1`)",
     });
     end(running);
-    const never = ranTask("t2");
+    const never = await ranTask("t2");
     never.end({ exitCode: -1, reason: ExitReason.CANCELLED });
     expect(await refusal(handoff.prepare(continuing("t2")))).toEqual({
       code: "FailedPrecondition",
@@ -124,7 +128,7 @@ describe("the session hand-off", () => {
       code: "InvalidArgument",
       message: `agent.resume_session_id: names session other, but task t1 ran session ${SESSION}; give one of the two`,
     });
-    end(ranTask("t3"), "0big");
+    end(await ranTask("t3"), "0big");
     expect(await refusal(handoff.prepare(continuing("t3")))).toEqual({
       code: "ResourceExhausted",
       message: "task t3's session 0big can continue only on worker w1, which has its transcript: the router did not keep it, as it is larger than the router keeps (CC_MAX_TRANSCRIPT_BYTES, 1000 bytes); add --worker w1",
@@ -139,7 +143,7 @@ describe("the session hand-off", () => {
 
   it("a transcript the worker could not hand over: the task continues on the worker it ran on", async () => {
     const { handoff, ranTask, end, continuing } = setup(() => new ConnectError("connection refused", Code.Unavailable));
-    end(ranTask("t1"));
+    end(await ranTask("t1"));
     const req = continuing("t1");
     await handoff.prepare(req);
     expect([req.workerId, req.agent?.resumeSessionId, handoff.forWorker(req)]).toEqual(["w1", SESSION, {}]);
