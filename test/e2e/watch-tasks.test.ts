@@ -1,7 +1,7 @@
 // WatchTasks end to end, read by an independent client (@grpc/grpc-js with proto-loader, from the .proto files) while
 // the real claude runs a task: the snapshot, then the task's record as it changes, with its phase, latest line and
 // cost. And the web UI on the router's own port: the page over HTTP/1.1 beside the RPCs, and gone with CC_WEB=off.
-import { mkdtempSync, realpathSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,8 +46,26 @@ describe("WatchTasks and the web UI on the router's port", () => {
 
   beforeAll(async () => {
     root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-watch-")));
+    // Tasks run sandboxed with a /tmp of their own: the gate's directory is bound into every sandbox (CC_SANDBOX_BIND).
+    mkdirSync(join(root, "gates"));
     model = await startModel({
-      conversations: [{ turns: [{ content: [{ type: "text", text: "First line of the answer.\nThe last line: {{prompt}}" }], chunkDelayMs: 30 }] }],
+      conversations: [
+        {
+          // Held in a Bash call until the test opens the gate, so a watcher cannot miss the running record.
+          match: "watched",
+          turns: [
+            {
+              content: [
+                { type: "text", text: "First line of the answer." },
+                { type: "tool_use", name: "Bash", input: { command: `while [ ! -e ${join(root, "gates", "watched")} ]; do sleep 0.1; done`, description: "Wait for the gate" } },
+              ],
+              chunkDelayMs: 30,
+            },
+            { content: [{ type: "text", text: "The last line: watched" }] },
+          ],
+        },
+        { turns: [{ content: [{ type: "text", text: "First line of the answer.\nThe last line: {{prompt}}" }], chunkDelayMs: 30 }] },
+      ],
     });
     router = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_WATCH_INTERVAL: "50ms", CC_LOG_LEVEL: "silent" }), {
       logger: silentLogger(),
@@ -58,6 +76,7 @@ describe("WatchTasks and the web UI on the router's port", () => {
       CC_ROUTER_URL: url,
       CC_CLAUDE_HOME: join(root, "home"),
       CC_WORKSPACE_ROOT: join(root, "ws"),
+      CC_SANDBOX_BIND: join(root, "gates"),
     });
     await until(() => router.registry.list().some((w) => w.id === "watch-w1"));
   });
@@ -85,16 +104,22 @@ describe("WatchTasks and the web UI on the router's port", () => {
 
     const client = createClient(RouterService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
     let id = "";
-    for await (const ev of client.run({ prompt: "watched" })) id = ev.taskId;
+    const ran = (async () => {
+      for await (const ev of client.run({ prompt: "watched", agent: { allowedTools: ["Bash"] } })) id = ev.taskId;
+    })();
+    // The task waits in its Bash call until the watcher has seen it there; then the gate opens and it ends.
+    await until(() => changes.some((c) => c.task?.id === id && c.task.status === "TASK_STATUS_RUNNING" && c.task.latestLine.startsWith("Bash")));
+    writeFileSync(join(root, "gates", "watched"), "");
+    await ran;
     await until(() => changes.some((c) => c.task?.id === id && c.task.status === "TASK_STATUS_SUCCEEDED"));
     call.cancel();
     await closed;
     watcher.close();
 
     const seen = changes.filter((c) => c.task?.id === id).map((c) => c.task!);
-    // Seen before its end: running, working on a turn, with the text claude was writing as its latest line.
+    // Seen before its end: running, working on a turn, with the tool call claude was in as its latest line.
     expect(seen.some((t) => t.status === "TASK_STATUS_RUNNING" && t.phase === "PHASE_RUNNING" && t.workerId === "watch-w1")).toBe(true);
-    expect(seen.some((t) => t.status === "TASK_STATUS_RUNNING" && t.latestLine.startsWith("First line"))).toBe(true);
+    expect(seen.some((t) => t.status === "TASK_STATUS_RUNNING" && t.latestLine.startsWith("Bash"))).toBe(true);
     const last = seen.at(-1)!;
     expect(last).toMatchObject({ status: "TASK_STATUS_SUCCEEDED", phase: "PHASE_UNSPECIFIED", latestLine: "The last line: watched" });
     expect(last.costUsd).toBeGreaterThan(0);
