@@ -94,7 +94,8 @@ describeNeeding(typeof found === "string" ? found : "", `the images, run with ${
     workerPort = await freePort();
     ok(
       "starting the router",
-      await startContainer(ROUTER, ROUTER_IMAGE, { PORT: String(routerPort), CC_HOST: "127.0.0.1", CC_TOKEN: TOKEN, CC_WORKER_TOKEN: WORKER_TOKEN, CC_SHUTDOWN_GRACE: `${SHUTDOWN_GRACE_S}s` }, []),
+      // Its SQLite task store is in /data (CC_DATA_DIR), the one path besides /tmp it writes (deploy/README.md).
+      await startContainer(ROUTER, ROUTER_IMAGE, { PORT: String(routerPort), CC_HOST: "127.0.0.1", CC_TOKEN: TOKEN, CC_WORKER_TOKEN: WORKER_TOKEN, CC_SHUTDOWN_GRACE: `${SHUTDOWN_GRACE_S}s` }, ["/data"]),
     );
     ok(
       "starting the worker",
