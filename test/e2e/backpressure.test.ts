@@ -110,7 +110,9 @@ describe("backpressure through the router", () => {
   }, 120_000);
 
   it("a reader that stops reading is cut off after CC_SUBSCRIBER_STALL while the task goes on; attached again it misses nothing", async () => {
-    const { client, url } = await startRouter({ CC_WORKERS: `flood-w=${worker.url}`, CC_SUBSCRIBER_STALL: "1s" });
+    // The stall allowed is what cuts the stuck reader; the reader that reads the whole task must never stall that
+    // long, even on a loaded machine where the test process (which also runs the router) can pause for a second.
+    const { client, url } = await startRouter({ CC_WORKERS: `flood-w=${worker.url}`, CC_SUBSCRIBER_STALL: "4s" });
     const grpcJs = grpcJsRouter(url);
     let paused = false;
     const stuck = grpcJs.Run({ prompt: "flood, and a reader that stops" });
@@ -129,7 +131,7 @@ describe("backpressure through the router", () => {
     stuck.resume();
     const { events, error } = await stuckRead;
     expect(error?.code).toBe(8); // RESOURCE_EXHAUSTED
-    expect(error?.details).toMatch(/read nothing for 1s \(CC_SUBSCRIBER_LAG_BYTES, CC_SUBSCRIBER_STALL\).*nothing was lost: attach again with after_seq/);
+    expect(error?.details).toMatch(/read nothing for 4s \(CC_SUBSCRIBER_LAG_BYTES, CC_SUBSCRIBER_STALL\).*nothing was lost: attach again with after_seq/);
     // Attached again from its last seq, it has the whole task.
     const rest = await collect(client.attach({ taskId, afterSeq: BigInt(events.at(-1)!.seq) }));
     expect([...events.map((e) => e.seq), ...rest.map((e) => String(e.seq))]).toEqual(whole.map((e) => String(e.seq)));
