@@ -18,7 +18,7 @@ const TITLE = "one-turn task in the task sandbox (bwrap) vs unsandboxed, Run to 
 
 export const sandbox: Figure = {
   id: "sandbox",
-  number: 8,
+  number: 9,
   rows: [{ key: "sandbox-one-turn", title: TITLE, target: TARGET }],
   async run(ctx) {
     const runs = ctx.runs(7, 1);

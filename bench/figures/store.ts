@@ -33,7 +33,8 @@ async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { str
   const bin = fakeClaude(ctx, "slow.sh");
   const perWorker = Math.ceil(o.streams / o.workers);
   const workers: Service[] = [];
-  for (let i = 1; i <= o.workers; i++) workers.push(await startWorker(ctx, `s${run}${kind}w${i}`, { CC_CLAUDE_BIN: bin, CC_MAX_SESSIONS: String(perWorker) }));
+  // Unsandboxed: the figure is about the router and its store; 1,000 sandboxes would only starve the workers.
+  for (let i = 1; i <= o.workers; i++) workers.push(await startWorker(ctx, `s${run}${kind}w${i}`, { CC_CLAUDE_BIN: bin, CC_MAX_SESSIONS: String(perWorker), CC_SANDBOX: "off" }));
   let store = kind as string;
   const cleanup: Array<() => Promise<void>> = [];
   if (kind === "redis") {
