@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+
 // claude sees an allowlisted environment: its own settings, credentials, locale and proxies, never the worker's
 // secrets (CC_TOKEN, CC_WORKER_TOKEN) or anything else the worker happened to inherit; plus the task's own
 // variables (RunRequest.env), which can never replace what the worker sets or guards (services/common/task-env.ts).
@@ -12,6 +14,11 @@ const EXACT = new Set([
   "GOOGLE_APPLICATION_CREDENTIALS", "CLOUD_ML_REGION",
 ]);
 const PREFIXES = ["ANTHROPIC_", "CLAUDE_CODE_", "LC_", "VERTEX_REGION_"];
+
+// claude runs its Bash tool in $SHELL when that is bash or zsh, and otherwise in the first zsh it finds, so a worker
+// started without SHELL (a CI job, a service manager) would give its tasks zsh on one machine and bash on the next.
+// A task gets bash unless the worker's operator chose a shell.
+const DEFAULT_SHELL = "/bin/bash";
 
 export interface ClaudeEnvOptions {
   /** The HOME claude uses: where its .claude.json, settings and session transcripts live. */
@@ -32,6 +39,7 @@ export function claudeEnv(source: NodeJS.ProcessEnv, options: ClaudeEnvOptions):
   }
   env["HOME"] = options.home;
   env["PATH"] ??= "/usr/local/bin:/usr/bin:/bin";
+  if (!env["SHELL"] && existsSync(DEFAULT_SHELL)) env["SHELL"] = DEFAULT_SHELL;
   // No auto-updates of the pinned claude on a worker.
   env["DISABLE_AUTOUPDATER"] ??= "1";
   if (options.term) {

@@ -84,6 +84,8 @@ describe.each(VARIANTS)("a sandboxed task ($name) cannot reach what is not its o
       CC_WORKSPACE_ROOT: workspaces,
       CC_SANDBOX: "bwrap",
       CC_KILL_GRACE: "1s",
+      // The attacks read bash's error messages; zsh words them differently.
+      SHELL: "/bin/bash",
       ...(variant.warm ? { CC_WARM_POOL: "1", CC_WARM_PROFILE: JSON.stringify(PROFILE) } : {}),
     });
     client = createClient(WorkerService, createGrpcTransport({ baseUrl: worker.url, interceptors: bearer(WORKER_TOKEN) }));
