@@ -125,7 +125,7 @@ export class Dispatcher {
    * Re-attaches to a task on the worker that accepted it, once that worker is known again (it re-registers, or is
    * probed), from the last event stored. It ends the task FAILED when the worker does not come back in time.
    */
-  private async reattach(entry: TaskEntry, workerId: string, deadline: number): Promise<void> {
+  private async reattach(entry: TaskEntry, workerId: string, deadline: number, lost?: string): Promise<void> {
     for (;;) {
       if (entry.ended) return;
       if (entry.endRequest) {
@@ -138,9 +138,19 @@ export class Dispatcher {
         return;
       }
       if (Date.now() > deadline || this.draining) {
-        const message =
-          `worker ${workerId} ran task ${entry.id}, and did not come back within ${durationText(this.settings.reattachWaitMs)} (CC_REATTACH_WAIT) for the router to re-attach to it; ` +
-          "if it is still running there, it ends after the worker's CC_ROUTER_GRACE";
+        const wait = this.draining ? "before the router shut down" : `within ${durationText(this.settings.reattachWaitMs)} (CC_REATTACH_WAIT)`;
+        let message: string;
+        if (!lost) {
+          message =
+            `worker ${workerId} ran task ${entry.id}, and did not come back ${wait} for the router to re-attach to it; ` +
+            "if it is still running there, it ends after the worker's CC_ROUTER_GRACE";
+        } else if (entry.started) {
+          message = `worker ${workerId} was lost while running task ${entry.id} (${lost}), and did not come back ${wait} for the router to re-attach to it; the task is marked failed and was not run again`;
+        } else {
+          message = `worker ${workerId} accepted task ${entry.id}, then its stream was lost before claude started (${lost}), and the worker did not come back ${wait}; the task was not placed again, so that it cannot run twice — run it again`;
+        }
+        // A worker that is there after all should not go on with a task no one follows.
+        if (lost && worker) void this.stopOnWorker(entry, worker, "the router gave up re-attaching to the task");
         entry.end({ reason: ExitReason.FAILED, message });
         return;
       }
@@ -392,6 +402,7 @@ export class Dispatcher {
         if (entry.placement?.accepted && seq <= entry.placement.workerSeq) continue;
         // The first event, whatever it is, is the worker's acknowledgement.
         entry.accept({ workerId: worker.id, accepted: true, workerSeq: seq });
+        entry.reattaching = undefined;
         entry.pinnedTo = undefined;
         // Router-added latency is measured from here to the event leaving for a caller (metrics).
         if (entry.log.subscriberCount > 0) markReceived(event);
@@ -455,10 +466,12 @@ export class Dispatcher {
       entry.end({ reason: ExitReason.FAILED, message: `worker ${worker.id} no longer keeps the events of task ${entry.id} that the router had not stored (${err.rawMessage}); the task was stopped rather than go on with a gap` });
       return;
     }
-    // A stream that broke or was never made: the worker may be restarting; try again while the wait lasts.
+    // A stream that broke or was never made: the worker may be restarting; try again while the wait lasts (from the
+    // first break on: a worker that takes each attach and breaks it again does not keep the task waiting forever).
     this.logger.warn({ taskId: entry.id, workerId: worker.id, err: err.rawMessage }, "re-attaching to the task failed; trying again");
     this.registry.markFailed(worker, `re-attaching to a task failed: ${err.rawMessage}`);
-    void this.reattach(entry, worker.id, Date.now() + this.settings.reattachWaitMs);
+    entry.reattaching ??= { until: Date.now() + this.settings.reattachWaitMs, why: err.rawMessage };
+    void this.reattach(entry, worker.id, entry.reattaching.until, entry.reattaching.why);
   }
 
   /** The worker's stream failed before `exited`: place the task again, wait for its worker, or end it. */
@@ -483,12 +496,12 @@ export class Dispatcher {
     }
     if (kind === "accepted") {
       this.registry.markFailed(worker, `lost while running a task: ${err.rawMessage}`);
-      // If the worker is still there, it should not go on with a task no one follows.
-      void this.stopOnWorker(entry, worker, "the router lost the task's stream");
-      let message: string;
-      if (entry.started) message = `worker ${worker.id} was lost while running task ${entry.id} (${err.rawMessage}); the task is marked failed and was not run again`;
-      else message = `worker ${worker.id} accepted task ${entry.id}, then its stream was lost before claude started (${err.rawMessage}); the task was not placed again, so that it cannot run twice — run it again`;
-      entry.end({ reason: ExitReason.FAILED, message });
+      // A worker keeps a task its router placed running when the stream drops (CC_ROUTER_GRACE), with its latest
+      // events: a stream lost to a network blip, or to a worker or router too loaded to answer a PING in time, is
+      // re-attached to from the last stored event once the worker is seen again, and the task goes on.
+      this.logger.warn({ taskId: entry.id, workerId: worker.id, err: err.rawMessage }, "lost the task's stream; re-attaching once its worker is back");
+      entry.reattaching ??= { until: Date.now() + this.settings.reattachWaitMs, why: err.rawMessage };
+      void this.reattach(entry, worker.id, entry.reattaching.until, entry.reattaching.why);
       return;
     }
     if (this.draining) {

@@ -72,7 +72,7 @@ export const ROUTER_SETTINGS = {
     env: "CC_REATTACH_WAIT",
     default: "1m",
     description:
-      "After a restart, how long the router waits for the worker of a running task to be seen again (it re-registers, or is probed) to re-attach to it; then the task ends FAILED.",
+      "How long the router waits for the worker of a running task to be seen again (it re-registers, or is probed) to re-attach to it, after the router restarted or lost the task's stream (a broken connection, unanswered PINGs); then the task ends FAILED.",
     parse: duration,
   },
   retainTasks: { env: "CC_RETAIN_TASKS", default: "1000", description: "Ended tasks kept (records and logs); the oldest go first.", parse: integer(1, 1_000_000) },

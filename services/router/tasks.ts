@@ -54,6 +54,11 @@ export class TaskEntry {
    * may take it now, and it answers ALREADY_EXISTS if it has it.
    */
   pinnedTo: string | undefined;
+  /**
+   * The task's stream from its worker broke: until when the router keeps trying to re-attach (CC_REATTACH_WAIT from
+   * the first break; an event read on a new stream clears it), and what broke, for the message if it gives up.
+   */
+  reattaching: { until: number; why: string } | undefined;
   /** Set once the router decided to end the task (cancel, shutdown, caller gone, full log). */
   endRequest: EndRequest | undefined;
   /** Aborted with endRequest: an ending task no longer waits for slow followers. */

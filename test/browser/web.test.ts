@@ -5,13 +5,14 @@
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttachRequestSchema, RouterService, TaskStatus } from "../../gen/claudecluster/v1/router_pb.js";
 import { ExitReason } from "../../gen/claudecluster/v1/run_pb.js";
+import { FileType, WriteFileRequestSchema } from "../../gen/claudecluster/v1/transfer_pb.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { launchBrowser, screenshotPath, type TestBrowser } from "../helpers/browser.js";
 import { modelEnv, startModel } from "../helpers/model.js";
@@ -45,8 +46,20 @@ const STORY = [
   "That is all there is to it.",
 ].join("\n");
 
+const [STORY_START, ...STORY_REST] = STORY.split("\n");
+
 const SCRIPT: Script = {
   conversations: [
+    {
+      // The same story, held after its first line by a Bash call until the test writes `gate` into the workspace:
+      // the task cannot end before the test has hidden the tab.
+      match: "look around the workspace once more",
+      turns: [
+        { content: [{ type: "text", text: "I'll look at the files first." }, { type: "tool_use", name: "Bash", input: { command: "ls -la", description: "List the files" } }] },
+        { content: [{ type: "text", text: STORY_START! }, { type: "tool_use", name: "Bash", input: { command: "while [ ! -e gate ]; do sleep 0.1; done", description: "Wait for the gate" } }] },
+        { content: [{ type: "text", text: STORY_REST.join("\n") }], chunkDelayMs: 120 },
+      ],
+    },
     {
       match: "look around",
       turns: [
@@ -231,7 +244,8 @@ describe("the web UI", () => {
     const id = await startFromForm("Please look around the workspace once more", { tools: "Bash" });
     await page.getByText("Here is what I found in the workspace.").waitFor();
     const attached = async () => (await client.getTask({ taskId: id })).subscribers;
-    // One stream for the page: the router may still count a stream the page has just closed for a moment.
+    // One stream for the page (the router may still count a stream the page has just closed, for a moment); the task
+    // waits at the gate meanwhile.
     await until(async () => (await attached()) === 1);
     // What the browser does when the tab is hidden or shown (Page Visibility).
     const visibility = (hidden: boolean) =>
@@ -242,6 +256,11 @@ describe("the web UI", () => {
     await until(async () => (await attached()) === 0);
     // The task goes on (it was started detached) while no page follows it.
     const hiddenAt = (await client.getTask({ taskId: id })).lastSeq;
+    const gate = (async function* () {
+      yield create(WriteFileRequestSchema, { part: { case: "header", value: { taskId: id, path: "gate", name: "", type: FileType.FILE, size: 4n, mode: 0o644 } } });
+      yield create(WriteFileRequestSchema, { part: { case: "chunk", value: Buffer.from("open") } });
+    })();
+    await client.writeFile(gate);
     await until(async () => (await client.getTask({ taskId: id })).lastSeq > hiddenAt + 5n);
     // Shown again: Attach from the last seq the page saw, not from the start.
     const resumed = page.waitForRequest((r) => r.url().endsWith("/claudecluster.v1.RouterService/Attach"));

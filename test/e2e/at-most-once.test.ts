@@ -88,7 +88,7 @@ describe("at most once", () => {
       until(() => router.registry.list().some((w) => w.id === id && (!url || w.url === url) && router.registry.health(w) === WorkerHealth.ONLINE));
 
     beforeAll(async () => {
-      router = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_OFFLINE_AFTER: "3s", CC_LOG_LEVEL: "silent" }), {
+      router = createRouter(readRouterSettings({ CC_STORE: "memory", PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "500ms", CC_OFFLINE_AFTER: "3s", CC_REATTACH_WAIT: "30s", CC_LOG_LEVEL: "silent" }), {
         logger: silentLogger(),
       });
       await router.listen();
@@ -132,31 +132,38 @@ describe("at most once", () => {
       expect(task.status).toBe(TaskStatus.SUCCEEDED);
     });
 
-    it("a stream that breaks after the worker acknowledged the task, before claude started: never placed again", async () => {
-      const { proxy } = await startProxiedWorker("once-3", routerUrl());
+    it("a stream that breaks after the worker acknowledged the task, before claude started: re-attached there, never placed again", async () => {
+      const { worker, proxy } = await startProxiedWorker("once-3", routerUrl());
       await online("once-3");
       const events: RunEvent[] = [];
       let cut = false;
       // The clone of slow.git hangs: the task is accepted and stays before claude.
       const workspace = { source: { case: "repository" as const, value: { url: `${git.url}/slow.git` } } };
-      for await (const ev of client.run({ prompt: "exactly-once-b", workspace })) {
-        events.push(ev);
-        if (!cut && ev.event.case === "status" && ev.event.value.phase === Phase.STARTING) {
-          // The router has the acknowledgement: from here on the task belongs to that worker. Another worker is free
-          // when its stream breaks.
-          await until(() => git.held() === 1);
-          await startWorker("once-4", routerUrl());
-          await online("once-4");
-          cut = true;
-          proxy.cut();
+      let taskId = "";
+      const done = (async () => {
+        for await (const ev of client.run({ prompt: "exactly-once-b", workspace })) {
+          events.push(ev);
+          taskId = ev.taskId;
+          if (!cut && ev.event.case === "status" && ev.event.value.phase === Phase.STARTING) {
+            // The router has the acknowledgement: from here on the task belongs to that worker. Another worker is free
+            // when its stream breaks.
+            await until(() => git.held() === 1);
+            await startWorker("once-4", routerUrl());
+            await online("once-4");
+            cut = true;
+            proxy.cut();
+          }
         }
-      }
-      const exited = ofCase(events, "exited")[0]!;
-      expect(exited.reason).toBe(ExitReason.FAILED);
-      expect(exited.message).toMatch(/accepted task \S+, then its stream was lost before claude started .*not placed again, so that it cannot run twice/);
-      const task = await client.getTask({ taskId: events[0]!.taskId });
-      expect(task.attempts).toBe(1);
-      // The worker was told to stop it (the router's Cancel reached it through a new connection): its clone is gone.
+      })();
+      // The worker kept the task through the break (its clone still hangs), and the router followed it there again.
+      await until(() => worker.logs.some((l) => l.includes("caller re-attached") && l.includes(taskId)));
+      expect(git.held()).toBe(1);
+      const task = await client.getTask({ taskId });
+      expect(task).toMatchObject({ attempts: 1, workerId: "once-3" });
+      // Cancelled, the worker stops it (the router's Cancel reaches it through a new connection): its clone is gone.
+      await client.cancelTask({ taskId, reason: "enough" });
+      await done;
+      expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: enough" });
       await until(() => git.held() === 0);
       expect(prompted("exactly-once-b")).toBe(0);
     });

@@ -2,7 +2,7 @@
 // worker, a router restart, the model failing (429, 500, overloaded) or never answering, and claude itself killed.
 // A worker SIGKILLed, a caller that vanishes and a subscriber that never reads are in router.test.ts and worker.test.ts.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectError, createClient, type Client } from "@connectrpc/connect";
@@ -26,6 +26,13 @@ const apiError = (status: number, type: string, message: string) => ({ content: 
 const SCRIPT: Script = {
   conversations: [
     { match: "hang", turns: [{ content: [{ type: "text", text: "Waiting." }, { type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] },
+    {
+      match: "stall",
+      turns: [
+        { content: [{ type: "text", text: "Waiting for the gate." }, { type: "tool_use", name: "Bash", input: { command: "while [ ! -e gate ]; do sleep 0.1; done; echo gate open", description: "Wait" } }] },
+        { content: [{ type: "text", text: "back after the stall" }] },
+      ],
+    },
     { match: "rate-limited", turns: [apiError(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")] },
     { match: "server-error", turns: [apiError(500, "api_error", "Internal server error")] },
     { match: "overloaded", turns: [apiError(529, "overloaded_error", "Overloaded")] },
@@ -43,13 +50,13 @@ describe("faults", () => {
   let client: Client<typeof RouterService>;
   const workers = new Map<string, WorkerProcess>();
 
-  const routerEnv = () => ({ PORT: String(routerPort), CC_HEARTBEAT_INTERVAL: "500ms", CC_OFFLINE_AFTER: "3s", CC_CALLER_GRACE: "1s" });
+  const routerEnv = () => ({ PORT: String(routerPort), CC_HEARTBEAT_INTERVAL: "500ms", CC_OFFLINE_AFTER: "3s", CC_CALLER_GRACE: "1s", CC_REATTACH_WAIT: "5s" });
   async function startRouter(): Promise<void> {
     router = await spawnRouterProcess(routerEnv());
     routerPort = Number(new URL(router.url).port);
     client = createClient(RouterService, createGrpcTransport({ baseUrl: router.url }));
   }
-  async function startWorker(id: string): Promise<WorkerProcess> {
+  async function startWorker(id: string, extra: Record<string, string> = {}): Promise<WorkerProcess> {
     const worker = await spawnWorkerProcess(id, {
       ...modelEnv(model),
       CC_ROUTER_URL: router.url,
@@ -58,6 +65,7 @@ describe("faults", () => {
       CC_DISCONNECT_GRACE: "1s",
       CC_ROUTER_GRACE: "2s",
       CC_KILL_GRACE: "1s",
+      ...extra,
     });
     workers.set(id, worker);
     await until(async () => (await client.listWorkers({})).workers.some((w) => w.id === id));
@@ -149,6 +157,37 @@ describe("faults", () => {
     expect(exited.exitCode).toBe(-1);
     expect((await client.getTask({ taskId: events[0]!.taskId })).status).toBe(TaskStatus.FAILED);
   });
+
+  it("a worker that stalls past the router's pings and comes back: the router re-attaches, the task goes on, every event once", async () => {
+    // Long enough a CC_ROUTER_GRACE that the worker keeps the task however slowly the machine brings it back.
+    const worker = await startWorker("f-stalled", { CC_ROUTER_GRACE: "60s" });
+    let workspace = "";
+    let stopped = false;
+    const run = runToEnd({ prompt: "stall", agent: ALLOW_BASH, workerId: "f-stalled" }, (ev) => {
+      if (ev.event.case === "started") workspace = ev.event.value.workspace;
+      if (ev.event.case === "message" && ev.event.value.body.case === "assistant" && !stopped) {
+        worker.child.kill("SIGSTOP");
+        stopped = true;
+      }
+    });
+    // The router's pings go unanswered: it drops the task's stream and waits for the worker.
+    await until(() => router.logs.some((l) => l.includes("lost the task's stream")));
+    worker.child.kill("SIGCONT");
+    await until(() => worker.logs.some((l) => l.includes("caller re-attached")));
+    writeFileSync(join(workspace, "gate"), "");
+    const { events, error } = await run;
+    expect(error).toBeUndefined();
+    expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.COMPLETED, exitCode: 0 });
+    expect(ofCase(events, "exited")[0]?.result?.result).toBe("back after the stall");
+    // Nothing lost and nothing twice across the break: the router's seqs run 1..n, and there was one claude.
+    expect(events.map((e) => Number(e.seq))).toEqual(events.map((_, i) => i + 1));
+    expect(ofCase(events, "started")).toHaveLength(1);
+    const task = await client.getTask({ taskId: events[0]!.taskId });
+    expect(task).toMatchObject({ status: TaskStatus.SUCCEEDED, attempts: 1, workerId: "f-stalled" });
+    worker.child.kill("SIGTERM");
+    await worker.exited;
+    workers.delete("f-stalled");
+  }, 90_000);
 
   it("a hung worker (SIGSTOP) is noticed through HTTP/2 pings: exited FAILED, task FAILED; resumed, it ends the task", async () => {
     const worker = await startWorker("f-stopped");

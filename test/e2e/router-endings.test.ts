@@ -102,6 +102,7 @@ describe("router-side endings", () => {
           CC_HEARTBEAT_INTERVAL: "500ms",
           CC_OFFLINE_AFTER: "3s",
           CC_QUEUE_TIMEOUT: "3s",
+          CC_REATTACH_WAIT: "2s",
           CC_CALLER_GRACE: "1s",
           CC_LOG_LEVEL: "silent",
         }),
@@ -183,7 +184,7 @@ describe("router-side endings", () => {
       });
       const exited = expectEndsWithExited(await stream);
       expect(exited.reason).toBe("EXIT_REASON_FAILED");
-      expect(exited.message).toMatch(/^worker doomed was lost while running task \S+ \(.+\); the task is marked failed and was not run again$/);
+      expect(exited.message).toMatch(/^worker doomed was lost while running task \S+ \(.+\), and did not come back within 2s \(CC_REATTACH_WAIT\) for the router to re-attach to it; the task is marked failed and was not run again$/);
       // Restarted, the worker ends what the killed one left running (orphans are swept at start).
       await workers.get("doomed")!.exited;
       await startWorker("doomed", routerUrl());

@@ -61,6 +61,8 @@ describe("router with three worker processes", () => {
         CC_HOST: "127.0.0.1",
         CC_HEARTBEAT_INTERVAL: "500ms",
         CC_OFFLINE_AFTER: "3s",
+        // A worker killed mid-task is waited for this long to come back before its task fails.
+        CC_REATTACH_WAIT: "2s",
         CC_CALLER_GRACE: "2s",
         CC_SUBSCRIBER_LAG_BYTES: "262144",
         CC_SUBSCRIBER_STALL: "2s",
