@@ -3,7 +3,7 @@
 // rate allows (fixtures/slow.sh with a short interval): the events per second the router stores and serves to
 // the streams' callers, and its RSS meanwhile. Everything is its own process: the router, the workers, the fake
 // claudes, and for the Redis store a redis-server on loopback.
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { REDIS_SERVER, startRedis } from "../../test/helpers/redis.js";
@@ -19,6 +19,7 @@ const EVENTS_TARGET = { op: ">=", value: 0.8, unit: "×" } as const;
 const RSS_TARGET = { op: "<=", value: 50, unit: "MiB" } as const;
 const STORES = ["memory", "sqlite", "redis"] as const;
 type StoreKind = (typeof STORES)[number];
+const ONLY = process.env["BENCH_STORE_ONLY"];
 const RAMP_BATCH = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,21 +30,24 @@ interface Measured {
 }
 
 /** One store: workers, a router on it, N streams; events/s and RSS over the sampling window once all run. */
-async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { streams: number; workers: number; connections: number; ticks: number; interval: number; sampleMs: number; rampPerS: number }): Promise<Measured> {
+async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { streams: number; workers: number; connections: number; ticks: number; interval: number; sampleMs: number; warmupMs: number; rampPerS: number }): Promise<Measured> {
   const bin = fakeClaude(ctx, "slow.sh");
   const perWorker = Math.ceil(o.streams / o.workers);
   const workers: Service[] = [];
   // Unsandboxed: the figure is about the router and its store; 1,000 sandboxes would only starve the workers.
   for (let i = 1; i <= o.workers; i++) workers.push(await startWorker(ctx, `s${run}${kind}w${i}`, { CC_CLAUDE_BIN: bin, CC_MAX_SESSIONS: String(perWorker), CC_SANDBOX: "off" }));
   let store = kind as string;
-  const cleanup: Array<() => Promise<void>> = [];
   if (kind === "redis") {
     const redis = await startRedis();
-    cleanup.push(() => redis.stop());
+    // Also when the measure fails: the figure's end stops it (stopping twice is harmless).
+    ctx.defer(() => redis.stop());
     store = redis.url;
   }
   const router = await startRouter(ctx, workers, { CC_STORE: store, CC_DATA_DIR: join(ctx.tmp, `data-${run}-${kind}`) });
   const clients = Array.from({ length: o.connections }, () => routerClient(ctx, router.url));
+  // Every fake claude waits at this gate after its init: the streams start on a quiet machine (starting them while
+  // the first ones already print took minutes on 2 cores, and overloaded the router before it was measured).
+  const gate = join(ctx.tmp, `gate-${run}-${kind}`);
   let running = 0;
   let events = 0;
   const failures: string[] = [];
@@ -60,7 +64,7 @@ async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { str
           running += 1;
         }
       };
-      return followRouterRun(clients[i % o.connections]!, { prompt: `ticks=${o.ticks} interval=${o.interval}`, mode: RunMode.HEADLESS }, onEvent).catch((err: unknown) => {
+      return followRouterRun(clients[i % o.connections]!, { prompt: `ticks=${o.ticks} interval=${o.interval} gate=${gate} nice=19`, mode: RunMode.HEADLESS }, onEvent).catch((err: unknown) => {
         if (!abort.signal.aborted) failures.push(err instanceof Error ? err.message : String(err));
       });
     }),
@@ -71,6 +75,9 @@ async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { str
   }
   if (failures.length > 0) throw new Error(`${kind}: a stream failed before all were running: ${failures[0]}`);
   const rampMs = Date.now() - t0;
+  writeFileSync(gate, "");
+  // Every stream under way before the window opens.
+  await sleep(o.warmupMs);
   const before = events;
   const started = Date.now();
   const rss = await steadyRss(router.pid, o.sampleMs);
@@ -81,7 +88,6 @@ async function measure(ctx: BenchContext, kind: StoreKind, run: number, o: { str
   await router.stop(5000);
   await Promise.all(workers.map((w) => w.stop(5000)));
   await all;
-  for (const c of cleanup) await c();
   return { eventsPerS, rss: rss.median, rampMs };
 }
 
@@ -104,18 +110,20 @@ export const storeFigure: Figure = {
       ticks: Math.round(ctx.param("STORE_TICKS", 600, 100)),
       interval: ctx.param("STORE_INTERVAL", 0.05),
       sampleMs: ctx.param("STORE_SAMPLE_MS", 10_000, 2000),
+      warmupMs: ctx.param("STORE_WARMUP_MS", 3000, 1000),
       rampPerS: ctx.param("RAMP_PER_S", 200),
     };
     const got = new Map<StoreKind, Measured[]>(STORES.map((s) => [s, []]));
     for (let run = 0; run < runs; run++) {
       // The order turns each run, so drift in the machine's load does not always fall on the same store.
       const order = STORES.map((_, i) => STORES[(i + run) % STORES.length]!);
-      for (const kind of order) got.get(kind)!.push(await measure(ctx, kind, run, o));
+      // BENCH_STORE_ONLY=memory|sqlite|redis measures one store alone, to look at it (the figure then has no ratio).
+      for (const kind of order) if (!ONLY || kind === ONLY) got.get(kind)!.push(await measure(ctx, kind, run, o));
     }
     const eps = (k: StoreKind) => median(got.get(k)!.map((m) => m.eventsPerS));
     const rss = (k: StoreKind) => median(got.get(k)!.map((m) => m.rss));
     const offered = (o.streams / o.interval).toFixed(0);
-    const how = `${o.streams} headless tasks over ${o.workers} worker processes, each a fake claude offering one event every ${o.interval} s (${offered} events/s in all, more than 2 cores carry: the figure is what the router keeps up with), streamed over ${o.connections} HTTP/2 connections; events counted at the callers over ${o.sampleMs / 1000} s once every stream was running, router RSS (/proc VmRSS) median over the same window; the stores measured one after another in one run, each with fresh processes (SQLite in a scratch CC_DATA_DIR, Redis a redis-server on loopback).`;
+    const how = `${o.streams} headless tasks over ${o.workers} worker processes, each a fake claude that starts, waits at a gate until all ${o.streams} streams run, then offers one event every ${o.interval} s (${offered} events/s in all, more than 2 cores carry: the figure is what the router keeps up with), streamed over ${o.connections} HTTP/2 connections; events counted at the callers over ${o.sampleMs / 1000} s, from ${o.warmupMs / 1000} s after the gate opened, router RSS (/proc VmRSS) median over the same window; the stores measured one after another in one run, each with fresh processes (SQLite in a scratch CC_DATA_DIR, Redis a redis-server on loopback).`;
     const rows: Row[] = [];
     for (const kind of ["sqlite", "redis"] as const) {
       const name = kind === "sqlite" ? "SQLite" : "Redis";
