@@ -15,12 +15,20 @@ const NOT_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTU
 /** connect-node's wording for a stream reset (RST_STREAM or GOAWAY) without a status. */
 const H2_RESET = /^http\/2 stream closed with error code (\w+)/;
 
+/**
+ * connect-node's own errors for a connection it gave up on (http2-session-manager.js): they carry a status code and
+ * no cause, like a worker's answer, but a request on that connection may have reached the worker. A PING timeout
+ * is what a loaded machine produces, so it must not read as UNAVAILABLE from the worker (placed elsewhere: twice).
+ */
+const CONNECTION_DROPPED = /^(PING timed out|http\/2 connection closed with error code)/;
+
 export function classifyPlacementFailure(err: ConnectError): PlacementFailure {
   const codes = causeCodes(err);
   if (codes.some((c) => NOT_CONNECTED.has(c))) return "unreached";
   const reset = H2_RESET.exec(err.rawMessage);
   // REFUSED_STREAM: the server says it did not process the stream at all (RFC 9113 §8.7).
   if (reset) return reset[1] === "REFUSED_STREAM" ? "unreached" : "unknown";
+  if (CONNECTION_DROPPED.test(err.rawMessage)) return "unknown";
   // An error status the worker sent carries no cause; the transport's own errors wrap what Node threw.
   if (err.cause !== undefined || codes.length > 0) return "unknown";
   switch (err.code) {
