@@ -27,6 +27,8 @@ import type { WorkerTransfers } from "./transfers.js";
 import type { StagedUpload } from "./upload/staging.js";
 import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
+import type { Environments } from "./environments/index.js";
+import { prepareEnvironment } from "./environments/task-setup.js";
 import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
@@ -45,6 +47,8 @@ export interface RunnerDeps {
   secrets: Secrets;
   /** Uploads, recorded changes and workspace retention (services/worker/transfers.ts). */
   transfers: WorkerTransfers;
+  /** A repository's environment file: setup, maintenance and the snapshot cache (services/worker/environments). */
+  environments: Environments;
 }
 
 /** How many ended task ids a worker remembers (a few bytes each). */
@@ -194,11 +198,14 @@ export class Runner {
     // A repository token is redacted from every task's events (and recorded changes) while this task runs.
     const token = source?.case === "repository" ? source.value.token : source?.case === "upload" ? (source.value.origin?.token ?? "") : "";
     const forgetToken = token ? this.deps.secrets.add(token) : () => {};
+    // So are its setup secrets, which only its setup script ever sees.
+    const forgetSetupSecrets = Object.values(req.setupSecrets).filter(Boolean).map((value) => this.deps.secrets.add(value));
     void task.done.then(() => {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
       environment.dispose();
       forgetToken();
+      for (const forget of forgetSetupSecrets) forget();
       // A router's task: kept for a re-attach, in case the router did not read its `exited` (it restarted, or its
       // stream was already gone though not yet noticed).
       if (task.placedBy) this.endedFeeds.add(taskId, task.feed);
@@ -380,7 +387,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, environment, addDirs);
+    await this.setUpThenLaunch(task, environment, addDirs, describeRepository({ url: spec.url, ref: "" }));
   }
 
   /**
@@ -422,7 +429,28 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, environment, addDirs);
+    await this.setUpThenLaunch(task, environment, addDirs, spec.origin?.url ? describeRepository({ url: spec.origin.url, ref: "" }) : "upload");
+  }
+
+  /**
+   * The repository's environment (services/worker/environments): its snapshot or its setup, in the task's sandbox,
+   * then claude with the environment's variables. A failed setup ends the task with the script's exit code and
+   * the tail of its output, and its workspace goes.
+   */
+  private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], repository: string): Promise<void> {
+    const prepared = await prepareEnvironment(this.deps.environments, task, environment, { repository, gitSource: this.deps.isolation.env, sandboxed: this.deps.isolation.sandbox.kind !== "none" });
+    if (prepared.kind === "failed") {
+      this.deps.logger.warn({ taskId: task.taskId, exitCode: prepared.exitCode }, "environment setup failed");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch(prepared.message, prepared.exitCode);
+      return;
+    }
+    if (task.stopSignal.aborted) {
+      this.discardWorkspace(task);
+      task.endBeforeLaunch("the task was stopped before claude started");
+      return;
+    }
+    this.launch(task, environment, addDirs, prepared.kind === "ready" ? prepared.env : {});
   }
 
   /** What every git process the worker runs for a task carries, so it is found and ended like claude's (cancel, shutdown). */
@@ -457,7 +485,8 @@ export class Runner {
     if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
-  private launch(task: TaskRun, environment: TaskEnvironment, addDirs: string[]): void {
+  /** `environmentEnv`: the variables of the repository's environment file (the task's own `env` wins). */
+  private launch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], environmentEnv: Record<string, string> = {}): void {
     const { claude, spawnTerminal, isolation } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
@@ -478,7 +507,7 @@ export class Runner {
       ...(interactive ? { term: "xterm-256color" } : {}),
       ...(mcpConfigFile ? { readOnly: [mcpConfigFile] } : {}),
       readWrite: addDirs,
-      taskEnv: req.env,
+      taskEnv: { ...environmentEnv, ...req.env },
     });
     const launchOptions = {
       spec,

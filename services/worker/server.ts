@@ -30,6 +30,7 @@ import { startRegistration, type Registration } from "./registration.js";
 import { transferService } from "./transfer-service.js";
 import { transcriptService } from "./transcript-service.js";
 import { createTransfers } from "./transfers.js";
+import { Environments } from "./environments/index.js";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -80,6 +81,14 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     egress: isolation.egress,
     secrets: isolation.secrets,
     transfers,
+    environments: new Environments({
+      cacheDir: settings.environmentCacheDir,
+      maxCount: settings.environmentCacheCount,
+      maxBytes: settings.environmentCacheBytes,
+      setupTimeoutMs: settings.setupTimeoutMs,
+      sandbox: isolation.isolation.sandbox,
+      logger: logger.child({ component: "environments" }),
+    }),
   });
   const health = new HealthState([WorkerService.typeName]);
   const metrics = settings.metrics ? workerMetrics(runner, isolation.isolation, health, logger) : undefined;
