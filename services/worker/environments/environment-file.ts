@@ -67,7 +67,7 @@ export function parseEnvironmentFile(text: string): Omit<EnvironmentFile, "input
     throw new EnvironmentFileError(`${ENVIRONMENT_FILE}, ${at(node)}: ${message}`);
   };
   const first = doc.errors[0];
-  if (first) throw new EnvironmentFileError(`${ENVIRONMENT_FILE}, line ${first.linePos?.[0].line ?? 1}: ${first.message.split("\n")[0]}`);
+  if (first) throw new EnvironmentFileError(`${ENVIRONMENT_FILE}, line ${lines.linePos(first.pos[0]).line}: ${first.message.split("\n")[0]}`);
   const root = doc.contents;
   const result: Omit<EnvironmentFile, "inputsHash"> = { setup: "", maintenance: "", env: {}, secrets: [], lockfiles: [], ttlMs: DEFAULT_TTL_MS, setupTimeoutMs: undefined };
   if (root === null) return result;
