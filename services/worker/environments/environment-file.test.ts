@@ -8,7 +8,7 @@ const FULL = `setup: |
   npm ci
 maintenance: npm install
 env:
-  NODE_ENV: development
+  APP_ENV: development
   WORKERS: 4
 secrets: [NPM_TOKEN, GH_TOKEN]
 lockfiles: [package-lock.json]
@@ -22,7 +22,7 @@ describe("parseEnvironmentFile", () => {
     expect(parseEnvironmentFile(FULL)).toEqual({
       setup: "npm ci\n",
       maintenance: "npm install",
-      env: { NODE_ENV: "development", WORKERS: "4" },
+      env: { APP_ENV: "development", WORKERS: "4" },
       secrets: ["NPM_TOKEN", "GH_TOKEN"],
       lockfiles: ["package-lock.json"],
       ttlMs: 6 * 3_600_000,
@@ -38,6 +38,7 @@ describe("parseEnvironmentFile", () => {
     ["setup: x\nsetpu: y\n", 'line 2: unknown field "setpu" (known: setup, maintenance, env, secrets, lockfiles, cache, setup_timeout)'],
     ["setup: [1]\n", "line 1: setup must be a string"],
     ["env:\n  bad-name: 1\n", 'line 2: env: "bad-name" is not a variable name (letters, digits and _)'],
+    ["env:\n  X: 1\n  LD_PRELOAD: /x.so\n", "line 3: env: LD_PRELOAD is reserved by the worker (every LD_* name is); tasks cannot set it"],
     ["env:\n  A: [1]\n", "line 2: env.A must be a string, number or boolean"],
     ["secrets: NPM_TOKEN\n", "line 1: secrets must be a list"],
     ["secrets:\n  - ok\n  - 'no way'\n", 'line 3: secrets: "no way" is not a variable name (letters, digits and _)'],

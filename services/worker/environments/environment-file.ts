@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
+import { envNameProblem } from "../../common/task-env.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 
 /** Where the file lives in a workspace. */
@@ -101,6 +102,9 @@ export function parseEnvironmentFile(text: string): Omit<EnvironmentFile, "input
         for (const item of value.items) {
           const name = isScalar(item.key) ? String(item.key.value) : "";
           if (!NAME.test(name)) fail(item.key as Node, `env: ${JSON.stringify(name)} is not a variable name (letters, digits and _)`);
+          // The same guard as a task's own variables: nothing that redirects claude or the worker's credentials.
+          const reserved = envNameProblem(name);
+          if (reserved) fail(item.key as Node, `env: ${reserved}`);
           const v = item.value;
           if (!isScalar(v) || v.value === null || typeof v.value === "object") fail((v ?? item.key) as Node, `env.${name} must be a string, number or boolean`);
           result.env[name] = String((v as { value: unknown }).value);
