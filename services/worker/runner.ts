@@ -29,6 +29,7 @@ import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
 import type { Environments } from "./environments/index.js";
 import { prepareEnvironment } from "./environments/task-setup.js";
+import { environmentRepositoryOf } from "../common/environment-repository.js";
 import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
@@ -319,6 +320,7 @@ export class Runner {
       sandbox: isolation.sandbox.kind,
       sandboxProblem: isolation.sandbox.problem,
       egress: toMessage(this.deps.egress),
+      environmentRepositories: [...new Set(this.deps.environments.list().map((s) => s.repository))],
     });
   }
 
@@ -387,7 +389,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    await this.setUpThenLaunch(task, environment, addDirs, describeRepository({ url: spec.url, ref: "" }));
+    await this.setUpThenLaunch(task, environment, addDirs);
   }
 
   /**
@@ -429,7 +431,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    await this.setUpThenLaunch(task, environment, addDirs, spec.origin?.url ? describeRepository({ url: spec.origin.url, ref: "" }) : "upload");
+    await this.setUpThenLaunch(task, environment, addDirs);
   }
 
   /**
@@ -437,7 +439,8 @@ export class Runner {
    * then claude with the environment's variables. A failed setup ends the task with the script's exit code and
    * the tail of its output, and its workspace goes.
    */
-  private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], repository: string): Promise<void> {
+  private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+    const repository = environmentRepositoryOf(task.request) ?? "";
     const prepared = await prepareEnvironment(this.deps.environments, task, environment, { repository, gitSource: this.deps.isolation.env, sandboxed: this.deps.isolation.sandbox.kind !== "none" });
     if (prepared.kind === "failed") {
       this.deps.logger.warn({ taskId: task.taskId, exitCode: prepared.exitCode }, "environment setup failed");

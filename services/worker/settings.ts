@@ -191,7 +191,7 @@ export const WORKER_SETTINGS = {
   environmentCacheDir: {
     env: "CC_ENV_CACHE_DIR",
     default: "",
-    description: "Where the worker keeps environment snapshots (workspaces prepared by a repository's `.claudecluster/environment.yaml` setup); default `<CC_WORKSPACE_ROOT>/.environments`. Put it on the workspaces' filesystem so restores can reflink.",
+    description: "Where the worker keeps environment snapshots (workspaces prepared by a repository's `.claudecluster/environment.yaml` setup); default `<CC_WORKSPACE_ROOT>/.environments/<CC_WORKER_ID>`. Put it on the workspaces' filesystem so restores can reflink.",
     parse: text,
   },
   environmentCacheCount: {
@@ -253,7 +253,8 @@ export function readWorkerSettings(env: Record<string, string | undefined> = pro
   const settings = readSettings(WORKER_SETTINGS, env);
   settings.uploadDir ||= join(settings.workspaceRoot, ".uploads");
   settings.changesDir ||= join(settings.workspaceRoot, ".changes");
-  settings.environmentCacheDir ||= join(settings.workspaceRoot, ".environments");
+  // One directory per worker: workers sharing a workspace root (cc up) each keep their own snapshots.
+  settings.environmentCacheDir ||= join(settings.workspaceRoot, ".environments", settings.workerId.replace(/[^\w.-]/g, "_").replace(/^\.+$/, "_"));
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
   return settings;
 }

@@ -63,7 +63,7 @@ const bare = () => join(dirname(server.repoDir("public.git")), "env.git");
 beforeAll(async () => {
   server = await startGitHttpsServer();
   work = mkdtempSync(join(tmpdir(), "cc-env-repo-"));
-  execFileSync("git", ["init", "--quiet", "--bare", bare()]);
+  execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare()]);
   git("init", "--quiet", "--initial-branch=main");
   // The dependency: a package tarball in the repository, installed by setup without the network.
   const pkg = join(work, "pkgsrc", "package");
@@ -110,7 +110,8 @@ describe("a repository with an environment file", () => {
   });
 
   const statuses = (events: RunEvent[]) => ofCase(events, "status").map((s) => `${Phase[s.phase]} ${s.detail}`);
-  const snapshots = () => (existsSync(join(w.workspaces, ".environments")) ? readdirSync(join(w.workspaces, ".environments")).filter((n) => !n.startsWith(".")) : []);
+  const cacheDir = () => join(w.workspaces, ".environments", "test-worker");
+  const snapshots = () => (existsSync(cacheDir()) ? readdirSync(cacheDir()).filter((n) => !n.startsWith(".")) : []);
   const taskDirs = () => (existsSync(join(w.workspaces, ".tasks")) ? readdirSync(join(w.workspaces, ".tasks")) : []);
 
   /** A task on the repository whose claude runs one Bash command; its events and that command's output. */
