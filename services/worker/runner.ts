@@ -150,7 +150,9 @@ export class Runner {
     // workspace and sandbox) if its flags match the pool's; one with its own variables or extra directories needs a
     // claude started for it. (Every headless task asks, so the pool's counts say how often it missed.)
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const warmable = !req.workspace?.source.case && !req.egress && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
+    // A repository task may take one too: it is cloned (and set up) into the warm process's empty workspace, and the
+    // warm claude gets the prompt once the workspace is ready (services/worker/environments).
+    const warmable = (!req.workspace?.source.case || req.workspace.source.case === "repository") && !req.egress && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
     const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, this.warmMcpConfig ? { mcpConfigFile: this.warmMcpConfig } : {}).args : undefined) : undefined;
     const source = req.workspace?.source;
     // Taken now (NOT_FOUND refuses the task): an upload serves one task.
@@ -215,12 +217,14 @@ export class Runner {
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
     logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined, sandbox: this.deps.isolation.sandbox.kind, egress: egress.mode }, "task accepted");
     this.launches.set(task, () => {
-      if (task.stopSignal.aborted && !warm) {
+      if (task.stopSignal.aborted && (!warm || source?.case === "repository")) {
+        // A warm process taken for a repository task goes with the task's processes (its tag is the task's).
+        if (warm) signalTask(task.processTag, undefined, "SIGKILL");
         if (upload) rmSync(upload.file, { force: true });
         return task.endBeforeLaunch("the task was stopped before claude started");
       }
-      if (warm) this.launchWarm(task, warm);
-      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment, addDirs);
+      if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment, addDirs, warm);
+      else if (warm) this.launchWarm(task, warm);
       else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, environment, addDirs);
       else this.launch(task, environment, addDirs);
     });
@@ -357,7 +361,7 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment, addDirs: string[], warm?: WarmClaude): Promise<void> {
     const { settings, isolation, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
@@ -389,7 +393,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    await this.setUpThenLaunch(task, environment, addDirs);
+    await this.setUpThenLaunch(task, environment, addDirs, warm);
   }
 
   /**
@@ -439,7 +443,7 @@ export class Runner {
    * then claude with the environment's variables. A failed setup ends the task with the script's exit code and
    * the tail of its output, and its workspace goes.
    */
-  private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+  private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], warm?: WarmClaude): Promise<void> {
     const repository = environmentRepositoryOf(task.request) ?? "";
     const prepared = await prepareEnvironment(this.deps.environments, task, environment, { repository, gitSource: this.deps.isolation.env, sandboxed: this.deps.isolation.sandbox.kind !== "none" });
     if (prepared.kind === "failed") {
@@ -453,7 +457,18 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, environment, addDirs, prepared.kind === "ready" ? prepared.env : {});
+    const environmentEnv = prepared.kind === "ready" ? prepared.env : {};
+    if (warm && Object.keys(environmentEnv).length === 0) return this.launchWarm(task, warm);
+    // A warm claude started without the environment's variables cannot have them now: a claude of the task's own.
+    // Only its process group: a sweep by the task's tag would find the new claude too.
+    if (warm?.claude.pid !== undefined) {
+      try {
+        process.kill(-warm.claude.pid, "SIGKILL");
+      } catch {
+        // ESRCH: it is gone already.
+      }
+    }
+    this.launch(task, environment, addDirs, environmentEnv);
   }
 
   /** What every git process the worker runs for a task carries, so it is found and ended like claude's (cancel, shutdown). */

@@ -13,6 +13,7 @@ import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { toolResults } from "../helpers/tool-results.js";
+import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
 
 const SECRET = "setup-only-Secret-9c1e";
@@ -250,5 +251,67 @@ describe("a repository with an environment file", () => {
     expect(extra.exited.message).toBe("setup secret OTHER is not listed under secrets in .claudecluster/environment.yaml; list it there or do not pass it");
     const missing = await task("env task missing", { secrets: {} });
     expect(missing.exited.message).toBe(".claudecluster/environment.yaml names the secret SETUP_TOKEN for setup; pass it with cc run --setup-secret NAME (the value comes from your environment)");
+  });
+});
+
+describe("a repository task on a worker with a warm pool", () => {
+  let model: ScriptedModel;
+  let w: TestWorker;
+
+  beforeAll(async () => {
+    model = await startModel({ conversations: [] });
+    w = await startTestWorker({
+      ...modelEnv(model),
+      GIT_SSL_CAINFO: server.caFile,
+      CC_SANDBOX: "bwrap",
+      SHELL: "/bin/bash",
+      CC_WARM_POOL: "1",
+      CC_WARM_PROFILE: JSON.stringify({ allowedTools: ["Bash"] }),
+    });
+  });
+  afterAll(async () => {
+    await w?.close();
+    await model?.close();
+  });
+
+  const pool = async () => (await w.client.getInfo({})).warmPool!;
+
+  /** Waits until the pool has a warm claude, then runs one task on `ref` whose Bash reads the workspace. */
+  async function warmTask(marker: string, ref: string) {
+    await until(async () => (await pool()).ready >= 1);
+    model.setScript({
+      conversations: [
+        {
+          match: marker,
+          turns: [
+            { content: [{ type: "tool_use", name: "Bash", input: { command: "cat .setup-marker; cat .maintenance-log 2>/dev/null; echo mode=[${GREETING_MODE:-}]", description: "Look" } }] },
+            { content: [{ type: "text", text: "Looked." }] },
+          ],
+        },
+      ],
+    });
+    const events = await collect(w.client.run({ prompt: `${marker}: look`, agent: { allowedTools: ["Bash"] }, workspace: { source: { case: "repository", value: { url, ref } } }, setupSecrets: { SETUP_TOKEN: SECRET } }));
+    return { events, output: toolResults(model, marker).join("\n"), exited: ofCase(events, "exited")[0]! };
+  }
+
+  it("a warm claude takes the task once its workspace is cloned and set up, and again from the snapshot", async () => {
+    // The environment without `env`: a warm claude, started before the file was read, can serve it.
+    commitBranch("plain", { ".claudecluster/environment.yaml": ENVIRONMENT.replace("env:\n  GREETING_MODE: loud\n", "") });
+    const hitsBefore = (await pool()).hits;
+    const first = await warmTask("warm env one", "plain");
+    expect(first.exited, first.exited.message).toMatchObject({ reason: ExitReason.COMPLETED, exitCode: 0 });
+    expect(ofCase(first.events, "status").some((s) => s.phase === Phase.SETTING_UP && s.detail === "running the setup script")).toBe(true);
+    expect(first.output).toContain(`secret-length=${SECRET.length}`);
+    const second = await warmTask("warm env two", "plain");
+    expect(second.exited, second.exited.message).toMatchObject({ reason: ExitReason.COMPLETED, exitCode: 0 });
+    expect(ofCase(second.events, "status").some((s) => s.detail.startsWith("restoring snapshot "))).toBe(true);
+    expect(second.output).toContain("maintained");
+    expect((await pool()).hits).toBe(hitsBefore + 2n);
+  });
+
+  it("an environment with `env` gets a claude of its own, with the variables, and the warm one is not left running", async () => {
+    const { output, exited } = await warmTask("warm env three", "main");
+    expect(exited, exited.message).toMatchObject({ reason: ExitReason.COMPLETED, exitCode: 0 });
+    expect(output).toContain("mode=[loud]");
   });
 });
