@@ -12,6 +12,7 @@ import { ExitReason, Phase, type RunEvent } from "../../gen/claudecluster/v1/run
 import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
 import { modelEnv, startModel } from "../helpers/model.js";
+import { prepareUpload, sendUpload } from "../../cli/lib/checkout/index.js";
 import { toolResults } from "../helpers/tool-results.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
@@ -251,6 +252,32 @@ describe("a repository with an environment file", () => {
     expect(extra.exited.message).toBe("setup secret OTHER is not listed under secrets in .claudecluster/environment.yaml; list it there or do not pass it");
     const missing = await task("env task missing", { secrets: {} });
     expect(missing.exited.message).toBe(".claudecluster/environment.yaml names the secret SETUP_TOKEN for setup; pass it with cc run --setup-secret NAME (the value comes from your environment)");
+  });
+
+  it("the environment file of an upload (a checkout sent with cc run) is set up the same way", async () => {
+    const upload = await prepareUpload(work);
+    try {
+      const { uploadId } = await sendUpload(w.client, upload.header, upload.file);
+      model.setScript({
+        conversations: [
+          {
+            match: "env upload",
+            turns: [
+              { content: [{ type: "tool_use", name: "Bash", input: { command: "cat .setup-marker; node -e \"console.log(require('greeting')())\"", description: "Look" } }] },
+              { content: [{ type: "text", text: "Looked." }] },
+            ],
+          },
+        ],
+      });
+      const events = await collect(w.client.run({ prompt: "env upload: look", agent: { allowedTools: ["Bash"] }, workspace: { source: { case: "upload", value: { uploadId } } }, setupSecrets: { SETUP_TOKEN: SECRET } }));
+      expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.COMPLETED, exitCode: 0 });
+      expect(statuses(events)).toContain("SETTING_UP running the setup script");
+      const output = toolResults(model, "env upload").join("\n");
+      expect(output).toContain("hello from the greeting package");
+      expect(output).toContain(`secret-length=${SECRET.length}`);
+    } finally {
+      await upload.cleanup();
+    }
   });
 });
 
