@@ -27,7 +27,7 @@ import type { WorkerTransfers } from "./transfers.js";
 import type { StagedUpload } from "./upload/staging.js";
 import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
-import type { Environments } from "./environments/index.js";
+import { ENVIRONMENT_FILE, type Environments } from "./environments/index.js";
 import { prepareEnvironment } from "./environments/task-setup.js";
 import { environmentRepositoryOf } from "../common/environment-repository.js";
 import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
@@ -445,7 +445,14 @@ export class Runner {
    */
   private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], warm?: WarmClaude): Promise<void> {
     const repository = environmentRepositoryOf(task.request) ?? "";
-    const prepared = await prepareEnvironment(this.deps.environments, task, environment, { repository, gitSource: this.deps.isolation.env, sandboxed: this.deps.isolation.sandbox.kind !== "none" });
+    let prepared: Awaited<ReturnType<typeof prepareEnvironment>>;
+    try {
+      prepared = await prepareEnvironment(this.deps.environments, task, environment, { repository, gitSource: this.deps.isolation.env });
+    } catch (err) {
+      // Copying a snapshot (a full disk, one removed meanwhile) or resetting the clone failed: the task ends, told why.
+      this.deps.logger.error({ taskId: task.taskId, err }, "preparing the task's environment failed");
+      prepared = { kind: "failed", message: fromPlatformError(err, `preparing the environment of ${ENVIRONMENT_FILE}`).rawMessage, exitCode: -1 };
+    }
     if (prepared.kind === "failed") {
       this.deps.logger.warn({ taskId: task.taskId, exitCode: prepared.exitCode }, "environment setup failed");
       this.discardWorkspace(task);

@@ -13,6 +13,7 @@ import type { ScriptedModel } from "../../services/scripted-model/index.js";
 import { startGitHttpsServer, type GitHttpsServer } from "../fixtures/git-https/server.js";
 import { modelEnv, startModel } from "../helpers/model.js";
 import { prepareUpload, sendUpload } from "../../cli/lib/checkout/index.js";
+import { leftoverProcesses } from "../helpers/processes.js";
 import { toolResults } from "../helpers/tool-results.js";
 import { until } from "../helpers/wait.js";
 import { collect, ofCase, startTestWorker, type TestWorker } from "../helpers/worker.js";
@@ -234,6 +235,22 @@ describe("a repository with an environment file", () => {
     const { events, exited } = await task("env task big", { ref: "big", secrets: {} });
     expect(exited).toMatchObject({ reason: ExitReason.FAILED, exitCode: -1 });
     expect(exited.message).toMatch(/^the setup script of \.claudecluster\/environment\.yaml was stopped: the workspace grew to \d+ bytes, more than the worker's CC_ENV_CACHE_BYTES \(3000000\); its last lines:\nfilling$/);
+    expect(snapshots()).toHaveLength(2);
+    expect(taskDirs()).not.toContain(events[0]!.taskId);
+  });
+
+  it("Cancel during setup kills the script at once: CANCELLED, no process, no workspace, no snapshot", async () => {
+    commitBranch("hangs", { ".claudecluster/environment.yaml": 'setup: |\n  echo "setup is running"\n  sleep 120\n' });
+    const events: RunEvent[] = [];
+    for await (const ev of w.client.run({ prompt: "env task hangs", workspace: { source: { case: "repository", value: { url, ref: "hangs" } } } })) {
+      events.push(ev);
+      if (ev.event.case === "status" && ev.event.value.detail === "setup is running") {
+        await w.client.cancel({ taskId: ev.taskId, reason: "test" });
+        // Cancel answers once the task has ended: nothing of it is left.
+        expect(leftoverProcesses(w.workspaces)).toEqual([]);
+      }
+    }
+    expect(ofCase(events, "exited")[0]).toMatchObject({ reason: ExitReason.CANCELLED, message: "cancelled: test", exitCode: -1 });
     expect(snapshots()).toHaveLength(2);
     expect(taskDirs()).not.toContain(events[0]!.taskId);
   });

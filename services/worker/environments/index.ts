@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../common/logger.js";
-import { gitCommand } from "../git-command.js";
+import { GitCommandError, gitCommand } from "../git-command.js";
 import type { LaunchSpec, Sandbox } from "../sandbox/index.js";
 import { ENVIRONMENT_FILE, EnvironmentFileError, readEnvironmentFile, type EnvironmentFile } from "./environment-file.js";
 import { runScript, scriptArgv, type ScriptOutcome } from "./setup-script.js";
@@ -88,10 +88,17 @@ export class Environments {
     const snapshot = r.noCache ? undefined : this.cache.get(key);
     if (snapshot) {
       r.step(`restoring snapshot ${key.slice(0, 12)} of ${ENVIRONMENT_FILE}, made by task ${snapshot.taskId}`);
-      await this.cache.restore(key, r.workspace);
-      // The snapshot's copies of tracked files are as they were at its setup: back to the commit just checked out.
-      if (existsSync(join(r.workspace, ".git"))) {
-        await gitCommand(["reset", "--hard", "--quiet", "HEAD"], { cwd: r.workspace, env: r.gitEnv, deadline: Date.now() + timeoutMs, signal: r.signal });
+      try {
+        await this.cache.restore(key, r.workspace);
+        // The snapshot's copies of tracked files are as they were at its setup: back to the commit just checked out.
+        if (existsSync(join(r.workspace, ".git"))) {
+          await gitCommand(["reset", "--hard", "--quiet", "HEAD"], { cwd: r.workspace, env: r.gitEnv, deadline: Date.now() + timeoutMs, signal: r.signal });
+        }
+      } catch (err) {
+        if (r.signal.aborted) return { kind: "failed", message: "the task was stopped before claude started", exitCode: -1 };
+        this.o.logger.error({ taskId: r.taskId, snapshot: key, err }, "restoring an environment snapshot failed");
+        const why = err instanceof GitCommandError ? `git reset failed: ${err.detail}` : (err as NodeJS.ErrnoException).code ?? String(err);
+        return { kind: "failed", message: `restoring snapshot ${key.slice(0, 12)} of ${ENVIRONMENT_FILE} failed (${why}); run again, or with --no-cache`, exitCode: -1 };
       }
       if (file.maintenance) {
         r.step("running the maintenance script");

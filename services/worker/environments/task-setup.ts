@@ -16,7 +16,7 @@ export function prepareEnvironment(
   environments: Environments,
   task: TaskRun,
   environment: TaskEnvironment,
-  o: { repository: string; gitSource: NodeJS.ProcessEnv; sandboxed: boolean },
+  o: { repository: string; gitSource: NodeJS.ProcessEnv },
 ): Promise<Prepared> {
   let settingUp = false;
   return environments.prepare({
