@@ -405,6 +405,9 @@ export class TaskRun implements TaskRunSink {
       if (redactor.holding) this.scheduleRedactionFlush();
       return data.length > 0 ? { case: "output", value: { ...event.value, data } } : undefined;
     }
+    // A setup script's output (status details) and the end message quoting its last lines may carry a setup secret.
+    if (event.case === "status" && secrets.contains(event.value.detail ?? "")) return { case: "status", value: { ...event.value, detail: secrets.redact(event.value.detail ?? "") } };
+    if (event.case === "exited" && secrets.contains(event.value.message ?? "")) return { case: "exited", value: { ...event.value, message: secrets.redact(event.value.message ?? "") } };
     return event;
   }
 

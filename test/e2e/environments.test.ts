@@ -221,6 +221,15 @@ describe("a repository with an environment file", () => {
     expect(taskDirs()).not.toContain(events[0]!.taskId);
   });
 
+  it("a setup secret the script prints is redacted from the status events and from the end message", async () => {
+    commitBranch("leaky", { ".claudecluster/environment.yaml": 'secrets: [SETUP_TOKEN]\nsetup: |\n  echo "the token is $SETUP_TOKEN"\n  exit 4\n' });
+    const { events, exited } = await task("env task leaky", { ref: "leaky" });
+    expect(exited).toMatchObject({ reason: ExitReason.FAILED, exitCode: 4 });
+    expect(exited.message).toMatch(/^the setup script of \.claudecluster\/environment\.yaml failed with exit code 4; its last lines:\nthe token is (?!setup-only)\S+$/);
+    expect(statuses(events).some((s) => s.startsWith("SETTING_UP the token is "))).toBe(true);
+    expect(JSON.stringify(events, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(SECRET);
+  });
+
   it("a setup past its setup_timeout ends the task, killed, with no snapshot", async () => {
     commitBranch("slow", { ".claudecluster/environment.yaml": 'setup_timeout: 2s\nsetup: |\n  echo "waiting"\n  sleep 120\n' });
     const { events, exited } = await task("env task slow", { ref: "slow", secrets: {} });
