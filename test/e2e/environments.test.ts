@@ -2,7 +2,8 @@
 // installs a local npm package (no network) and writes a marker, run by a real worker in bubblewrap with the real
 // claude and the scripted model. The first task sets up, the next starts from the snapshot (maintenance, no setup),
 // a change to the environment file invalidates it, setup secrets never reach claude's Bash, and a failing, slow or
-// too-large setup ends its task with the reason and leaves no snapshot.
+// too-large setup ends its task with the reason and leaves no snapshot. Setup's npm and node are the system's
+// (/usr/bin, scripts/system-packages.txt): the sandbox shows /usr, not the project's node_modules.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
