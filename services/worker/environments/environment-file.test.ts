@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -42,6 +42,7 @@ describe("parseEnvironmentFile", () => {
     ["env:\n  A: [1]\n", "line 2: env.A must be a string, number or boolean"],
     ["secrets: NPM_TOKEN\n", "line 1: secrets must be a list"],
     ["secrets:\n  - ok\n  - 'no way'\n", 'line 3: secrets: "no way" is not a variable name (letters, digits and _)'],
+    ["lockfiles: package-lock.json\n", "line 1: lockfiles must be a list"],
     ["lockfiles: [../outside]\n", 'line 1: lockfiles: "../outside" must be a path inside the repository'],
     ["cache:\n  tll: 1h\n", "line 2: unknown field cache.tll (known: ttl)"],
     ["cache:\n  ttl: soon\n", 'line 2: cache.ttl: "soon" is not a duration such as 90s, 10m or 12h'],
@@ -71,5 +72,18 @@ describe("readEnvironmentFile", () => {
     expect(readEnvironmentFile(dir)!.inputsHash).not.toBe(locked);
     writeFileSync(join(dir, ".claudecluster", "environment.yaml"), "setup: npm ci # now commented\nlockfiles: [package-lock.json]\n");
     expect(readEnvironmentFile(dir)!.inputsHash).not.toBe(locked);
+  });
+
+  it("refuses a file that is a link, or reached through a linked directory out of the workspace", () => {
+    const outside = mkdtempSync(join(tmpdir(), "cc-envfile-outside-"));
+    try {
+      writeFileSync(join(outside, "environment.yaml"), "setup: echo outside\n");
+      const linked = mkdtempSync(join(tmpdir(), "cc-envfile-linked-"));
+      symlinkSync(outside, join(linked, ".claudecluster"));
+      expect(() => readEnvironmentFile(linked)).toThrow(".claudecluster/environment.yaml: must be a regular file in the repository");
+      rmSync(linked, { recursive: true, force: true });
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

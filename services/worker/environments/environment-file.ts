@@ -3,8 +3,8 @@
 // gets, and how long the snapshot lives. Parsed strictly: an unknown field or a wrong type is an error naming its
 // line, so a typo never silently turns into an environment without its setup.
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
-import { isAbsolute, join, normalize } from "node:path";
+import { existsSync, lstatSync, readFileSync, realpathSync } from "node:fs";
+import { isAbsolute, join, normalize, sep } from "node:path";
 import { envNameProblem } from "../../common/task-env.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 
@@ -45,7 +45,8 @@ export function readEnvironmentFile(workspace: string): EnvironmentFile | undefi
   const path = join(workspace, ENVIRONMENT_FILE);
   if (!existsSync(path)) return undefined;
   const stat = lstatSync(path);
-  if (!stat.isFile()) throw new EnvironmentFileError(`${ENVIRONMENT_FILE}: must be a regular file`);
+  // The repository's own file: not a link, nor reached through a linked directory out of the workspace.
+  if (!stat.isFile() || !inside(workspace, path)) throw new EnvironmentFileError(`${ENVIRONMENT_FILE}: must be a regular file in the repository`);
   if (stat.size > MAX_FILE_BYTES) throw new EnvironmentFileError(`${ENVIRONMENT_FILE}: is ${stat.size} bytes, more than ${MAX_FILE_BYTES}`);
   const bytes = readFileSync(path);
   const parsed = parseEnvironmentFile(bytes.toString("utf8"));
@@ -53,10 +54,17 @@ export function readEnvironmentFile(workspace: string): EnvironmentFile | undefi
   for (const lockfile of parsed.lockfiles) {
     const file = join(workspace, lockfile);
     hash.update(`\0${lockfile}\0`);
-    if (existsSync(file) && lstatSync(file).isFile()) hash.update(readFileSync(file));
+    if (existsSync(file) && lstatSync(file).isFile() && inside(workspace, file)) hash.update(readFileSync(file));
     else hash.update("(missing)");
   }
   return { ...parsed, inputsHash: hash.digest("hex") };
+}
+
+/** Whether `path` (resolved through links) is under `dir`. */
+function inside(dir: string, path: string): boolean {
+  const root = realpathSync(dir);
+  const real = realpathSync(path);
+  return real === root || real.startsWith(root + sep);
 }
 
 /** Parses the file's text; throws EnvironmentFileError naming the line of the first problem. */
@@ -115,12 +123,12 @@ export function parseEnvironmentFile(text: string): Omit<EnvironmentFile, "input
         result.secrets = names(value, "secrets");
         break;
       case "lockfiles":
-        result.lockfiles = (isSeq(value) ? value.items : [value]).map((item) => {
+        if (!isSeq(value)) return fail(value as Node, "lockfiles must be a list");
+        result.lockfiles = value.items.map((item) => {
           const path = string(item, "each entry of lockfiles");
           if (isAbsolute(path) || normalize(path).startsWith("..")) fail(item as Node, `lockfiles: ${JSON.stringify(path)} must be a path inside the repository`);
           return normalize(path);
         });
-        if (!isSeq(value)) fail(value as Node, "lockfiles must be a list");
         break;
       case "cache": {
         if (!isMap(value)) return fail(value as Node, "cache must be a mapping (ttl)");
