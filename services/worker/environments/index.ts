@@ -97,8 +97,10 @@ export class Environments {
       } catch (err) {
         if (r.signal.aborted) return { kind: "failed", message: "the task was stopped before claude started", exitCode: -1 };
         this.o.logger.error({ taskId: r.taskId, snapshot: key, err }, "restoring an environment snapshot failed");
-        const why = err instanceof GitCommandError ? `git reset failed: ${err.detail}` : (err as NodeJS.ErrnoException).code ?? String(err);
-        return { kind: "failed", message: `restoring snapshot ${key.slice(0, 12)} of ${ENVIRONMENT_FILE} failed (${why}); run again, or with --no-cache`, exitCode: -1 };
+        // A snapshot that cannot be restored over this clone would fail the next task too: it goes.
+        this.cache.remove(key);
+        const why = err instanceof GitCommandError ? `git reset failed: ${err.detail}` : ((err as NodeJS.ErrnoException).code ?? String(err));
+        return { kind: "failed", message: `restoring snapshot ${key.slice(0, 12)} of ${ENVIRONMENT_FILE} failed (${why}); it was removed, so the next task sets up afresh`, exitCode: -1 };
       }
       if (file.maintenance) {
         r.step("running the maintenance script");
