@@ -16,9 +16,10 @@ import { throughput } from "./figures/throughput.js";
 import { transfer } from "./figures/transfer.js";
 import { warmPool } from "./figures/warm-pool.js";
 import { workerMemory } from "./figures/worker-memory.js";
+import { environments } from "./figures/environments.js";
 
 /** In the order of the table. */
-export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, sandbox, storeFigure];
+export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, sandbox, storeFigure, environments];
 
 export interface BenchOptions {
   /** Figure ids; none means all. */

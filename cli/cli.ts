@@ -16,6 +16,9 @@ import { ConfigUseCommand } from "./commands/config/use.js";
 import { CpCommand } from "./commands/cp.js";
 import { DemoCommand } from "./commands/demo.js";
 import { DiffCommand } from "./commands/diff.js";
+import { EnvLsCommand } from "./commands/env/ls.js";
+import { EnvRmCommand } from "./commands/env/rm.js";
+import { EnvShowCommand } from "./commands/env/show.js";
 import { LogsCommand } from "./commands/logs.js";
 import { McpCommand } from "./commands/mcp.js";
 import { LsCommand } from "./commands/ls.js";
@@ -48,6 +51,9 @@ export const COMMANDS = [
   CpCommand,
   LsCommand,
   WorkersCommand,
+  EnvLsCommand,
+  EnvShowCommand,
+  EnvRmCommand,
   McpCommand,
   UpCommand,
   DemoCommand,

@@ -26,6 +26,8 @@ export class RunCommand extends RouterCommand {
 
       \`--env NAME=VALUE\` (or \`--env NAME\`, your own value) sets a variable for claude only: the router and worker never store, log or count it, and \`cc show\` lists only its name. Names the worker sets or guards itself (HOME, PATH, proxies, \`ANTHROPIC_*\`, \`CLAUDE_*\`, \`CC_*\`, \`LD_*\`, \`NODE_*\`…) are refused.
 
+      A repository (\`--repo\`, or the upload) with a \`.claudecluster/environment.yaml\` is prepared before claude starts: its \`setup\` script runs in the task's sandbox (shown as "setting up"), the worker keeps the result as a snapshot, and later tasks start from it and run its \`maintenance\` script instead. \`--no-cache\` runs setup afresh; \`--setup-secret NAME\` passes NAME from your environment to setup only (the file must list it under \`secrets\`).
+
       \`--continue\` resumes your latest session: the one of the last \`cc run\` from this directory on this router (cc notes it in $XDG_STATE_HOME/claudecluster/sessions.json), on the worker it ran on and in its \`--cwd\`, since claude keeps a session's transcript on that worker. \`--json-schema\` makes claude answer with JSON matching the schema, printed on stdout at the end.
 
       ${indented(EXIT_CODES_HELP)}
@@ -44,6 +46,7 @@ export class RunCommand extends RouterCommand {
       ["Three attempts side by side; keep the best", "$0 run -n 3 --allowed-tools Bash,Edit make the tests pass"],
       ["Give claude a token it needs, from your environment", "$0 run --env GITHUB_TOKEN open a pull request"],
       ["Ask a follow-up in the same session", "$0 run --continue now add tests for it"],
+      ["Set the repository's environment up afresh, with a registry token for its setup only", "$0 run --repo https://github.com/org/repo --no-cache --setup-secret NPM_TOKEN run the tests"],
     ],
   });
 
@@ -71,6 +74,8 @@ export class RunCommand extends RouterCommand {
   timeout = ValueOption.String("--timeout <duration>", { description: "Stop the task after this long, e.g. 30s, 5m, 1h (default: the worker's)" });
   egress = ValueOption.String("--egress <policy>", { description: "Where the task's commands may connect: none, open, or hosts and @presets, comma-separated (within the worker's policy)" });
   env = ValueOption.Array("-e,--env <name=value>", { description: "Set a variable for claude only (repeatable); --env NAME passes your own value. Never kept or logged" });
+  setupSecret = ValueOption.Array("--setup-secret <name>", { description: "Pass NAME from your environment to the repository's environment setup script only, never to claude (repeatable)" });
+  noCache = Option.Boolean("--no-cache", false, { description: "Run the repository's environment setup afresh instead of starting from the worker's snapshot" });
   addDir = ValueOption.Array("--add-dir <dir>", { description: "claude --add-dir: another directory claude may use, under the worker's workspace root (repeatable)" });
   settings = ValueOption.String("--settings <json|file>", { description: "claude --settings: more settings, as a JSON string or the path of a JSON file" });
   agents = ValueOption.String("--agents <json|file>", { description: "claude --agents: custom subagents, as a JSON string or the path of a JSON file" });
@@ -121,6 +126,8 @@ export class RunCommand extends RouterCommand {
       pushAuthor: this.pushAuthor,
       pushMessage: this.pushMessage,
       env: this.env,
+      setupSecrets: this.setupSecret,
+      noCache: this.noCache,
       addDirs: this.addDir,
       settings: this.settings,
       agents: this.agents,

@@ -1,7 +1,7 @@
 // cc run's flags become the RunRequest the router receives.
 import { describe, expect, it } from "vitest";
 import { EgressMode, RunMode } from "../../gen/claudecluster/v1/run_pb.js";
-import { buildRunRequest, mcpConfigJson, parseEnv, parseLabels, splitToolList } from "./run-request.js";
+import { buildRunRequest, mcpConfigJson, parseEnv, parseLabels, parseSetupSecrets, splitToolList } from "./run-request.js";
 
 describe("buildRunRequest", () => {
   it("maps claude's flags to AgentOptions", () => {
@@ -127,5 +127,20 @@ describe("the newer flags", () => {
     expect(() => buildRunRequest("x", { settings: "missing.json" }, { readFile })).toThrow("--settings: cannot read missing.json: ENOENT; give a JSON file or a JSON string");
     expect(() => buildRunRequest("x", { addDirs: ["../up"] })).toThrow('--add-dir is a directory name under the worker\'s workspace root, without "/" at the start or "..", got "../up"');
     expect(() => buildRunRequest("", { interactive: true, jsonSchema: "{}" })).toThrow("--json-schema applies to headless runs, not to -i");
+  });
+});
+
+describe("environment flags", () => {
+  it("--setup-secret NAME takes the value from the caller's environment; --no-cache sets no_cache", () => {
+    const req = buildRunRequest("go", { setupSecrets: ["NPM_TOKEN"], noCache: true, repo: "https://example.com/r.git" }, { requestId: "r", callerEnv: { NPM_TOKEN: "tok" } });
+    expect(req.setupSecrets).toEqual({ NPM_TOKEN: "tok" });
+    expect(req.noCache).toBe(true);
+    expect(buildRunRequest("go", {}, { requestId: "r" })).toMatchObject({ setupSecrets: {}, noCache: false });
+  });
+
+  it("refuses NAME=VALUE, an unset name and a reserved one", () => {
+    expect(() => parseSetupSecrets(["NPM_TOKEN=abc"], {})).toThrow("--setup-secret takes a name, not NAME=VALUE: export NPM_TOKEN and pass --setup-secret NPM_TOKEN");
+    expect(() => parseSetupSecrets(["NPM_TOKEN"], {})).toThrow("--setup-secret NPM_TOKEN: NPM_TOKEN is not set in your environment; export it first");
+    expect(() => parseSetupSecrets(["LD_PRELOAD"], { LD_PRELOAD: "x" })).toThrow("--setup-secret: LD_PRELOAD is reserved by the worker (every LD_* name is); tasks cannot set it");
   });
 });

@@ -11,6 +11,10 @@ import { envNameProblem, envProblem } from "../../services/common/task-env.js";
 import { PERMISSION_MODES } from "../../services/common/validate-run.js";
 
 export interface RunFlags {
+  /** `--setup-secret NAME` (repeatable). */
+  setupSecrets?: string[] | undefined;
+  /** `--no-cache`. */
+  noCache?: boolean | undefined;
   model?: string | undefined;
   allowedTools?: string[] | undefined;
   disallowedTools?: string[] | undefined;
@@ -155,6 +159,25 @@ export function parseEnv(values: readonly string[] | undefined, callerEnv: Recor
   return out;
 }
 
+/**
+ * `--setup-secret NAME`: the value of NAME in the caller's environment, for the environment's setup script only.
+ * Never NAME=VALUE on the command line, where shell history and `ps` would keep it.
+ */
+export function parseSetupSecrets(names: readonly string[] | undefined, callerEnv: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names ?? []) {
+    if (name.includes("=")) throw new UsageError(`--setup-secret takes a name, not NAME=VALUE: export ${name.slice(0, name.indexOf("="))} and pass --setup-secret ${name.slice(0, name.indexOf("="))}`);
+    const problem = envNameProblem(name);
+    if (problem) throw new UsageError(`--setup-secret: ${problem}`);
+    const value = callerEnv[name];
+    if (value === undefined) throw new UsageError(`--setup-secret ${name}: ${name} is not set in your environment; export it first`);
+    out[name] = value;
+  }
+  const problem = envProblem(out);
+  if (problem) throw new UsageError(`--setup-secret: ${problem}`);
+  return out;
+}
+
 /** `--cwd` and `--add-dir` name directories under the worker's workspace root. */
 function workerDirectory(flag: string, dir: string): string {
   if (dir === "" || dir.startsWith("/") || dir.split("/").includes("..")) {
@@ -241,6 +264,8 @@ export function buildRunRequest(prompt: string, flags: RunFlags, ctx: RunRequest
     workerId: flags.worker ?? "",
     requestId: ctx.requestId ?? randomUUID(),
     env: parseEnv(flags.env, ctx.callerEnv ?? {}),
+    setupSecrets: parseSetupSecrets(flags.setupSecrets, ctx.callerEnv ?? {}),
+    noCache: flags.noCache === true,
     // Interactive tasks are always detachable: Ctrl-P Ctrl-Q must leave them running (the worker's idle timeout
     // ends one nobody comes back to).
     detach: flags.detach === true || interactive,

@@ -1,7 +1,7 @@
 // Output chunks are cut by bytes, not characters: a UTF-8 character split across two chunks must still print whole.
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ExitedSchema, ExitReason, OutputStream, RunEventSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { ExitedSchema, ExitReason, OutputStream, Phase, RunEventSchema, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { Capture } from "../testing/fixtures.js";
 import { PLAIN } from "./style.js";
 import { TaskOutput } from "./task-output.js";
@@ -53,5 +53,17 @@ describe("TaskOutput decodes each output stream as one UTF-8 stream", () => {
   it("bytes of a character the stream never finished print as one U+FFFD at the end", () => {
     const bytes = Buffer.from("ok é", "utf8");
     expect(play(OutputStream.TERMINAL, false, [bytes.subarray(0, bytes.length - 1)]).stdout).toBe("ok \uFFFD");
+  });
+});
+
+describe("TaskOutput in cc logs shows an environment's setup", () => {
+  it("each SETTING_UP status is a line of the log", () => {
+    const stdout = new Capture();
+    const out = new TaskOutput({ format: "pretty", stdout, stderr: new Capture(), outStyle: PLAIN, errStyle: PLAIN, width: 80, annotate: true });
+    const status = (seq: number, detail: string): RunEvent => create(RunEventSchema, { taskId: "t1", seq: BigInt(seq), event: { case: "status", value: { phase: Phase.SETTING_UP, detail } } });
+    out.event(status(1, "running the setup script"));
+    out.event(status(2, "added 1 package"));
+    expect(stdout.text).toContain("setting up: running the setup script");
+    expect(stdout.text).toContain("setting up: added 1 package");
   });
 });

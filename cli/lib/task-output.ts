@@ -92,6 +92,10 @@ export class TaskOutput {
         } else if (e.value.phase === Phase.STARTING) {
           if (this.o.annotate) this.note(e.value.detail || "starting");
           else this.waiting(`starting${e.value.detail ? `: ${e.value.detail}` : "…"}`);
+        } else if (e.value.phase === Phase.SETTING_UP) {
+          // The environment's setup script: each of its lines, as it prints them.
+          if (this.o.annotate) this.note(`setting up: ${e.value.detail}`);
+          else this.waiting(`setting up: ${e.value.detail}`);
         }
         break;
       case "message":

@@ -97,6 +97,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
           ? {
               CC_UPLOAD_DIR: join(scratch, `uploads-${i}`),
               CC_CHANGES_DIR: join(scratch, `changes-${i}`),
+              // Not in the caller's directory (the workspace root here): a cluster for one command keeps none.
+              CC_ENV_CACHE_DIR: join(scratch, `environments-${i}`),
               CC_WORKSPACE_RETAIN_AGE: "876000h",
               CC_WORKSPACE_RETAIN_BYTES: String(Number.MAX_SAFE_INTEGER),
             }

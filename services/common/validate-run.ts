@@ -67,6 +67,8 @@ export function validateRunRequest(req: RunRequest, limits: RunLimits): void {
   if (req.spreadGroup.length > 128 || UNPRINTABLE.test(req.spreadGroup)) throw invalidArgument("spread_group", "must be at most 128 characters, without whitespace or control characters");
   const envTrouble = envProblem(req.env);
   if (envTrouble) throw invalidArgument("env", envTrouble);
+  const secretsTrouble = envProblem(req.setupSecrets);
+  if (secretsTrouble) throw invalidArgument("setup_secrets", secretsTrouble);
 
   validateAgentOptions(req);
   validateWorkspace(req);

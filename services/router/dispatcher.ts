@@ -35,6 +35,7 @@ import { TaskLogFull } from "./task-log.js";
 import { trackPermissionEvent } from "./permissions.js";
 import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent, workerSeqOf } from "./undecoded-events.js";
+import { holdsEnvironmentOf } from "./environment-placement.js";
 
 /** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
 const CANCEL_TIMEOUT_MS = 30_000;
@@ -170,7 +171,7 @@ export class Dispatcher {
         entry.end({ reason: ExitReason.FAILED, message });
         continue;
       }
-      const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup));
+      const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup), holdsEnvironmentOf(entry.request));
       if (!worker) {
         i += 1;
         continue;

@@ -219,12 +219,14 @@ export class Registry {
 
   /**
    * The least-loaded worker with a free slot among `candidates`, preferring any not in `avoid` (a spread group's
-   * workers); ties rotate.
+   * workers), then any that `prefer`s (one holding the task's environment snapshot); ties rotate.
    */
-  pick(candidates: WorkerEntry[], avoid: ReadonlySet<string> = new Set()): WorkerEntry | undefined {
+  pick(candidates: WorkerEntry[], avoid: ReadonlySet<string> = new Set(), prefer?: (e: WorkerEntry) => boolean): WorkerEntry | undefined {
     const online = candidates.filter((e) => this.health(e) === WorkerHealth.ONLINE);
     const spared = online.filter((e) => !avoid.has(e.id));
-    const free = spared.length > 0 ? spared : online;
+    const allowed = spared.length > 0 ? spared : online;
+    const preferred = prefer ? allowed.filter(prefer) : [];
+    const free = preferred.length > 0 ? preferred : allowed;
     if (free.length === 0) return undefined;
     const load = (e: WorkerEntry) => this.load(e) / Math.max(1, this.capacity(e));
     const best = Math.min(...free.map(load));

@@ -27,6 +27,7 @@ import type { TaskStore } from "./store/interface.js";
 import { Tasks } from "./tasks.js";
 import { defaultWebDir, loadWebApp, type WebApp } from "./web-app.js";
 import { transferForwarding } from "./transfer-forwarding.js";
+import { environmentForwarding } from "./environment-forwarding.js";
 import { UploadPlacements } from "./uploads.js";
 
 const READ_MAX_BYTES_OVERHEAD = 256 * 1024;
@@ -125,6 +126,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       routerRoutes({
         ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions }),
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
+        ...environmentForwarding(registry),
       })(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);

@@ -18,6 +18,7 @@ import type { RouterSettings } from "./settings.js";
 import type { TaskWatchers } from "./task-watch.js";
 import { storeError, type Tasks } from "./tasks.js";
 import type { TransferMethod } from "./transfer-forwarding.js";
+import type { EnvironmentMethod } from "./environment-forwarding.js";
 import { decoded, isJsonCall } from "./undecoded-events.js";
 import type { UploadPlacements } from "./uploads.js";
 
@@ -31,7 +32,7 @@ export function routerService(deps: {
   watchers: TaskWatchers;
   uploads: UploadPlacements;
   sessions: SessionHandoff;
-}): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
+}): Omit<ServiceImpl<typeof RouterService>, TransferMethod | EnvironmentMethod> {
   const { settings, dispatcher, tasks, registry, watchers, uploads, sessions } = deps;
 
   async function* follow(taskId: string, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {

@@ -27,6 +27,9 @@ import type { WorkerTransfers } from "./transfers.js";
 import type { StagedUpload } from "./upload/staging.js";
 import { unpackUpload } from "./upload/unpack.js";
 import { WarmPool, type WarmClaude } from "./warm-pool.js";
+import { ENVIRONMENT_FILE, type Environments } from "./environments/index.js";
+import { prepareEnvironment } from "./environments/task-setup.js";
+import { environmentRepositoryOf } from "../common/environment-repository.js";
 import { prepareExtraDirectories, prepareWorkspace, removeTaskWorkspace } from "./workspace.js";
 
 const DEFAULT_COLS = 120;
@@ -45,6 +48,8 @@ export interface RunnerDeps {
   secrets: Secrets;
   /** Uploads, recorded changes and workspace retention (services/worker/transfers.ts). */
   transfers: WorkerTransfers;
+  /** A repository's environment file: setup, maintenance and the snapshot cache (services/worker/environments). */
+  environments: Environments;
 }
 
 /** How many ended task ids a worker remembers (a few bytes each). */
@@ -145,7 +150,9 @@ export class Runner {
     // workspace and sandbox) if its flags match the pool's; one with its own variables or extra directories needs a
     // claude started for it. (Every headless task asks, so the pool's counts say how often it missed.)
     const headless = req.mode !== RunMode.INTERACTIVE;
-    const warmable = !req.workspace?.source.case && !req.egress && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
+    // A repository task may take one too: it is cloned (and set up) into the warm process's empty workspace, and the
+    // warm claude gets the prompt once the workspace is ready (services/worker/environments).
+    const warmable = (!req.workspace?.source.case || req.workspace.source.case === "repository") && !req.egress && Object.keys(req.env).length === 0 && !req.agent?.addDirs.length && this.warmMatches(req);
     const warm = headless ? this.pool?.take(warmable ? claudeInvocation(req, this.warmMcpConfig ? { mcpConfigFile: this.warmMcpConfig } : {}).args : undefined) : undefined;
     const source = req.workspace?.source;
     // Taken now (NOT_FOUND refuses the task): an upload serves one task.
@@ -194,11 +201,14 @@ export class Runner {
     // A repository token is redacted from every task's events (and recorded changes) while this task runs.
     const token = source?.case === "repository" ? source.value.token : source?.case === "upload" ? (source.value.origin?.token ?? "") : "";
     const forgetToken = token ? this.deps.secrets.add(token) : () => {};
+    // So are its setup secrets, which only its setup script ever sees.
+    const forgetSetupSecrets = Object.values(req.setupSecrets).filter(Boolean).map((value) => this.deps.secrets.add(value));
     void task.done.then(() => {
       this.runs.delete(taskId);
       this.rememberEnded(taskId);
       environment.dispose();
       forgetToken();
+      for (const forget of forgetSetupSecrets) forget();
       // A router's task: kept for a re-attach, in case the router did not read its `exited` (it restarted, or its
       // stream was already gone though not yet noticed).
       if (task.placedBy) this.endedFeeds.add(taskId, task.feed);
@@ -207,12 +217,14 @@ export class Runner {
     task.setPhase(Phase.STARTING, `accepted by worker ${settings.workerId}`);
     logger.info({ taskId, mode: RunMode[task.mode], workspace, warm: warm !== undefined, sandbox: this.deps.isolation.sandbox.kind, egress: egress.mode }, "task accepted");
     this.launches.set(task, () => {
-      if (task.stopSignal.aborted && !warm) {
+      if (task.stopSignal.aborted && (!warm || source?.case === "repository")) {
+        // A warm process taken for a repository task goes with the task's processes (its tag is the task's).
+        if (warm) signalTask(task.processTag, undefined, "SIGKILL");
         if (upload) rmSync(upload.file, { force: true });
         return task.endBeforeLaunch("the task was stopped before claude started");
       }
-      if (warm) this.launchWarm(task, warm);
-      else if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment, addDirs);
+      if (source?.case === "repository") void this.cloneThenLaunch(task, source.value, environment, addDirs, warm);
+      else if (warm) this.launchWarm(task, warm);
       else if (source?.case === "upload") void this.unpackThenLaunch(task, upload!, source.value, environment, addDirs);
       else this.launch(task, environment, addDirs);
     });
@@ -312,6 +324,7 @@ export class Runner {
       sandbox: isolation.sandbox.kind,
       sandboxProblem: isolation.sandbox.problem,
       egress: toMessage(this.deps.egress),
+      environmentRepositories: [...new Set(this.deps.environments.list().map((s) => s.repository))],
     });
   }
 
@@ -348,7 +361,7 @@ export class Runner {
    * then starts claude. A failed, timed-out or cancelled clone ends the task with `exited` (FAILED, or the reason
    * it was stopped for) before claude ever starts, and its directory is removed.
    */
-  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment, addDirs: string[]): Promise<void> {
+  private async cloneThenLaunch(task: TaskRun, repo: GitRepository, environment: TaskEnvironment, addDirs: string[], warm?: WarmClaude): Promise<void> {
     const { settings, isolation, logger } = this.deps;
     const spec = { url: repo.url, ref: repo.ref, token: repo.token };
     const target = describeRepository(spec);
@@ -380,7 +393,7 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, environment, addDirs);
+    await this.setUpThenLaunch(task, environment, addDirs, warm);
   }
 
   /**
@@ -422,7 +435,47 @@ export class Runner {
       task.endBeforeLaunch("the task was stopped before claude started");
       return;
     }
-    this.launch(task, environment, addDirs);
+    await this.setUpThenLaunch(task, environment, addDirs);
+  }
+
+  /**
+   * The repository's environment (services/worker/environments): its snapshot or its setup, in the task's sandbox,
+   * then claude with the environment's variables. A failed setup ends the task with the script's exit code and
+   * the tail of its output, and its workspace goes.
+   */
+  private async setUpThenLaunch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], warm?: WarmClaude): Promise<void> {
+    const repository = environmentRepositoryOf(task.request) ?? "";
+    let prepared: Awaited<ReturnType<typeof prepareEnvironment>>;
+    try {
+      prepared = await prepareEnvironment(this.deps.environments, task, environment, { repository, gitSource: this.deps.isolation.env });
+    } catch (err) {
+      // Copying a snapshot (a full disk, one removed meanwhile) or resetting the clone failed: the task ends, told why.
+      this.deps.logger.error({ taskId: task.taskId, err }, "preparing the task's environment failed");
+      prepared = { kind: "failed", message: fromPlatformError(err, `preparing the environment of ${ENVIRONMENT_FILE}`).rawMessage, exitCode: -1 };
+    }
+    if (prepared.kind === "failed") {
+      this.deps.logger.warn({ taskId: task.taskId, exitCode: prepared.exitCode }, "environment setup failed");
+      this.discardWorkspace(task);
+      task.endBeforeLaunch(prepared.message, prepared.exitCode);
+      return;
+    }
+    if (task.stopSignal.aborted) {
+      this.discardWorkspace(task);
+      task.endBeforeLaunch("the task was stopped before claude started");
+      return;
+    }
+    const environmentEnv = prepared.kind === "ready" ? prepared.env : {};
+    if (warm && Object.keys(environmentEnv).length === 0) return this.launchWarm(task, warm);
+    // A warm claude started without the environment's variables cannot have them now: a claude of the task's own.
+    // Only its process group: a sweep by the task's tag would find the new claude too.
+    if (warm?.claude.pid !== undefined) {
+      try {
+        process.kill(-warm.claude.pid, "SIGKILL");
+      } catch {
+        // ESRCH: it is gone already.
+      }
+    }
+    this.launch(task, environment, addDirs, environmentEnv);
   }
 
   /** What every git process the worker runs for a task carries, so it is found and ended like claude's (cancel, shutdown). */
@@ -457,7 +510,8 @@ export class Runner {
     if (!stopped) warm.claude.sendPrompt(task.request.prompt, task.request.agent?.askPermissions === true);
   }
 
-  private launch(task: TaskRun, environment: TaskEnvironment, addDirs: string[]): void {
+  /** `environmentEnv`: the variables of the repository's environment file (the task's own `env` wins). */
+  private launch(task: TaskRun, environment: TaskEnvironment, addDirs: string[], environmentEnv: Record<string, string> = {}): void {
     const { claude, spawnTerminal, isolation } = this.deps;
     const req = task.request;
     const timeoutMs = this.timeoutMs(req);
@@ -478,7 +532,7 @@ export class Runner {
       ...(interactive ? { term: "xterm-256color" } : {}),
       ...(mcpConfigFile ? { readOnly: [mcpConfigFile] } : {}),
       readWrite: addDirs,
-      taskEnv: req.env,
+      taskEnv: { ...environmentEnv, ...req.env },
     });
     const launchOptions = {
       spec,

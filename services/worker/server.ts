@@ -30,6 +30,8 @@ import { startRegistration, type Registration } from "./registration.js";
 import { transferService } from "./transfer-service.js";
 import { transcriptService } from "./transcript-service.js";
 import { createTransfers } from "./transfers.js";
+import { Environments } from "./environments/index.js";
+import { environmentService } from "./environments/service.js";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -71,6 +73,14 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
   const isolation = await isolationFor(settings, env, claude.bin, options.secrets ?? new Secrets(), logger);
   // Before the runner (and its warm pool) makes task directories: leftovers of an earlier run are taken in here.
   const transfers = createTransfers(settings, env, logger);
+  const environments = new Environments({
+    cacheDir: settings.environmentCacheDir,
+    maxCount: settings.environmentCacheCount,
+    maxBytes: settings.environmentCacheBytes,
+    setupTimeoutMs: settings.setupTimeoutMs,
+    sandbox: isolation.isolation.sandbox,
+    logger: logger.child({ component: "environments" }),
+  });
   const runner = new Runner({
     settings,
     claude,
@@ -80,6 +90,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
     egress: isolation.egress,
     secrets: isolation.secrets,
     transfers,
+    environments,
   });
   const health = new HealthState([WorkerService.typeName]);
   const metrics = settings.metrics ? workerMetrics(runner, isolation.isolation, health, logger) : undefined;
@@ -90,6 +101,7 @@ export async function createWorker(settings: WorkerSettings, options: WorkerOpti
         ...workerService(runner),
         ...transferService({ transfers, isRunning: (id) => runner.has(id), maxCopyBytes: settings.maxCopyBytes }),
         ...transcriptService(isolation.transcripts, settings.maxTranscriptBytes),
+        ...environmentService(environments, settings.workerId),
       })(router);
       healthRoutes(health)(router);
       reflectionRoutes([WorkerService, Health])(router);

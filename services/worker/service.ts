@@ -9,9 +9,10 @@ import type { Runner } from "./runner.js";
 import { ExitReason, type TaskRun } from "./task-run.js";
 import type { TransferMethod } from "./transfer-service.js";
 import type { TranscriptMethod } from "./transcript-service.js";
+import type { EnvironmentMethod } from "./environments/service.js";
 
 /** The RPCs about running tasks; those that move bytes are in transfer-service.ts. */
-export function workerService(runner: Runner): Omit<ServiceImpl<typeof WorkerService>, TransferMethod | TranscriptMethod> {
+export function workerService(runner: Runner): Omit<ServiceImpl<typeof WorkerService>, TransferMethod | TranscriptMethod | EnvironmentMethod> {
   function interactive(taskId: string): TaskRun {
     const task = runner.get(taskId);
     if (task.mode !== RunMode.INTERACTIVE) throw failedPrecondition(`task ${taskId} is headless; only interactive tasks take input and resizes`);

@@ -188,6 +188,30 @@ export const WORKER_SETTINGS = {
     description: "Largest file or directory `cc cp` moves in or out of a workspace in one call, in bytes.",
     parse: integer(1, 64 * 1024 * 1024 * 1024),
   },
+  environmentCacheDir: {
+    env: "CC_ENV_CACHE_DIR",
+    default: "",
+    description: "Where the worker keeps environment snapshots (workspaces prepared by a repository's `.claudecluster/environment.yaml` setup); default `<CC_WORKSPACE_ROOT>/.environments/<CC_WORKER_ID>`. Put it on the workspaces' filesystem so restores can reflink.",
+    parse: text,
+  },
+  environmentCacheCount: {
+    env: "CC_ENV_CACHE_COUNT",
+    default: "8",
+    description: "Environment snapshots the worker keeps, at most; past it the least recently used goes. 0 keeps none (every task runs its setup).",
+    parse: integer(0, 10_000),
+  },
+  environmentCacheBytes: {
+    env: "CC_ENV_CACHE_BYTES",
+    default: "10737418240",
+    description: "Bytes the environment snapshots may take together; past it the least recently used go. A setup whose workspace grows past it is stopped and fails its task.",
+    parse: integer(0, Number.MAX_SAFE_INTEGER),
+  },
+  setupTimeoutMs: {
+    env: "CC_ENV_SETUP_TIMEOUT",
+    default: "15m",
+    description: "Longest an environment's setup (or maintenance) script may run, and the most its `setup_timeout` may ask for; past it the task fails before claude starts.",
+    parse: duration,
+  },
   ...REPORTING_SETTINGS,
 };
 
@@ -229,6 +253,8 @@ export function readWorkerSettings(env: Record<string, string | undefined> = pro
   const settings = readSettings(WORKER_SETTINGS, env);
   settings.uploadDir ||= join(settings.workspaceRoot, ".uploads");
   settings.changesDir ||= join(settings.workspaceRoot, ".changes");
+  // One directory per worker: workers sharing a workspace root (cc up) each keep their own snapshots.
+  settings.environmentCacheDir ||= join(settings.workspaceRoot, ".environments", settings.workerId.replace(/[^\w.-]/g, "_").replace(/^\.+$/, "_"));
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
   return settings;
 }

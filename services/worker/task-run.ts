@@ -86,7 +86,7 @@ export interface TaskRunSink {
   setResult(result: ResultSummary): void;
   noteSessionId(sessionId: string): void;
   exited(exit: ProcessExit): void;
-  endBeforeLaunch(message: string): void;
+  endBeforeLaunch(message: string, exitCode?: number): void;
   /** A control-protocol line claude printed (headless with `--permission-prompt-tool stdio`). */
   control(message: ClaudeMessage): void;
 }
@@ -328,8 +328,8 @@ export class TaskRun implements TaskRunSink {
   }
 
   /** claude never ran: it could not start, or the preparation failed, or the task was stopped first (that reason wins). */
-  endBeforeLaunch(message: string): void {
-    this.finish({ exitCode: -1, signal: "", reason: this.end?.reason ?? ExitReason.FAILED, message: this.end?.message ?? message, result: undefined });
+  endBeforeLaunch(message: string, exitCode = -1): void {
+    this.finish({ exitCode, signal: "", reason: this.end?.reason ?? ExitReason.FAILED, message: this.end?.message ?? message, result: undefined });
   }
 
   private finish(exited: { exitCode: number; signal: string; reason: ExitReason; message: string; result: ResultSummary | undefined }): void {
@@ -405,6 +405,9 @@ export class TaskRun implements TaskRunSink {
       if (redactor.holding) this.scheduleRedactionFlush();
       return data.length > 0 ? { case: "output", value: { ...event.value, data } } : undefined;
     }
+    // A setup script's output (status details) and the end message quoting its last lines may carry a setup secret.
+    if (event.case === "status" && secrets.contains(event.value.detail ?? "")) return { case: "status", value: { ...event.value, detail: secrets.redact(event.value.detail ?? "") } };
+    if (event.case === "exited" && secrets.contains(event.value.message ?? "")) return { case: "exited", value: { ...event.value, message: secrets.redact(event.value.message ?? "") } };
     return event;
   }
 

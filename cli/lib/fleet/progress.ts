@@ -7,7 +7,7 @@ import { TextRenderer } from "../render.js";
 import { PLAIN } from "../style.js";
 
 /** waiting: not sent yet (batch); sent: sent, no event yet; then what the router and worker report. */
-export type ProgressPhase = "waiting" | "sent" | "queued" | "starting" | "running" | "input" | "ended";
+export type ProgressPhase = "waiting" | "sent" | "queued" | "starting" | "setting up" | "running" | "input" | "ended";
 
 export interface TaskProgress {
   /** Position in the run: attempt 1..N, or the entry of a batch file. */
@@ -86,6 +86,7 @@ export class TaskTracker {
         s.queuePosition = e.value.phase === Phase.QUEUED ? e.value.queuePosition : 0;
         if (e.value.phase === Phase.QUEUED) s.phase = "queued";
         else if (e.value.phase === Phase.STARTING) s.phase = "starting";
+        else if (e.value.phase === Phase.SETTING_UP) s.phase = "setting up";
         else if (e.value.phase === Phase.RUNNING) s.phase = "running";
         else if (e.value.phase === Phase.WAITING_FOR_INPUT) s.phase = "input";
         break;
@@ -152,6 +153,8 @@ export function statusWord(p: Readonly<TaskProgress>): string {
       return p.queuePosition ? `queued #${p.queuePosition}` : "queued";
     case "starting":
       return "starting";
+    case "setting up":
+      return "setting up";
     case "input":
       return "waiting for input";
     default:

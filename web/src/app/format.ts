@@ -39,6 +39,8 @@ export function taskPhase(task: Pick<Task, "status" | "phase" | "queuePosition">
       return task.queuePosition > 0 ? `queued (#${task.queuePosition})` : "queued";
     case Phase.STARTING:
       return "starting";
+    case Phase.SETTING_UP:
+      return "setting up";
     case Phase.RUNNING:
       return "working";
     case Phase.WAITING_FOR_INPUT:

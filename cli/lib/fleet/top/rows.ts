@@ -14,16 +14,18 @@ import { formatAge, formatRows, oneLine } from "../../table.js";
 /** Characters of the prompt shown beside the latest line. */
 const PROMPT_CHARS = 32;
 
-/** `queued #2`, `starting`, `running`, `waiting for approval`, `waiting for input`, or how it ended. */
+/** `queued #2`, `starting`, `setting up`, `running`, `waiting for approval`, `waiting for input`, or how it ended. */
 export function taskState(t: Task): string {
   if (t.status === TaskStatus.QUEUED) {
     if (t.phase === Phase.STARTING) return "starting";
+    if (t.phase === Phase.SETTING_UP) return "setting up";
     return t.queuePosition > 0 ? `queued #${t.queuePosition}` : "queued";
   }
   if (t.status === TaskStatus.RUNNING) {
     if (t.pendingPermissions.length > 0 || t.phase === Phase.WAITING_FOR_APPROVAL) return "waiting for approval";
     if (t.phase === Phase.WAITING_FOR_INPUT) return "waiting for input";
     if (t.phase === Phase.STARTING) return "starting";
+    if (t.phase === Phase.SETTING_UP) return "setting up";
     return "running";
   }
   return taskStatusWord(t.status);
