@@ -14,6 +14,8 @@ import { SettingsError } from "../common/settings.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
+import { RoutineService } from "../../gen/claudecluster/v1/routines_pb.js";
+import { openRoutineStore, routineFireHandler, routineService, Routines, systemClock, type Clock, type Post, type RoutineStore } from "./routines/index.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Ownership } from "./ownership.js";
 import { Registry } from "./registry.js";
@@ -38,6 +40,8 @@ export interface Router {
   /** Where task records and event logs are kept (CC_STORE). */
   readonly store: TaskStore;
   readonly dispatcher: Dispatcher;
+  /** Saved tasks, their schedules, retries and webhooks (routines/). */
+  readonly routines: Routines;
   /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
   readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
@@ -80,7 +84,10 @@ export function readWorkersFile(path: string): string[] {
     .filter(Boolean);
 }
 
-export function createRouter(settings: RouterSettings, options: { logger: Logger; store?: TaskStore }): Router {
+export function createRouter(
+  settings: RouterSettings,
+  options: { logger: Logger; store?: TaskStore; routineStore?: RoutineStore; clock?: Clock; webhookPost?: Post },
+): Router {
   const { logger } = options;
   const store = options.store ?? openTaskStore(settings);
   const tasks = new Tasks(store, {
@@ -112,6 +119,21 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger, settings.routerId, sessions);
+  const routines = new Routines({
+    store: options.routineStore ?? openRoutineStore(settings),
+    submit: (req) => dispatcher!.submit(req),
+    ended: async (taskId) => {
+      const entry = tasks.live(taskId);
+      if (entry) {
+        await entry.whenEnded();
+        return entry.snapshot();
+      }
+      return tasks.record(taskId);
+    },
+    clock: options.clock ?? systemClock,
+    logger: logger.child({ component: "routines" }),
+    ...(options.webhookPost ? { post: options.webhookPost } : {}),
+  });
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
@@ -126,8 +148,9 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
         ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions }),
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
       })(router);
+      router.service(RoutineService, routineService(routines));
       healthRoutes(health)(router);
-      reflectionRoutes([RouterService, Health])(router);
+      reflectionRoutes([RouterService, RoutineService, Health])(router);
     },
     // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
     interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings)],
@@ -139,7 +162,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
   const web = settings.web ? webApp(logger) : undefined;
-  const pages = web ? web.handler(handler) : handler;
+  const pages = routineFireHandler(routines, logger, web ? web.handler(handler) : handler);
   const server = createDualServer(metrics ? metrics.handler(pages) : pages, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   const d = dispatcher;
   return {
@@ -148,6 +171,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     tasks,
     store,
     dispatcher: d,
+    routines,
     servesWebUi: web !== undefined,
     health,
     async listen() {
@@ -166,6 +190,8 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       sharing.unref();
       registry.start();
       tasks.start();
+      // After the tasks: a missed run submitted now is placed like any other task.
+      await routines.start();
       // Serving even with no worker online: tasks queue until one is, which is the router's job.
       health.setAll(ServingStatus.SERVING);
       return port;
@@ -174,6 +200,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       // First, so probes and Watchers stop sending clients here while running tasks finish.
       health.setAll(ServingStatus.NOT_SERVING);
       await d.drain(graceMs);
+      await routines.stop();
       registry.stop();
       tasks.stop();
       ownership.stop();
