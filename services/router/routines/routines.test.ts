@@ -43,8 +43,8 @@ function setup(store = new MemoryRoutineStore(), clock = new ManualClock(T0)) {
   return { routines, cluster, clock, store };
 }
 
-const save = (routines: Routines, routine: MessageInitShape<typeof RoutineSchema>, extra: Partial<MessageInitShape<typeof SaveRoutineRequestSchema>> = {}) =>
-  routines.save(create(SaveRoutineRequestSchema, { routine, ...extra }));
+const save = (routines: Routines, routine: MessageInitShape<typeof RoutineSchema>, extra: { replace?: boolean; newFireToken?: boolean } = {}) =>
+  routines.save(create(SaveRoutineRequestSchema, { routine: create(RoutineSchema, routine), ...extra }));
 
 async function codeOf(p: Promise<unknown>): Promise<[Code, string]> {
   try {
