@@ -181,7 +181,12 @@ describe("routines (real claude, scripted model)", () => {
     const run = (await routines.getRoutine({ name: "flaky" })).lastRun!;
     expect(run.firstTaskId).toBe(taskId);
     expect(new Set(run.taskIds).size).toBe(3);
-    for (const id of run.taskIds.slice(1)) expect((await tasks.getTask({ taskId: id })).requestId).toMatch(new RegExp(`^routine/${taskId}/retry/[12]$`));
+    expect((await tasks.getTask({ taskId })).routine).toBe("flaky");
+    for (const id of run.taskIds.slice(1)) {
+      const retry = await tasks.getTask({ taskId: id });
+      expect(retry.requestId).toMatch(new RegExp(`^routine/${taskId}/retry/[12]$`));
+      expect([retry.routine, retry.retryOf]).toEqual(["flaky", taskId]);
+    }
   });
 
   it("refuses an invalid cron expression, an unknown time zone and a duplicate name with clear codes", async () => {
@@ -234,22 +239,29 @@ describe("routines (real claude, scripted model)", () => {
       expect((await cc(["routine", "show", "review"])).stderr).toContain("routine review not found");
     });
 
-    it("cc watch on a temporary directory runs one task for a burst of writes and passes the changed paths", async () => {
+    it("cc watch on a temporary directory runs one task for a burst of writes and passes the changed paths, not those git ignores", async () => {
       const dir = realpathSync(mkdtempSync(join(tmpdir(), "cc-watch-")));
       roots.push(dir);
       await save({ name: "on-change", prompt: "Look at these files: {{changed}}" });
+      // A git checkout whose .gitignore leaves out logs: cc watch asks git.
+      expect((await runCommand("git", ["init", "-q", dir])).code).toBe(0);
+      writeFileSync(join(dir, ".gitignore"), "*.log\n");
       const child = spawn("node", [CC, "watch", ".", "--routine", "on-change", "--debounce", "400ms"], { cwd: dir, env: { ...process.env, CC_ROUTER_URL: url, NO_COLOR: "1" } });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
       await until(() => stderr.includes("watching"));
       mkdirSync(join(dir, "sub"));
-      for (const f of ["a.txt", "b.txt", "sub/c.txt"]) writeFileSync(join(dir, f), "x");
+      for (const f of ["a.txt", "b.txt", "sub/c.txt", "debug.log"]) writeFileSync(join(dir, f), "x");
       for (const f of ["a.txt", "b.txt"]) writeFileSync(join(dir, f), "y");
-      await until(() => /task \S+ succeeded/.test(stderr), 50_000);
+      await until(() => /task \S+ succeeded/.test(stderr), 50_000).catch((err) => {
+        throw new Error(`${String(err)}; cc watch printed: ${stderr}`);
+      });
       expect(stderr.match(/→ task/g)).toHaveLength(1);
       const prompt = userText(model).find((t) => t.includes("Look at these files:"))!;
       for (const f of ["a.txt", "b.txt", "sub/c.txt"]) expect(prompt).toContain(f);
+      expect(prompt).not.toContain("debug.log");
+      expect(prompt).not.toContain(".git/");
       child.kill("SIGINT");
       expect(await exited).toBe(0);
     });

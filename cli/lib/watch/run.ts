@@ -1,8 +1,7 @@
 // `cc watch`: watch paths (recursively, fs.watch) and run a routine or a prompt for each burst of changes. What git
 // ignores (.gitignore, .git/info/exclude, the global excludes) is asked of `git check-ignore` when the path is in a
 // git checkout; `.git/` itself and --ignore globs are always skipped. Ctrl-C stops watching (a task running goes on).
-import { execFile } from "node:child_process";
-import { watch as fsWatch, type FSWatcher } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
 import { matchesGlob, relative, resolve, sep } from "node:path";
 import { UsageError } from "clipanion";
 import { systemClock, type Clock } from "../../../services/router/routines/clock.js";
@@ -11,6 +10,7 @@ import { ExitCode } from "../../exit-codes.js";
 import { buildRunRequest } from "../run-request.js";
 import type { RoutineContext } from "../routines/commands.js";
 import { WatchLoop } from "./loop.js";
+import { watchTree, type TreeWatch } from "./tree.js";
 
 export interface WatchOptions {
   paths: string[];
@@ -34,18 +34,34 @@ export function watchPrompt(template: string, paths: readonly string[], values: 
   return `${render(template, values)}\n\nFiles changed:\n${paths.map((p) => `- ${p}`).join("\n")}`;
 }
 
-/** The paths git does not ignore (all of them outside a checkout, or when git is missing). */
-export function notIgnoredByGit(cwd: string, paths: string[]): Promise<string[]> {
-  return new Promise((resolvePaths) => {
-    const child = execFile("git", ["check-ignore", "-z", "--stdin"], { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      // Exit 1: none ignored; 128: not a git checkout. Either way, keep what is not listed.
-      const code = (err as { code?: number } | null)?.code;
-      if (err && code !== 1) return resolvePaths(code === 128 || typeof code !== "number" ? paths : paths);
-      const ignored = new Set(stdout.split("\0").filter(Boolean));
-      resolvePaths(paths.filter((p) => !ignored.has(p)));
-    });
-    child.stdin?.end(paths.join("\0") + "\0");
-  });
+/** Whether `cwd` is in a git checkout (then git says what is ignored). */
+export function inGitCheckout(cwd: string): boolean {
+  try {
+    return execFileSync("git", ["rev-parse", "--is-inside-work-tree"], { cwd, stdio: ["ignore", "pipe", "ignore"], timeout: GIT_TIMEOUT_MS }).toString().trim() === "true";
+  } catch {
+    return false;
+  }
+}
+
+const GIT_TIMEOUT_MS = 10_000;
+const PATHS_PER_CALL = 200;
+
+/** The paths git does not ignore (asked in chunks, as arguments; on any failure of git, all of them). */
+export async function notIgnoredByGit(cwd: string, paths: string[]): Promise<string[]> {
+  const ignored = new Set<string>();
+  for (let i = 0; i < paths.length; i += PATHS_PER_CALL) {
+    const chunk = paths.slice(i, i + PATHS_PER_CALL);
+    const listed = await new Promise<string[]>((resolveListed) =>
+      execFile("git", ["-c", "core.quotePath=false", "check-ignore", "--", ...chunk], { cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 }, (err, stdout) => {
+        // Exit 1: none of them is ignored; another failure: keep them all.
+        if (err && (err as { code?: unknown }).code !== 1) return resolveListed([]);
+        // One path a line (-z is for --stdin only, which hung here): a name git must quote (a newline in it) is kept.
+        resolveListed(stdout.split("\n").filter(Boolean));
+      }),
+    );
+    for (const p of listed) ignored.add(p);
+  }
+  return paths.filter((p) => !ignored.has(p));
 }
 
 export async function watchAndRun(c: RoutineContext, o: WatchOptions): Promise<number> {
@@ -53,13 +69,14 @@ export async function watchAndRun(c: RoutineContext, o: WatchOptions): Promise<n
   if (o.paths.length === 0) throw new UsageError("give the paths to watch: cc watch src/ --routine NAME");
   if (o.routine !== undefined) await c.routines.getRoutine({ name: o.routine });
   const clock = o.clock ?? systemClock;
+  const git = inGitCheckout(o.cwd);
   const out = c.io.stderr;
   const loop = new WatchLoop({
     debounceMs: o.debounceMs,
     clock,
     filter: async (paths) => {
       const kept = paths.filter((p) => ![...ALWAYS_IGNORED, ...o.ignore].some((g) => matchesGlob(p, g)));
-      return kept.length > 0 ? notIgnoredByGit(o.cwd, kept) : kept;
+      return git && kept.length > 0 ? notIgnoredByGit(o.cwd, kept) : kept;
     },
     run: async (paths) => {
       let taskId: string;
@@ -87,19 +104,20 @@ export async function watchAndRun(c: RoutineContext, o: WatchOptions): Promise<n
     },
     onError: (err) => out.write(`cc watch: ${err instanceof Error ? err.message : String(err)}\n`),
   });
-  const watchers: FSWatcher[] = [];
+  const watchers: TreeWatch[] = [];
   try {
     for (const p of o.paths) {
       const root = resolve(o.cwd, p);
       try {
-        const w = fsWatch(root, { recursive: true }, (_event, name) => {
-          if (name === null) return;
-          loop.change(relative(o.cwd, resolve(root, name.toString())) || ".");
-        });
-        w.on("error", (err) => out.write(`cc watch: ${p}: ${err.message}\n`));
-        watchers.push(w);
+        watchers.push(
+          watchTree(
+            root,
+            (path) => loop.change(relative(o.cwd, path) || "."),
+            (err) => out.write(`cc watch: ${p}: ${err.message}\n`),
+          ),
+        );
       } catch (err) {
-        throw new UsageError(`${p}: cannot watch it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        throw new UsageError(`${p}: cannot watch it (${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))})`);
       }
     }
     out.write(`cc watch: watching ${o.paths.join(", ")}; Ctrl-C stops\n`);

@@ -183,6 +183,9 @@ export class Routines {
       req.prompt = prompt;
       // Nobody follows a routine's task while it runs: it must not end when no caller is attached.
       req.detach = true;
+      // The record names the routine, and a retry the run's first task (Task.routine, Task.retry_of).
+      req.routine = r.name;
+      req.retryOf = attempt > 0 ? firstTaskId : "";
       // A scheduled fire has an id of its own: a router that restarts mid-submit never runs it twice.
       req.requestId = scheduledMs !== undefined ? `routine/${r.name}/${scheduledMs}/${attempt}` : attempt > 0 ? `routine/${firstTaskId}/retry/${attempt}` : "";
       return req;
