@@ -207,6 +207,30 @@ describe("routines (real claude, scripted model)", () => {
     expect((await codeOf(save({ name: "twice", prompt: "p" })))[0]).toBe(Code.AlreadyExists);
   });
 
+  it("buf curl (an independent client, from the .proto alone) saves, lists and fires a routine", async () => {
+    const buf = (protocol: string, method: string, body: object) =>
+      runCommand(new URL("../../node_modules/.bin/buf", import.meta.url).pathname, [
+        "curl",
+        "--protocol", protocol,
+        ...(protocol === "grpc" ? ["--http2-prior-knowledge"] : []),
+        "--schema", new URL("../../proto", import.meta.url).pathname,
+        "-d", JSON.stringify(body),
+        `${url}/claudecluster.v1.RoutineService/${method}`,
+      ]);
+    const saved = await buf("connect", "SaveRoutine", { routine: { name: "from-buf", prompt: "from buf curl for {{who}}", schedule: { cron: "0 12 * * *", timeZone: "Asia/Tokyo", overlap: "OVERLAP_POLICY_QUEUE" } } });
+    expect(saved.stderr).toBe("");
+    expect(JSON.parse(saved.stdout)).toMatchObject({ created: true, routine: { name: "from-buf", schedule: { overlap: "OVERLAP_POLICY_QUEUE" }, nextRunAt: expect.any(String) } });
+    const dup = await buf("grpc", "SaveRoutine", { routine: { name: "from-buf", prompt: "again" } });
+    expect(dup.stderr).toContain("already_exists");
+    const fired = await buf("grpc", "FireRoutine", { name: "from-buf", values: { who: "the contract" } });
+    const { taskId } = JSON.parse(fired.stdout) as { taskId: string };
+    expect((await ended(taskId)).status).toBe(TaskStatus.SUCCEEDED);
+    expect(userText(model).some((t) => t.includes("from buf curl for the contract"))).toBe(true);
+    const missing = await buf("grpc", "FireRoutine", { name: "from-buf" });
+    expect(missing.stderr).toContain("invalid_argument");
+    expect(missing.stderr).toContain("{{who}} has no value");
+  });
+
   describe("cc", () => {
     const cc = (args: string[]) => runCommand("node", [CC, ...args], { CC_ROUTER_URL: url, NO_COLOR: "1", NIGHTLY_WEBHOOK_SECRET: "from-the-ci-secrets" });
 
