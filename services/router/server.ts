@@ -134,6 +134,8 @@ export function createRouter(
     logger: logger.child({ component: "routines" }),
     ...(options.webhookPost ? { post: options.webhookPost } : {}),
   });
+  // After taskActivity (registered first), so a record's phase is current when routines look at it.
+  tasks.watch({ changed: (entry) => routines.taskChanged(entry.record), removed: (entry) => routines.taskGone(entry.id) });
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;

@@ -90,7 +90,8 @@ export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
   messageDesc(file_claudecluster_v1_routines, 1);
 
 /**
- * Where a routine's run ends are posted: a JSON body, signed with HMAC-SHA256 over the body with the secret in
+ * Where a routine's task ends (`task.ended`) and waits (`task.waiting_for_approval`, `task.waiting_for_input`) are
+ * posted: a JSON body, signed with HMAC-SHA256 over the body with the secret in
  * `X-ClaudeCluster-Signature-256: sha256=<hex>` (as GitHub's X-Hub-Signature-256), retried with backoff.
  *
  * @generated from message claudecluster.v1.Webhook

@@ -6,7 +6,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { TaskSchema, TaskStatus, type Task } from "../../../gen/claudecluster/v1/router_pb.js";
-import type { RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
+import { Phase, type RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
 import { MissedRunPolicy, OverlapPolicy, RoutineSchema, SaveRoutineRequestSchema } from "../../../gen/claudecluster/v1/routines_pb.js";
 import { silentLogger } from "../../common/logger.js";
 import { until } from "../../../test/helpers/wait.js";
@@ -289,5 +289,33 @@ describe("webhooks", () => {
     expect(seen[0]!.event).toBe("task.ended");
     expect(JSON.parse(seen[0]!.body)).toMatchObject({ event: "task.ended", routine: "hooked", task_id: "task-1", first_task_id: "task-1", attempt: 1, status: "succeeded" });
     expect((await routines.get("hooked")).lastDelivery).toMatchObject({ httpStatus: 204, attempts: 2, outcome: "delivered", event: "task.ended" });
+  });
+
+  it("posts task.waiting_for_approval and task.waiting_for_input once per wait, for a routine's tasks only", async () => {
+    const posts: { event: string; body: Record<string, unknown> }[] = [];
+    const clock = new ManualClock(T0);
+    const cluster = fakeCluster();
+    const routines = new Routines({
+      store: new MemoryRoutineStore(),
+      submit: cluster.submit,
+      ended: cluster.ended,
+      clock,
+      logger: silentLogger(),
+      post: async (_url, body, headers) => {
+        posts.push({ event: headers["x-claudecluster-event"]!, body: JSON.parse(body) as Record<string, unknown> });
+        return 200;
+      },
+    });
+    await save(routines, { name: "asks", prompt: "p", webhook: { url: "http://hooks.invalid/", secret: "k" } });
+    const task = (phase: Phase, extra: { pendingPermissions?: { requestId: string; toolName: string }[] } = {}) => create(TaskSchema, { id: "task-9", routine: "asks", phase, ...extra });
+    routines.taskChanged(task(Phase.RUNNING));
+    routines.taskChanged(task(Phase.WAITING_FOR_APPROVAL, { pendingPermissions: [{ requestId: "r1", toolName: "Bash" }] }));
+    routines.taskChanged(task(Phase.WAITING_FOR_APPROVAL, { pendingPermissions: [{ requestId: "r1", toolName: "Bash" }] }));
+    routines.taskChanged(task(Phase.RUNNING));
+    routines.taskChanged(task(Phase.WAITING_FOR_INPUT));
+    routines.taskChanged(create(TaskSchema, { id: "other", phase: Phase.WAITING_FOR_INPUT }));
+    await routines.idle();
+    expect(posts.map((p) => p.event)).toEqual(["task.waiting_for_approval", "task.waiting_for_input"]);
+    expect(posts[0]!.body).toMatchObject({ routine: "asks", task_id: "task-9", pending_permissions: [{ request_id: "r1", tool: "Bash" }] });
   });
 });

@@ -11,7 +11,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Task, TaskStatus } from "../../../gen/claudecluster/v1/router_pb.js";
-import { RunRequestSchema, type RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
+import { Phase, RunRequestSchema, type RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
 import {
   MissedRunPolicy,
   OverlapPolicy,
@@ -67,6 +67,48 @@ export class Routines {
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly deps: RoutinesDeps) {}
+
+  /** The phase each routine task was last seen in (waiting ones notified once per wait); gone at the task's end. */
+  private readonly phases = new Map<string, Phase>();
+
+  /**
+   * A task changed (Tasks' listener): a routine's task that starts waiting for input or for a permission answer is
+   * posted to the routine's webhook (`task.waiting_for_input`, `task.waiting_for_approval`), once per wait.
+   */
+  taskChanged(task: Task): void {
+    if (!task.routine) return;
+    const before = this.phases.get(task.id);
+    if (before === task.phase) return;
+    if (task.endedAt) {
+      this.phases.delete(task.id);
+      return;
+    }
+    this.phases.set(task.id, task.phase);
+    const event = task.phase === Phase.WAITING_FOR_INPUT ? "task.waiting_for_input" : task.phase === Phase.WAITING_FOR_APPROVAL ? "task.waiting_for_approval" : undefined;
+    if (!event || this.stopped) return;
+    this.background(
+      (async () => {
+        const stored = await this.deps.store.get(task.routine);
+        const hook = stored?.routine.webhook;
+        if (!hook) return;
+        const payload = {
+          event,
+          routine: task.routine,
+          task_id: task.id,
+          first_task_id: task.retryOf || task.id,
+          pending_permissions: task.pendingPermissions.map((p) => ({ request_id: p.requestId, tool: p.toolName })),
+          latest_line: task.latestLine,
+        };
+        const delivery = await deliver(hook, event, payload, { clock: this.deps.clock, post: this.deps.post ?? fetchPost });
+        await this.updateState(task.routine, (s) => (s.lastDelivery = delivery));
+      })(),
+    );
+  }
+
+  /** A task left this router (ended or released): forget its phase. */
+  taskGone(taskId: string): void {
+    this.phases.delete(taskId);
+  }
 
   /** Opens the store and arms every schedule, applying the missed-run policy to times passed while the router was down. */
   async start(): Promise<void> {
