@@ -14,7 +14,8 @@ import { SettingsError } from "../common/settings.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
-import { RoutineService } from "../../gen/claudecluster/v1/routines_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { RoutineService, WebhookSchema } from "../../gen/claudecluster/v1/routines_pb.js";
 import { openRoutineStore, routineFireHandler, routineService, Routines, systemClock, type Clock, type Post, type RoutineStore } from "./routines/index.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Ownership } from "./ownership.js";
@@ -133,9 +134,10 @@ export function createRouter(
     clock: options.clock ?? systemClock,
     logger: logger.child({ component: "routines" }),
     ...(options.webhookPost ? { post: options.webhookPost } : {}),
+    ...(settings.webhookUrl ? { globalWebhook: create(WebhookSchema, { url: settings.webhookUrl, secret: settings.webhookSecret }) } : {}),
   });
   // After taskActivity (registered first), so a record's phase is current when routines look at it.
-  tasks.watch({ changed: (entry) => routines.taskChanged(entry.record), removed: (entry) => routines.taskGone(entry.id) });
+  tasks.watch({ changed: (entry) => routines.taskChanged(entry.record), removed: (entry) => routines.taskLeft(entry.record) });
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
@@ -180,6 +182,9 @@ export function createRouter(
       await store.open();
       const taken = await ownership.start();
       if (taken > 0) logger.info({ tasks: taken, store: store.kind }, "carrying on with the tasks the store holds");
+      // Before listening, so a routine store that cannot be opened stops the router; a missed run submitted now waits
+      // (a second at a time, for a minute) for a worker to be seen.
+      await routines.start();
       const port = await server.listen(settings.port, settings.host);
       sharing = setInterval(() => {
         void store
@@ -192,8 +197,6 @@ export function createRouter(
       sharing.unref();
       registry.start();
       tasks.start();
-      // After the tasks: a missed run submitted now is placed like any other task.
-      await routines.start();
       // Serving even with no worker online: tasks queue until one is, which is the router's job.
       health.setAll(ServingStatus.SERVING);
       return port;

@@ -7,7 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { TaskSchema, TaskStatus, type Task } from "../../../gen/claudecluster/v1/router_pb.js";
 import { Phase, type RunRequest } from "../../../gen/claudecluster/v1/run_pb.js";
-import { MissedRunPolicy, OverlapPolicy, RoutineSchema, SaveRoutineRequestSchema } from "../../../gen/claudecluster/v1/routines_pb.js";
+import { MissedRunPolicy, OverlapPolicy, RoutineSchema, SaveRoutineRequestSchema, WebhookSchema } from "../../../gen/claudecluster/v1/routines_pb.js";
 import { silentLogger } from "../../common/logger.js";
 import { until } from "../../../test/helpers/wait.js";
 import { ManualClock } from "./clock.js";
@@ -317,5 +317,33 @@ describe("webhooks", () => {
     await routines.idle();
     expect(posts.map((p) => p.event)).toEqual(["task.waiting_for_approval", "task.waiting_for_input"]);
     expect(posts[0]!.body).toMatchObject({ routine: "asks", task_id: "task-9", pending_permissions: [{ request_id: "r1", tool: "Bash" }] });
+  });
+
+  it("CC_WEBHOOK_URL hears of every task's end and waits, routine or not", async () => {
+    const posts: { url: string; event: string; body: Record<string, unknown> }[] = [];
+    const cluster = fakeCluster();
+    const routines = new Routines({
+      store: new MemoryRoutineStore(),
+      submit: cluster.submit,
+      ended: cluster.ended,
+      clock: new ManualClock(T0),
+      logger: silentLogger(),
+      globalWebhook: create(WebhookSchema, { url: "http://global.invalid/", secret: "g" }),
+      post: async (url, body, headers) => {
+        posts.push({ url, event: headers["x-claudecluster-event"]!, body: JSON.parse(body) as Record<string, unknown> });
+        expect(headers["x-claudecluster-signature-256"]).toBe(signature("g", body));
+        return 204;
+      },
+    });
+    routines.taskChanged(create(TaskSchema, { id: "plain", phase: Phase.WAITING_FOR_INPUT }));
+    routines.taskLeft(create(TaskSchema, { id: "plain", status: TaskStatus.SUCCEEDED, endedAt: timestampFromMs(T0) }));
+    // Released to another router, not ended: nothing to say.
+    routines.taskLeft(create(TaskSchema, { id: "moved", status: TaskStatus.RUNNING }));
+    await routines.idle();
+    expect(posts.map((p) => [p.url, p.event, p.body["task_id"]])).toEqual([
+      ["http://global.invalid/", "task.waiting_for_input", "plain"],
+      ["http://global.invalid/", "task.ended", "plain"],
+    ]);
+    expect(posts[1]!.body).toMatchObject({ status: "succeeded", routine: "" });
   });
 });

@@ -20,6 +20,7 @@ import {
   type Routine,
   type RoutineRun,
   type SaveRoutineRequest,
+  type Webhook,
 } from "../../../gen/claudecluster/v1/routines_pb.js";
 import { ConnectError, Code, invalidArgument, notFound } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
@@ -31,6 +32,8 @@ import { checkName, checkRoutine } from "./validate.js";
 import { deliver, fetchPost, type Post } from "./webhook.js";
 
 export const DEFAULT_RETRY_BACKOFF_MS = 10_000;
+/** Routines a router keeps: each has a timer and a row; beyond this a save is RESOURCE_EXHAUSTED. */
+export const MAX_ROUTINES = 1000;
 const MAX_RETRY_WAIT_MS = 3_600_000;
 /** A scheduled task no worker can take yet is tried again this often, this many times (a minute). */
 const SUBMIT_RETRY_MS = 1000;
@@ -48,6 +51,8 @@ export interface RoutinesDeps {
   clock: Clock;
   logger: Logger;
   post?: Post;
+  /** CC_WEBHOOK_URL: told of every task's end and waits, routine or not. */
+  globalWebhook?: Webhook | undefined;
 }
 
 const statusWord = (s: TaskStatus) => (TaskStatus[s] ?? "unknown").toLowerCase();
@@ -76,7 +81,7 @@ export class Routines {
    * posted to the routine's webhook (`task.waiting_for_input`, `task.waiting_for_approval`), once per wait.
    */
   taskChanged(task: Task): void {
-    if (!task.routine) return;
+    if (!task.routine && !this.deps.globalWebhook) return;
     const before = this.phases.get(task.id);
     if (before === task.phase) return;
     if (task.endedAt) {
@@ -88,9 +93,7 @@ export class Routines {
     if (!event || this.stopped) return;
     this.background(
       (async () => {
-        const stored = await this.deps.store.get(task.routine);
-        const hook = stored?.routine.webhook;
-        if (!hook) return;
+        const stored = task.routine ? await this.deps.store.get(task.routine) : undefined;
         const payload = {
           event,
           routine: task.routine,
@@ -99,15 +102,48 @@ export class Routines {
           pending_permissions: task.pendingPermissions.map((p) => ({ request_id: p.requestId, tool: p.toolName })),
           latest_line: task.latestLine,
         };
-        const delivery = await deliver(hook, event, payload, { clock: this.deps.clock, post: this.deps.post ?? fetchPost });
-        await this.updateState(task.routine, (s) => (s.lastDelivery = delivery));
+        await this.post(stored?.routine.webhook, event, payload, task.routine);
       })(),
     );
   }
 
-  /** A task left this router (ended or released): forget its phase. */
-  taskGone(taskId: string): void {
-    this.phases.delete(taskId);
+  /** A task left this router (ended, or released to another): forget its phase; CC_WEBHOOK_URL hears of an end. */
+  taskLeft(task: Task): void {
+    this.phases.delete(task.id);
+    if (!this.deps.globalWebhook || !task.endedAt || this.stopped) return;
+    this.background(this.post(undefined, "task.ended", this.endPayload(task, task.routine, task.retryOf || task.id, 0, false, ""), ""));
+  }
+
+  /** Delivers to the routine's webhook (its delivery recorded on it) and to CC_WEBHOOK_URL (logged when it fails). */
+  private async post(hook: Webhook | undefined, event: string, payload: object, routine: string): Promise<void> {
+    const deps = { clock: this.deps.clock, post: this.deps.post ?? fetchPost };
+    const global = this.deps.globalWebhook;
+    await Promise.all([
+      hook
+        ? deliver(hook, event, payload, deps).then((delivery) => this.updateState(routine, (s) => (s.lastDelivery = delivery)))
+        : undefined,
+      global
+        ? deliver(global, event, payload, deps).then((delivery) => {
+            if (delivery.outcome !== "delivered") this.deps.logger.warn({ url: global.url, event, outcome: delivery.outcome }, "CC_WEBHOOK_URL delivery failed");
+          })
+        : undefined,
+    ]);
+  }
+
+  private endPayload(task: Task, routine: string, firstTaskId: string, attempt: number, willRetry: boolean, trigger: string) {
+    return {
+      event: "task.ended",
+      routine,
+      task_id: task.id,
+      first_task_id: firstTaskId,
+      attempt: attempt + 1,
+      will_retry: willRetry,
+      trigger,
+      status: statusWord(task.status),
+      message: task.exit?.message ?? "",
+      result: task.exit?.result?.result ?? "",
+      cost_usd: task.costUsd,
+    };
   }
 
   /** Opens the store and arms every schedule, applying the missed-run policy to times passed while the router was down. */
@@ -147,6 +183,9 @@ export class Routines {
     const now = timestampFromMs(this.deps.clock.now());
     const saved = await this.serial(r.name, async () => {
       const existing = await this.deps.store.get(r.name);
+      if (!existing && (await this.deps.store.list()).length >= MAX_ROUTINES) {
+        throw new ConnectError(`the router keeps at most ${MAX_ROUTINES} routines; remove some with \`cc routine rm\``, Code.ResourceExhausted);
+      }
       if (existing && !req.replace) throw new ConnectError(`routine ${r.name} already exists; change it with \`cc routine apply -f FILE\`, or remove it first with \`cc routine rm ${r.name}\``, Code.AlreadyExists);
       const old = existing?.routine;
       // Output-only fields are the router's: kept from the stored routine, never taken from the caller.
@@ -295,19 +334,7 @@ export class Routines {
   }
 
   private async notify(r: Routine, run: RoutineRun, task: Task, attempt: number, willRetry: boolean): Promise<void> {
-    const payload = {
-      event: "task.ended",
-      routine: r.name,
-      task_id: task.id,
-      first_task_id: run.firstTaskId,
-      attempt: attempt + 1,
-      will_retry: willRetry,
-      trigger: run.trigger,
-      status: statusWord(task.status),
-      message: task.exit?.message ?? "",
-      result: task.exit?.result?.result ?? "",
-      cost_usd: task.costUsd,
-    };
+    const payload = this.endPayload(task, r.name, run.firstTaskId, attempt, willRetry, run.trigger);
     const delivery = await deliver(r.webhook!, "task.ended", payload, { clock: this.deps.clock, post: this.deps.post ?? fetchPost });
     if (delivery.outcome !== "delivered") this.deps.logger.warn({ routine: r.name, taskId: task.id, outcome: delivery.outcome }, "webhook not delivered");
     await this.updateState(r.name, (s) => (s.lastDelivery = delivery));
