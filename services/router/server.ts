@@ -124,12 +124,18 @@ export function createRouter(
     store: options.routineStore ?? openRoutineStore(settings),
     submit: (req) => dispatcher!.submit(req),
     ended: async (taskId) => {
-      const entry = tasks.live(taskId);
-      if (entry) {
-        await entry.whenEnded();
-        return entry.snapshot();
+      // Run here: its end is an event. Run by another router sharing the store (it took the scheduled fire first):
+      // read the store until the record says it ended.
+      for (;;) {
+        const entry = tasks.live(taskId);
+        if (entry) {
+          await entry.whenEnded();
+          return entry.snapshot();
+        }
+        const record = await tasks.record(taskId);
+        if (record.endedAt) return record;
+        await new Promise((resolve) => setTimeout(resolve, settings.heartbeatMs).unref());
       }
-      return tasks.record(taskId);
     },
     clock: options.clock ?? systemClock,
     logger: logger.child({ component: "routines" }),

@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { RoutineSchema } from "../../../gen/claudecluster/v1/routines_pb.js";
+import { startRedis, type RedisServer } from "../../../test/helpers/redis.js";
 import { runRoutineStoreContract } from "./contract.js";
+import { RedisRoutineStore } from "./redis.js";
 import { SqliteRoutineStore } from "./sqlite.js";
 import { MemoryRoutineStore } from "./store.js";
 
@@ -33,4 +35,17 @@ describe("SqliteRoutineStore", () => {
     expect((await second.get("kept"))?.fireTokenHash).toBe("ff");
     await second.close();
   });
+});
+
+describe("RedisRoutineStore (a real redis-server)", () => {
+  let redis: RedisServer;
+  let db = 0;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  // Each store a database of its own, so the tests do not see each other's routines.
+  runRoutineStoreContract(() => new RedisRoutineStore(`${redis.url}/${db++ % 16}`));
 });
