@@ -289,6 +289,22 @@ describe("routines (real claude, scripted model)", () => {
       child.kill("SIGINT");
       expect(await exited).toBe(0);
     });
+
+    it("cc watch --prompt runs its own prompt with the changed paths appended", async () => {
+      const dir = realpathSync(mkdtempSync(join(tmpdir(), "cc-watch-prompt-")));
+      roots.push(dir);
+      const child = spawn("node", [CC, "watch", dir, "--prompt", "Summarise what changed", "--debounce", "300ms"], { cwd: realpathSync(tmpdir()), env: { ...process.env, CC_ROUTER_URL: url, NO_COLOR: "1" } });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+      await until(() => stderr.includes("watching"));
+      writeFileSync(join(dir, "notes.md"), "x");
+      await until(() => /task \S+ succeeded/.test(stderr), 50_000);
+      const rel = join(dir, "notes.md").slice(realpathSync(tmpdir()).length + 1);
+      expect(userText(model).some((t) => t.includes(`Summarise what changed\\n\\nFiles changed:\\n- ${rel}`))).toBe(true);
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+    });
   });
 
   it("a missed run after a router restart follows the routine's policy (SQLite)", async () => {
