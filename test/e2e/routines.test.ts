@@ -207,7 +207,7 @@ describe("routines (real claude, scripted model)", () => {
     expect((await codeOf(save({ name: "twice", prompt: "p" })))[0]).toBe(Code.AlreadyExists);
   });
 
-  it("buf curl (an independent client, from the .proto alone) saves, lists and fires a routine", async () => {
+  it("buf curl (an independent client, from the .proto alone) saves and fires a routine, and is refused with the right codes", async () => {
     const buf = (protocol: string, method: string, body: object) =>
       runCommand(new URL("../../node_modules/.bin/buf", import.meta.url).pathname, [
         "curl",
