@@ -33,6 +33,7 @@ export class WatchCommand extends RouterCommand {
       import("../lib/routines/commands.js"),
       import("../lib/run-request.js"),
     ]);
+    if ((this.routine === undefined) === (this.prompt === undefined)) throw new (await import("clipanion")).UsageError("give either --routine NAME or --prompt TEXT");
     const debounceMs = this.debounce !== undefined ? parseTimeout(this.debounce) : 500;
     const values = parsePairs("--set", this.set);
     const stop = new Promise<void>((resolve) => {

@@ -24,8 +24,9 @@ export class RoutineApplyCommand extends RouterCommand {
   fireToken = Option.Boolean("--fire-token", false, { description: "Make a new fire token for each routine applied (printed once)" });
 
   async execute(): Promise<number> {
-    const { applyRoutines } = await import("../../lib/routines/commands.js");
-    const files = this.files ?? [];
-    return this.withRoutines((c) => applyRoutines(c, files, { fireToken: this.fireToken, env: this.context.env }));
+    const { applyRoutines, readRoutines } = await import("../../lib/routines/commands.js");
+    // Read and checked before connecting: a mistake in a file is reported without a router.
+    const routines = readRoutines(this.files ?? [], this.context.env);
+    return this.withRoutines((c) => applyRoutines(c, routines, { fireToken: this.fireToken }));
   }
 }

@@ -54,20 +54,24 @@ export function routineFiles(path: string): string[] {
   return files;
 }
 
-export async function applyRoutines(c: RoutineContext, paths: readonly string[], o: { fireToken: boolean; env: Record<string, string | undefined> }): Promise<number> {
+/** Every routine the files hold, all read and checked (before any is saved: a typo in one file changes nothing). */
+export function readRoutines(paths: readonly string[], env: Record<string, string | undefined>): Routine[] {
   if (paths.length === 0) throw new UsageError("give a file or directory: cc routine apply -f FILE.yaml (or -f DIR)");
-  // Every file is read and checked before any routine is saved: a typo in one file changes nothing.
   const routines: { routine: Routine; file: string }[] = [];
   const seen = new Map<string, string>();
   for (const file of paths.flatMap(routineFiles)) {
-    for (const routine of readRoutineFile(file, o.env)) {
+    for (const routine of readRoutineFile(file, env)) {
       const other = seen.get(routine.name);
       if (other) throw new UsageError(`${file}: routine ${routine.name} is defined twice (also in ${other})`);
       seen.set(routine.name, file);
       routines.push({ routine, file });
     }
   }
-  for (const { routine } of routines) {
+  return routines.map((r) => r.routine);
+}
+
+export async function applyRoutines(c: RoutineContext, routines: readonly Routine[], o: { fireToken: boolean }): Promise<number> {
+  for (const routine of routines) {
     const res = await c.routines.saveRoutine(create(SaveRoutineRequestSchema, { routine, replace: true, newFireToken: o.fireToken }));
     c.io.stdout.write(`routine ${routine.name} ${res.created ? "created" : "configured"}\n`);
     if (res.fireToken) writeToken(c.io, routine.name, res.fireToken, c.router);
