@@ -24,6 +24,13 @@ import { McpCommand } from "./commands/mcp.js";
 import { LsCommand } from "./commands/ls.js";
 import { PsCommand } from "./commands/ps.js";
 import { RunCommand } from "./commands/run.js";
+import { RoutineApplyCommand } from "./commands/routine/apply.js";
+import { RoutineLsCommand } from "./commands/routine/ls.js";
+import { RoutineRmCommand } from "./commands/routine/rm.js";
+import { RoutineRunCommand } from "./commands/routine/run.js";
+import { RoutineSaveCommand } from "./commands/routine/save.js";
+import { RoutineShowCommand } from "./commands/routine/show.js";
+import { WatchCommand } from "./commands/watch.js";
 import { SendCommand } from "./commands/send.js";
 import { ShowCommand } from "./commands/show.js";
 import { TopCommand } from "./commands/top.js";
@@ -57,6 +64,13 @@ export const COMMANDS = [
   McpCommand,
   UpCommand,
   DemoCommand,
+  RoutineSaveCommand,
+  RoutineApplyCommand,
+  RoutineLsCommand,
+  RoutineShowCommand,
+  RoutineRunCommand,
+  RoutineRmCommand,
+  WatchCommand,
   CompletionCommand,
   ConfigSetCommand,
   ConfigUseCommand,

@@ -53,6 +53,21 @@ export abstract class RouterCommand extends CcCommand {
     }
   }
 
+  /** As withRouter, with the router's RoutineService too (`cc routine`, `cc watch`). */
+  protected async withRoutines<T>(
+    fn: (c: import("./lib/task-commands.js").TaskCommandContext & { routines: import("./lib/routines/client.js").RoutineClient }) => Promise<T>,
+  ): Promise<T> {
+    const [{ resolveConnection }, { connectRoutines }] = await Promise.all([import("./lib/connection.js"), import("./lib/routines/client.js")]);
+    return this.withRouter(async (c) => {
+      const routines = connectRoutines(c.router, resolveConnection(this.context.env, this.connectionFlags()).token);
+      try {
+        return await fn({ ...c, routines: routines.client });
+      } finally {
+        routines.close();
+      }
+    });
+  }
+
   protected override errorContext(): { router: string; taskId?: string } {
     return { router: this.routerUrl || this.router || "(none)", ...(this.taskIdForErrors ? { taskId: this.taskIdForErrors } : {}) };
   }

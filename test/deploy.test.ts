@@ -24,6 +24,7 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { readRoutineFile } from "../cli/lib/routines/definition.js";
 import { parseStaticWorker } from "../services/router/registry.js";
 import { ROUTER_SETTINGS, readRouterSettings } from "../services/router/settings.js";
 import { duration } from "../services/common/settings.js";
@@ -82,8 +83,11 @@ interface Manifest {
   obj: Doc;
 }
 
-/** Every Kubernetes-style object in deploy/ (compose.yaml and kustomization.yaml are not objects). */
-const OBJECTS: Manifest[] = YAML_FILES.filter((f) => f !== COMPOSE && basename(f) !== "kustomization.yaml").flatMap((file) =>
+/** The routine definitions in deploy/routines/ (`cc routine apply -f`), checked as cc reads them. */
+const ROUTINES = YAML_FILES.filter((f) => f.startsWith(join(DEPLOY, "routines") + "/"));
+
+/** Every Kubernetes-style object in deploy/ (compose.yaml, kustomization.yaml and routines are not objects). */
+const OBJECTS: Manifest[] = YAML_FILES.filter((f) => f !== COMPOSE && basename(f) !== "kustomization.yaml" && !ROUTINES.includes(f)).flatMap((file) =>
   loadYaml(file)
     .filter((obj) => obj != null)
     .map((obj) => ({ file: relative(ROOT, file), obj })),
@@ -148,6 +152,12 @@ describe("deploy/: every file", () => {
     for (const { file, obj } of OBJECTS) {
       expect(() => validateObject(obj), `${file}: ${obj.kind} ${obj.metadata?.name}`).not.toThrow();
     }
+  });
+
+  it("deploy/routines/ holds routines cc routine apply accepts", () => {
+    expect(ROUTINES.length).toBeGreaterThan(1);
+    const names = ROUTINES.flatMap((file) => readRoutineFile(file, { NIGHTLY_WEBHOOK_SECRET: "from-ci" }).map((r) => r.name));
+    expect(names).toEqual(expect.arrayContaining(["nightly-tests", "review"]));
   });
 
   it("the schemas refuse a broken object", () => {

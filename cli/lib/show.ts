@@ -132,6 +132,7 @@ export function taskFields(task: Task, now: number): [string, string][] {
   add("Env", task.envNames.length > 0 && `${task.envNames.join(", ")} (the values are not kept)`);
   add("Detached", task.detach && "yes: it runs on with no one attached");
   add("Fan-out", task.spreadGroup);
+  add("Routine", task.routine && `${task.routine}${task.retryOf ? ` (a retry of ${task.retryOf})` : ""}`);
   add("Request id", task.requestId);
   add("Log", task.lastSeq > 0n ? `events ${task.firstSeq > 1n ? task.firstSeq : 1n}–${task.lastSeq}${task.firstSeq > 1n ? ` (events 1–${task.firstSeq - 1n} were dropped from the router's log)` : ""}` : "no events yet");
   add("Attached", task.subscribers > 0 && `${task.subscribers} ${task.subscribers === 1 ? "caller" : "callers"}`);

@@ -14,6 +14,9 @@ import { SettingsError } from "../common/settings.js";
 import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
+import { create } from "@bufbuild/protobuf";
+import { RoutineService, WebhookSchema } from "../../gen/claudecluster/v1/routines_pb.js";
+import { openRoutineStore, routineFireHandler, routineService, Routines, systemClock, type Clock, type Post, type RoutineStore } from "./routines/index.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Ownership } from "./ownership.js";
 import { Registry } from "./registry.js";
@@ -39,6 +42,8 @@ export interface Router {
   /** Where task records and event logs are kept (CC_STORE). */
   readonly store: TaskStore;
   readonly dispatcher: Dispatcher;
+  /** Saved tasks, their schedules, retries and webhooks (routines/). */
+  readonly routines: Routines;
   /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
   readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
@@ -81,7 +86,10 @@ export function readWorkersFile(path: string): string[] {
     .filter(Boolean);
 }
 
-export function createRouter(settings: RouterSettings, options: { logger: Logger; store?: TaskStore }): Router {
+export function createRouter(
+  settings: RouterSettings,
+  options: { logger: Logger; store?: TaskStore; routineStore?: RoutineStore; clock?: Clock; webhookPost?: Post },
+): Router {
   const { logger } = options;
   const store = options.store ?? openTaskStore(settings);
   const tasks = new Tasks(store, {
@@ -113,6 +121,30 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger, settings.routerId, sessions);
+  const routines = new Routines({
+    store: options.routineStore ?? openRoutineStore(settings),
+    submit: (req) => dispatcher!.submit(req),
+    ended: async (taskId) => {
+      // Run here: its end is an event. Run by another router sharing the store (it took the scheduled fire first):
+      // read the store until the record says it ended.
+      for (;;) {
+        const entry = tasks.live(taskId);
+        if (entry) {
+          await entry.whenEnded();
+          return entry.snapshot();
+        }
+        const record = await tasks.record(taskId);
+        if (record.endedAt) return record;
+        await new Promise((resolve) => setTimeout(resolve, settings.heartbeatMs).unref());
+      }
+    },
+    clock: options.clock ?? systemClock,
+    logger: logger.child({ component: "routines" }),
+    ...(options.webhookPost ? { post: options.webhookPost } : {}),
+    ...(settings.webhookUrl ? { globalWebhook: create(WebhookSchema, { url: settings.webhookUrl, secret: settings.webhookSecret }) } : {}),
+  });
+  // After taskActivity (registered first), so a record's phase is current when routines look at it.
+  tasks.watch({ changed: (entry) => routines.taskChanged(entry.record), removed: (entry) => routines.taskLeft(entry.record) });
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
@@ -128,8 +160,9 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
         ...environmentForwarding(registry),
       })(router);
+      router.service(RoutineService, routineService(routines));
       healthRoutes(health)(router);
-      reflectionRoutes([RouterService, Health])(router);
+      reflectionRoutes([RouterService, RoutineService, Health])(router);
     },
     // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
     interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings)],
@@ -141,7 +174,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
   const web = settings.web ? webApp(logger) : undefined;
-  const pages = web ? web.handler(handler) : handler;
+  const pages = routineFireHandler(routines, logger, web ? web.handler(handler) : handler);
   const server = createDualServer(metrics ? metrics.handler(pages) : pages, { tls: readTlsFiles(settings.tlsCert, settings.tlsKey) });
   const d = dispatcher;
   return {
@@ -150,12 +183,16 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     tasks,
     store,
     dispatcher: d,
+    routines,
     servesWebUi: web !== undefined,
     health,
     async listen() {
       await store.open();
       const taken = await ownership.start();
       if (taken > 0) logger.info({ tasks: taken, store: store.kind }, "carrying on with the tasks the store holds");
+      // Before listening, so a routine store that cannot be opened stops the router; a missed run submitted now waits
+      // (a second at a time, for a minute) for a worker to be seen.
+      await routines.start();
       const port = await server.listen(settings.port, settings.host);
       sharing = setInterval(() => {
         void store
@@ -176,6 +213,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       // First, so probes and Watchers stop sending clients here while running tasks finish.
       health.setAll(ServingStatus.NOT_SERVING);
       await d.drain(graceMs);
+      await routines.stop();
       registry.stop();
       tasks.stop();
       ownership.stop();

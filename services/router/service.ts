@@ -75,6 +75,9 @@ export function routerService(deps: {
 
   return {
     async *run(req, ctx) {
+      // Only the router's routines (routines/) mark a task as theirs.
+      req.routine = "";
+      req.retryOf = "";
       // A task on an uploaded workspace runs where the upload is.
       uploads.place(req);
       // A task resuming a session takes its transcript to whichever worker runs it (sessions/).

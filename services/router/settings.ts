@@ -149,6 +149,13 @@ export const ROUTER_SETTINGS = {
     description: "Bytes of session transcripts the router keeps in all; past it, the oldest go.",
     parse: integer(1024 * 1024, 64 * 1024 * 1024 * 1024),
   },
+  webhookUrl: {
+    env: "CC_WEBHOOK_URL",
+    default: "",
+    description: "Post every task's end and wait (for approval, for input) here as signed JSON, as a routine's webhook does; empty for none.",
+    parse: webhookUrl,
+  },
+  webhookSecret: { env: "CC_WEBHOOK_SECRET", default: "", description: "The secret CC_WEBHOOK_URL's bodies are signed with (HMAC-SHA256).", parse: text },
   ...REPORTING_SETTINGS,
 };
 
@@ -159,6 +166,13 @@ export function readRouterSettings(env: Record<string, string | undefined> = pro
   settings.tokens = [...settings.tokens, ...readTokenFile("CC_TOKEN_FILE", settings.tokenFile)];
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
   return settings;
+}
+
+/** Empty, or an http(s) URL. */
+function webhookUrl(raw: string): string {
+  const value = raw.trim();
+  if (value === "" || /^https?:\/\/\S+$/.test(value)) return value;
+  throw new Error("expected an http:// or https:// URL");
 }
 
 /** `memory`, `sqlite` or a Redis URL. */

@@ -271,6 +271,8 @@ function recordedOptions(request: RunRequest): MessageInitShape<typeof TaskSchem
     envNames: Object.keys(request.env).sort(),
     requestedWorkerId: request.workerId,
     spreadGroup: request.spreadGroup,
+    routine: request.routine,
+    retryOf: request.retryOf,
   };
 }
 

@@ -114,12 +114,12 @@ describe("health and reflection", () => {
 
   it("buf curl lists the services of worker and router with no schema", async () => {
     for (const [url, ours] of [
-      [w.url, "claudecluster.v1.WorkerService"],
-      [routerUrl, "claudecluster.v1.RouterService"],
+      [w.url, ["claudecluster.v1.WorkerService"]],
+      [routerUrl, ["claudecluster.v1.RouterService", "claudecluster.v1.RoutineService"]],
     ] as const) {
       const res = await buf("--list-services", url);
       expect(res.code, res.stderr).toBe(0);
-      expect(res.stdout.trim().split("\n")).toEqual([ours, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+      expect(res.stdout.trim().split("\n")).toEqual([...ours, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
     }
   });
 
