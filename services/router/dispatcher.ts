@@ -24,6 +24,8 @@ import { markReceived } from "../common/metrics.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { classifyPlacementFailure, workerSideRefusal } from "./placement-failure.js";
+import type { Identity } from "./identity/index.js";
+import type { OwnerCounts } from "./quotas/index.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { SessionHandoff } from "./sessions/index.js";
 import { durationText } from "../common/settings.js";
@@ -35,6 +37,16 @@ import { TaskLogFull } from "./task-log.js";
 import { trackPermissionEvent } from "./permissions.js";
 import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent, workerSeqOf } from "./undecoded-events.js";
+
+/** The quotas of identities (quotas/), as placement needs them. */
+export interface PlacementQuotas {
+  /** Checks (and fits) a new task of `caller`; throws RESOURCE_EXHAUSTED past a quota or budget. */
+  admit(req: RunRequest, caller: Identity, counts: OwnerCounts, willWait: boolean): Promise<void>;
+  /** Whether a queued task of `owner` must wait for one of its own to end (its running quota). */
+  heldBack(owner: string, counts: OwnerCounts): boolean;
+  /** Words for a task so held, for its queue status. */
+  heldBackDetail(owner: string): string;
+}
 
 /** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
 const CANCEL_TIMEOUT_MS = 30_000;
@@ -51,6 +63,8 @@ export class Dispatcher {
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
   private readonly spread = new SpreadGroups();
+  /** Quotas and budgets per identity; none: no limits. */
+  quotas: PlacementQuotas | undefined;
 
   constructor(
     private readonly settings: RouterSettings,
@@ -67,7 +81,7 @@ export class Dispatcher {
    * Accepts a task (or finds the earlier one with the same request id) and places or queues it; returns its id.
    * `rpcRequestId`: the submitting call's x-request-id, sent on to the worker.
    */
-  async submit(req: RunRequest, rpcRequestId = ""): Promise<string> {
+  async submit(req: RunRequest, rpcRequestId = "", caller?: Identity): Promise<string> {
     if (this.draining) throw unavailable("the router is shutting down; try again shortly");
     if (req.requestId) {
       const earlier = await this.tasks.byRequestId(req.requestId);
@@ -78,10 +92,12 @@ export class Dispatcher {
     req.placedBy = "";
     const candidates = this.candidatesFor(req);
     if (candidates.length === 0) throw this.noWorkerError(req);
-    if (!this.registry.pick(candidates) && this.queue.length >= this.settings.queueLimit) {
+    const free = this.registry.pick(candidates) !== undefined;
+    if (!free && this.queue.length >= this.settings.queueLimit) {
       throw resourceExhausted(`every worker is busy and ${this.queue.length} tasks are already waiting (CC_QUEUE_LIMIT); try again later`);
     }
-    const entry = this.tasks.newEntry(req);
+    if (caller && this.quotas) await this.quotas.admit(req, caller, this.countsOf(caller.name), !free);
+    const entry = this.tasks.newEntry(req, caller?.name ?? "");
     const outcome = await this.tasks.add(entry);
     // Another Run with the same request id was first.
     if (!outcome.created) return outcome.existing.id;
@@ -160,6 +176,10 @@ export class Dispatcher {
         entry.end({ reason: ExitReason.FAILED, message });
         continue;
       }
+      if (this.quotas?.heldBack(entry.record.owner, this.countsOf(entry.record.owner))) {
+        i += 1;
+        continue;
+      }
       const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup));
       if (!worker) {
         i += 1;
@@ -174,7 +194,9 @@ export class Dispatcher {
       entry.queuePosition = position;
       const detail = entry.pinnedTo
         ? `waiting for worker ${entry.pinnedTo}, which may already have the task`
-        : `waiting for a free slot on ${this.candidatesFor(entry.request, entry).length} busy worker(s)`;
+        : this.quotas?.heldBack(entry.record.owner, this.countsOf(entry.record.owner))
+          ? this.quotas.heldBackDetail(entry.record.owner)
+          : `waiting for a free slot on ${this.candidatesFor(entry.request, entry).length} busy worker(s)`;
       entry.emit({ case: "status", value: create(StatusSchema, { phase: Phase.QUEUED, queuePosition: position, detail }) });
     });
   }
@@ -295,6 +317,15 @@ export class Dispatcher {
       this.logger.warn({ taskId: entry.id, workerId: worker.id, err: describe(err) }, "cancel on worker failed");
       return `worker ${worker.id} could not be reached to stop it there: ${e.rawMessage}`;
     }
+  }
+
+  /** An identity's tasks run here: placed on workers, and waiting in the queue. */
+  countsOf(owner: string): OwnerCounts {
+    let queued = 0;
+    for (const e of this.queue) if (e.record.owner === owner) queued += 1;
+    let all = 0;
+    for (const e of this.tasks.active()) if (e.record.owner === owner) all += 1;
+    return { running: all - queued, queued };
   }
 
   private enqueue(entry: TaskEntry, front = false): void {

@@ -1,6 +1,6 @@
 // Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
 import { readFileSync } from "node:fs";
-import type { Interceptor } from "@connectrpc/connect";
+import type { HandlerContext, Interceptor } from "@connectrpc/connect";
 import { RouterService, type Task, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
@@ -15,7 +15,10 @@ import { reflectionRoutes } from "../common/reflection.js";
 import { createDualServer, type DualServer } from "../common/serve.js";
 import { routerRoutes } from "./routes.js";
 import { Dispatcher } from "./dispatcher.js";
+import { Identities, identityAuth, identityGate } from "./identity/index.js";
 import { Ownership } from "./ownership.js";
+import { placementQuotas } from "./quotas/placement.js";
+import { Admission, Spend } from "./quotas/index.js";
 import { Registry } from "./registry.js";
 import { earlierTask, MemorySessionStore, SessionHandoff } from "./sessions/index.js";
 import { routerService } from "./service.js";
@@ -38,6 +41,8 @@ export interface Router {
   /** Where task records and event logs are kept (CC_STORE). */
   readonly store: TaskStore;
   readonly dispatcher: Dispatcher;
+  /** Who may call (CC_TOKENS_FILE, CC_TOKEN): reload() on SIGHUP. */
+  readonly identities: Identities;
   /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
   readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
@@ -48,21 +53,25 @@ export interface Router {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-const ROUTER_TOKEN = "router token (CC_TOKEN)";
 const WORKER_TOKEN = "worker token (CC_WORKER_TOKEN)";
 
 /**
- * Workers authenticate RegisterWorker with the worker token; everything else takes the client token, except health
- * (bearerAuth lets TOKEN_FREE_SERVICES through, for probes that cannot send headers).
+ * Workers authenticate RegisterWorker with the worker token only; everything else is a client's, checked by
+ * identity (identity/: CC_TOKENS_FILE and CC_TOKEN), except health (for probes that cannot send headers).
  */
-function authByMethod(settings: RouterSettings): Interceptor {
-  const clients = bearerAuth(settings.tokens, ROUTER_TOKEN);
+function authByMethod(settings: RouterSettings, identities: Identities): Interceptor {
+  const clients = identityAuth(identities);
   const workers = bearerAuth(settings.workerTokens, WORKER_TOKEN);
   return (next) => {
     const forClients = clients(next);
     const forWorkers = workers(next);
     return (req) => (req.method.name === "RegisterWorker" ? forWorkers(req) : forClients(req));
   };
+}
+
+/** RegisterWorker's gate for workers, every other method's for clients. */
+function gateByMethod(workers: (ctx: HandlerContext) => void, clients: (ctx: HandlerContext) => void): (ctx: HandlerContext) => void {
+  return (ctx) => (ctx.method.name === "RegisterWorker" ? workers(ctx) : clients(ctx));
 }
 
 /** One worker entry per line; blank lines and `#` comments are skipped. */
@@ -82,6 +91,7 @@ export function readWorkersFile(path: string): string[] {
 
 export function createRouter(settings: RouterSettings, options: { logger: Logger; store?: TaskStore }): Router {
   const { logger } = options;
+  const identities = new Identities({ adminTokens: settings.tokens, file: settings.tokensFile, logger });
   const store = options.store ?? openTaskStore(settings);
   const tasks = new Tasks(store, {
     retention: { tasks: settings.retainTasks, ageMs: settings.retainAgeMs, logBytes: settings.retainLogBytes },
@@ -106,12 +116,23 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   const uploads = new UploadPlacements(registry);
   const sessions = new SessionHandoff({
     store: new MemorySessionStore({ maxSessions: settings.sessionsKept, maxBytes: settings.sessionsBytes }),
-    task: (id) => earlierTask(tasks, id),
+    task: (id, caller) => earlierTask(tasks, id, caller),
     maxTranscriptBytes: settings.maxTranscriptBytes,
     logger,
     carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
   });
   dispatcher = new Dispatcher(settings, registry, tasks, logger, settings.routerId, sessions);
+  const admission = new Admission(
+    {
+      running: settings.quotaRunning,
+      queued: settings.quotaQueued,
+      maxTimeoutMs: settings.quotaTimeoutMs,
+      dailyUsd: settings.budgetDailyUsd,
+      monthlyUsd: settings.budgetMonthlyUsd,
+    },
+    new Spend((query) => tasks.list(query)),
+  );
+  dispatcher.quotas = placementQuotas(admission, identities);
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
@@ -123,18 +144,16 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     logger,
     routes: (router) => {
       routerRoutes({
-        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions }),
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions, identities, admission }),
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
       })(router);
       healthRoutes(health)(router);
       reflectionRoutes([RouterService, Health])(router);
     },
     // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
-    interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings)],
+    interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings, identities)],
     // The same tokens checked before any request body is read.
-    requestGate: bearerGate(logger, (method) =>
-      method === "RegisterWorker" ? { tokens: settings.workerTokens, what: WORKER_TOKEN } : { tokens: settings.tokens, what: ROUTER_TOKEN },
-    ),
+    requestGate: gateByMethod(bearerGate(logger, () => ({ tokens: settings.workerTokens, what: WORKER_TOKEN })), identityGate(identities, logger)),
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
@@ -148,6 +167,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
     tasks,
     store,
     dispatcher: d,
+    identities,
     servesWebUi: web !== undefined,
     health,
     async listen() {
@@ -155,6 +175,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       const taken = await ownership.start();
       if (taken > 0) logger.info({ tasks: taken, store: store.kind }, "carrying on with the tasks the store holds");
       const port = await server.listen(settings.port, settings.host);
+      identities.watch();
       sharing = setInterval(() => {
         void store
           .sharedWorkers()
@@ -177,6 +198,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
       registry.stop();
       tasks.stop();
       ownership.stop();
+      identities.stop();
       clearInterval(sharing);
       health.close();
       await server.close(1000);

@@ -10,6 +10,9 @@ import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted, unavailable } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { callerOf, type Identities, type Identity } from "./identity/index.js";
+import type { Admission } from "./quotas/index.js";
+import { whoAmI } from "./who-am-i.js";
 import { answerPermission } from "./permissions.js";
 import { pageToken, taskQuery } from "./list-query.js";
 import type { Registry } from "./registry.js";
@@ -31,11 +34,13 @@ export function routerService(deps: {
   watchers: TaskWatchers;
   uploads: UploadPlacements;
   sessions: SessionHandoff;
+  identities: Identities;
+  admission: Admission;
 }): Omit<ServiceImpl<typeof RouterService>, TransferMethod> {
-  const { settings, dispatcher, tasks, registry, watchers, uploads, sessions } = deps;
+  const { settings, dispatcher, tasks, registry, watchers, uploads, sessions, identities, admission } = deps;
 
   async function* follow(taskId: string, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
-    const found = await tasks.find(taskId);
+    const found = await tasks.find(taskId, callerOf(ctx));
     let events: AsyncGenerator<RunEvent>;
     const entry = found.entry;
     if (entry) {
@@ -58,8 +63,8 @@ export function routerService(deps: {
   }
 
   /** The worker running a task, for input and resizes: wherever the task is owned, the registry knows its worker. */
-  async function runningWorker(taskId: string) {
-    const found = await tasks.find(taskId);
+  async function runningWorker(taskId: string, caller: Identity) {
+    const found = await tasks.find(taskId, caller);
     const record = found.entry ? found.entry.record : found.stored.record;
     if (record.endedAt) throw failedPrecondition(`task ${taskId} has ended`);
     if (record.mode !== RunMode.INTERACTIVE) {
@@ -75,10 +80,11 @@ export function routerService(deps: {
   return {
     async *run(req, ctx) {
       // A task on an uploaded workspace runs where the upload is.
-      uploads.place(req);
+      const caller = callerOf(ctx);
+      uploads.place(req, caller);
       // A task resuming a session takes its transcript to whichever worker runs it (sessions/).
-      await sessions.prepare(req);
-      const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID));
+      await sessions.prepare(req, caller);
+      const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID), caller);
       const entry = tasks.live(taskId);
       if (entry) sessions.follow(entry);
       yield* follow(taskId, 0n, ctx);
@@ -88,36 +94,36 @@ export function routerService(deps: {
       yield* follow(req.taskId, req.afterSeq, ctx);
     },
 
-    getTask(req) {
-      return tasks.record(req.taskId);
+    getTask(req, ctx) {
+      return tasks.record(req.taskId, callerOf(ctx));
     },
 
-    async listTasks(req) {
-      const page = await tasks.list(taskQuery(req));
+    async listTasks(req, ctx) {
+      const page = await tasks.list(taskQuery(req, callerOf(ctx)));
       return create(ListTasksResponseSchema, { tasks: page.tasks, nextPageToken: page.more ? pageToken(page.tasks.at(-1)!.id) : "" });
     },
 
     async cancelTask(req, ctx) {
-      const found = await tasks.find(req.taskId);
+      const found = await tasks.find(req.taskId, callerOf(ctx));
       if (found.entry) {
         await dispatcher.cancel(found.entry, req.reason, ctx.values.get(REQUEST_ID));
         return found.entry.snapshot();
       }
       // Ended, or run by another router (a shared store): that router carries the cancel out.
       if (!found.stored.record.endedAt) await dispatcher.cancelElsewhere(found.stored, req.reason, ctx.signal);
-      return tasks.record(req.taskId);
+      return tasks.record(req.taskId, callerOf(ctx));
     },
 
     async sendInput(req, ctx) {
-      return (await runningWorker(req.taskId)).client.sendInput(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId, callerOf(ctx))).client.sendInput(req, { headers: requestIdHeaders(ctx) });
     },
 
     async resize(req, ctx) {
-      return (await runningWorker(req.taskId)).client.resize(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId, callerOf(ctx))).client.resize(req, { headers: requestIdHeaders(ctx) });
     },
 
     answerPermission(req, ctx) {
-      return answerPermission(tasks, registry, req, requestIdHeaders(ctx));
+      return answerPermission(tasks, registry, req, requestIdHeaders(ctx), callerOf(ctx));
     },
 
     listWorkers() {
@@ -132,7 +138,11 @@ export function routerService(deps: {
     },
 
     watchTasks(req, ctx) {
-      return watchers.watch(req, ctx.signal);
+      return watchers.watch(req, ctx.signal, callerOf(ctx));
+    },
+
+    whoAmI(_req, ctx) {
+      return whoAmI(callerOf(ctx), identities, admission);
     },
   };
 }

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/router.proto.
  */
 export const file_claudecluster_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKXBwoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAESEQoJZmlyc3Rfc2VxGEYgASgEEi4KCXdvcmtzcGFjZRhIIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEioKB3RpbWVvdXQYSSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZW52X25hbWVzGEogAygJEhsKE3JlcXVlc3RlZF93b3JrZXJfaWQYSyABKAkSFAoMc3ByZWFkX2dyb3VwGEwgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoNQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIpoCChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNEj4KBmxhYmVscxhGIAMoCzIuLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCgl3b3JrZXJfaWQYRyABKAkSMQoNY3JlYXRlZF9hZnRlchhIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcGFnZV90b2tlbhhJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhhGIAEoCSI0ChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiRgoTTGlzdFdvcmtlcnNSZXNwb25zZRIvCgd3b3JrZXJzGAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJSZWNvcmQi/AEKDFdvcmtlclJlY29yZBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSLgoGaGVhbHRoGAMgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJIZWFsdGgSKgoEaW5mbxgEIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxIQCghhc3NpZ25lZBgFIAEoDRItCglsYXN0X3NlZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0YXRpYxgHIAEoCBIVCg1wb29sX2NhcGFjaXR5GAggASgNEg8KB3Byb2JsZW0YCSABKAki1QEKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEj8KBmxhYmVscxgCIAMoCzIvLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiggEKClRhc2tDaGFuZ2USJgoEdGFzaxgBIAEoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFza0gAEi8KBnN5bmNlZBgCIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVGFza3NTeW5jZWRIABIRCgdyZW1vdmVkGAMgASgJSABCCAoGY2hhbmdlIhwKC1Rhc2tzU3luY2VkEg0KBWNvdW50GAEgASgNIlAKFVJlZ2lzdGVyV29ya2VyUmVxdWVzdBILCgN1cmwYASABKAkSKgoEaW5mbxgCIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbyI3ChZSZWdpc3RlcldvcmtlclJlc3BvbnNlEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDSqoAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVFVTX1FVRVVFRBABEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAhIZChVUQVNLX1NUQVRVU19TVUNDRUVERUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBBIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBSqWAQoMV29ya2VySGVhbHRoEh0KGVdPUktFUl9IRUFMVEhfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfSEVBTFRIX09OTElORRABEhYKEldPUktFUl9IRUFMVEhfRlVMTBACEhoKFldPUktFUl9IRUFMVEhfRFJBSU5JTkcQAxIZChVXT1JLRVJfSEVBTFRIX09GRkxJTkUQBDLeCgoNUm91dGVyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESRwoGQXR0YWNoEh8uY2xhdWRlY2x1c3Rlci52MS5BdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkMKB0dldFRhc2sSIC5jbGF1ZGVjbHVzdGVyLnYxLkdldFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCUxpc3RUYXNrcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVzcG9uc2USSQoKQ2FuY2VsVGFzaxIjLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsVGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USWgoLTGlzdFdvcmtlcnMSJC5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJjCg5SZWdpc3RlcldvcmtlchInLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiguY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlElEKCldhdGNoVGFza3MSIy5jbGF1ZGVjbHVzdGVyLnYxLldhdGNoVGFza3NSZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrQ2hhbmdlMAESaAoPVXBsb2FkV29ya3NwYWNlEiguY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXF1ZXN0GikuY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXNwb25zZSgBElMKCkdldENoYW5nZXMSIy5jbGF1ZGVjbHVzdGVyLnYxLkdldENoYW5nZXNSZXF1ZXN0Gh4uY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzQ2h1bmswARJUCglMaXN0RmlsZXMSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkwKCFJlYWRGaWxlEiEuY2xhdWRlY2x1c3Rlci52MS5SZWFkRmlsZVJlcXVlc3QaGy5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaHVuazABElYKCVdyaXRlRmlsZRIiLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVzcG9uc2UoAWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSKmBwoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAESEQoJZmlyc3Rfc2VxGEYgASgEEi4KCXdvcmtzcGFjZRhIIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEioKB3RpbWVvdXQYSSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZW52X25hbWVzGEogAygJEhsKE3JlcXVlc3RlZF93b3JrZXJfaWQYSyABKAkSFAoMc3ByZWFkX2dyb3VwGEwgASgJEg0KBW93bmVyGGQgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiMwoNQXR0YWNoUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhEKCWFmdGVyX3NlcRgCIAEoBCIhCg5HZXRUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIqkCChBMaXN0VGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEg0KBWxpbWl0GAIgASgNEj4KBmxhYmVscxhGIAMoCzIuLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCgl3b3JrZXJfaWQYRyABKAkSMQoNY3JlYXRlZF9hZnRlchhIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFb3duZXIYZCABKAkSEgoKcGFnZV90b2tlbhhJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlMKEUxpc3RUYXNrc1Jlc3BvbnNlEiUKBXRhc2tzGAEgAygLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhhGIAEoCSI0ChFDYW5jZWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIUChJMaXN0V29ya2Vyc1JlcXVlc3QiRgoTTGlzdFdvcmtlcnNSZXNwb25zZRIvCgd3b3JrZXJzGAEgAygLMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJSZWNvcmQi/AEKDFdvcmtlclJlY29yZBIKCgJpZBgBIAEoCRILCgN1cmwYAiABKAkSLgoGaGVhbHRoGAMgASgOMh4uY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJIZWFsdGgSKgoEaW5mbxgEIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbxIQCghhc3NpZ25lZBgFIAEoDRItCglsYXN0X3NlZW4YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnN0YXRpYxgHIAEoCBIVCg1wb29sX2NhcGFjaXR5GAggASgNEg8KB3Byb2JsZW0YCSABKAki1QEKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHN0YXR1c2VzGAEgAygOMhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrU3RhdHVzEj8KBmxhYmVscxgCIAMoCzIvLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJd29ya2VyX2lkGAMgASgJEg0KBWxpbWl0GAQgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiggEKClRhc2tDaGFuZ2USJgoEdGFzaxgBIAEoCzIWLmNsYXVkZWNsdXN0ZXIudjEuVGFza0gAEi8KBnN5bmNlZBgCIAEoCzIdLmNsYXVkZWNsdXN0ZXIudjEuVGFza3NTeW5jZWRIABIRCgdyZW1vdmVkGAMgASgJSABCCAoGY2hhbmdlIhwKC1Rhc2tzU3luY2VkEg0KBWNvdW50GAEgASgNIlAKFVJlZ2lzdGVyV29ya2VyUmVxdWVzdBILCgN1cmwYASABKAkSKgoEaW5mbxgCIAEoCzIcLmNsYXVkZWNsdXN0ZXIudjEuV29ya2VySW5mbyI3ChZSZWdpc3RlcldvcmtlclJlc3BvbnNlEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDSIPCg1XaG9BbUlSZXF1ZXN0IoEBCgZRdW90YXMSDwoHcnVubmluZxgBIAEoDRIOCgZxdWV1ZWQYAiABKA0SLgoLbWF4X3RpbWVvdXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZGFpbHlfdXNkGAQgASgBEhMKC21vbnRobHlfdXNkGAUgASgBIrUBCg5XaG9BbUlSZXNwb25zZRIMCgRuYW1lGAEgASgJEiQKBHJvbGUYAiABKA4yFi5jbGF1ZGVjbHVzdGVyLnYxLlJvbGUSKAoGcXVvdGFzGAMgASgLMhguY2xhdWRlY2x1c3Rlci52MS5RdW90YXMSFwoPc3BlbnRfdG9kYXlfdXNkGAQgASgBEhwKFHNwZW50X3RoaXNfbW9udGhfdXNkGAUgASgBEg4KBnNoYXJlZBgGIAEoCCqoAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElRBU0tfU1RBVFVTX1FVRVVFRBABEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAhIZChVUQVNLX1NUQVRVU19TVUNDRUVERUQQAxIWChJUQVNLX1NUQVRVU19GQUlMRUQQBBIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBSqWAQoMV29ya2VySGVhbHRoEh0KGVdPUktFUl9IRUFMVEhfVU5TUEVDSUZJRUQQABIYChRXT1JLRVJfSEVBTFRIX09OTElORRABEhYKEldPUktFUl9IRUFMVEhfRlVMTBACEhoKFldPUktFUl9IRUFMVEhfRFJBSU5JTkcQAxIZChVXT1JLRVJfSEVBTFRIX09GRkxJTkUQBCo7CgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARIOCgpST0xFX0FETUlOEAIyqwsKDVJvdXRlclNlcnZpY2USQQoDUnVuEhwuY2xhdWRlY2x1c3Rlci52MS5SdW5SZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkcKBkF0dGFjaBIfLmNsYXVkZWNsdXN0ZXIudjEuQXR0YWNoUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJDCgdHZXRUYXNrEiAuY2xhdWRlY2x1c3Rlci52MS5HZXRUYXNrUmVxdWVzdBoWLmNsYXVkZWNsdXN0ZXIudjEuVGFzaxJUCglMaXN0VGFza3MSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEkkKCkNhbmNlbFRhc2sSIy5jbGF1ZGVjbHVzdGVyLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCVNlbmRJbnB1dBIiLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuU2VuZElucHV0UmVzcG9uc2USSwoGUmVzaXplEh8uY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5SZXNpemVSZXNwb25zZRJpChBBbnN3ZXJQZXJtaXNzaW9uEikuY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlc3BvbnNlEloKC0xpc3RXb3JrZXJzEiQuY2xhdWRlY2x1c3Rlci52MS5MaXN0V29ya2Vyc1JlcXVlc3QaJS5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USYwoOUmVnaXN0ZXJXb3JrZXISJy5jbGF1ZGVjbHVzdGVyLnYxLlJlZ2lzdGVyV29ya2VyUmVxdWVzdBooLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXNwb25zZRJRCgpXYXRjaFRhc2tzEiMuY2xhdWRlY2x1c3Rlci52MS5XYXRjaFRhc2tzUmVxdWVzdBocLmNsYXVkZWNsdXN0ZXIudjEuVGFza0NoYW5nZTABEmgKD1VwbG9hZFdvcmtzcGFjZRIoLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVxdWVzdBopLmNsYXVkZWNsdXN0ZXIudjEuVXBsb2FkV29ya3NwYWNlUmVzcG9uc2UoARJTCgpHZXRDaGFuZ2VzEiMuY2xhdWRlY2x1c3Rlci52MS5HZXRDaGFuZ2VzUmVxdWVzdBoeLmNsYXVkZWNsdXN0ZXIudjEuQ2hhbmdlc0NodW5rMAESVAoJTGlzdEZpbGVzEiIuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5MaXN0RmlsZXNSZXNwb25zZRJMCghSZWFkRmlsZRIhLmNsYXVkZWNsdXN0ZXIudjEuUmVhZEZpbGVSZXF1ZXN0GhsuY2xhdWRlY2x1c3Rlci52MS5GaWxlQ2h1bmswARJWCglXcml0ZUZpbGUSIi5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLldyaXRlRmlsZVJlc3BvbnNlKAESSwoGV2hvQW1JEh8uY2xhdWRlY2x1c3Rlci52MS5XaG9BbUlSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z", [file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task's record.
@@ -219,6 +219,14 @@ export type Task = Message<"claudecluster.v1.Task"> & {
    * @generated from field: string spread_group = 76;
    */
   spreadGroup: string;
+
+  /**
+   * The identity that started it (its name in CC_TOKENS_FILE; `admin` for CC_TOKEN; empty on a router without
+   * tokens). A `user` sees only its own tasks; an `admin` sees every task.
+   *
+   * @generated from field: string owner = 100;
+   */
+  owner: string;
 };
 
 /**
@@ -317,6 +325,14 @@ export type ListTasksRequest = Message<"claudecluster.v1.ListTasksRequest"> & {
    * @generated from field: google.protobuf.Timestamp created_after = 72;
    */
   createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only tasks of this owner (Task.owner). An admin may name anyone; a `user` sees only its own tasks whatever it
+   * names here.
+   *
+   * @generated from field: string owner = 100;
+   */
+  owner: string;
 
   /**
    * The `next_page_token` of the previous page, to read the next one (with the same filters); empty for the first.
@@ -662,6 +678,127 @@ export const RegisterWorkerResponseSchema: GenMessage<RegisterWorkerResponse> = 
   messageDesc(file_claudecluster_v1_router, 13);
 
 /**
+ * WhoAmI's request.
+ *
+ * @generated from message claudecluster.v1.WhoAmIRequest
+ */
+export type WhoAmIRequest = Message<"claudecluster.v1.WhoAmIRequest"> & {
+};
+
+/**
+ * Describes the message claudecluster.v1.WhoAmIRequest.
+ * Use `create(WhoAmIRequestSchema)` to create a new message.
+ */
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 14);
+
+/**
+ * The limits one identity runs under (its own line in CC_TOKENS_FILE, else the router's CC_QUOTA_* and
+ * CC_BUDGET_* defaults). 0 means no limit.
+ *
+ * @generated from message claudecluster.v1.Quotas
+ */
+export type Quotas = Message<"claudecluster.v1.Quotas"> & {
+  /**
+   * Tasks running at once; more wait in the queue until one of the identity's own tasks ends.
+   *
+   * @generated from field: uint32 running = 1;
+   */
+  running: number;
+
+  /**
+   * Tasks waiting in the queue at once; more are refused with RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: uint32 queued = 2;
+   */
+  queued: number;
+
+  /**
+   * The longest timeout a task may have; a task asking for none gets this one.
+   *
+   * @generated from field: google.protobuf.Duration max_timeout = 3;
+   */
+  maxTimeout?: Duration | undefined;
+
+  /**
+   * US dollars a day (UTC) of claude's own cost estimate (ResultSummary.total_cost_usd).
+   *
+   * @generated from field: double daily_usd = 4;
+   */
+  dailyUsd: number;
+
+  /**
+   * US dollars a calendar month (UTC) of claude's own cost estimate.
+   *
+   * @generated from field: double monthly_usd = 5;
+   */
+  monthlyUsd: number;
+};
+
+/**
+ * Describes the message claudecluster.v1.Quotas.
+ * Use `create(QuotasSchema)` to create a new message.
+ */
+export const QuotasSchema: GenMessage<Quotas> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 15);
+
+/**
+ * WhoAmI's answer.
+ *
+ * @generated from message claudecluster.v1.WhoAmIResponse
+ */
+export type WhoAmIResponse = Message<"claudecluster.v1.WhoAmIResponse"> & {
+  /**
+   * The identity's name: its CC_TOKENS_FILE name, `admin` for CC_TOKEN, empty on a router without tokens.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it may do.
+   *
+   * @generated from field: claudecluster.v1.Role role = 2;
+   */
+  role: Role;
+
+  /**
+   * The limits it runs under.
+   *
+   * @generated from field: claudecluster.v1.Quotas quotas = 3;
+   */
+  quotas?: Quotas | undefined;
+
+  /**
+   * claude's cost estimate of its tasks since the start of today (UTC), in US dollars.
+   *
+   * @generated from field: double spent_today_usd = 4;
+   */
+  spentTodayUsd: number;
+
+  /**
+   * claude's cost estimate of its tasks since the start of this month (UTC), in US dollars.
+   *
+   * @generated from field: double spent_this_month_usd = 5;
+   */
+  spentThisMonthUsd: number;
+
+  /**
+   * Whether the router knows more than one identity (CC_TOKENS_FILE): listings then show owners to admins.
+   *
+   * @generated from field: bool shared = 6;
+   */
+  shared: boolean;
+};
+
+/**
+ * Describes the message claudecluster.v1.WhoAmIResponse.
+ * Use `create(WhoAmIResponseSchema)` to create a new message.
+ */
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 16);
+
+/**
  * Where a task stands in its life, as its record keeps it: queued, running, or how it ended. The coarse view for
  * listings and exit codes; Phase (run.proto) is the live detail while it runs.
  *
@@ -766,6 +903,40 @@ export enum WorkerHealth {
  */
 export const WorkerHealthSchema: GenEnum<WorkerHealth> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_router, 1);
+
+/**
+ * What a caller may do: `user` sees and acts on its own tasks only; `admin` on every task.
+ *
+ * @generated from enum claudecluster.v1.Role
+ */
+export enum Role {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Sees, attaches to, sends input to, answers and cancels its own tasks only; another's task is NOT_FOUND.
+   *
+   * @generated from enum value: ROLE_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * Sees and acts on every task, and sees every task's owner.
+   *
+   * @generated from enum value: ROLE_ADMIN = 2;
+   */
+  ADMIN = 2,
+}
+
+/**
+ * Describes the enum claudecluster.v1.Role.
+ */
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_router, 2);
 
 /**
  * The router is a cluster's front door: it knows the workers, places tasks on them, forwards their streams and keeps
@@ -957,6 +1128,17 @@ export const RouterService: GenService<{
     methodKind: "client_streaming";
     input: typeof WriteFileRequestSchema;
     output: typeof WriteFileResponseSchema;
+  },
+  /**
+   * Who the caller is, as the router sees its token (CC_TOKENS_FILE, CC_TOKEN): its name, its role, its quotas
+   * and budgets, and what it has spent. Anyone with a client token may ask about themselves.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.WhoAmI
+   */
+  whoAmI: {
+    methodKind: "unary";
+    input: typeof WhoAmIRequestSchema;
+    output: typeof WhoAmIResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_router, 0);
