@@ -23,7 +23,8 @@ export interface OwnerCounts {
   queued: number;
 }
 
-const usd = (n: number) => `$${n.toFixed(n < 1 ? 4 : 2)}`;
+/** Dollars to the cent, or to six places below one (claude's estimates of small runs are fractions of a cent). */
+export const usd = (n: number) => `$${n >= 1 ? n.toFixed(2) : Number(n.toFixed(6))}`;
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 
 export class Admission {

@@ -1,0 +1,289 @@
+// Teams end to end: a router with identities (CC_TOKENS_FILE: two users, an admin, and users with quotas and a
+// budget), a worker, the built CLI (dist/cc/main.js) and the real claude against the scripted model. Each user's
+// `cc ps` lists only its own tasks, another's task is NOT_FOUND (attach, cancel, send, show) with the message an
+// unknown id gets, the admin sees every task with its owner; a running quota queues the next task and a queued
+// quota refuses the one after; a daily budget below one task's cost refuses the next task with its reset time; `cc
+// usage` adds up the tasks' result summaries; a user's token cannot register a worker. Run `npm run build` first.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js";
+import { Role, RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
+import { silentLogger } from "../../services/common/logger.js";
+import { createRouter, type Router } from "../../services/router/server.js";
+import { readRouterSettings } from "../../services/router/settings.js";
+import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
+import { modelEnv, startModel } from "../helpers/model.js";
+import { until } from "../helpers/wait.js";
+import { startTestWorker, type TestWorker } from "../helpers/worker.js";
+
+const MAIN = new URL("../../dist/cc/main.js", import.meta.url).pathname;
+const ROUTER_MAIN = new URL("../../dist/services/router/main.js", import.meta.url).pathname;
+const NODE = process.execPath;
+
+const SCRIPT: Script = {
+  conversations: [
+    { match: "hang", turns: [{ content: [{ type: "tool_use", name: "Bash", input: { command: "tail -f /dev/null", description: "Wait" } }] }] },
+    { turns: [{ content: [{ type: "text", text: "Done: {{prompt}}" }], usage: { input_tokens: 1200, output_tokens: 300 } }] },
+  ],
+};
+
+const TOKENS = { alice: "alice-token", bob: "bob-token", root: "root-token", carol: "carol-token", dave: "dave-token" };
+const sha = (t: string) => `sha256:${createHash("sha256").update(t).digest("hex")}`;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface TaskJson {
+  id: string;
+  owner?: string;
+  status: string;
+  exit?: { result?: { totalCostUsd?: number; usage?: { inputTokens?: string; outputTokens?: string } } };
+}
+
+describe("teams: identities, scoping, quotas, budgets, usage", () => {
+  let model: ScriptedModel;
+  let root: string;
+  let router: Router;
+  let worker: TestWorker;
+  let url: string;
+  let baseEnv: Record<string, string>;
+
+  function cc(who: keyof typeof TOKENS, args: string[]): Promise<Result> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(NODE, [MAIN, ...args], { env: { ...baseEnv, CC_TOKEN: TOKENS[who] }, cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end("");
+    });
+  }
+  const client = (token: string): Client<typeof RouterService> =>
+    createClient(RouterService, createGrpcTransport({ baseUrl: url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }));
+  const ps = async (who: keyof typeof TOKENS) => {
+    const r = await cc(who, ["ps", "--all", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as TaskJson[];
+  };
+  const detached = async (who: keyof typeof TOKENS, prompt: string) => {
+    const r = await cc(who, ["run", "-d", "--allowed-tools", "Bash", prompt]);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+  const statusOf = async (id: string) => (await client(TOKENS.root).getTask({ taskId: id })).status;
+
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
+    root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-teams-")));
+    const tokensFile = join(root, "tokens");
+    writeFileSync(
+      tokensFile,
+      [
+        "# who may use this cluster",
+        `alice user ${sha(TOKENS.alice)}`,
+        `bob   user ${sha(TOKENS.bob)}   # plain digests: the file holds no usable token`,
+        `root  admin ${sha(TOKENS.root)}`,
+        `carol user ${sha(TOKENS.carol)} running=1 queued=1`,
+        // Far below what one task costs: the second task is refused.
+        `dave  user ${sha(TOKENS.dave)} daily=0.000001`,
+        "",
+      ].join("\n"),
+    );
+    model = await startModel(SCRIPT);
+    router = createRouter(
+      readRouterSettings({
+        PORT: "0",
+        CC_HOST: "127.0.0.1",
+        CC_HEARTBEAT_INTERVAL: "1s",
+        CC_WEB: "off",
+        CC_STORE: "memory",
+        CC_TOKENS_FILE: tokensFile,
+        CC_WORKER_TOKEN: "worker-token",
+      }),
+      { logger: silentLogger() },
+    );
+    url = `http://127.0.0.1:${await router.listen()}`;
+    worker = await startTestWorker({ ...modelEnv(model), CC_WORKER_ID: "w1", CC_ROUTER_URL: url, CC_WORKER_TOKEN: "worker-token", CC_MAX_SESSIONS: "8" });
+    await until(() => router.registry.list().some((w) => w.id === "w1" && router.registry.health(w) === WorkerHealth.ONLINE));
+    baseEnv = {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      HOME: join(root, "user-home"),
+      XDG_CONFIG_HOME: join(root, "config"),
+      XDG_STATE_HOME: join(root, "state"),
+      CC_ROUTER_URL: url,
+      NO_COLOR: "1",
+    };
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await router?.shutdown(0);
+    await model?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("each user lists only its own tasks; another's is NOT_FOUND; the admin sees both with owners", async () => {
+    const mine = await cc("alice", ["run", "say hello"]);
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(mine.stdout).toBe("Done: say hello\n");
+    const aliceTask = /task ([0-9a-z]{26})/.exec(mine.stderr)![1]!;
+    const bobTask = await detached("bob", "hang for bob");
+    await until(async () => (await statusOf(bobTask)) === TaskStatus.RUNNING);
+
+    expect((await ps("alice")).map((t) => [t.id, t.owner])).toEqual([[aliceTask, "alice"]]);
+    expect((await ps("bob")).map((t) => [t.id, t.owner])).toEqual([[bobTask, "bob"]]);
+    // Naming another owner changes nothing for a user.
+    expect((await client(TOKENS.alice).listTasks({ owner: "bob" })).tasks.map((t) => t.id)).toEqual([aliceTask]);
+
+    // Another's task answers exactly as an unknown id does: exit 4, NOT_FOUND, no hint that it exists.
+    const unknown = await cc("alice", ["cancel", "01nosuchtask000000000000000"]);
+    expect(unknown).toMatchObject({ code: 4, stderr: `cc: no task "01nosuchtask000000000000000" on the router at ${url} — list tasks with \`cc ps --all\`\n` });
+    for (const args of [["attach", bobTask], ["cancel", bobTask], ["send", bobTask, "hi"], ["show", bobTask], ["logs", bobTask]]) {
+      const r = await cc("alice", args);
+      expect(r.code, args.join(" ")).toBe(4);
+      expect(r.stderr).toBe(`cc: no task "${bobTask}" on the router at ${url} — list tasks with \`cc ps --all\`\n`);
+    }
+    for (const call of <(() => Promise<unknown>)[]>[
+      () => client(TOKENS.alice).getTask({ taskId: bobTask }),
+      () => client(TOKENS.alice).answerPermission({ taskId: bobTask, requestId: "r1", decision: PermissionDecision.ALLOW }),
+      () => client(TOKENS.alice).listFiles({ taskId: bobTask, path: "." }),
+      () => client(TOKENS.alice).resize({ taskId: bobTask, size: { rows: 10, cols: 10 } }),
+    ]) {
+      const err = await Promise.resolve()
+        .then(call)
+        .then(() => undefined, (e: unknown) => ConnectError.from(e));
+      expect(err?.code).toBe(Code.NotFound);
+      expect(err?.rawMessage).toBe(`task ${bobTask} not found; list tasks with \`cc ps --all\`; ended tasks are kept only for a while`);
+    }
+    // Continuing another's session is NOT_FOUND too.
+    const cont = await cc("bob", ["continue", aliceTask, "more"]);
+    expect(cont.code).toBe(4);
+    expect(cont.stderr).toBe(`cc: no task "${aliceTask}" on the router at ${url} — list tasks with \`cc ps --all\`\n`);
+    // Bob's own task is still running: alice's cancel did nothing.
+    expect(await statusOf(bobTask)).toBe(TaskStatus.RUNNING);
+
+    // A user's live view holds its own tasks only.
+    const watch = new AbortController();
+    const seen: string[] = [];
+    for await (const change of client(TOKENS.alice).watchTasks({}, { signal: watch.signal })) {
+      if (change.change.case === "task") seen.push(change.change.value.id);
+      if (change.change.case === "synced") break;
+    }
+    watch.abort();
+    expect(seen).toEqual([aliceTask]);
+
+    // The admin sees both, with an OWNER column.
+    const all = await cc("root", ["ps", "--all"]);
+    expect(all.code, all.stderr).toBe(0);
+    const header = all.stdout.split("\n")[0]!;
+    expect(header).toMatch(/^ID\s+OWNER\s+STATUS/);
+    expect(all.stdout).toMatch(new RegExp(`${aliceTask}\\s+alice\\s`));
+    expect(all.stdout).toMatch(new RegExp(`${bobTask}\\s+bob\\s`));
+    // A user's table has no OWNER column (every row would be its own name).
+    expect((await cc("alice", ["ps", "--all"])).stdout.split("\n")[0]).toMatch(/^ID\s+STATUS/);
+    const me = await client(TOKENS.root).whoAmI({});
+    expect(me).toMatchObject({ name: "root", role: Role.ADMIN, shared: true });
+    // The admin acts on anyone's task.
+    expect((await cc("root", ["cancel", bobTask])).code).toBe(0);
+    expect(await statusOf(bobTask)).toBe(TaskStatus.CANCELLED);
+  });
+
+  it("a running quota of one queues the second task; a queued quota of one refuses the third", async () => {
+    const first = await detached("carol", "hang one");
+    await until(async () => (await statusOf(first)) === TaskStatus.RUNNING);
+    const second = await detached("carol", "hang two");
+    await until(async () => (await client(TOKENS.carol).getTask({ taskId: second })).latestLine.includes('quota "running"'));
+    const waiting = await client(TOKENS.carol).getTask({ taskId: second });
+    expect(waiting.status).toBe(TaskStatus.QUEUED);
+    expect(waiting.latestLine).toBe("waiting for one of carol's own tasks to end: quota \"running\" is 1 task at once");
+    // Others are not held back by carol's quota.
+    const alice = await detached("alice", "hang for alice");
+    await until(async () => (await statusOf(alice)) === TaskStatus.RUNNING);
+
+    const third = await cc("carol", ["run", "-d", "hang three"]);
+    expect(third.code).toBe(4);
+    expect(third.stderr).toBe(
+      'cc: the router refused: quota "queued" for carol is 1 task waiting at once, and 1 are waiting; it frees as soon as one of them starts or is cancelled (`cc ps`)\n',
+    );
+    // The first ends: the second starts.
+    expect((await cc("carol", ["cancel", first])).code).toBe(0);
+    await until(async () => (await statusOf(second)) === TaskStatus.RUNNING);
+    for (const id of [second, alice]) expect((await cc("root", ["cancel", id])).code).toBe(0);
+  });
+
+  it("a daily budget below one task's cost: claude stops the task that crosses it, and the next is refused with the reset time", async () => {
+    const first = await cc("dave", ["run", "a costly question"]);
+    // The budget reached claude as --max-budget-usd for what was left: claude stopped once its cost passed it.
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain("error_max_budget_usd");
+    const id = /task ([0-9a-z]{26})/.exec(first.stderr)![1]!;
+    const record = await client(TOKENS.dave).getTask({ taskId: id });
+    expect(record.agent?.maxBudgetUsd).toBe(0.000001);
+    expect(record.exit?.result?.subtype).toBe("error_max_budget_usd");
+    const cost = record.exit?.result?.totalCostUsd ?? 0;
+    expect(cost).toBeGreaterThan(0.000001);
+
+    const second = await cc("dave", ["run", "another one"]);
+    expect(second.code).toBe(4);
+    const now = new Date();
+    const reset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)).toISOString();
+    expect(second.stderr).toBe(
+      `cc: the router refused: budget "daily" for dave is $0.000001, and its tasks have cost $${Number(cost.toFixed(6))} today (claude's own estimate); it resets at ${reset}\n`,
+    );
+    const me = await client(TOKENS.dave).whoAmI({});
+    expect(me).toMatchObject({ name: "dave", role: Role.USER, spentTodayUsd: cost, quotas: { dailyUsd: 0.000001 } });
+  });
+
+  it("cc usage adds up the tasks' result summaries, per owner; a user sees its own only", async () => {
+    const tasks = (await ps("root")).filter((t) => t.exit?.result?.totalCostUsd);
+    expect(tasks.length).toBeGreaterThan(1);
+    const r = await cc("root", ["usage", "--json", "--since", "1h"]);
+    expect(r.code, r.stderr).toBe(0);
+    const usage = JSON.parse(r.stdout) as { by: string; groups: { key: string; costUsd: number; tasks: number; inputTokens: number }[]; total: { costUsd: number; inputTokens: number; outputTokens: number } };
+    const sum = (f: (t: TaskJson) => number, list = tasks) => list.reduce((n, t) => n + f(t), 0);
+    expect(usage.by).toBe("owner");
+    expect(usage.total.costUsd).toBeCloseTo(sum((t) => t.exit!.result!.totalCostUsd!), 9);
+    expect(usage.total.inputTokens).toBe(sum((t) => Number(t.exit!.result!.usage?.inputTokens ?? 0)));
+    expect(usage.total.outputTokens).toBe(sum((t) => Number(t.exit!.result!.usage?.outputTokens ?? 0)));
+    const dave = tasks.filter((t) => t.owner === "dave");
+    expect(usage.groups.find((g) => g.key === "dave")?.costUsd).toBeCloseTo(sum((t) => t.exit!.result!.totalCostUsd!, dave), 9);
+
+    const own = JSON.parse((await cc("alice", ["usage", "--json", "--by", "worker"])).stdout) as { groups: { key: string }[]; total: { tasks: number } };
+    expect(own.total.tasks).toBe((await ps("alice")).filter((t) => t.status !== "TASK_STATUS_RUNNING" && t.status !== "TASK_STATUS_QUEUED").length);
+    expect(own.groups.map((g) => g.key)).toEqual(["w1"]);
+    const table = await cc("root", ["usage"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^OWNER\s+TASKS\s+INPUT\s+OUTPUT\s+CACHE\s+COST\s+DURATION/);
+    expect(table.stderr).toContain("cost is claude's own estimate");
+  });
+
+  it("a user's token cannot register a worker; the worker token can, but not over an online id", async () => {
+    const info = { workerId: "w1", capacity: 1, claudeVersion: "x" };
+    const asUser = await client(TOKENS.alice)
+      .registerWorker({ url: "http://127.0.0.1:1", info })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(asUser?.code).toBe(Code.Unauthenticated);
+    const takeover = await client("worker-token")
+      .registerWorker({ url: "http://127.0.0.1:1", info })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(takeover?.code).toBe(Code.AlreadyExists);
+  });
+
+  it("a malformed tokens file stops the router at start, naming the line", () => {
+    const bad = join(root, "bad-tokens");
+    writeFileSync(bad, `alice user ${sha("a")}\nbob boss b\n`);
+    const r = spawnSync(NODE, [ROUTER_MAIN], { env: { ...baseEnv, PORT: "0", CC_HOST: "127.0.0.1", CC_STORE: "memory", CC_TOKENS_FILE: bad }, encoding: "utf8", timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`router: CC_TOKENS_FILE: ${bad}:2: unknown role "boss": use admin or user\n`);
+  });
+});
