@@ -18,7 +18,7 @@ import { Dispatcher } from "./dispatcher.js";
 import { Identities, identityAuth, identityGate } from "./identity/index.js";
 import { Ownership } from "./ownership.js";
 import { placementQuotas } from "./quotas/placement.js";
-import { Admission, Spend } from "./quotas/index.js";
+import { Admission, costOf, Spend } from "./quotas/index.js";
 import { Registry } from "./registry.js";
 import { earlierTask, MemorySessionStore, SessionHandoff } from "./sessions/index.js";
 import { routerService } from "./service.js";
@@ -137,7 +137,7 @@ export function createRouter(settings: RouterSettings, options: { logger: Logger
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
   const health = new HealthState([RouterService.typeName]);
-  const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
+  const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger, identities) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
   const workerOf = (taskId: string) => tasks.workerOf(taskId);
   const handler = createConnectHandler({
@@ -226,7 +226,10 @@ const lower = (name: string | undefined, value: number) => (name ?? String(value
  * tasks are counted (and claude's cost and tokens added) once each at the first scrape that finds them, so a
  * detached task that no one followed counts too.
  */
-function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger): ServerMetrics {
+/** Owners get a label value of their own only while the identities are this few: a label set stays bounded. */
+export const OWNER_LABELS_MAX = 50;
+
+function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger, identities: Identities): ServerMetrics {
   const metrics = new ServerMetrics(logger);
   // Read from the store once per scrape, before the gauges below.
   let all: Task[] = [];
@@ -270,6 +273,13 @@ function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry,
   });
   const ended = metrics.counter("router_tasks_ended_total", "Tasks ended, by final status.", ["status"]);
   for (const status of [TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED]) ended.inc({ status: lower(TaskStatus[status], status) }, 0);
+  // Per owner, when the identities are few and known (CC_TOKENS_FILE); any other owner counts as "other".
+  const ownerTasks = metrics.counter("router_owner_tasks_ended_total", `Tasks ended, by owner (an identity of CC_TOKENS_FILE while there are at most ${OWNER_LABELS_MAX}; else "other").`, ["owner"]);
+  const ownerCost = metrics.counter("router_owner_cost_usd_total", "claude's own cost estimate (total_cost_usd) of the ended tasks, by owner, in US dollars.", ["owner"]);
+  const ownerOf = (owner: string) => {
+    const names = identities.names();
+    return names.length <= OWNER_LABELS_MAX && owner !== "" && names.includes(owner) ? owner : "other";
+  };
   let counted = new Set<string>();
   metrics.onScrape(() => {
     const seen = new Set<string>();
@@ -279,6 +289,9 @@ function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry,
       if (counted.has(task.id)) continue;
       ended.inc({ status: lower(TaskStatus[task.status], task.status) });
       metrics.recordResult(task.exit?.result);
+      const owner = ownerOf(task.owner);
+      ownerTasks.inc({ owner });
+      ownerCost.inc({ owner }, costOf(task));
     }
     counted = seen;
   });

@@ -19,6 +19,7 @@ import { createRouter, type Router } from "../../services/router/server.js";
 import { readRouterSettings } from "../../services/router/settings.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
+import { spawnRouterProcess } from "../helpers/router-process.js";
 import { until } from "../helpers/wait.js";
 import { startTestWorker, type TestWorker } from "../helpers/worker.js";
 
@@ -262,6 +263,11 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
     const own = JSON.parse((await cc("alice", ["usage", "--json", "--by", "worker"])).stdout) as { groups: { key: string }[]; total: { tasks: number } };
     expect(own.total.tasks).toBe((await ps("alice")).filter((t) => t.status !== "TASK_STATUS_RUNNING" && t.status !== "TASK_STATUS_QUEUED").length);
     expect(own.groups.map((g) => g.key)).toEqual(["w1"]);
+    // The same per owner in /metrics, with a label value for each identity of the file (few and known).
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const series = (name: string) => Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))?.split(" ")[1] ?? NaN);
+    expect(series('claudecluster_router_owner_cost_usd_total{owner="dave"}')).toBeCloseTo(sum((t) => t.exit!.result!.totalCostUsd!, dave), 9);
+    expect(series('claudecluster_router_owner_tasks_ended_total{owner="alice"}')).toBe((await ps("alice")).filter((t) => t.status !== "TASK_STATUS_RUNNING").length);
     const table = await cc("root", ["usage"]);
     expect(table.stdout.split("\n")[0]).toMatch(/^OWNER\s+TASKS\s+INPUT\s+OUTPUT\s+CACHE\s+COST\s+DURATION/);
     expect(table.stderr).toContain("cost is claude's own estimate");
@@ -277,6 +283,39 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
       .registerWorker({ url: "http://127.0.0.1:1", info })
       .then(() => undefined, (e: unknown) => ConnectError.from(e));
     expect(takeover?.code).toBe(Code.AlreadyExists);
+  });
+
+  it("SIGHUP reloads the tokens file; a broken one is logged and the last good one kept", async () => {
+    const file = join(root, "hup-tokens");
+    writeFileSync(file, `erin user ${sha("erin-1")}\n`);
+    const proc = await spawnRouterProcess({ CC_STORE: "memory", CC_WEB: "off", CC_TOKENS_FILE: file, CC_LOG_FORMAT: "json" });
+    try {
+      const as = (token: string) =>
+        createClient(RouterService, createGrpcTransport({ baseUrl: proc.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }));
+      const code = (token: string) => as(token).whoAmI({}).then((r) => r.name, (e: unknown) => ConnectError.from(e).code);
+      expect(await code("erin-1")).toBe("erin");
+      const logged = (text: string) => until(() => proc.logs.some((l) => l.includes(text)));
+
+      // Broken: a duplicate token. The router says why and keeps erin.
+      writeFileSync(file, `erin user ${sha("erin-2")}\nfrank user ${sha("erin-2")}\n`);
+      proc.child.kill("SIGHUP");
+      await logged("CC_TOKENS_FILE not reloaded");
+      expect(proc.logs.find((l) => l.includes("CC_TOKENS_FILE not reloaded"))).toContain(`${file}:2: duplicate token: line 1 has the same one`);
+      expect(await code("erin-1")).toBe("erin");
+      expect(await code("erin-2")).toBe(Code.Unauthenticated);
+
+      // Fixed: the new file holds, the old token is revoked.
+      writeFileSync(file, `erin user ${sha("erin-2")}\nfrank admin ${sha("frank-1")}\n`);
+      proc.child.kill("SIGHUP");
+      await until(async () => (await code("frank-1")) === "frank");
+      expect(await code("erin-2")).toBe("erin");
+      expect(await code("erin-1")).toBe(Code.Unauthenticated);
+      // No token, no digest in the log.
+      expect(proc.logs.join("\n")).not.toMatch(/erin-1|erin-2|frank-1/);
+    } finally {
+      proc.child.kill("SIGTERM");
+      await proc.exited;
+    }
   });
 
   it("a malformed tokens file stops the router at start, naming the line", () => {

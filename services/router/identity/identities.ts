@@ -26,7 +26,6 @@ export const OPEN_ADMIN: Identity = { name: "", role: "admin", quotas: {} };
 /** CC_TOKEN's name. */
 export const CC_TOKEN_NAME = "admin";
 
-const WHAT = "router token (CC_TOKEN or CC_TOKENS_FILE)";
 
 export interface IdentitiesOptions {
   /** CC_TOKEN (and CC_TOKEN_FILE): tokens of the one admin named `admin`. */
@@ -78,11 +77,12 @@ export class Identities {
   /** The caller a request's `authorization` header names; UNAUTHENTICATED for a missing or unknown token. */
   authenticate(header: Headers): Identity {
     if (this.open) return OPEN_ADMIN;
-    const presented = digestOf(presentedBearer(header, WHAT));
+    const what = this.options.file ? "router token (CC_TOKEN or CC_TOKENS_FILE)" : "router token (CC_TOKEN)";
+    const presented = digestOf(presentedBearer(header, what));
     // Every digest is compared (constant time each), so which one matched, or how many there are, leaks nothing.
     let found: IdentityEntry | undefined;
     for (const entry of this.entries) for (const d of entry.digests) if (timingSafeEqual(presented, d) && !found) found = entry;
-    if (!found) throw new ConnectError(`wrong ${WHAT}: check the token you were given for this cluster`, Code.Unauthenticated);
+    if (!found) throw new ConnectError(`wrong ${what}: check the token you were given for this cluster`, Code.Unauthenticated);
     return { name: found.name, role: found.role, quotas: found.quotas };
   }
 
