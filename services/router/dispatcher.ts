@@ -352,6 +352,7 @@ export class Dispatcher {
     const candidates = this.candidatesFor(entry.request, entry);
     let why: string;
     if (entry.pinnedTo) why = `for worker ${entry.pinnedTo}, whose stream broke before it answered (it may have started the task, so it was not placed elsewhere); run it again`;
+    else if (this.quotas?.heldBack(entry.record.owner, this.countsOf(entry.record.owner))) why = `because ${entry.record.owner || "its owner"}'s own tasks filled its quota "running" all that time; run it again once one of them ends`;
     else if (candidates.length > 0) why = `and none of the ${candidates.length} matching worker(s) had a free slot; add workers or raise their CC_MAX_SESSIONS, or try again later`;
     else why = `and ${this.noWorkerError(entry.request).rawMessage}`;
     entry.end({ reason: ExitReason.FAILED, message: `${waited} ${why}` });

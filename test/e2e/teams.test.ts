@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { status as grpcStatus, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PermissionDecision } from "../../gen/claudecluster/v1/permissions_pb.js";
 import { Role, RouterService, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
@@ -19,6 +20,7 @@ import { createRouter, type Router } from "../../services/router/server.js";
 import { readRouterSettings } from "../../services/router/settings.js";
 import type { Script, ScriptedModel } from "../../services/scripted-model/index.js";
 import { modelEnv, startModel } from "../helpers/model.js";
+import { grpcJsRouter, type PlainTask, unary } from "../helpers/grpc-js.js";
 import { spawnRouterProcess } from "../helpers/router-process.js";
 import { until } from "../helpers/wait.js";
 import { startTestWorker, type TestWorker } from "../helpers/worker.js";
@@ -167,6 +169,22 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
       expect(err?.code).toBe(Code.NotFound);
       expect(err?.rawMessage).toBe(`task ${bobTask} not found; list tasks with \`cc ps --all\`; ended tasks are kept only for a while`);
     }
+    // An independent gRPC client (grpc-js, from the .proto files) sees the same: NOT_FOUND, and the admin gets the record.
+    const grpcAlice = grpcJsRouter(url, TOKENS.alice);
+    const grpcRoot = grpcJsRouter(url, TOKENS.root);
+    try {
+      const refused = await unary<PlainTask>((cb) => grpcAlice.GetTask({ taskId: bobTask }, cb)).catch((e: ServiceError) => e);
+      expect(refused).toMatchObject({ code: grpcStatus.NOT_FOUND, details: `task ${bobTask} not found; list tasks with \`cc ps --all\`; ended tasks are kept only for a while` });
+      const seen = await unary<PlainTask & { owner: string }>((cb) => grpcRoot.GetTask({ taskId: bobTask }, cb as never));
+      expect(seen).toMatchObject({ id: bobTask, owner: "bob", status: "TASK_STATUS_RUNNING" });
+    } finally {
+      grpcAlice.close();
+      grpcRoot.close();
+    }
+    // An admin filters by owner.
+    const bobs = JSON.parse((await cc("root", ["ps", "--all", "--owner", "bob", "--json"])).stdout) as TaskJson[];
+    expect(bobs.map((t) => t.id)).toEqual([bobTask]);
+
     // Continuing another's session is NOT_FOUND too.
     const cont = await cc("bob", ["continue", aliceTask, "more"]);
     expect(cont.code).toBe(4);

@@ -940,7 +940,11 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
 
 /**
  * The router is a cluster's front door: it knows the workers, places tasks on them, forwards their streams and keeps
- * every task's record and event log so anyone can come back to a task, watch it or stop it.
+ * every task's record and event log so anyone can come back to a task, watch it or stop it. With identities
+ * (CC_TOKENS_FILE), a caller with role `user` sees and acts on its own tasks only: every RPC naming another's task
+ * answers NOT_FOUND, as for an unknown id, and listings hold its own tasks; an `admin` sees every task. Past a quota
+ * or budget of the caller's (tasks queued, timeout, USD per day or month), Run answers RESOURCE_EXHAUSTED naming it,
+ * its value and when it frees or resets; past its running quota, a task waits in the queue.
  *
  * @generated from service claudecluster.v1.RouterService
  */

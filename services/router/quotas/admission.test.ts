@@ -72,3 +72,15 @@ describe("Admission", () => {
     expect(tui.agent?.maxBudgetUsd ?? 0).toBe(0);
   });
 });
+
+describe("quota settings", () => {
+  it("default to no limits, read the environment, and refuse what they cannot parse", async () => {
+    const { readRouterSettings } = await import("../settings.js");
+    expect(readRouterSettings({})).toMatchObject({ tokensFile: "", quotaRunning: 0, quotaQueued: 0, quotaTimeoutMs: 0, budgetDailyUsd: 0, budgetMonthlyUsd: 0 });
+    expect(
+      readRouterSettings({ CC_QUOTA_RUNNING: "2", CC_QUOTA_QUEUED: "10", CC_QUOTA_TIMEOUT: "30m", CC_BUDGET_DAILY_USD: "2.50", CC_BUDGET_MONTHLY_USD: "40", CC_TOKENS_FILE: "/etc/cc/tokens" }),
+    ).toMatchObject({ tokensFile: "/etc/cc/tokens", quotaRunning: 2, quotaQueued: 10, quotaTimeoutMs: 1_800_000, budgetDailyUsd: 2.5, budgetMonthlyUsd: 40 });
+    expect(() => readRouterSettings({ CC_BUDGET_DAILY_USD: "$5" })).toThrow("CC_BUDGET_DAILY_USD");
+    expect(() => readRouterSettings({ CC_QUOTA_RUNNING: "-1" })).toThrow("CC_QUOTA_RUNNING");
+  });
+});
