@@ -32,7 +32,7 @@ const empty = (key: string): UsageTotals => ({ key, tasks: 0, inputTokens: 0, ou
 function keyOf(task: Task, by: UsageGroup): string {
   if (by === "owner") return task.owner || "-";
   if (by === "worker") return task.workerId || "-";
-  return task.agent?.model || "default";
+  return task.model || task.agent?.model || "default";
 }
 
 function add(into: UsageTotals, task: Task): void {

@@ -48,6 +48,7 @@ interface Result {
 interface TaskJson {
   id: string;
   owner?: string;
+  model?: string;
   status: string;
   exit?: { result?: { totalCostUsd?: number; usage?: { inputTokens?: string; outputTokens?: string } } };
 }
@@ -281,6 +282,13 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
     const own = JSON.parse((await cc("alice", ["usage", "--json", "--by", "worker"])).stdout) as { groups: { key: string }[]; total: { tasks: number } };
     expect(own.total.tasks).toBe((await ps("alice")).filter((t) => t.status !== "TASK_STATUS_RUNNING" && t.status !== "TASK_STATUS_QUEUED").length);
     expect(own.groups.map((g) => g.key)).toEqual(["w1"]);
+    // By model: the model claude ran with, from its init event (kept in the record).
+    const byModel = JSON.parse((await cc("root", ["usage", "--json", "--since", "1h", "--by", "model"])).stdout) as { groups: { key: string; tasks: number }[] };
+    expect(tasks.every((t) => t.model?.startsWith("claude-"))).toBe(true);
+    const ended = (await ps("root")).filter((t) => t.status !== "TASK_STATUS_RUNNING" && t.status !== "TASK_STATUS_QUEUED");
+    const models = [...new Set(ended.map((t) => t.model || "default"))];
+    expect(byModel.groups.map((g) => g.key).sort()).toEqual(models.sort());
+
     // The same per owner in /metrics, with a label value for each identity of the file (few and known).
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const series = (name: string) => Number(metrics.split("\n").find((line) => line.startsWith(`${name} `))?.split(" ")[1] ?? NaN);
