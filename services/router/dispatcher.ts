@@ -24,7 +24,8 @@ import { markReceived } from "../common/metrics.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { classifyPlacementFailure, workerSideRefusal } from "./placement-failure.js";
-import type { Identity } from "./identity/index.js";
+import type { Task } from "../../gen/claudecluster/v1/router_pb.js";
+import { type Identity, visibleTo } from "./identity/index.js";
 import type { OwnerCounts } from "./quotas/index.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { SessionHandoff } from "./sessions/index.js";
@@ -37,6 +38,17 @@ import { TaskLogFull } from "./task-log.js";
 import { trackPermissionEvent } from "./permissions.js";
 import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent, workerSeqOf } from "./undecoded-events.js";
+
+/**
+ * A Run repeating a request id joins the task it started, if the caller may see that task; another caller's request
+ * id is refused without naming the task (request ids are one namespace, and ids must not leak).
+ */
+function sameCaller(earlier: Task, caller: Identity | undefined): string {
+  if (caller && !visibleTo(caller, earlier)) {
+    throw new ConnectError("request_id is already used by a task of another caller; choose another (a fresh UUID)", Code.AlreadyExists);
+  }
+  return earlier.id;
+}
 
 /** The quotas of identities (quotas/), as placement needs them. */
 export interface PlacementQuotas {
@@ -85,7 +97,7 @@ export class Dispatcher {
     if (this.draining) throw unavailable("the router is shutting down; try again shortly");
     if (req.requestId) {
       const earlier = await this.tasks.byRequestId(req.requestId);
-      if (earlier) return earlier.id;
+      if (earlier) return sameCaller(earlier, caller);
     }
     validateRunRequest(req, { maxPromptBytes: this.settings.maxPromptBytes, maxTimeoutMs: this.settings.maxTaskTimeoutMs });
     // The router sets it; whatever a caller sent is not the router's.
@@ -100,7 +112,7 @@ export class Dispatcher {
     const entry = this.tasks.newEntry(req, caller?.name ?? "");
     const outcome = await this.tasks.add(entry);
     // Another Run with the same request id was first.
-    if (!outcome.created) return outcome.existing.id;
+    if (!outcome.created) return sameCaller(outcome.existing, caller);
     if (rpcRequestId) this.requestIds.set(entry, rpcRequestId);
     if (this.draining) {
       entry.end({ reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" });

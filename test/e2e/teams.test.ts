@@ -214,6 +214,18 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
     expect((await cc("alice", ["ps", "--all"])).stdout.split("\n")[0]).toMatch(/^ID\s+STATUS/);
     const me = await client(TOKENS.root).whoAmI({});
     expect(me).toMatchObject({ name: "root", role: Role.ADMIN, shared: true });
+    // A request id is joined by its own caller only: another's Run with it is refused, naming no task.
+    const events = [];
+    for await (const e of client(TOKENS.alice).run({ prompt: "say once", requestId: "alice-req-1" })) events.push(e);
+    const again = [];
+    for await (const e of client(TOKENS.alice).run({ prompt: "say once", requestId: "alice-req-1" })) again.push(e);
+    expect(again[0]?.taskId).toBe(events[0]?.taskId);
+    const stolen = await (async () => {
+      for await (const _ of client(TOKENS.bob).run({ prompt: "say once", requestId: "alice-req-1" }));
+    })().then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(stolen?.code).toBe(Code.AlreadyExists);
+    expect(stolen?.rawMessage).toBe("request_id is already used by a task of another caller; choose another (a fresh UUID)");
+
     // The admin acts on anyone's task.
     expect((await cc("root", ["cancel", bobTask])).code).toBe(0);
     expect(await statusOf(bobTask)).toBe(TaskStatus.CANCELLED);
