@@ -103,12 +103,13 @@ export class Dispatcher {
     // The router sets it; whatever a caller sent is not the router's.
     req.placedBy = "";
     const candidates = this.candidatesFor(req);
+    const free = candidates.length > 0 && this.registry.pick(candidates) !== undefined;
+    // The caller's own limits first: a spent budget is the answer whatever the workers are doing.
+    if (caller && this.quotas) await this.quotas.admit(req, caller, this.countsOf(caller.name), !free);
     if (candidates.length === 0) throw this.noWorkerError(req);
-    const free = this.registry.pick(candidates) !== undefined;
     if (!free && this.queue.length >= this.settings.queueLimit) {
       throw resourceExhausted(`every worker is busy and ${this.queue.length} tasks are already waiting (CC_QUEUE_LIMIT); try again later`);
     }
-    if (caller && this.quotas) await this.quotas.admit(req, caller, this.countsOf(caller.name), !free);
     const entry = this.tasks.newEntry(req, caller?.name ?? "");
     const outcome = await this.tasks.add(entry);
     // Another Run with the same request id was first.

@@ -364,3 +364,58 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
     expect(r.stderr).toBe(`router: CC_TOKENS_FILE: ${bad}:2: unknown role "boss": use admin or user\n`);
   });
 });
+
+describe("teams across a router restart (SQLite store)", () => {
+  let model: ScriptedModel;
+  let root: string;
+  const routers: Router[] = [];
+  let worker: TestWorker | undefined;
+
+  afterAll(async () => {
+    await worker?.close();
+    for (const r of routers) await r.shutdown(0);
+    await model?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("owners and spend survive a restart: the restarted router still scopes the tasks and refuses the spent budget", async () => {
+    root = realpathSync(mkdtempSync(join(tmpdir(), "cc-test-teams-restart-")));
+    const tokensFile = join(root, "tokens");
+    writeFileSync(tokensFile, `dave user ${sha(TOKENS.dave)} daily=0.000001\nalice user ${sha(TOKENS.alice)}\n`);
+    model = await startModel(SCRIPT);
+    const settings = { PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "1s", CC_WEB: "off", CC_STORE: "sqlite", CC_DATA_DIR: join(root, "data"), CC_TOKENS_FILE: tokensFile };
+    const start = async () => {
+      const router = createRouter(readRouterSettings(settings), { logger: silentLogger() });
+      routers.push(router);
+      return { router, url: `http://127.0.0.1:${await router.listen()}` };
+    };
+    const as = (url: string, token: string) =>
+      createClient(RouterService, createGrpcTransport({ baseUrl: url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }));
+
+    const first = await start();
+    worker = await startTestWorker({ ...modelEnv(model), CC_WORKER_ID: "w1", CC_ROUTER_URL: first.url });
+    await until(() => first.router.registry.list().some((w) => first.router.registry.health(w) === WorkerHealth.ONLINE));
+    let taskId = "";
+    for await (const e of as(first.url, TOKENS.dave).run({ prompt: "what does it cost" })) taskId ||= e.taskId;
+    const cost = (await as(first.url, TOKENS.dave).getTask({ taskId })).exit?.result?.totalCostUsd ?? 0;
+    expect(cost).toBeGreaterThan(0);
+    await worker.close();
+    worker = undefined;
+    await first.router.shutdown(0);
+
+    // A new router on the same store, no worker: the task is still dave's, and dave has still spent his budget.
+    const second = await start();
+    expect((await as(second.url, TOKENS.dave).listTasks({})).tasks.map((t) => [t.id, t.owner])).toEqual([[taskId, "dave"]]);
+    expect((await as(second.url, TOKENS.alice).listTasks({})).tasks).toEqual([]);
+    const hidden = await as(second.url, TOKENS.alice)
+      .getTask({ taskId })
+      .then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(hidden?.code).toBe(Code.NotFound);
+    expect((await as(second.url, TOKENS.dave).whoAmI({})).spentTodayUsd).toBeCloseTo(cost, 12);
+    const refused = await (async () => {
+      for await (const _ of as(second.url, TOKENS.dave).run({ prompt: "again" }));
+    })().then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(refused?.code).toBe(Code.ResourceExhausted);
+    expect(refused?.rawMessage).toMatch(/^budget "daily" for dave is \$0\.000001, and its tasks have cost \$[0-9.]+ today \(claude's own estimate\); it resets at \d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
+  });
+});
