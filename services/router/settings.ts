@@ -3,7 +3,7 @@ import { readTokenFile } from "../common/secrets.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
-import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { boolean, duration, integer, list, readSettings, SettingsError, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
   ...LISTEN_SETTINGS,
@@ -30,7 +30,7 @@ export const ROUTER_SETTINGS = {
     env: "CC_TOKENS_FILE",
     default: "",
     description:
-      "Identities, one per line: `NAME ROLE TOKEN [running=N] [queued=N] [timeout=DURATION] [daily=USD] [monthly=USD]`, ROLE `admin` or `user`, TOKEN the token or `sha256:` and its hex digest, `#` a comment. Reloaded when it changes and on SIGHUP (a broken file is logged and the last good one kept); a broken file at start stops the router. CC_TOKEN's tokens stay one admin named `admin`.",
+      "Identities, one per line: `NAME ROLE TOKEN [running=N] [queued=N] [timeout=DURATION] [daily=USD] [monthly=USD]`, ROLE `admin` or `user`, TOKEN the token or `sha256:` and its hex digest, `#` a comment. Reloaded when it changes and on SIGHUP (a broken file is logged and the last good one kept); a broken file at start stops the router, and so does one without CC_WORKER_TOKEN. CC_TOKEN's tokens stay one admin named `admin`.",
     parse: text,
   },
   quotaRunning: { env: "CC_QUOTA_RUNNING", default: "0", description: "Tasks one identity may run at once (`0`: no limit); more wait in the queue until one of its own ends.", parse: integer(0, 100_000) },
@@ -185,6 +185,10 @@ export function readRouterSettings(env: Record<string, string | undefined> = pro
   const settings = readSettings(ROUTER_SETTINGS, env);
   settings.tokens = [...settings.tokens, ...readTokenFile("CC_TOKEN_FILE", settings.tokenFile)];
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
+  // Without a worker token anyone could register a worker and be sent every user's prompts: identities need one.
+  if (settings.tokensFile && settings.workerTokens.length === 0) {
+    throw new SettingsError("CC_TOKENS_FILE needs CC_WORKER_TOKEN (or CC_WORKER_TOKEN_FILE) too: without it anyone could register a worker and receive every user's tasks");
+  }
   return settings;
 }
 

@@ -326,7 +326,7 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
   it("SIGHUP reloads the tokens file; a broken one is logged and the last good one kept", async () => {
     const file = join(root, "hup-tokens");
     writeFileSync(file, `erin user ${sha("erin-1")}\n`);
-    const proc = await spawnRouterProcess({ CC_STORE: "memory", CC_WEB: "off", CC_TOKENS_FILE: file, CC_LOG_FORMAT: "json" });
+    const proc = await spawnRouterProcess({ CC_STORE: "memory", CC_WEB: "off", CC_TOKENS_FILE: file, CC_WORKER_TOKEN: "worker-token", CC_LOG_FORMAT: "json" });
     try {
       const as = (token: string) =>
         createClient(RouterService, createGrpcTransport({ baseUrl: proc.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }));
@@ -359,9 +359,14 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
   it("a malformed tokens file stops the router at start, naming the line", () => {
     const bad = join(root, "bad-tokens");
     writeFileSync(bad, `alice user ${sha("a")}\nbob boss b\n`);
-    const r = spawnSync(NODE, [ROUTER_MAIN], { env: { ...baseEnv, PORT: "0", CC_HOST: "127.0.0.1", CC_STORE: "memory", CC_TOKENS_FILE: bad }, encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(NODE, [ROUTER_MAIN], { env: { ...baseEnv, PORT: "0", CC_HOST: "127.0.0.1", CC_STORE: "memory", CC_TOKENS_FILE: bad, CC_WORKER_TOKEN: "worker-token" }, encoding: "utf8", timeout: 30_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`router: CC_TOKENS_FILE: ${bad}:2: unknown role "boss": use admin or user\n`);
+    // Identities without a worker token: anyone could register a worker, so the router does not start.
+    writeFileSync(bad, `alice user ${sha("a")}\n`);
+    const open = spawnSync(NODE, [ROUTER_MAIN], { env: { ...baseEnv, PORT: "0", CC_HOST: "127.0.0.1", CC_STORE: "memory", CC_TOKENS_FILE: bad }, encoding: "utf8", timeout: 30_000 });
+    expect(open.status).toBe(2);
+    expect(open.stderr).toBe("router: CC_TOKENS_FILE needs CC_WORKER_TOKEN (or CC_WORKER_TOKEN_FILE) too: without it anyone could register a worker and receive every user's tasks\n");
   });
 });
 
@@ -383,7 +388,7 @@ describe("teams across a router restart (SQLite store)", () => {
     const tokensFile = join(root, "tokens");
     writeFileSync(tokensFile, `dave user ${sha(TOKENS.dave)} daily=0.000001\nalice user ${sha(TOKENS.alice)}\n`);
     model = await startModel(SCRIPT);
-    const settings = { PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "1s", CC_WEB: "off", CC_STORE: "sqlite", CC_DATA_DIR: join(root, "data"), CC_TOKENS_FILE: tokensFile };
+    const settings = { PORT: "0", CC_HOST: "127.0.0.1", CC_HEARTBEAT_INTERVAL: "1s", CC_WEB: "off", CC_STORE: "sqlite", CC_DATA_DIR: join(root, "data"), CC_TOKENS_FILE: tokensFile, CC_WORKER_TOKEN: "worker-token" };
     const start = async () => {
       const router = createRouter(readRouterSettings(settings), { logger: silentLogger() });
       routers.push(router);
@@ -393,7 +398,7 @@ describe("teams across a router restart (SQLite store)", () => {
       createClient(RouterService, createGrpcTransport({ baseUrl: url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }));
 
     const first = await start();
-    worker = await startTestWorker({ ...modelEnv(model), CC_WORKER_ID: "w1", CC_ROUTER_URL: first.url });
+    worker = await startTestWorker({ ...modelEnv(model), CC_WORKER_ID: "w1", CC_ROUTER_URL: first.url, CC_WORKER_TOKEN: "worker-token" });
     await until(() => first.router.registry.list().some((w) => first.router.registry.health(w) === WorkerHealth.ONLINE));
     let taskId = "";
     for await (const e of as(first.url, TOKENS.dave).run({ prompt: "what does it cost" })) taskId ||= e.taskId;

@@ -78,9 +78,10 @@ describe("quota settings", () => {
     const { readRouterSettings } = await import("../settings.js");
     expect(readRouterSettings({})).toMatchObject({ tokensFile: "", quotaRunning: 0, quotaQueued: 0, quotaTimeoutMs: 0, budgetDailyUsd: 0, budgetMonthlyUsd: 0 });
     expect(
-      readRouterSettings({ CC_QUOTA_RUNNING: "2", CC_QUOTA_QUEUED: "10", CC_QUOTA_TIMEOUT: "30m", CC_BUDGET_DAILY_USD: "2.50", CC_BUDGET_MONTHLY_USD: "40", CC_TOKENS_FILE: "/etc/cc/tokens" }),
+      readRouterSettings({ CC_QUOTA_RUNNING: "2", CC_QUOTA_QUEUED: "10", CC_QUOTA_TIMEOUT: "30m", CC_BUDGET_DAILY_USD: "2.50", CC_BUDGET_MONTHLY_USD: "40", CC_TOKENS_FILE: "/etc/cc/tokens", CC_WORKER_TOKEN: "w" }),
     ).toMatchObject({ tokensFile: "/etc/cc/tokens", quotaRunning: 2, quotaQueued: 10, quotaTimeoutMs: 1_800_000, budgetDailyUsd: 2.5, budgetMonthlyUsd: 40 });
     expect(() => readRouterSettings({ CC_BUDGET_DAILY_USD: "$5" })).toThrow("CC_BUDGET_DAILY_USD");
     expect(() => readRouterSettings({ CC_QUOTA_RUNNING: "-1" })).toThrow("CC_QUOTA_RUNNING");
+    expect(() => readRouterSettings({ CC_TOKENS_FILE: "/etc/cc/tokens" })).toThrow("CC_TOKENS_FILE needs CC_WORKER_TOKEN");
   });
 });
