@@ -2,7 +2,7 @@
 // tokens, which stay one admin named `admin`. A router with neither is open: every caller is the same nameless
 // admin, as before identities existed. A reload that finds a broken file keeps the last good one and logs why; at
 // start a broken file refuses to start (SettingsError, naming the line).
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { timingSafeEqual } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { presentedBearer } from "../../common/interceptors.js";
@@ -40,7 +40,9 @@ export interface IdentitiesOptions {
 export class Identities {
   private entries: IdentityEntry[] = [];
   private listeners: ((outcome: { ok: boolean; error?: string }) => void)[] = [];
-  private watching = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** The file as it was when last read (or tried): a change of any of these reads it again. */
+  private seen = "";
 
   /** Reads the file now: a broken one is a SettingsError naming its line. */
   constructor(private readonly options: IdentitiesOptions) {
@@ -112,23 +114,38 @@ export class Identities {
     return () => (this.listeners = this.listeners.filter((l) => l !== listener));
   }
 
-  /** Reloads whenever the file changes (polled: atomic renames and Kubernetes secret updates are seen too). */
+  /**
+   * Reloads whenever the file changes: polled (atomic renames and Kubernetes secret updates are seen too), against
+   * the file as it was when last read, so a change made just after a read is never missed.
+   */
   watch(): void {
-    if (!this.options.file || this.watching) return;
-    this.watching = true;
-    watchFile(this.options.file, { interval: this.options.pollMs ?? 1000, persistent: false }, (now, before) => {
-      if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) this.reload();
-    });
+    if (!this.options.file || this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.stamp() !== this.seen) this.reload();
+    }, this.options.pollMs ?? 1000);
+    this.timer.unref();
   }
 
   stop(): void {
-    if (this.watching) unwatchFile(this.options.file);
-    this.watching = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** What identifies the file's current version: inode, size and modification time ("" when it cannot be read). */
+  private stamp(): string {
+    try {
+      const st = statSync(this.options.file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return "";
+    }
   }
 
   private read(): IdentityEntry[] {
     const entries: IdentityEntry[] = [];
     if (this.options.file) {
+      // Taken before reading: a write during the read shows as a change at the next poll.
+      this.seen = this.stamp();
       let text: string;
       try {
         text = readFileSync(this.options.file, "utf8");
