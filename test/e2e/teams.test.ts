@@ -258,7 +258,7 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
     const first = await cc("dave", ["run", "a costly question"]);
     // The budget reached claude as --max-budget-usd for what was left: claude stopped once its cost passed it.
     expect(first.code).toBe(1);
-    expect(first.stderr).toContain("error_max_budget_usd");
+    expect(first.stderr).toContain("✗ stopped by claude at its budget (--max-budget-usd, or what was left of yours: see `cc usage`)");
     const id = /task ([0-9a-z]{26})/.exec(first.stderr)![1]!;
     const record = await client(TOKENS.dave).getTask({ taskId: id });
     expect(record.agent?.maxBudgetUsd).toBe(0.000001);
