@@ -4,9 +4,10 @@
 // store. ctx.signal tells us when a caller leaves. Worker events in the log are mostly undecoded
 // (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { create } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { WorkerInfoSchema } from "../../gen/claudecluster/v1/worker_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted, unavailable } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
@@ -126,8 +127,18 @@ export function routerService(deps: {
       return answerPermission(tasks, registry, req, requestIdHeaders(ctx), callerOf(ctx));
     },
 
-    listWorkers() {
-      return create(ListWorkersResponseSchema, { workers: registry.list().map((w) => registry.record(w)) });
+    listWorkers(_req, ctx) {
+      const caller = callerOf(ctx);
+      const workers = registry.list().map((w) => registry.record(w));
+      // A user sees the ids of its own tasks among those a worker runs, no other task's (ids do not leak).
+      if (caller.role === "user") {
+        for (const w of workers) {
+          if (!w.info) continue;
+          w.info = clone(WorkerInfoSchema, w.info);
+          w.info.activeTaskIds = w.info.activeTaskIds.filter((id) => tasks.live(id)?.record.owner === caller.name);
+        }
+      }
+      return create(ListWorkersResponseSchema, { workers });
     },
 
     registerWorker(req) {

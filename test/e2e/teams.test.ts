@@ -186,6 +186,12 @@ describe("teams: identities, scoping, quotas, budgets, usage", () => {
     const bobs = JSON.parse((await cc("root", ["ps", "--all", "--owner", "bob", "--json"])).stdout) as TaskJson[];
     expect(bobs.map((t) => t.id)).toEqual([bobTask]);
 
+    // Workers list the ids of the tasks they run: a user sees its own among them only.
+    const ids = async (token: string) => (await client(token).listWorkers({})).workers.flatMap((w) => w.info?.activeTaskIds ?? []);
+    await until(async () => (await ids(TOKENS.root)).includes(bobTask));
+    expect(await ids(TOKENS.alice)).not.toContain(bobTask);
+    expect(await ids(TOKENS.bob)).toContain(bobTask);
+
     // Continuing another's session is NOT_FOUND too.
     const cont = await cc("bob", ["continue", aliceTask, "more"]);
     expect(cont.code).toBe(4);
