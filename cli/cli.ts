@@ -35,6 +35,7 @@ import { SendCommand } from "./commands/send.js";
 import { ShowCommand } from "./commands/show.js";
 import { TopCommand } from "./commands/top.js";
 import { UpCommand } from "./commands/up.js";
+import { UsageCommand } from "./commands/usage.js";
 import { WaitCommand } from "./commands/wait.js";
 import { WorkersCommand } from "./commands/workers.js";
 import { ExitCode } from "./exit-codes.js";
@@ -61,6 +62,7 @@ export const COMMANDS = [
   EnvLsCommand,
   EnvShowCommand,
   EnvRmCommand,
+  UsageCommand,
   McpCommand,
   UpCommand,
   DemoCommand,

@@ -14,16 +14,18 @@ export function healthWord(health: WorkerHealth): string {
   return WorkerHealth[health]?.toLowerCase() ?? "unknown";
 }
 
-export function tasksTable(tasks: readonly Task[], now: number, width = Infinity): string {
+/** `owners`: an OWNER column after the id (an admin's view of a router with several identities). */
+export function tasksTable(tasks: readonly Task[], now: number, width = Infinity, owners = false): string {
   const rows = tasks.map((t) => [
     t.id,
+    ...(owners ? [t.owner || "-"] : []),
     t.pendingPermissions.length > 0 ? "waiting for approval" : taskStatusWord(t.status),
     t.workerId || "-",
     t.createdAt ? formatAge(now - timestampMs(t.createdAt)) : "-",
     changesText(t.exit?.changes),
     (t.mode === RunMode.INTERACTIVE ? "[interactive] " : "") + oneLine(t.promptSummary),
   ]);
-  return formatTable(["ID", "STATUS", "WORKER", "AGE", "CHANGES", "PROMPT"], rows, width);
+  return formatTable(["ID", ...(owners ? ["OWNER"] : []), "STATUS", "WORKER", "AGE", "CHANGES", "PROMPT"], rows, width);
 }
 
 /** Canonical protobuf JSON of each task, as an array (one document, easy for jq). */

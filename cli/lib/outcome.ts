@@ -13,6 +13,12 @@ const REASON_WORDS: Record<number, string> = {
   [ExitReason.OUTPUT_LIMIT]: "stopped: it printed more than one task may",
 };
 
+/** claude's result subtypes in words, where its own name is not enough. */
+const SUBTYPE_WORDS: Record<string, string> = {
+  // --max-budget-usd: the caller's own, or what was left of its budget on the router (`cc usage` shows the spend).
+  error_max_budget_usd: "stopped by claude at its budget (--max-budget-usd, or what was left of yours: see `cc usage`)",
+};
+
 export interface Outcome {
   exitCode: number;
   summary: Summary;
@@ -34,7 +40,7 @@ export function taskOutcome(exited: Exited, ctx: OutcomeContext): Outcome {
   if (exited.reason === ExitReason.COMPLETED || exited.reason === ExitReason.UNSPECIFIED) {
     ok = exited.exitCode === 0 && !result?.isError;
     if (ok) outcome = "done";
-    else if (result?.subtype && result.subtype !== "success") outcome = result.subtype;
+    else if (result?.subtype && result.subtype !== "success") outcome = SUBTYPE_WORDS[result.subtype] ?? result.subtype;
     else if (result?.isError) outcome = "error";
     else outcome = exited.signal ? `claude was ended by ${exited.signal}` : `claude exited with code ${exited.exitCode}`;
   } else {

@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { UsageError } from "clipanion";
-import { ListTasksRequestSchema, TaskStatus, type ListTasksRequest, type Task } from "../../gen/claudecluster/v1/router_pb.js";
+import { ListTasksRequestSchema, Role, TaskStatus, type ListTasksRequest, type Task } from "../../gen/claudecluster/v1/router_pb.js";
 import { duration } from "../../services/common/settings.js";
 import { ExitCode } from "../exit-codes.js";
 import { outputWidth } from "./io.js";
@@ -17,6 +17,7 @@ export interface PsFlags {
   worker?: string | undefined;
   since?: string | undefined;
   limit?: string | undefined;
+  owner?: string | undefined;
 }
 
 const STATUS_NAMES: Record<string, TaskStatus> = {
@@ -61,6 +62,7 @@ export function psQuery(flags: PsFlags, now: number): { request: ListTasksReques
     statuses,
     labels: parseLabels(flags.labels),
     workerId: flags.worker ?? "",
+    owner: flags.owner ?? "",
     ...(flags.since !== undefined ? { createdAfter: timestampFromMs(parseSince(flags.since, now)) } : {}),
   });
   return { request, limit };
@@ -88,10 +90,15 @@ export async function psCommand(c: TaskCommandContext, flags: PsFlags, json: boo
     return ExitCode.Ok;
   }
   if (tasks.length === 0) {
-    const filtered = flags.statuses?.length || flags.labels?.length || flags.worker || flags.since;
+    const filtered = flags.statuses?.length || flags.labels?.length || flags.worker || flags.since || flags.owner;
     c.io.stdout.write(filtered ? "no tasks match\n" : flags.all ? "no tasks\n" : "no running or queued tasks (`cc ps --all` lists finished ones too)\n");
     return ExitCode.Ok;
   }
-  c.io.stdout.write(tasksTable(tasks, now, c.io.stdout.isTTY ? outputWidth(c.io.stdout) : Infinity));
+  // Owners are shown to an admin of a router with several identities; a router without WhoAmI shows none.
+  const me = await Promise.resolve()
+    .then(() => c.client.whoAmI({}))
+    .catch(() => undefined);
+  const owners = me !== undefined && me.role === Role.ADMIN && me.shared;
+  c.io.stdout.write(tasksTable(tasks, now, c.io.stdout.isTTY ? outputWidth(c.io.stdout) : Infinity, owners));
   return ExitCode.Ok;
 }

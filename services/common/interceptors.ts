@@ -81,6 +81,11 @@ export function bearerGate(logger: Logger, tokensFor: (method: string) => { toke
 
 function checkBearer(service: string, header: Headers, tokens: readonly string[], what: string): void {
   if (tokens.length === 0 || TOKEN_FREE_SERVICES.has(service)) return;
+  if (!tokenMatches(presentedBearer(header, what), tokens)) throw new ConnectError(`wrong ${what}: check the token you were given for this cluster`, Code.Unauthenticated);
+}
+
+/** The token of an `authorization: Bearer <token>` header; UNAUTHENTICATED saying what is wrong with any other. */
+export function presentedBearer(header: Headers, what: string): string {
   const value = header.get("authorization") ?? "";
   const match = /^Bearer\s+(.+)$/i.exec(value);
   if (!match) {
@@ -88,5 +93,5 @@ function checkBearer(service: string, header: Headers, tokens: readonly string[]
     const got = !value ? "no authorization header" : /^bearer\s*$/i.test(value) ? "an empty Bearer token" : scheme ? `got the ${scheme} scheme` : "a malformed authorization header";
     throw new ConnectError(`missing ${what} (${got}): send "authorization: Bearer <token>"`, Code.Unauthenticated);
   }
-  if (!tokenMatches(match[1]!.trim(), tokens)) throw new ConnectError(`wrong ${what}: check the token you were given for this cluster`, Code.Unauthenticated);
+  return match[1]!.trim();
 }

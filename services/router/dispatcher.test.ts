@@ -68,6 +68,32 @@ describe("the dispatcher's queue", () => {
     expect(entry.snapshot().status).toBe(TaskStatus.FAILED);
   });
 
+  it("records the caller as the task's owner; a task its owner's running quota holds back says so, and why it ended", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const { dispatcher, registry, worker, tasks } = setup();
+    const admitted: string[] = [];
+    dispatcher.quotas = {
+      admit: async (_req, caller) => void admitted.push(caller.name),
+      heldBack: (owner) => owner === "alice",
+      heldBackDetail: (owner) => `waiting for one of ${owner}'s own tasks to end: quota "running" is 1 task at once`,
+    };
+    // A free slot: bob's task would be placed at once; alice's waits for her own.
+    registry.observe(worker.url, create(WorkerInfoSchema, { workerId: "w1", capacity: 2, state: WorkerState.SERVING, labels: { pool: "a" }, activeTaskIds: ["older"] }), Date.now());
+    const entry = tasks.get(await dispatcher.submit(request(), "", { name: "alice", role: "user", quotas: {} }));
+    expect(admitted).toEqual(["alice"]);
+    expect(entry.record.owner).toBe("alice");
+    expect(dispatcher.queued).toBe(1);
+    expect(dispatcher.countsOf("alice")).toEqual({ running: 0, queued: 1 });
+    vi.advanceTimersByTime(61_000);
+    expect(entry.ended).toBe(true);
+    const events = await log(entry);
+    expect(events[0]!.event.value).toMatchObject({ detail: 'waiting for one of alice\'s own tasks to end: quota "running" is 1 task at once' });
+    expect(events.at(-1)!.event.value).toMatchObject({
+      reason: ExitReason.FAILED,
+      message: 'the task waited 1m in the queue (CC_QUEUE_TIMEOUT) because alice\'s own tasks filled its quota "running" all that time; run it again once one of them ends',
+    });
+  });
+
   it("a router shutting down ends its queued tasks at once, with exited SHUTDOWN", async () => {
     const { dispatcher, submit } = setup();
     const entries = [await submit(request()), await submit(request())];

@@ -24,6 +24,9 @@ import { markReceived } from "../common/metrics.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
 import { validateRunRequest } from "../common/validate-run.js";
 import { classifyPlacementFailure, workerSideRefusal } from "./placement-failure.js";
+import type { Task } from "../../gen/claudecluster/v1/router_pb.js";
+import { type Identity, visibleTo } from "./identity/index.js";
+import type { OwnerCounts } from "./quotas/index.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { SessionHandoff } from "./sessions/index.js";
 import { durationText } from "../common/settings.js";
@@ -36,6 +39,27 @@ import { trackPermissionEvent } from "./permissions.js";
 import { SpreadGroups } from "./spread-groups.js";
 import { adoptWorkerEvent, workerSeqOf } from "./undecoded-events.js";
 import { holdsEnvironmentOf } from "./environment-placement.js";
+
+/**
+ * A Run repeating a request id joins the task it started, if the caller may see that task; another caller's request
+ * id is refused without naming the task (request ids are one namespace, and ids must not leak).
+ */
+function sameCaller(earlier: Task, caller: Identity | undefined): string {
+  if (caller && !visibleTo(caller, earlier)) {
+    throw new ConnectError("request_id is already used by a task of another caller; choose another (a fresh UUID)", Code.AlreadyExists);
+  }
+  return earlier.id;
+}
+
+/** The quotas of identities (quotas/), as placement needs them. */
+export interface PlacementQuotas {
+  /** Checks (and fits) a new task of `caller`; throws RESOURCE_EXHAUSTED past a quota or budget. */
+  admit(req: RunRequest, caller: Identity, counts: OwnerCounts, willWait: boolean): Promise<void>;
+  /** Whether a queued task of `owner` must wait for one of its own to end (its running quota). */
+  heldBack(owner: string, counts: OwnerCounts): boolean;
+  /** Words for a task so held, for its queue status. */
+  heldBackDetail(owner: string): string;
+}
 
 /** Longest the router waits for a worker to answer Cancel (the worker answers once the task's processes are gone). */
 const CANCEL_TIMEOUT_MS = 30_000;
@@ -52,6 +76,8 @@ export class Dispatcher {
   /** The x-request-id of the Run that submitted each task, passed on to its worker. */
   private readonly requestIds = new WeakMap<TaskEntry, string>();
   private readonly spread = new SpreadGroups();
+  /** Quotas and budgets per identity; none: no limits. */
+  quotas: PlacementQuotas | undefined;
 
   constructor(
     private readonly settings: RouterSettings,
@@ -68,24 +94,27 @@ export class Dispatcher {
    * Accepts a task (or finds the earlier one with the same request id) and places or queues it; returns its id.
    * `rpcRequestId`: the submitting call's x-request-id, sent on to the worker.
    */
-  async submit(req: RunRequest, rpcRequestId = ""): Promise<string> {
+  async submit(req: RunRequest, rpcRequestId = "", caller?: Identity): Promise<string> {
     if (this.draining) throw unavailable("the router is shutting down; try again shortly");
     if (req.requestId) {
       const earlier = await this.tasks.byRequestId(req.requestId);
-      if (earlier) return earlier.id;
+      if (earlier) return sameCaller(earlier, caller);
     }
     validateRunRequest(req, { maxPromptBytes: this.settings.maxPromptBytes, maxTimeoutMs: this.settings.maxTaskTimeoutMs });
     // The router sets it; whatever a caller sent is not the router's.
     req.placedBy = "";
     const candidates = this.candidatesFor(req);
+    const free = candidates.length > 0 && this.registry.pick(candidates) !== undefined;
+    // The caller's own limits first: a spent budget is the answer whatever the workers are doing.
+    if (caller && this.quotas) await this.quotas.admit(req, caller, this.countsOf(caller.name), !free);
     if (candidates.length === 0) throw this.noWorkerError(req);
-    if (!this.registry.pick(candidates) && this.queue.length >= this.settings.queueLimit) {
+    if (!free && this.queue.length >= this.settings.queueLimit) {
       throw resourceExhausted(`every worker is busy and ${this.queue.length} tasks are already waiting (CC_QUEUE_LIMIT); try again later`);
     }
-    const entry = this.tasks.newEntry(req);
+    const entry = this.tasks.newEntry(req, caller?.name ?? "");
     const outcome = await this.tasks.add(entry);
     // Another Run with the same request id was first.
-    if (!outcome.created) return outcome.existing.id;
+    if (!outcome.created) return sameCaller(outcome.existing, caller);
     if (rpcRequestId) this.requestIds.set(entry, rpcRequestId);
     if (this.draining) {
       entry.end({ reason: ExitReason.SHUTDOWN, message: "the router shut down before the task was placed on a worker; run it again" });
@@ -171,6 +200,10 @@ export class Dispatcher {
         entry.end({ reason: ExitReason.FAILED, message });
         continue;
       }
+      if (this.quotas?.heldBack(entry.record.owner, this.countsOf(entry.record.owner))) {
+        i += 1;
+        continue;
+      }
       const worker = this.registry.pick(this.candidatesFor(entry.request, entry), this.spread.workersOf(entry.request.spreadGroup), holdsEnvironmentOf(entry.request));
       if (!worker) {
         i += 1;
@@ -185,7 +218,9 @@ export class Dispatcher {
       entry.queuePosition = position;
       const detail = entry.pinnedTo
         ? `waiting for worker ${entry.pinnedTo}, which may already have the task`
-        : `waiting for a free slot on ${this.candidatesFor(entry.request, entry).length} busy worker(s)`;
+        : this.quotas?.heldBack(entry.record.owner, this.countsOf(entry.record.owner))
+          ? this.quotas.heldBackDetail(entry.record.owner)
+          : `waiting for a free slot on ${this.candidatesFor(entry.request, entry).length} busy worker(s)`;
       entry.emit({ case: "status", value: create(StatusSchema, { phase: Phase.QUEUED, queuePosition: position, detail }) });
     });
   }
@@ -308,6 +343,15 @@ export class Dispatcher {
     }
   }
 
+  /** An identity's tasks run here: placed on workers, and waiting in the queue. */
+  countsOf(owner: string): OwnerCounts {
+    let queued = 0;
+    for (const e of this.queue) if (e.record.owner === owner) queued += 1;
+    let all = 0;
+    for (const e of this.tasks.active()) if (e.record.owner === owner) all += 1;
+    return { running: all - queued, queued };
+  }
+
   private enqueue(entry: TaskEntry, front = false): void {
     if (front) this.queue.unshift(entry);
     else this.queue.push(entry);
@@ -332,6 +376,7 @@ export class Dispatcher {
     const candidates = this.candidatesFor(entry.request, entry);
     let why: string;
     if (entry.pinnedTo) why = `for worker ${entry.pinnedTo}, whose stream broke before it answered (it may have started the task, so it was not placed elsewhere); run it again`;
+    else if (this.quotas?.heldBack(entry.record.owner, this.countsOf(entry.record.owner))) why = `because ${entry.record.owner || "its owner"}'s own tasks filled its quota "running" all that time; run it again once one of them ends`;
     else if (candidates.length > 0) why = `and none of the ${candidates.length} matching worker(s) had a free slot; add workers or raise their CC_MAX_SESSIONS, or try again later`;
     else why = `and ${this.noWorkerError(entry.request).rawMessage}`;
     entry.end({ reason: ExitReason.FAILED, message: `${waited} ${why}` });

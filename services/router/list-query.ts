@@ -4,13 +4,16 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ListTasksRequest } from "../../gen/claudecluster/v1/router_pb.js";
 import { invalidArgument } from "../common/errors.js";
 import { isValidTaskId } from "../common/ids.js";
+import { type Identity } from "./identity/index.js";
 import type { TaskQuery } from "./tasks.js";
 
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 1000;
 const TOKEN_PREFIX = "v1:";
 
-export function taskQuery(req: ListTasksRequest): TaskQuery {
+/** ListTasks' query for `caller`: a `user` lists its own tasks only, whatever owner it names. */
+export function taskQuery(req: ListTasksRequest, caller?: Identity): TaskQuery {
+  const owner = caller?.role === "user" ? caller.name : req.owner;
   if (req.limit > MAX_LIST_LIMIT) throw invalidArgument("limit", `must be at most ${MAX_LIST_LIMIT}; read more with page_token`);
   if (req.workerId !== "" && !isValidTaskId(req.workerId)) throw invalidArgument("worker_id", "must be 1-64 letters, digits, '-' or '_'");
   const labels = Object.entries(req.labels);
@@ -23,6 +26,7 @@ export function taskQuery(req: ListTasksRequest): TaskQuery {
     statuses: req.statuses,
     labels: req.labels,
     ...(req.workerId ? { workerId: req.workerId } : {}),
+    ...(owner ? { owner } : {}),
     ...(req.createdAfter ? { createdAfterMs: timestampMs(req.createdAfter) } : {}),
     ...(req.pageToken ? { olderThan: pageTokenId(req.pageToken) } : {}),
     limit: req.limit || DEFAULT_LIST_LIMIT,

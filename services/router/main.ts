@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   logger.info({ port, staticWorkers: settings.workers.length }, "router listening");
 
   drainOnSignals(logger, settings.shutdownGraceMs, () => router.shutdown());
+  // SIGHUP reads CC_TOKENS_FILE again (it is also reloaded when it changes); a broken file keeps the last good one.
+  process.on("SIGHUP", () => router.identities.reload());
 }
 
 void main();

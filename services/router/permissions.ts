@@ -6,6 +6,7 @@ import type { AnswerPermissionRequest, AnswerPermissionResponse } from "../../ge
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import { failedPrecondition, unavailable } from "../common/errors.js";
 import { checkAnswer } from "../common/permission-answer.js";
+import type { Identity } from "./identity/index.js";
 import type { Registry } from "./registry.js";
 import type { TaskEntry, Tasks } from "./tasks.js";
 
@@ -34,9 +35,9 @@ export function trackPermissionEvent(entry: TaskEntry, event: RunEvent): "asked"
 }
 
 /** AnswerPermission: checks what the router knows, then lets the task's worker settle the request. */
-export async function answerPermission(tasks: Tasks, registry: Registry, req: AnswerPermissionRequest, headers: Record<string, string>): Promise<AnswerPermissionResponse> {
+export async function answerPermission(tasks: Tasks, registry: Registry, req: AnswerPermissionRequest, headers: Record<string, string>, caller?: Identity): Promise<AnswerPermissionResponse> {
   checkAnswer(req);
-  const found = await tasks.find(req.taskId);
+  const found = await tasks.find(req.taskId, caller);
   const record = found.entry ? found.entry.record : found.stored.record;
   const request = found.entry ? found.entry.request : found.stored.request;
   if (record.endedAt) throw failedPrecondition(`task ${req.taskId} has ended; it waits for no approval`);

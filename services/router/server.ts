@@ -1,6 +1,6 @@
 // Wiring: builds an unstarted router from settings. Only main.ts listens on a real port and handles signals.
 import { readFileSync } from "node:fs";
-import type { Interceptor } from "@connectrpc/connect";
+import type { HandlerContext, Interceptor } from "@connectrpc/connect";
 import { RouterService, type Task, TaskStatus, WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { HealthState, healthRoutes, OVERALL, ServingStatus } from "../common/health.js";
@@ -18,7 +18,10 @@ import { create } from "@bufbuild/protobuf";
 import { RoutineService, WebhookSchema } from "../../gen/claudecluster/v1/routines_pb.js";
 import { openRoutineStore, routineFireHandler, routineService, Routines, systemClock, type Clock, type Post, type RoutineStore } from "./routines/index.js";
 import { Dispatcher } from "./dispatcher.js";
+import { Identities, identityAuth, identityGate } from "./identity/index.js";
 import { Ownership } from "./ownership.js";
+import { placementQuotas } from "./quotas/placement.js";
+import { Admission, costOf, Spend } from "./quotas/index.js";
 import { Registry } from "./registry.js";
 import { earlierTask, MemorySessionStore, SessionHandoff } from "./sessions/index.js";
 import { routerService } from "./service.js";
@@ -44,6 +47,8 @@ export interface Router {
   readonly dispatcher: Dispatcher;
   /** Saved tasks, their schedules, retries and webhooks (routines/). */
   readonly routines: Routines;
+  /** Who may call (CC_TOKENS_FILE, CC_TOKEN): reload() on SIGHUP. */
+  readonly identities: Identities;
   /** Whether the web UI is served at `/` (CC_WEB on, and the bundle built). */
   readonly servesWebUi: boolean;
   /** What grpc.health.v1.Health answers: SERVING once listening, NOT_SERVING once draining. */
@@ -54,21 +59,25 @@ export interface Router {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-const ROUTER_TOKEN = "router token (CC_TOKEN)";
 const WORKER_TOKEN = "worker token (CC_WORKER_TOKEN)";
 
 /**
- * Workers authenticate RegisterWorker with the worker token; everything else takes the client token, except health
- * (bearerAuth lets TOKEN_FREE_SERVICES through, for probes that cannot send headers).
+ * Workers authenticate RegisterWorker with the worker token only; everything else is a client's, checked by
+ * identity (identity/: CC_TOKENS_FILE and CC_TOKEN), except health (for probes that cannot send headers).
  */
-function authByMethod(settings: RouterSettings): Interceptor {
-  const clients = bearerAuth(settings.tokens, ROUTER_TOKEN);
+function authByMethod(settings: RouterSettings, identities: Identities): Interceptor {
+  const clients = identityAuth(identities);
   const workers = bearerAuth(settings.workerTokens, WORKER_TOKEN);
   return (next) => {
     const forClients = clients(next);
     const forWorkers = workers(next);
     return (req) => (req.method.name === "RegisterWorker" ? forWorkers(req) : forClients(req));
   };
+}
+
+/** RegisterWorker's gate for workers, every other method's for clients. */
+function gateByMethod(workers: (ctx: HandlerContext) => void, clients: (ctx: HandlerContext) => void): (ctx: HandlerContext) => void {
+  return (ctx) => (ctx.method.name === "RegisterWorker" ? workers(ctx) : clients(ctx));
 }
 
 /** One worker entry per line; blank lines and `#` comments are skipped. */
@@ -91,6 +100,7 @@ export function createRouter(
   options: { logger: Logger; store?: TaskStore; routineStore?: RoutineStore; clock?: Clock; webhookPost?: Post },
 ): Router {
   const { logger } = options;
+  const identities = new Identities({ adminTokens: settings.tokens, file: settings.tokensFile, logger });
   const store = options.store ?? openTaskStore(settings);
   const tasks = new Tasks(store, {
     retention: { tasks: settings.retainTasks, ageMs: settings.retainAgeMs, logBytes: settings.retainLogBytes },
@@ -115,7 +125,7 @@ export function createRouter(
   const uploads = new UploadPlacements(registry);
   const sessions = new SessionHandoff({
     store: new MemorySessionStore({ maxSessions: settings.sessionsKept, maxBytes: settings.sessionsBytes }),
-    task: (id) => earlierTask(tasks, id),
+    task: (id, caller) => earlierTask(tasks, id, caller),
     maxTranscriptBytes: settings.maxTranscriptBytes,
     logger,
     carry: { registry, uploads, maxBytes: settings.maxCarryBytes, logger },
@@ -123,7 +133,7 @@ export function createRouter(
   dispatcher = new Dispatcher(settings, registry, tasks, logger, settings.routerId, sessions);
   const routines = new Routines({
     store: options.routineStore ?? openRoutineStore(settings),
-    submit: (req) => dispatcher!.submit(req),
+    submit: (req, caller) => dispatcher!.submit(req, "", caller),
     ended: async (taskId) => {
       // Run here: its end is an event. Run by another router sharing the store (it took the scheduled fire first):
       // read the store until the record says it ended.
@@ -145,18 +155,29 @@ export function createRouter(
   });
   // After taskActivity (registered first), so a record's phase is current when routines look at it.
   tasks.watch({ changed: (entry) => routines.taskChanged(entry.record), removed: (entry) => routines.taskLeft(entry.record) });
+  const admission = new Admission(
+    {
+      running: settings.quotaRunning,
+      queued: settings.quotaQueued,
+      maxTimeoutMs: settings.quotaTimeoutMs,
+      dailyUsd: settings.budgetDailyUsd,
+      monthlyUsd: settings.budgetMonthlyUsd,
+    },
+    new Spend((query) => tasks.list(query)),
+  );
+  dispatcher.quotas = placementQuotas(admission, identities);
   const ownership = new Ownership(tasks, dispatcher, { routerId: settings.routerId, leaseTtlMs: settings.leaseTtlMs, logger });
   dispatcher.onTakeOver = () => ownership.takeOver();
   let sharing: NodeJS.Timeout | undefined;
   const health = new HealthState([RouterService.typeName]);
-  const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger) : undefined;
+  const metrics = settings.metrics ? routerMetrics(tasks, dispatcher, registry, health, logger, identities) : undefined;
   /** The worker a task was placed on, for log lines of calls that name the task. */
   const workerOf = (taskId: string) => tasks.workerOf(taskId);
   const handler = createConnectHandler({
     logger,
     routes: (router) => {
       routerRoutes({
-        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions }),
+        ...routerService({ settings, dispatcher, tasks, registry, watchers, uploads, sessions, identities, admission }),
         ...transferForwarding({ registry, tasks, uploads, maxUploadBytes: settings.maxUploadBytes }),
         ...environmentForwarding(registry),
       })(router);
@@ -165,11 +186,9 @@ export function createRouter(
       reflectionRoutes([RouterService, RoutineService, Health])(router);
     },
     // Outermost first: the log line sees every outcome, auth refusals and masked errors included.
-    interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings)],
+    interceptors: [rpcLog(logger, { workerOf }), ...(metrics ? [metrics.interceptor()] : []), errorBoundary(logger), authByMethod(settings, identities)],
     // The same tokens checked before any request body is read.
-    requestGate: bearerGate(logger, (method) =>
-      method === "RegisterWorker" ? { tokens: settings.workerTokens, what: WORKER_TOKEN } : { tokens: settings.tokens, what: ROUTER_TOKEN },
-    ),
+    requestGate: gateByMethod(bearerGate(logger, () => ({ tokens: settings.workerTokens, what: WORKER_TOKEN })), identityGate(identities, logger)),
     readMaxBytes: settings.maxPromptBytes + READ_MAX_BYTES_OVERHEAD,
     ...(metrics ? { streamBytes: metrics.countStreamBytes } : {}),
   });
@@ -184,6 +203,7 @@ export function createRouter(
     store,
     dispatcher: d,
     routines,
+    identities,
     servesWebUi: web !== undefined,
     health,
     async listen() {
@@ -194,6 +214,7 @@ export function createRouter(
       // (a second at a time, for a minute) for a worker to be seen.
       await routines.start();
       const port = await server.listen(settings.port, settings.host);
+      identities.watch();
       sharing = setInterval(() => {
         void store
           .sharedWorkers()
@@ -217,6 +238,7 @@ export function createRouter(
       registry.stop();
       tasks.stop();
       ownership.stop();
+      identities.stop();
       clearInterval(sharing);
       health.close();
       await server.close(1000);
@@ -244,7 +266,10 @@ const lower = (name: string | undefined, value: number) => (name ?? String(value
  * tasks are counted (and claude's cost and tokens added) once each at the first scrape that finds them, so a
  * detached task that no one followed counts too.
  */
-function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger): ServerMetrics {
+/** Owners get a label value of their own only while the identities are this few: a label set stays bounded. */
+export const OWNER_LABELS_MAX = 50;
+
+function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry, health: HealthState, logger: Logger, identities: Identities): ServerMetrics {
   const metrics = new ServerMetrics(logger);
   // Read from the store once per scrape, before the gauges below.
   let all: Task[] = [];
@@ -288,6 +313,13 @@ function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry,
   });
   const ended = metrics.counter("router_tasks_ended_total", "Tasks ended, by final status.", ["status"]);
   for (const status of [TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED]) ended.inc({ status: lower(TaskStatus[status], status) }, 0);
+  // Per owner, when the identities are few and known (CC_TOKENS_FILE); any other owner counts as "other".
+  const ownerTasks = metrics.counter("router_owner_tasks_ended_total", `Tasks ended, by owner (an identity of CC_TOKENS_FILE while there are at most ${OWNER_LABELS_MAX}; else "other").`, ["owner"]);
+  const ownerCost = metrics.counter("router_owner_cost_usd_total", "claude's own cost estimate (total_cost_usd) of the ended tasks, by owner, in US dollars.", ["owner"]);
+  const ownerOf = (owner: string) => {
+    const names = identities.names();
+    return names.length <= OWNER_LABELS_MAX && owner !== "" && names.includes(owner) ? owner : "other";
+  };
   let counted = new Set<string>();
   metrics.onScrape(() => {
     const seen = new Set<string>();
@@ -297,6 +329,9 @@ function routerMetrics(tasks: Tasks, dispatcher: Dispatcher, registry: Registry,
       if (counted.has(task.id)) continue;
       ended.inc({ status: lower(TaskStatus[task.status], task.status) });
       metrics.recordResult(task.exit?.result);
+      const owner = ownerOf(task.owner);
+      ownerTasks.inc({ owner });
+      ownerCost.inc({ owner }, costOf(task));
     }
     counted = seen;
   });

@@ -4,12 +4,16 @@
 // store. ctx.signal tells us when a caller leaves. Worker events in the log are mostly undecoded
 // (undecoded-events.ts): binary callers get them as they came, JSON callers decoded.
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { create } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { ListTasksResponseSchema, ListWorkersResponseSchema, type RouterService } from "../../gen/claudecluster/v1/router_pb.js";
 import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
+import { WorkerInfoSchema } from "../../gen/claudecluster/v1/worker_pb.js";
 import { failedPrecondition, invalidArgument, resourceExhausted, unavailable } from "../common/errors.js";
 import { REQUEST_ID, requestIdHeaders } from "../common/rpc-log.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { callerOf, type Identities, type Identity } from "./identity/index.js";
+import type { Admission } from "./quotas/index.js";
+import { whoAmI } from "./who-am-i.js";
 import { answerPermission } from "./permissions.js";
 import { pageToken, taskQuery } from "./list-query.js";
 import type { Registry } from "./registry.js";
@@ -32,11 +36,13 @@ export function routerService(deps: {
   watchers: TaskWatchers;
   uploads: UploadPlacements;
   sessions: SessionHandoff;
+  identities: Identities;
+  admission: Admission;
 }): Omit<ServiceImpl<typeof RouterService>, TransferMethod | EnvironmentMethod> {
-  const { settings, dispatcher, tasks, registry, watchers, uploads, sessions } = deps;
+  const { settings, dispatcher, tasks, registry, watchers, uploads, sessions, identities, admission } = deps;
 
   async function* follow(taskId: string, afterSeq: bigint, ctx: HandlerContext): AsyncGenerator<RunEvent> {
-    const found = await tasks.find(taskId);
+    const found = await tasks.find(taskId, callerOf(ctx));
     let events: AsyncGenerator<RunEvent>;
     const entry = found.entry;
     if (entry) {
@@ -59,8 +65,8 @@ export function routerService(deps: {
   }
 
   /** The worker running a task, for input and resizes: wherever the task is owned, the registry knows its worker. */
-  async function runningWorker(taskId: string) {
-    const found = await tasks.find(taskId);
+  async function runningWorker(taskId: string, caller: Identity) {
+    const found = await tasks.find(taskId, caller);
     const record = found.entry ? found.entry.record : found.stored.record;
     if (record.endedAt) throw failedPrecondition(`task ${taskId} has ended`);
     if (record.mode !== RunMode.INTERACTIVE) {
@@ -79,10 +85,11 @@ export function routerService(deps: {
       req.routine = "";
       req.retryOf = "";
       // A task on an uploaded workspace runs where the upload is.
-      uploads.place(req);
+      const caller = callerOf(ctx);
+      uploads.place(req, caller);
       // A task resuming a session takes its transcript to whichever worker runs it (sessions/).
-      await sessions.prepare(req);
-      const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID));
+      await sessions.prepare(req, caller);
+      const taskId = await dispatcher.submit(req, ctx.values.get(REQUEST_ID), caller);
       const entry = tasks.live(taskId);
       if (entry) sessions.follow(entry);
       yield* follow(taskId, 0n, ctx);
@@ -92,40 +99,50 @@ export function routerService(deps: {
       yield* follow(req.taskId, req.afterSeq, ctx);
     },
 
-    getTask(req) {
-      return tasks.record(req.taskId);
+    getTask(req, ctx) {
+      return tasks.record(req.taskId, callerOf(ctx));
     },
 
-    async listTasks(req) {
-      const page = await tasks.list(taskQuery(req));
+    async listTasks(req, ctx) {
+      const page = await tasks.list(taskQuery(req, callerOf(ctx)));
       return create(ListTasksResponseSchema, { tasks: page.tasks, nextPageToken: page.more ? pageToken(page.tasks.at(-1)!.id) : "" });
     },
 
     async cancelTask(req, ctx) {
-      const found = await tasks.find(req.taskId);
+      const found = await tasks.find(req.taskId, callerOf(ctx));
       if (found.entry) {
         await dispatcher.cancel(found.entry, req.reason, ctx.values.get(REQUEST_ID));
         return found.entry.snapshot();
       }
       // Ended, or run by another router (a shared store): that router carries the cancel out.
       if (!found.stored.record.endedAt) await dispatcher.cancelElsewhere(found.stored, req.reason, ctx.signal);
-      return tasks.record(req.taskId);
+      return tasks.record(req.taskId, callerOf(ctx));
     },
 
     async sendInput(req, ctx) {
-      return (await runningWorker(req.taskId)).client.sendInput(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId, callerOf(ctx))).client.sendInput(req, { headers: requestIdHeaders(ctx) });
     },
 
     async resize(req, ctx) {
-      return (await runningWorker(req.taskId)).client.resize(req, { headers: requestIdHeaders(ctx) });
+      return (await runningWorker(req.taskId, callerOf(ctx))).client.resize(req, { headers: requestIdHeaders(ctx) });
     },
 
     answerPermission(req, ctx) {
-      return answerPermission(tasks, registry, req, requestIdHeaders(ctx));
+      return answerPermission(tasks, registry, req, requestIdHeaders(ctx), callerOf(ctx));
     },
 
-    listWorkers() {
-      return create(ListWorkersResponseSchema, { workers: registry.list().map((w) => registry.record(w)) });
+    listWorkers(_req, ctx) {
+      const caller = callerOf(ctx);
+      const workers = registry.list().map((w) => registry.record(w));
+      // A user sees the ids of its own tasks among those a worker runs, no other task's (ids do not leak).
+      if (caller.role === "user") {
+        for (const w of workers) {
+          if (!w.info) continue;
+          w.info = clone(WorkerInfoSchema, w.info);
+          w.info.activeTaskIds = w.info.activeTaskIds.filter((id) => tasks.live(id)?.record.owner === caller.name);
+        }
+      }
+      return create(ListWorkersResponseSchema, { workers });
     },
 
     registerWorker(req) {
@@ -136,7 +153,11 @@ export function routerService(deps: {
     },
 
     watchTasks(req, ctx) {
-      return watchers.watch(req, ctx.signal);
+      return watchers.watch(req, ctx.signal, callerOf(ctx));
+    },
+
+    whoAmI(_req, ctx) {
+      return whoAmI(callerOf(ctx), identities, admission);
     },
   };
 }

@@ -3,7 +3,7 @@ import { readTokenFile } from "../common/secrets.js";
 import { LISTEN_SETTINGS, REPORTING_SETTINGS } from "../common/service-settings.js";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
-import { boolean, duration, integer, list, readSettings, text, type SettingsOf } from "../common/settings.js";
+import { boolean, duration, integer, list, readSettings, SettingsError, text, type SettingsOf } from "../common/settings.js";
 
 export const ROUTER_SETTINGS = {
   ...LISTEN_SETTINGS,
@@ -19,12 +19,39 @@ export const ROUTER_SETTINGS = {
     description: "A file listing more static workers, one entry per line in the CC_WORKERS forms (`#` starts a comment).",
     parse: text,
   },
-  tokens: { env: "CC_TOKEN", default: "", description: "Bearer token(s) clients must present, comma-separated for rotation; empty accepts any client.", parse: list },
+  tokens: { env: "CC_TOKEN", default: "", description: "Bearer token(s) of the one admin named `admin`, comma-separated for rotation; empty with no CC_TOKENS_FILE accepts any client.", parse: list },
   workerTokens: {
     env: "CC_WORKER_TOKEN",
     default: "",
     description: "Token sent to workers, and accepted from workers registering (comma-separated: the first is sent).",
     parse: list,
+  },
+  tokensFile: {
+    env: "CC_TOKENS_FILE",
+    default: "",
+    description:
+      "Identities, one per line: `NAME ROLE TOKEN [running=N] [queued=N] [timeout=DURATION] [daily=USD] [monthly=USD]`, ROLE `admin` or `user`, TOKEN the token or `sha256:` and its hex digest, `#` a comment. Reloaded when it changes and on SIGHUP (a broken file is logged and the last good one kept); a broken file at start stops the router, and so does one without CC_WORKER_TOKEN. CC_TOKEN's tokens stay one admin named `admin`.",
+    parse: text,
+  },
+  quotaRunning: { env: "CC_QUOTA_RUNNING", default: "0", description: "Tasks one identity may run at once (`0`: no limit); more wait in the queue until one of its own ends.", parse: integer(0, 100_000) },
+  quotaQueued: { env: "CC_QUOTA_QUEUED", default: "0", description: "Tasks one identity may have waiting at once (`0`: no limit); more get RESOURCE_EXHAUSTED.", parse: integer(0, 100_000) },
+  quotaTimeoutMs: {
+    env: "CC_QUOTA_TIMEOUT",
+    default: "0",
+    description: "Longest timeout one identity's task may ask for (`0`: only CC_MAX_TASK_TIMEOUT); a task asking for none gets this one.",
+    parse: duration,
+  },
+  budgetDailyUsd: {
+    env: "CC_BUDGET_DAILY_USD",
+    default: "0",
+    description: "US dollars of claude's own cost estimate one identity's tasks may cost per UTC day (`0`: no limit); then new tasks get RESOURCE_EXHAUSTED until midnight UTC.",
+    parse: dollars,
+  },
+  budgetMonthlyUsd: {
+    env: "CC_BUDGET_MONTHLY_USD",
+    default: "0",
+    description: "The same per calendar month (UTC). Spend is read from the task records the store keeps: set CC_RETAIN_AGE to a month or more to count a whole month.",
+    parse: dollars,
   },
   tokenFile: { env: "CC_TOKEN_FILE", default: "", description: "A file with more client tokens (one per line), e.g. a mounted secret.", parse: text },
   workerTokenFile: { env: "CC_WORKER_TOKEN_FILE", default: "", description: "A file with more worker tokens (one per line); used like CC_WORKER_TOKEN, after it.", parse: text },
@@ -165,6 +192,10 @@ export function readRouterSettings(env: Record<string, string | undefined> = pro
   const settings = readSettings(ROUTER_SETTINGS, env);
   settings.tokens = [...settings.tokens, ...readTokenFile("CC_TOKEN_FILE", settings.tokenFile)];
   settings.workerTokens = [...settings.workerTokens, ...readTokenFile("CC_WORKER_TOKEN_FILE", settings.workerTokenFile)];
+  // Without a worker token anyone could register a worker and be sent every user's prompts: identities need one.
+  if (settings.tokensFile && settings.workerTokens.length === 0) {
+    throw new SettingsError("CC_TOKENS_FILE needs CC_WORKER_TOKEN (or CC_WORKER_TOKEN_FILE) too: without it anyone could register a worker and receive every user's tasks");
+  }
   return settings;
 }
 
@@ -173,6 +204,13 @@ function webhookUrl(raw: string): string {
   const value = raw.trim();
   if (value === "" || /^https?:\/\/\S+$/.test(value)) return value;
   throw new Error("expected an http:// or https:// URL");
+}
+
+/** US dollars: `5`, `2.50`. */
+function dollars(raw: string): number {
+  const value = raw.trim();
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error("expected US dollars such as 5 or 2.50");
+  return Number(value);
 }
 
 /** `memory`, `sqlite` or a Redis URL. */

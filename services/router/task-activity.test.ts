@@ -27,6 +27,9 @@ function messages(fixture: string): RunEvent[] {
   return lines.map((line) => create(RunEventSchema, { event: { case: "message", value: parseStreamJsonLine(line)! } }));
 }
 
+/** The model of the fixture's init event. */
+const MODEL = "claude-opus-5-5";
+
 describe("task activity in the record", () => {
   for (const [how, adopt] of [
     ["undecoded, as the router forwards a worker's events", fromWorker],
@@ -41,6 +44,8 @@ describe("task activity in the record", () => {
       }
       expect(seen).toEqual(["", "I'll create out.txt.", "Bash: echo hi > out.txt", "Done."]);
       expect(entry.record.costUsd).toBe(0.00172);
+      // The model claude ran with, from its init event.
+      expect(entry.record.model).toBe(MODEL);
     });
   }
 

@@ -1,7 +1,8 @@
 // What a task is doing now, kept in its record for live views (WatchTasks, GetTask, a `top`): its phase and queue
-// position, its latest line and the cost claude reported. The router keeps worker events undecoded
-// (undecoded-events.ts), so this reads only the few fields it needs straight from their bytes: the phase from a
-// `status`, the text of a streaming delta, the tool names of an assistant message, the cost of a result. claude's
+// position, its latest line, the cost claude reported and the model it ran with. The router keeps worker events
+// undecoded (undecoded-events.ts), so this reads only the few fields it needs straight from their bytes: the phase
+// from a `status`, the text of a streaming delta, the tool names of an assistant message, the cost of a result, the
+// model of the init event. claude's
 // original JSON line, most of a message's bytes, is skipped over, never decoded.
 import { fromBinary, type UnknownField } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
@@ -25,7 +26,8 @@ const TOOL_INPUT_SUMMARY_MAX_BYTES = 16 * 1024;
 
 /** Field numbers (proto/claudecluster/v1/run.proto). */
 const RUN_EVENT = { message: 12, status: 13 } as const;
-const CLAUDE_MESSAGE = { assistant: 11, delta: 13, result: 14 } as const;
+const CLAUDE_MESSAGE = { init: 10, assistant: 11, delta: 13, result: 14 } as const;
+const SYSTEM_INIT_MODEL = 2;
 const ASSISTANT_CONTENT = 3;
 const CONTENT_BLOCK = { text: 1, toolUse: 3 } as const;
 const TEXT_BLOCK_TEXT = 1;
@@ -131,7 +133,9 @@ class Activity {
   /** A typed message (a caller's own decoded event, in tests and the embedded cluster). */
   private message(message: ClaudeMessage): void {
     const body = message.body;
-    if (body.case === "delta") {
+    if (body.case === "init") {
+      this.record.model = clip(body.value.model);
+    } else if (body.case === "delta") {
       if (body.value.deltaType === "text_delta") this.writeText(body.value.text);
     } else if (body.case === "assistant") {
       for (const block of body.value.content) {
@@ -145,7 +149,9 @@ class Activity {
 
   private undecodedMessage(bytes: Uint8Array): void {
     for (const [no, value] of fields(bytes)) {
-      if (no === CLAUDE_MESSAGE.delta) {
+      if (no === CLAUDE_MESSAGE.init) {
+        for (const [field, v] of fields(value)) if (field === SYSTEM_INIT_MODEL) this.record.model = clip(utf8.decode(v.subarray(0, 4 * LATEST_LINE_CHARS)));
+      } else if (no === CLAUDE_MESSAGE.delta) {
         const delta = fromBinary(StreamDeltaSchema, value);
         if (delta.deltaType === "text_delta") this.writeText(delta.text);
       } else if (no === CLAUDE_MESSAGE.assistant) {

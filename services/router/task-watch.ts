@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { TaskChangeSchema, type Task, type TaskChange, type WatchTasksRequest } from "../../gen/claudecluster/v1/router_pb.js";
 import { invalidArgument, resourceExhausted } from "../common/errors.js";
 import { waitForWake } from "../common/wake.js";
+import { type Identity, visibleTo } from "./identity/index.js";
 import type { Tasks } from "./tasks.js";
 
 const DEFAULT_LIMIT = 50;
@@ -22,9 +23,10 @@ export interface TaskWatchOptions {
 }
 
 /** Whether `task` passes the request's filters. */
-export function watchFilter(req: WatchTasksRequest): (task: Task) => boolean {
+export function watchFilter(req: WatchTasksRequest, caller?: Identity): (task: Task) => boolean {
   const labels = Object.entries(req.labels);
   return (task) =>
+    (!caller || visibleTo(caller, task)) &&
     (req.statuses.length === 0 || req.statuses.includes(task.status)) &&
     (req.workerId === "" || task.workerId === req.workerId) &&
     labels.every(([k, v]) => task.labels[k] === v);
@@ -43,13 +45,14 @@ export class TaskWatchers {
   }
 
   /** The snapshot, `synced`, then changes until `signal` aborts. */
-  async *watch(req: WatchTasksRequest, signal: AbortSignal): AsyncGenerator<TaskChange> {
+  /** `caller`: a `user` watches its own tasks only. */
+  async *watch(req: WatchTasksRequest, signal: AbortSignal, caller?: Identity): AsyncGenerator<TaskChange> {
     if (req.limit > MAX_LIMIT) throw invalidArgument("limit", `must be at most ${MAX_LIMIT}`);
     if (Object.keys(req.labels).length > MAX_LABELS) throw invalidArgument("labels", `at most ${MAX_LABELS}`);
     if (this.active >= this.options.maxWatchers) {
       throw resourceExhausted(`the router already has ${this.options.maxWatchers} task watchers (CC_MAX_WATCHERS); close one or try again later`);
     }
-    const matches = watchFilter(req);
+    const matches = watchFilter(req, caller);
     /** Changed since last sent: true, or false once the store forgot it. */
     const changed = new Map<string, boolean>();
     let wake: (() => void) | undefined;

@@ -10,6 +10,7 @@ import { ExitReason, type Exited, ExitedSchema, type RunEvent, RunEventSchema, t
 import { ConnectError, Code, invalidArgument, notFound } from "../common/errors.js";
 import { isValidTaskId, newTaskId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
+import { type Identity, visibleTo } from "./identity/index.js";
 import type { WorkerEntry } from "./registry.js";
 import type { Placement, RetentionLimits, StoredTask, StoreListener, TaskPage, TaskQuery, TaskStore } from "./store/interface.js";
 
@@ -85,7 +86,7 @@ export class TaskEntry {
     readonly id: string,
     readonly request: RunRequest,
     logOptions: TaskLogOptions,
-    store?: { store: TaskStore; stored?: StoredTask; logBytes?: number; logger?: Logger },
+    store?: { store: TaskStore; stored?: StoredTask; logBytes?: number; logger?: Logger; owner?: string },
   ) {
     const stored = store?.stored;
     this.record =
@@ -100,6 +101,7 @@ export class TaskEntry {
         labels: request.labels,
         createdAt: timestampNow(),
         detach: request.detach,
+        owner: store?.owner ?? "",
         ...recordedOptions(request),
       });
     this.placement = stored?.placement;
@@ -337,9 +339,9 @@ export class Tasks {
     clearInterval(this.timer);
   }
 
-  /** A new task, not stored yet (add stores it). */
-  newEntry(request: RunRequest): TaskEntry {
-    return new TaskEntry(newTaskId(), request, this.options.log, { store: this.store, ...(this.options.logger ? { logger: this.options.logger } : {}) });
+  /** A new task of `owner` (the caller's name), not stored yet (add stores it). */
+  newEntry(request: RunRequest, owner = ""): TaskEntry {
+    return new TaskEntry(newTaskId(), request, this.options.log, { store: this.store, owner, ...(this.options.logger ? { logger: this.options.logger } : {}) });
   }
 
   /**
@@ -434,8 +436,18 @@ export class Tasks {
     return this.live_.get(id);
   }
 
-  /** A task run here, or else as the store has it; NOT_FOUND when neither has it. */
-  async find(id: string): Promise<FoundTask> {
+  /**
+   * A task run here, or else as the store has it; NOT_FOUND when neither has it, or when `caller` (a `user`) does
+   * not own it: the same answer as for an unknown id, so that another's ids do not leak.
+   */
+  async find(id: string, caller?: Identity): Promise<FoundTask> {
+    const found = await this.findAny(id);
+    const record = found.entry ? found.entry.record : found.stored.record;
+    if (caller && !visibleTo(caller, record)) throw notFound(`task ${id}`, "list tasks with `cc ps --all`; ended tasks are kept only for a while");
+    return found;
+  }
+
+  private async findAny(id: string): Promise<FoundTask> {
     checkTaskId(id);
     const entry = this.live_.get(id);
     if (entry) return { entry };
@@ -458,8 +470,8 @@ export class Tasks {
   }
 
   /** A task's current record. */
-  async record(id: string): Promise<Task> {
-    const found = await this.find(id);
+  async record(id: string, caller?: Identity): Promise<Task> {
+    const found = await this.find(id, caller);
     return found.entry ? found.entry.snapshot() : found.stored.record;
   }
 

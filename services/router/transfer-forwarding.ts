@@ -10,6 +10,7 @@ import { type RouterService, WorkerHealth } from "../../gen/claudecluster/v1/rou
 import type { UploadWorkspaceRequest, WriteFileRequest } from "../../gen/claudecluster/v1/transfer_pb.js";
 import { ConnectError, failedPrecondition, invalidArgument, notFound, resourceExhausted, unavailable } from "../common/errors.js";
 import { requestIdHeaders } from "../common/rpc-log.js";
+import { callerOf, type Identity } from "./identity/index.js";
 import type { Registry, WorkerEntry } from "./registry.js";
 import type { Tasks } from "./tasks.js";
 import type { UploadPlacements } from "./uploads.js";
@@ -54,8 +55,8 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
    * The worker that runs or ran a task (a task this router runs, or one the store has: ended, or another router's);
    * what it keeps of the task is named in errors.
    */
-  async function workerOf(taskId: string, what: string): Promise<WorkerEntry> {
-    const found = await tasks.find(taskId);
+  async function workerOf(taskId: string, what: string, caller: Identity): Promise<WorkerEntry> {
+    const found = await tasks.find(taskId, caller);
     const record = found.entry ? found.entry.record : found.stored.record;
     const id = record.workerId;
     if (!id) throw failedPrecondition(`task ${taskId} ${record.endedAt ? "ended before it was placed on a worker" : "is waiting for a worker"}, so it has no ${what} yet`);
@@ -95,7 +96,7 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
       const worker = uploadWorker(header.labels, header.workerId);
       try {
         const res = await worker.client.uploadWorkspace(all, headers(ctx));
-        uploads.remember(res.uploadId, worker.id, res.expiresAt ? timestampMs(res.expiresAt) : Date.now() + 60_000);
+        uploads.remember(res.uploadId, worker.id, res.expiresAt ? timestampMs(res.expiresAt) : Date.now() + 60_000, callerOf(ctx).name);
         res.workerId = worker.id;
         return res;
       } catch (err) {
@@ -104,12 +105,12 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
     },
 
     async *getChanges(req, ctx) {
-      const record = await tasks.record(req.taskId);
+      const record = await tasks.record(req.taskId, callerOf(ctx));
       if (!record.endedAt) throw failedPrecondition(`task ${req.taskId} is still running; its changes are recorded when it ends`);
       if (!record.exit?.changes) {
         throw failedPrecondition(`task ${req.taskId} did not run in a git workspace of its own (cc run --upload or --repo), so it has no recorded changes`);
       }
-      const worker = await workerOf(req.taskId, "recorded changes");
+      const worker = await workerOf(req.taskId, "recorded changes", callerOf(ctx));
       try {
         for await (const chunk of worker.client.getChanges(req, headers(ctx))) yield chunk;
       } catch (err) {
@@ -119,14 +120,14 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
 
     async listFiles(req, ctx) {
       try {
-        return await (await workerOf(req.taskId, "workspace")).client.listFiles(req, headers(ctx));
+        return await (await workerOf(req.taskId, "workspace", callerOf(ctx))).client.listFiles(req, headers(ctx));
       } catch (err) {
         throw rewrap(err);
       }
     },
 
     async *readFile(req, ctx) {
-      const worker = await workerOf(req.taskId, "workspace");
+      const worker = await workerOf(req.taskId, "workspace", callerOf(ctx));
       try {
         for await (const chunk of worker.client.readFile(req, headers(ctx))) yield chunk;
       } catch (err) {
@@ -137,7 +138,7 @@ export function transferForwarding(deps: ForwardingDeps): Pick<ServiceImpl<typeo
     async writeFile(requests: AsyncIterable<WriteFileRequest>, ctx) {
       const { first, all } = await splitFirst(requests);
       if (first?.part.case !== "header") throw invalidArgument("header", "the first message of WriteFile must be its header (task_id, path, type, size)");
-      const worker = await workerOf(first.part.value.taskId, "workspace");
+      const worker = await workerOf(first.part.value.taskId, "workspace", callerOf(ctx));
       try {
         return await worker.client.writeFile(all, headers(ctx));
       } catch (err) {

@@ -4,21 +4,23 @@ import type { RunRequest } from "../../gen/claudecluster/v1/run_pb.js";
 import { WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
 import { invalidArgument, notFound, unavailable } from "../common/errors.js";
 import { isValidTaskId } from "../common/ids.js";
+import { type Identity, visibleTo } from "./identity/index.js";
 import type { Registry } from "./registry.js";
 
 const MAX_UPLOADS = 10_000;
 
 export class UploadPlacements {
-  private readonly workers = new Map<string, { workerId: string; expiresAt: number }>();
+  private readonly workers = new Map<string, { workerId: string; expiresAt: number; owner: string }>();
 
   constructor(
     private readonly registry: Registry,
     private readonly now: () => number = Date.now,
   ) {}
 
-  remember(uploadId: string, workerId: string, expiresAt: number): void {
+  /** `owner`: the name of the caller that uploaded it; only it (or an admin) may run a task on it. */
+  remember(uploadId: string, workerId: string, expiresAt: number, owner = ""): void {
     this.sweep();
-    this.workers.set(uploadId, { workerId, expiresAt });
+    this.workers.set(uploadId, { workerId, expiresAt, owner });
     if (this.workers.size > MAX_UPLOADS) this.workers.delete(this.workers.keys().next().value!);
   }
 
@@ -26,14 +28,15 @@ export class UploadPlacements {
    * A Run whose workspace is an upload is for the worker that holds it: `worker_id` is set to it (a different one
    * is refused), so the dispatcher places the task there or queues it until that worker has a free slot.
    */
-  place(req: RunRequest): void {
+  place(req: RunRequest, caller?: Identity): void {
     const source = req.workspace?.source;
     if (source?.case !== "upload") return;
     const uploadId = source.value.uploadId;
     // Validation names a missing or malformed id (and never echoes a malformed one).
     if (!isValidTaskId(uploadId)) return;
     const known = this.workers.get(uploadId);
-    if (!known || known.expiresAt <= this.now()) {
+    // Another's upload is NOT_FOUND, as an unknown one, so that upload ids do not leak.
+    if (!known || known.expiresAt <= this.now() || (caller && !visibleTo(caller, { owner: known.owner }))) {
       throw notFound(`upload ${uploadId} on this router`, "uploads serve one task and expire unused (CC_UPLOAD_TTL); upload the workspace again (cc run --upload does)");
     }
     if (req.workerId !== "" && req.workerId !== known.workerId) {

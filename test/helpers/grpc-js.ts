@@ -35,10 +35,18 @@ export interface GrpcJsRouter {
   close(): void;
 }
 
-export function grpcJsRouter(url: string): GrpcJsRouter {
+/** `token`: sent as `authorization: Bearer <token>` on every call. */
+export function grpcJsRouter(url: string, token?: string): GrpcJsRouter {
   const definition = protoLoader.loadSync("claudecluster/v1/router.proto", { includeDirs: [PROTO_DIR], longs: String, enums: String, defaults: true, oneofs: true });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { claudecluster: { v1: { RouterService: grpc.ServiceClientConstructor } } };
-  return new pkg.claudecluster.v1.RouterService(url.replace(/^http:\/\//, ""), grpc.credentials.createInsecure()) as unknown as GrpcJsRouter;
+  const bearer: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+  return new pkg.claudecluster.v1.RouterService(url.replace(/^http:\/\//, ""), grpc.credentials.createInsecure(), token ? { interceptors: [bearer] } : {}) as unknown as GrpcJsRouter;
 }
 
 /** A stream read to its end: every event, and the error it ended with, if any. */

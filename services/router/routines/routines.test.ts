@@ -10,6 +10,7 @@ import { Phase, type RunRequest } from "../../../gen/claudecluster/v1/run_pb.js"
 import { MissedRunPolicy, OverlapPolicy, RoutineSchema, SaveRoutineRequestSchema, WebhookSchema } from "../../../gen/claudecluster/v1/routines_pb.js";
 import { silentLogger } from "../../common/logger.js";
 import { until } from "../../../test/helpers/wait.js";
+import type { Identity } from "../identity/identities.js";
 import { ManualClock } from "./clock.js";
 import { Routines } from "./routines.js";
 import { MemoryRoutineStore } from "./store.js";
@@ -20,12 +21,15 @@ const T0 = Date.parse("2026-01-05T08:00:00Z");
 /** A dispatcher whose tasks end when `end(id, status)` is called. */
 function fakeCluster() {
   const submitted: RunRequest[] = [];
+  const callers: (Identity | undefined)[] = [];
   const waiting = new Map<string, (t: Task) => void>();
   const ended = new Map<string, Task>();
   return {
     submitted,
-    submit: async (req: RunRequest) => {
+    callers,
+    submit: async (req: RunRequest, caller?: Identity) => {
       submitted.push(req);
+      callers.push(caller);
       return `task-${submitted.length}`;
     },
     ended: (id: string) => new Promise<Task>((resolve) => (ended.has(id) ? resolve(ended.get(id)!) : waiting.set(id, resolve))),
@@ -242,6 +246,22 @@ describe("retries", () => {
     await routines.idle();
     expect(cluster.submitted).toHaveLength(3);
     expect((await routines.get("flaky")).lastRun).toMatchObject({ firstTaskId: "task-1", taskIds: ["task-1", "task-2", "task-3"], outcome: "failed" });
+  });
+
+  it("a run fired by a caller is theirs, its retries too; a scheduled one belongs to no one", async () => {
+    const { routines, cluster, clock } = setup();
+    const ada: Identity = { name: "ada", role: "user", quotas: {} };
+    await save(routines, { name: "flaky", prompt: "p", retry: { maxRetries: 1, backoff: { seconds: 1n } } });
+    await routines.fire("flaky", "manual", {}, "", ada);
+    cluster.end("task-1", TaskStatus.FAILED);
+    await until(() => clock.pending === 1);
+    clock.advance(1_000);
+    await until(() => cluster.submitted.length === 2);
+    cluster.end("task-2", TaskStatus.SUCCEEDED);
+    await routines.idle();
+    expect(cluster.callers).toEqual([ada, ada]);
+    await routines.fire("flaky", "http");
+    expect(cluster.callers[2]).toBeUndefined();
   });
 
   it("stops retrying once an attempt succeeds", async () => {

@@ -24,6 +24,7 @@ import {
 } from "../../../gen/claudecluster/v1/routines_pb.js";
 import { ConnectError, Code, invalidArgument, notFound } from "../../common/errors.js";
 import type { Logger } from "../../common/logger.js";
+import type { Identity } from "../identity/identities.js";
 import type { Clock } from "./clock.js";
 import { nextRun } from "./schedule.js";
 import type { RoutineStore, StoredRoutine } from "./store.js";
@@ -44,8 +45,11 @@ export type Trigger = "manual" | "schedule" | "missed" | "http" | "watch";
 
 export interface RoutinesDeps {
   store: RoutineStore;
-  /** Submits a task (the dispatcher); returns its id. */
-  submit(request: RunRequest): Promise<string>;
+  /**
+   * Submits a task (the dispatcher); returns its id. `caller`: who fired the run (its tasks are theirs: they see
+   * them, and their quotas and budgets count them); none for a schedule or the fire URL.
+   */
+  submit(request: RunRequest, caller?: Identity): Promise<string>;
   /** Resolves with the task's record once it has ended. */
   ended(taskId: string): Promise<Task>;
   clock: Clock;
@@ -243,14 +247,14 @@ export class Routines {
   }
 
   /** Starts a run now; its first task's id. INVALID_ARGUMENT when a placeholder has no value. */
-  async fire(name: string, trigger: Trigger, values: Readonly<Record<string, string>> = {}, append = ""): Promise<string> {
+  async fire(name: string, trigger: Trigger, values: Readonly<Record<string, string>> = {}, append = "", caller?: Identity): Promise<string> {
     checkName(name);
     const stored = await this.deps.store.get(name);
     if (!stored) throw notFoundRoutine(name);
-    return this.startRun(stored.routine, trigger, values, append, undefined);
+    return this.startRun(stored.routine, trigger, values, append, undefined, caller);
   }
 
-  private async startRun(r: Routine, trigger: Trigger, values: Readonly<Record<string, string>>, append: string, scheduledMs: number | undefined): Promise<string> {
+  private async startRun(r: Routine, trigger: Trigger, values: Readonly<Record<string, string>>, append: string, scheduledMs: number | undefined, caller?: Identity): Promise<string> {
     let prompt: string;
     try {
       prompt = render(r.prompt, values, r.defaults);
@@ -271,12 +275,12 @@ export class Routines {
       req.requestId = scheduledMs !== undefined ? `routine/${r.name}/${scheduledMs}/${attempt}` : attempt > 0 ? `routine/${firstTaskId}/retry/${attempt}` : "";
       return req;
     };
-    const firstTaskId = await this.submitWhenPossible(request(0, ""), trigger === "schedule" || trigger === "missed");
+    const firstTaskId = await this.submitWhenPossible(request(0, ""), trigger === "schedule" || trigger === "missed", caller);
     this.running.set(r.name, (this.running.get(r.name) ?? 0) + 1);
     const run = create(RoutineRunSchema, { firstTaskId, taskIds: [firstTaskId], startedAt: timestampFromMs(this.deps.clock.now()), trigger, outcome: "running" });
     await this.updateState(r.name, (s) => (s.lastRun = clone(RoutineRunSchema, run)));
     this.deps.logger.info({ routine: r.name, taskId: firstTaskId, trigger }, "routine run started");
-    this.background(this.follow(r, run, request));
+    this.background(this.follow(r, run, request, caller));
     return firstTaskId;
   }
 
@@ -284,10 +288,10 @@ export class Routines {
    * Submits a task. A scheduled one, refused because no worker is there yet (a router just started, workers
    * registering again), is tried again every SUBMIT_RETRY_MS for a while instead of being lost.
    */
-  private async submitWhenPossible(req: RunRequest, patient: boolean): Promise<string> {
+  private async submitWhenPossible(req: RunRequest, patient: boolean, caller: Identity | undefined): Promise<string> {
     for (let tries = 1; ; tries++) {
       try {
-        return await this.deps.submit(req);
+        return await this.deps.submit(req, caller);
       } catch (err) {
         const code = ConnectError.from(err).code;
         if (!patient || this.stopped || tries >= SUBMIT_TRIES || (code !== Code.Unavailable && code !== Code.FailedPrecondition)) throw err;
@@ -297,7 +301,7 @@ export class Routines {
   }
 
   /** Waits for each attempt to end, retries failures as the routine says, and tells the webhook of each end. */
-  private async follow(r: Routine, run: RoutineRun, request: (attempt: number, firstTaskId: string) => RunRequest): Promise<void> {
+  private async follow(r: Routine, run: RoutineRun, request: (attempt: number, firstTaskId: string) => RunRequest, caller: Identity | undefined): Promise<void> {
     try {
       for (let attempt = 0; ; attempt++) {
         const taskId = run.taskIds[attempt]!;
@@ -318,7 +322,7 @@ export class Routines {
         this.deps.logger.info({ routine: r.name, taskId, attempt: attempt + 1, waitMs }, "routine task failed; retrying");
         await new Promise<void>((resolve) => this.deps.clock.after(waitMs, resolve));
         if (this.stopped) return;
-        const next = await this.submitWhenPossible(request(attempt + 1, run.firstTaskId), true);
+        const next = await this.submitWhenPossible(request(attempt + 1, run.firstTaskId), true, caller);
         run.taskIds.push(next);
         await this.updateState(r.name, (s) => (s.lastRun = clone(RoutineRunSchema, run)));
       }

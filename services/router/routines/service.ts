@@ -8,6 +8,7 @@ import {
   SaveRoutineResponseSchema,
   type RoutineService,
 } from "../../../gen/claudecluster/v1/routines_pb.js";
+import { callerOf } from "../identity/caller.js";
 import type { Routines } from "./routines.js";
 
 export function routineService(routines: Routines): ServiceImpl<typeof RoutineService> {
@@ -26,8 +27,9 @@ export function routineService(routines: Routines): ServiceImpl<typeof RoutineSe
       await routines.delete(req.name);
       return create(DeleteRoutineResponseSchema, {});
     },
-    async fireRoutine(req) {
-      return create(FireRoutineResponseSchema, { taskId: await routines.fire(req.name, "manual", req.values, req.append) });
+    async fireRoutine(req, ctx) {
+      // Fired by someone: the run is theirs (cc routine run, cc watch). A schedule's or the fire URL's belongs to no one.
+      return create(FireRoutineResponseSchema, { taskId: await routines.fire(req.name, "manual", req.values, req.append, callerOf(ctx)) });
     },
   };
 }

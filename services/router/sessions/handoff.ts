@@ -4,6 +4,7 @@
 // to whichever worker runs it (RunRequest.resume_transcript), which places it into the task's claude configuration
 // before claude starts. Sessions are one owner's: until the router knows identities (issue 21), everyone holding
 // the router's client token is that owner.
+import type { Identity } from "../identity/index.js";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AgentOptionsSchema, type RunRequest, type SessionTranscript, SessionTranscriptSchema, type Workspace, WorkspaceSchema } from "../../../gen/claudecluster/v1/run_pb.js";
@@ -20,7 +21,7 @@ const FETCH_TIMEOUT_MS = 30_000;
 export interface SessionHandoffDeps {
   store: SessionStore;
   /** A task by id, run here or kept in the store (NOT_FOUND for an unknown one): see earlierTask. */
-  task: (taskId: string) => Promise<EarlierTask>;
+  task: (taskId: string, caller?: Identity) => Promise<EarlierTask>;
   /** The largest transcript kept (CC_MAX_TRANSCRIPT_BYTES). */
   maxTranscriptBytes: number;
   logger: Logger;
@@ -43,13 +44,15 @@ export class SessionHandoff {
    * workspace when none is given) and finds the transcript of the session it resumes. Throws the Connect error a
    * caller should see: NOT_FOUND, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, INVALID_ARGUMENT.
    */
-  async prepare(req: RunRequest): Promise<void> {
+  async prepare(req: RunRequest, caller?: Identity): Promise<void> {
     if (req.resumeTranscript) throw invalidArgument("resume_transcript", "is set by the router; resume with agent.resume_session_id or continue_task_id");
-    if (req.continueTaskId) await this.continueFrom(req);
+    if (req.continueTaskId) await this.continueFrom(req, caller);
     const sessionId = req.agent?.resumeSessionId ?? "";
     if (!sessionId) return;
     await this.fetching.get(sessionId);
     const kept = this.deps.store.get(sessionId);
+    // Another's session is not the caller's to resume: NOT_FOUND, as for the task it came from (identity/).
+    if (kept && caller?.role === "user") await this.deps.task(kept.taskId, caller);
     if (kept?.transcript) this.attached.set(req, create(SessionTranscriptSchema, { sessionId, jsonl: kept.transcript }));
   }
 
@@ -92,9 +95,9 @@ export class SessionHandoff {
     }
   }
 
-  private async continueFrom(req: RunRequest): Promise<void> {
+  private async continueFrom(req: RunRequest, caller?: Identity): Promise<void> {
     const id = req.continueTaskId;
-    const earlier = await this.deps.task(id);
+    const earlier = await this.deps.task(id, caller);
     if (!earlier.ended) {
       throw failedPrecondition(`task ${id} is still running; continue it once it has ended (\`cc wait ${id}\`), or cancel it first (\`cc cancel ${id}\`)`);
     }
@@ -147,8 +150,8 @@ function sameWorkspace(earlier: EarlierTask): Workspace | undefined {
  * The task a continuation names: this router's own while it runs, else the store's record and request (an ended
  * task is let go of once stored; with a shared store it may have run on another router).
  */
-export async function earlierTask(tasks: Tasks, taskId: string): Promise<EarlierTask> {
-  const found = await tasks.find(taskId);
+export async function earlierTask(tasks: Tasks, taskId: string, caller?: Identity): Promise<EarlierTask> {
+  const found = await tasks.find(taskId, caller);
   if (found.entry) return found.entry;
   const { record, request } = found.stored;
   return { id: taskId, ended: record.exit !== undefined, record, request };

@@ -1,5 +1,6 @@
 // The task store's contract: ONE suite every implementation passes (memory.test.ts, sqlite.test.ts, redis.test.ts
 // call it with a factory), so a new backend gets every test and none can drift. It speaks the interface only.
+import { Spend } from "../quotas/spend.js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
@@ -371,6 +372,29 @@ export function runTaskStoreContract(name: string, factory: StoreFactory): void 
         expect(heard).toEqual([`${t.record.id}: from b`]);
       });
     }
+
+    it("lists by owner, and an owner's spend (quotas/Spend) adds up the cost of its tasks created since a time", async () => {
+      const s = await store();
+      const now = Date.now();
+      const made: StoredTask[] = [];
+      for (const [owner, cost, ageMs] of [["alice", 0.5, 0], ["bob", 2, 0], ["alice", 0.25, 1000], ["alice", 4, 3 * 86_400_000]] as const) {
+        const t = storedTask({ createdMs: now - ageMs });
+        t.record.owner = owner;
+        t.record.costUsd = cost;
+        await s.create(t);
+        made.push(t);
+      }
+      expect(ids((await s.list({ limit: 100, owner: "alice" })).tasks)).toEqual([made[0]!, made[2]!, made[3]!].map((t) => t.record.id));
+      const spend = new Spend((q) => s.list(q));
+      expect(await spend.since("alice", now - 86_400_000)).toBe(0.75);
+      expect(await spend.since("bob", now - 86_400_000)).toBe(2);
+      expect(await spend.since("carol", 0)).toBe(0);
+      if (factory.reopen) {
+        // What an identity spent survives a router restart: it is read from the records the store keeps.
+        const again = await reopen(s);
+        expect(await new Spend((q) => again.list(q)).since("alice", 0)).toBe(4.75);
+      }
+    });
 
     if (factory.reopen) {
       it("keeps everything across a reopen: records, placements, events, request ids", async () => {

@@ -48,6 +48,8 @@ export interface TaskQuery {
   labels?: Readonly<Record<string, string>>;
   /** Only tasks placed on this worker. */
   workerId?: string;
+  /** Only tasks of this owner (Task.owner). */
+  owner?: string;
   /** Only tasks created at or after this time (ms since the epoch). */
   createdAfterMs?: number;
   /** Paging: only tasks older than this one (the last task of the previous page). */

@@ -7,6 +7,7 @@ import type { RetentionLimits, TaskQuery } from "./interface.js";
 export function matchesQuery(task: Task, query: TaskQuery): boolean {
   if (query.statuses && query.statuses.length > 0 && !query.statuses.includes(task.status)) return false;
   if (query.workerId && task.workerId !== query.workerId) return false;
+  if (query.owner !== undefined && task.owner !== query.owner) return false;
   if (query.createdAfterMs !== undefined && createdMs(task) < query.createdAfterMs) return false;
   if (query.labels) for (const [k, v] of Object.entries(query.labels)) if (task.labels[k] !== v) return false;
   return !query.where || query.where(task);
