@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file claudecluster/v1/router.proto.
  */
 export const file_claudecluster_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSK6BwoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAESEQoJZmlyc3Rfc2VxGEYgASgEEi4KCXdvcmtzcGFjZRhIIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEioKB3RpbWVvdXQYSSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZW52X25hbWVzGEogAygJEhsKE3JlcXVlc3RlZF93b3JrZXJfaWQYSyABKAkSFAoMc3ByZWFkX2dyb3VwGEwgASgJEg8KB3JvdXRpbmUYbiABKAkSEAoIcmV0cnlfb2YYbyABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIzCg1BdHRhY2hSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkimgIKEExpc3RUYXNrc1JlcXVlc3QSLgoIc3RhdHVzZXMYASADKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLlRhc2tTdGF0dXMSDQoFbGltaXQYAiABKA0SPgoGbGFiZWxzGEYgAygLMi4uY2xhdWRlY2x1c3Rlci52MS5MaXN0VGFza3NSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBhHIAEoCRIxCg1jcmVhdGVkX2FmdGVyGEggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYWdlX3Rva2VuGEkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUwoRTGlzdFRhc2tzUmVzcG9uc2USJQoFdGFza3MYASADKAsyFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGEYgASgJIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCJGChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi8KB3dvcmtlcnMYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclJlY29yZCL8AQoMV29ya2VyUmVjb3JkEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckhlYWx0aBIqCgRpbmZvGAQgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEhAKCGFzc2lnbmVkGAUgASgNEi0KCWxhc3Rfc2VlbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdGljGAcgASgIEhUKDXBvb2xfY2FwYWNpdHkYCCABKA0SDwoHcHJvYmxlbRgJIAEoCSLVAQoRV2F0Y2hUYXNrc1JlcXVlc3QSLgoIc3RhdHVzZXMYASADKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLlRhc2tTdGF0dXMSPwoGbGFiZWxzGAIgAygLMi8uY2xhdWRlY2x1c3Rlci52MS5XYXRjaFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCgl3b3JrZXJfaWQYAyABKAkSDQoFbGltaXQYBCABKA0aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKCAQoKVGFza0NoYW5nZRImCgR0YXNrGAEgASgLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrSAASLwoGc3luY2VkGAIgASgLMh0uY2xhdWRlY2x1c3Rlci52MS5UYXNrc1N5bmNlZEgAEhEKB3JlbW92ZWQYAyABKAlIAEIICgZjaGFuZ2UiHAoLVGFza3NTeW5jZWQSDQoFY291bnQYASABKA0iUAoVUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0EgsKA3VybBgBIAEoCRIqCgRpbmZvGAIgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvIjcKFlJlZ2lzdGVyV29ya2VyUmVzcG9uc2USHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNKqgBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSVEFTS19TVEFUVVNfUVVFVUVEEAESFwoTVEFTS19TVEFUVVNfUlVOTklORxACEhkKFVRBU0tfU1RBVFVTX1NVQ0NFRURFRBADEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAEEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAFKpYBCgxXb3JrZXJIZWFsdGgSHQoZV09SS0VSX0hFQUxUSF9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9IRUFMVEhfT05MSU5FEAESFgoSV09SS0VSX0hFQUxUSF9GVUxMEAISGgoWV09SS0VSX0hFQUxUSF9EUkFJTklORxADEhkKFVdPUktFUl9IRUFMVEhfT0ZGTElORRAEMrcMCg1Sb3V0ZXJTZXJ2aWNlEkEKA1J1bhIcLmNsYXVkZWNsdXN0ZXIudjEuUnVuUmVxdWVzdBoaLmNsYXVkZWNsdXN0ZXIudjEuUnVuRXZlbnQwARJHCgZBdHRhY2gSHy5jbGF1ZGVjbHVzdGVyLnYxLkF0dGFjaFJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESQwoHR2V0VGFzaxIgLmNsYXVkZWNsdXN0ZXIudjEuR2V0VGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJTGlzdFRhc2tzEiIuY2xhdWRlY2x1c3Rlci52MS5MaXN0VGFza3NSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5MaXN0VGFza3NSZXNwb25zZRJJCgpDYW5jZWxUYXNrEiMuY2xhdWRlY2x1c3Rlci52MS5DYW5jZWxUYXNrUmVxdWVzdBoWLmNsYXVkZWNsdXN0ZXIudjEuVGFzaxJUCglTZW5kSW5wdXQSIi5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLlNlbmRJbnB1dFJlc3BvbnNlEksKBlJlc2l6ZRIfLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVxdWVzdBogLmNsYXVkZWNsdXN0ZXIudjEuUmVzaXplUmVzcG9uc2USaQoQQW5zd2VyUGVybWlzc2lvbhIpLmNsYXVkZWNsdXN0ZXIudjEuQW5zd2VyUGVybWlzc2lvblJlcXVlc3QaKi5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXNwb25zZRJaCgtMaXN0V29ya2VycxIkLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiUuY2xhdWRlY2x1c3Rlci52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlEmMKDlJlZ2lzdGVyV29ya2VyEicuY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlcXVlc3QaKC5jbGF1ZGVjbHVzdGVyLnYxLlJlZ2lzdGVyV29ya2VyUmVzcG9uc2USUQoKV2F0Y2hUYXNrcxIjLmNsYXVkZWNsdXN0ZXIudjEuV2F0Y2hUYXNrc1JlcXVlc3QaHC5jbGF1ZGVjbHVzdGVyLnYxLlRhc2tDaGFuZ2UwARJoCg9VcGxvYWRXb3Jrc3BhY2USKC5jbGF1ZGVjbHVzdGVyLnYxLlVwbG9hZFdvcmtzcGFjZVJlcXVlc3QaKS5jbGF1ZGVjbHVzdGVyLnYxLlVwbG9hZFdvcmtzcGFjZVJlc3BvbnNlKAESUwoKR2V0Q2hhbmdlcxIjLmNsYXVkZWNsdXN0ZXIudjEuR2V0Q2hhbmdlc1JlcXVlc3QaHi5jbGF1ZGVjbHVzdGVyLnYxLkNoYW5nZXNDaHVuazABElQKCUxpc3RGaWxlcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEZpbGVzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEZpbGVzUmVzcG9uc2USTAoIUmVhZEZpbGUSIS5jbGF1ZGVjbHVzdGVyLnYxLlJlYWRGaWxlUmVxdWVzdBobLmNsYXVkZWNsdXN0ZXIudjEuRmlsZUNodW5rMAESVgoJV3JpdGVGaWxlEiIuY2xhdWRlY2x1c3Rlci52MS5Xcml0ZUZpbGVSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5Xcml0ZUZpbGVSZXNwb25zZSgBEmkKEExpc3RFbnZpcm9ubWVudHMSKS5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RFbnZpcm9ubWVudHNSZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5MaXN0RW52aXJvbm1lbnRzUmVzcG9uc2USbAoRUmVtb3ZlRW52aXJvbm1lbnQSKi5jbGF1ZGVjbHVzdGVyLnYxLlJlbW92ZUVudmlyb25tZW50UmVxdWVzdBorLmNsYXVkZWNsdXN0ZXIudjEuUmVtb3ZlRW52aXJvbm1lbnRSZXNwb25zZWIGcHJvdG8z", [file_claudecluster_v1_environment, file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbGF1ZGVjbHVzdGVyL3YxL3JvdXRlci5wcm90bxIQY2xhdWRlY2x1c3Rlci52MSLYBwoEVGFzaxIKCgJpZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEiwKBnN0YXR1cxgDIAEoDjIcLmNsYXVkZWNsdXN0ZXIudjEuVGFza1N0YXR1cxIWCg5wcm9tcHRfc3VtbWFyeRgEIAEoCRInCgRtb2RlGAUgASgOMhkuY2xhdWRlY2x1c3Rlci52MS5SdW5Nb2RlEi0KBWFnZW50GAYgASgLMh4uY2xhdWRlY2x1c3Rlci52MS5BZ2VudE9wdGlvbnMSMgoGbGFiZWxzGAcgAygLMiIuY2xhdWRlY2x1c3Rlci52MS5UYXNrLkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoEZXhpdBgMIAEoCzIYLmNsYXVkZWNsdXN0ZXIudjEuRXhpdGVkEhAKCGxhc3Rfc2VxGA0gASgEEhAKCGF0dGVtcHRzGA4gASgNEhMKC3N1YnNjcmliZXJzGA8gASgNEg4KBmRldGFjaBgQIAEoCBJAChNwZW5kaW5nX3Blcm1pc3Npb25zGDIgAygLMiMuY2xhdWRlY2x1c3Rlci52MS5QZXJtaXNzaW9uUmVxdWVzdBImCgVwaGFzZRg8IAEoDjIXLmNsYXVkZWNsdXN0ZXIudjEuUGhhc2USFgoOcXVldWVfcG9zaXRpb24YPSABKA0SEwoLbGF0ZXN0X2xpbmUYPiABKAkSEAoIY29zdF91c2QYPyABKAESEQoJZmlyc3Rfc2VxGEYgASgEEi4KCXdvcmtzcGFjZRhIIAEoCzIbLmNsYXVkZWNsdXN0ZXIudjEuV29ya3NwYWNlEioKB3RpbWVvdXQYSSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJZW52X25hbWVzGEogAygJEhsKE3JlcXVlc3RlZF93b3JrZXJfaWQYSyABKAkSFAoMc3ByZWFkX2dyb3VwGEwgASgJEg8KB3JvdXRpbmUYbiABKAkSEAoIcmV0cnlfb2YYbyABKAkSDQoFb3duZXIYZCABKAkSDQoFbW9kZWwYZSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIzCg1BdHRhY2hSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIiEKDkdldFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiqQIKEExpc3RUYXNrc1JlcXVlc3QSLgoIc3RhdHVzZXMYASADKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLlRhc2tTdGF0dXMSDQoFbGltaXQYAiABKA0SPgoGbGFiZWxzGEYgAygLMi4uY2xhdWRlY2x1c3Rlci52MS5MaXN0VGFza3NSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKCXdvcmtlcl9pZBhHIAEoCRIxCg1jcmVhdGVkX2FmdGVyGEggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVvd25lchhkIAEoCRISCgpwYWdlX3Rva2VuGEkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUwoRTGlzdFRhc2tzUmVzcG9uc2USJQoFdGFza3MYASADKAsyFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGEYgASgJIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIhQKEkxpc3RXb3JrZXJzUmVxdWVzdCJGChNMaXN0V29ya2Vyc1Jlc3BvbnNlEi8KB3dvcmtlcnMYASADKAsyHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlclJlY29yZCL8AQoMV29ya2VyUmVjb3JkEgoKAmlkGAEgASgJEgsKA3VybBgCIAEoCRIuCgZoZWFsdGgYAyABKA4yHi5jbGF1ZGVjbHVzdGVyLnYxLldvcmtlckhlYWx0aBIqCgRpbmZvGAQgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvEhAKCGFzc2lnbmVkGAUgASgNEi0KCWxhc3Rfc2VlbhgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RhdGljGAcgASgIEhUKDXBvb2xfY2FwYWNpdHkYCCABKA0SDwoHcHJvYmxlbRgJIAEoCSLVAQoRV2F0Y2hUYXNrc1JlcXVlc3QSLgoIc3RhdHVzZXMYASADKA4yHC5jbGF1ZGVjbHVzdGVyLnYxLlRhc2tTdGF0dXMSPwoGbGFiZWxzGAIgAygLMi8uY2xhdWRlY2x1c3Rlci52MS5XYXRjaFRhc2tzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCgl3b3JrZXJfaWQYAyABKAkSDQoFbGltaXQYBCABKA0aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKCAQoKVGFza0NoYW5nZRImCgR0YXNrGAEgASgLMhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrSAASLwoGc3luY2VkGAIgASgLMh0uY2xhdWRlY2x1c3Rlci52MS5UYXNrc1N5bmNlZEgAEhEKB3JlbW92ZWQYAyABKAlIAEIICgZjaGFuZ2UiHAoLVGFza3NTeW5jZWQSDQoFY291bnQYASABKA0iUAoVUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0EgsKA3VybBgBIAEoCRIqCgRpbmZvGAIgASgLMhwuY2xhdWRlY2x1c3Rlci52MS5Xb3JrZXJJbmZvIjcKFlJlZ2lzdGVyV29ya2VyUmVzcG9uc2USHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNIg8KDVdob0FtSVJlcXVlc3QigQEKBlF1b3RhcxIPCgdydW5uaW5nGAEgASgNEg4KBnF1ZXVlZBgCIAEoDRIuCgttYXhfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglkYWlseV91c2QYBCABKAESEwoLbW9udGhseV91c2QYBSABKAEitQEKDldob0FtSVJlc3BvbnNlEgwKBG5hbWUYASABKAkSJAoEcm9sZRgCIAEoDjIWLmNsYXVkZWNsdXN0ZXIudjEuUm9sZRIoCgZxdW90YXMYAyABKAsyGC5jbGF1ZGVjbHVzdGVyLnYxLlF1b3RhcxIXCg9zcGVudF90b2RheV91c2QYBCABKAESHAoUc3BlbnRfdGhpc19tb250aF91c2QYBSABKAESDgoGc2hhcmVkGAYgASgIKqgBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSVEFTS19TVEFUVVNfUVVFVUVEEAESFwoTVEFTS19TVEFUVVNfUlVOTklORxACEhkKFVRBU0tfU1RBVFVTX1NVQ0NFRURFRBADEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAEEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAFKpYBCgxXb3JrZXJIZWFsdGgSHQoZV09SS0VSX0hFQUxUSF9VTlNQRUNJRklFRBAAEhgKFFdPUktFUl9IRUFMVEhfT05MSU5FEAESFgoSV09SS0VSX0hFQUxUSF9GVUxMEAISGgoWV09SS0VSX0hFQUxUSF9EUkFJTklORxADEhkKFVdPUktFUl9IRUFMVEhfT0ZGTElORRAEKjsKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEg4KClJPTEVfQURNSU4QAjKEDQoNUm91dGVyU2VydmljZRJBCgNSdW4SHC5jbGF1ZGVjbHVzdGVyLnYxLlJ1blJlcXVlc3QaGi5jbGF1ZGVjbHVzdGVyLnYxLlJ1bkV2ZW50MAESRwoGQXR0YWNoEh8uY2xhdWRlY2x1c3Rlci52MS5BdHRhY2hSZXF1ZXN0GhouY2xhdWRlY2x1c3Rlci52MS5SdW5FdmVudDABEkMKB0dldFRhc2sSIC5jbGF1ZGVjbHVzdGVyLnYxLkdldFRhc2tSZXF1ZXN0GhYuY2xhdWRlY2x1c3Rlci52MS5UYXNrElQKCUxpc3RUYXNrcxIiLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFRhc2tzUmVzcG9uc2USSQoKQ2FuY2VsVGFzaxIjLmNsYXVkZWNsdXN0ZXIudjEuQ2FuY2VsVGFza1JlcXVlc3QaFi5jbGF1ZGVjbHVzdGVyLnYxLlRhc2sSVAoJU2VuZElucHV0EiIuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXF1ZXN0GiMuY2xhdWRlY2x1c3Rlci52MS5TZW5kSW5wdXRSZXNwb25zZRJLCgZSZXNpemUSHy5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlcXVlc3QaIC5jbGF1ZGVjbHVzdGVyLnYxLlJlc2l6ZVJlc3BvbnNlEmkKEEFuc3dlclBlcm1pc3Npb24SKS5jbGF1ZGVjbHVzdGVyLnYxLkFuc3dlclBlcm1pc3Npb25SZXF1ZXN0GiouY2xhdWRlY2x1c3Rlci52MS5BbnN3ZXJQZXJtaXNzaW9uUmVzcG9uc2USWgoLTGlzdFdvcmtlcnMSJC5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBolLmNsYXVkZWNsdXN0ZXIudjEuTGlzdFdvcmtlcnNSZXNwb25zZRJjCg5SZWdpc3RlcldvcmtlchInLmNsYXVkZWNsdXN0ZXIudjEuUmVnaXN0ZXJXb3JrZXJSZXF1ZXN0GiguY2xhdWRlY2x1c3Rlci52MS5SZWdpc3RlcldvcmtlclJlc3BvbnNlElEKCldhdGNoVGFza3MSIy5jbGF1ZGVjbHVzdGVyLnYxLldhdGNoVGFza3NSZXF1ZXN0GhwuY2xhdWRlY2x1c3Rlci52MS5UYXNrQ2hhbmdlMAESaAoPVXBsb2FkV29ya3NwYWNlEiguY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXF1ZXN0GikuY2xhdWRlY2x1c3Rlci52MS5VcGxvYWRXb3Jrc3BhY2VSZXNwb25zZSgBElMKCkdldENoYW5nZXMSIy5jbGF1ZGVjbHVzdGVyLnYxLkdldENoYW5nZXNSZXF1ZXN0Gh4uY2xhdWRlY2x1c3Rlci52MS5DaGFuZ2VzQ2h1bmswARJUCglMaXN0RmlsZXMSIi5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1JlcXVlc3QaIy5jbGF1ZGVjbHVzdGVyLnYxLkxpc3RGaWxlc1Jlc3BvbnNlEkwKCFJlYWRGaWxlEiEuY2xhdWRlY2x1c3Rlci52MS5SZWFkRmlsZVJlcXVlc3QaGy5jbGF1ZGVjbHVzdGVyLnYxLkZpbGVDaHVuazABElYKCVdyaXRlRmlsZRIiLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVxdWVzdBojLmNsYXVkZWNsdXN0ZXIudjEuV3JpdGVGaWxlUmVzcG9uc2UoARJpChBMaXN0RW52aXJvbm1lbnRzEikuY2xhdWRlY2x1c3Rlci52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBoqLmNsYXVkZWNsdXN0ZXIudjEuTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEmwKEVJlbW92ZUVudmlyb25tZW50EiouY2xhdWRlY2x1c3Rlci52MS5SZW1vdmVFbnZpcm9ubWVudFJlcXVlc3QaKy5jbGF1ZGVjbHVzdGVyLnYxLlJlbW92ZUVudmlyb25tZW50UmVzcG9uc2USSwoGV2hvQW1JEh8uY2xhdWRlY2x1c3Rlci52MS5XaG9BbUlSZXF1ZXN0GiAuY2xhdWRlY2x1c3Rlci52MS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z", [file_claudecluster_v1_environment, file_claudecluster_v1_permissions, file_claudecluster_v1_run, file_claudecluster_v1_transfer, file_claudecluster_v1_worker, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A task's record.
@@ -235,6 +235,22 @@ export type Task = Message<"claudecluster.v1.Task"> & {
    * @generated from field: string retry_of = 111;
    */
   retryOf: string;
+
+  /**
+   * The identity that started it (its name in CC_TOKENS_FILE; `admin` for CC_TOKEN; empty on a router without
+   * tokens). A `user` sees only its own tasks; an `admin` sees every task.
+   *
+   * @generated from field: string owner = 100;
+   */
+  owner: string;
+
+  /**
+   * The model claude ran with, as its `system`/`init` event named it (at most 200 characters); empty until claude
+   * started. `cc usage --by model` groups by it.
+   *
+   * @generated from field: string model = 101;
+   */
+  model: string;
 };
 
 /**
@@ -333,6 +349,14 @@ export type ListTasksRequest = Message<"claudecluster.v1.ListTasksRequest"> & {
    * @generated from field: google.protobuf.Timestamp created_after = 72;
    */
   createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only tasks of this owner (Task.owner). An admin may name anyone; a `user` sees only its own tasks whatever it
+   * names here.
+   *
+   * @generated from field: string owner = 100;
+   */
+  owner: string;
 
   /**
    * The `next_page_token` of the previous page, to read the next one (with the same filters); empty for the first.
@@ -678,6 +702,127 @@ export const RegisterWorkerResponseSchema: GenMessage<RegisterWorkerResponse> = 
   messageDesc(file_claudecluster_v1_router, 13);
 
 /**
+ * WhoAmI's request.
+ *
+ * @generated from message claudecluster.v1.WhoAmIRequest
+ */
+export type WhoAmIRequest = Message<"claudecluster.v1.WhoAmIRequest"> & {
+};
+
+/**
+ * Describes the message claudecluster.v1.WhoAmIRequest.
+ * Use `create(WhoAmIRequestSchema)` to create a new message.
+ */
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 14);
+
+/**
+ * The limits one identity runs under (its own line in CC_TOKENS_FILE, else the router's CC_QUOTA_* and
+ * CC_BUDGET_* defaults). 0 means no limit.
+ *
+ * @generated from message claudecluster.v1.Quotas
+ */
+export type Quotas = Message<"claudecluster.v1.Quotas"> & {
+  /**
+   * Tasks running at once; more wait in the queue until one of the identity's own tasks ends.
+   *
+   * @generated from field: uint32 running = 1;
+   */
+  running: number;
+
+  /**
+   * Tasks waiting in the queue at once; more are refused with RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: uint32 queued = 2;
+   */
+  queued: number;
+
+  /**
+   * The longest timeout a task may have; a task asking for none gets this one.
+   *
+   * @generated from field: google.protobuf.Duration max_timeout = 3;
+   */
+  maxTimeout?: Duration | undefined;
+
+  /**
+   * US dollars a day (UTC) of claude's own cost estimate (ResultSummary.total_cost_usd).
+   *
+   * @generated from field: double daily_usd = 4;
+   */
+  dailyUsd: number;
+
+  /**
+   * US dollars a calendar month (UTC) of claude's own cost estimate.
+   *
+   * @generated from field: double monthly_usd = 5;
+   */
+  monthlyUsd: number;
+};
+
+/**
+ * Describes the message claudecluster.v1.Quotas.
+ * Use `create(QuotasSchema)` to create a new message.
+ */
+export const QuotasSchema: GenMessage<Quotas> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 15);
+
+/**
+ * WhoAmI's answer.
+ *
+ * @generated from message claudecluster.v1.WhoAmIResponse
+ */
+export type WhoAmIResponse = Message<"claudecluster.v1.WhoAmIResponse"> & {
+  /**
+   * The identity's name: its CC_TOKENS_FILE name, `admin` for CC_TOKEN, empty on a router without tokens.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it may do.
+   *
+   * @generated from field: claudecluster.v1.Role role = 2;
+   */
+  role: Role;
+
+  /**
+   * The limits it runs under.
+   *
+   * @generated from field: claudecluster.v1.Quotas quotas = 3;
+   */
+  quotas?: Quotas | undefined;
+
+  /**
+   * claude's cost estimate of its tasks since the start of today (UTC), in US dollars.
+   *
+   * @generated from field: double spent_today_usd = 4;
+   */
+  spentTodayUsd: number;
+
+  /**
+   * claude's cost estimate of its tasks since the start of this month (UTC), in US dollars.
+   *
+   * @generated from field: double spent_this_month_usd = 5;
+   */
+  spentThisMonthUsd: number;
+
+  /**
+   * Whether the router knows more than one identity (CC_TOKENS_FILE): listings then show owners to admins.
+   *
+   * @generated from field: bool shared = 6;
+   */
+  shared: boolean;
+};
+
+/**
+ * Describes the message claudecluster.v1.WhoAmIResponse.
+ * Use `create(WhoAmIResponseSchema)` to create a new message.
+ */
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+  messageDesc(file_claudecluster_v1_router, 16);
+
+/**
  * Where a task stands in its life, as its record keeps it: queued, running, or how it ended. The coarse view for
  * listings and exit codes; Phase (run.proto) is the live detail while it runs.
  *
@@ -784,8 +929,46 @@ export const WorkerHealthSchema: GenEnum<WorkerHealth> = /*@__PURE__*/
   enumDesc(file_claudecluster_v1_router, 1);
 
 /**
+ * What a caller may do: `user` sees and acts on its own tasks only; `admin` on every task.
+ *
+ * @generated from enum claudecluster.v1.Role
+ */
+export enum Role {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Sees, attaches to, sends input to, answers and cancels its own tasks only; another's task is NOT_FOUND.
+   *
+   * @generated from enum value: ROLE_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * Sees and acts on every task, and sees every task's owner.
+   *
+   * @generated from enum value: ROLE_ADMIN = 2;
+   */
+  ADMIN = 2,
+}
+
+/**
+ * Describes the enum claudecluster.v1.Role.
+ */
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
+  enumDesc(file_claudecluster_v1_router, 2);
+
+/**
  * The router is a cluster's front door: it knows the workers, places tasks on them, forwards their streams and keeps
- * every task's record and event log so anyone can come back to a task, watch it or stop it.
+ * every task's record and event log so anyone can come back to a task, watch it or stop it. With identities
+ * (CC_TOKENS_FILE), a caller with role `user` sees and acts on its own tasks only: every RPC naming another's task
+ * answers NOT_FOUND, as for an unknown id, and listings hold its own tasks; an `admin` sees every task. Past a quota
+ * or budget of the caller's (tasks queued, timeout, USD per day or month), Run answers RESOURCE_EXHAUSTED naming it,
+ * its value and when it frees or resets; past its running quota, a task waits in the queue.
  *
  * @generated from service claudecluster.v1.RouterService
  */
@@ -995,6 +1178,17 @@ export const RouterService: GenService<{
     methodKind: "unary";
     input: typeof RemoveEnvironmentRequestSchema;
     output: typeof RemoveEnvironmentResponseSchema;
+  },
+  /**
+   * Who the caller is, as the router sees its token (CC_TOKENS_FILE, CC_TOKEN): its name, its role, its quotas
+   * and budgets, and what it has spent. Anyone with a client token may ask about themselves.
+   *
+   * @generated from rpc claudecluster.v1.RouterService.WhoAmI
+   */
+  whoAmI: {
+    methodKind: "unary";
+    input: typeof WhoAmIRequestSchema;
+    output: typeof WhoAmIResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_claudecluster_v1_router, 0);
