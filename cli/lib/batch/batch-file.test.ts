@@ -43,6 +43,12 @@ describe("reading a batch file", () => {
     expect(new Set(entries.map((e) => e.request.requestId)).size).toBe(4);
   });
 
+  it("an environment's options: no-cache, and setup secrets from the caller's environment", async () => {
+    const [entry] = await readBatch(jsonl({ prompt: "set up afresh", repo: "https://example.com/r.git", "no-cache": true, "setup-secret": "FROM_CALLER" }), "jsonl", options);
+    expect(entry!.request).toMatchObject({ noCache: true, setupSecrets: { FROM_CALLER: "mine" } });
+    await expect(readBatch(jsonl({ prompt: "x", "no-cache": "yes" }), "jsonl", options)).rejects.toThrow('tasks.jsonl line 1: "no-cache" takes true or false, got "yes"');
+  });
+
   it("YAML: a list, or a mapping with tasks, line numbers from the file", async () => {
     const yaml = ["# nightly", "tasks:", "  - prompt: fix lint", "    model: opus", "  - prompt: |", "      add tests", "      for the parser", "    allowed-tools: [Bash, Edit]", "  - just a prompt"].join("\n");
     const entries = await readBatch(yaml, "yaml", { ...options, source: "tasks.yaml" });

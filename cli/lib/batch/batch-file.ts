@@ -19,7 +19,7 @@ export interface BatchEntry {
 }
 
 /** How an entry's value becomes a `cc run` flag value. */
-type Kind = "text" | "number" | "list" | "pairs" | "json";
+type Kind = "text" | "number" | "list" | "pairs" | "json" | "boolean";
 
 /**
  * The entry keys: `cc run`'s long option names without the dashes (camelCase works too). Options that make no sense
@@ -49,6 +49,8 @@ export const ENTRY_KEYS: Record<string, { flag: keyof RunFlags; kind: Kind }> = 
   env: { flag: "env", kind: "pairs" },
   "add-dir": { flag: "addDirs", kind: "list" },
   egress: { flag: "egress", kind: "text" },
+  "setup-secret": { flag: "setupSecrets", kind: "list" },
+  "no-cache": { flag: "noCache", kind: "boolean" },
 };
 
 /** `cc run` options a batch entry cannot take, and why. */
@@ -172,7 +174,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function flagValue(key: string, kind: Kind, v: unknown, fail: (m: string) => never): string | string[] {
+function flagValue(key: string, kind: Kind, v: unknown, fail: (m: string) => never): string | string[] | boolean {
   const scalar = (x: unknown): string => (typeof x === "string" ? x : typeof x === "number" || typeof x === "boolean" ? String(x) : fail(`"${key}" takes text, got ${JSON.stringify(x)}`));
   switch (kind) {
     case "text":
@@ -189,6 +191,9 @@ function flagValue(key: string, kind: Kind, v: unknown, fail: (m: string) => nev
     case "json":
       // A JSON object inline, or the path of a JSON file.
       return isObject(v) ? JSON.stringify(v) : scalar(v);
+    case "boolean":
+      if (typeof v !== "boolean") fail(`"${key}" takes true or false, got ${JSON.stringify(v)}`);
+      return v;
   }
 }
 
