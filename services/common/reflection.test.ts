@@ -43,8 +43,9 @@ function errorOf(res: ServerReflectionResponse) {
 
 const WORKER_FILES = [
   "claudecluster/v1/worker.proto",
-  "claudecluster/v1/permissions.proto",
+  "claudecluster/v1/environment.proto",
   "google/protobuf/timestamp.proto",
+  "claudecluster/v1/permissions.proto",
   "claudecluster/v1/run.proto",
   "google/protobuf/duration.proto",
   "claudecluster/v1/transfer.proto",
