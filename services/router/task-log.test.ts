@@ -135,6 +135,26 @@ describe("the task log", () => {
     expect(seqs(await readAll(log.follow(1n)))).toEqual(Array.from({ length: Number(w.seq) - 1 }, (_, i) => i + 2));
   });
 
+  it("does not count the time a follower waited at the head as a stall: a burst after a long quiet is read, not cut", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const { log, w } = setup({ stallMs: 30_000 });
+    const reader = log.follow(0n)[Symbol.asyncIterator]();
+    const first = reader.next();
+    await w.output();
+    await first;
+    // Caught up and waiting, for longer than the stall allowed: a task that went quiet.
+    const next = reader.next();
+    vi.advanceTimersByTime(60_000);
+    // A burst, well past maxLagBytes, appended before the store has written any of it.
+    const burst = Array.from({ length: 40 }, () => w.output());
+    expect(Number((await next).value.seq)).toBe(2);
+    const read = [2];
+    while (read.length < 40) read.push(Number((await reader.next()).value.seq));
+    expect(read).toEqual(Array.from({ length: 40 }, (_, i) => i + 2));
+    for (const p of burst) expect(await settled(p)).toBe(true);
+    await reader.return(undefined);
+  });
+
   it("releases a waiting writer when the log closes or the wait is aborted", async () => {
     const { log, w } = setup();
     const reader = log.follow(0n)[Symbol.asyncIterator]();

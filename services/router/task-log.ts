@@ -66,9 +66,10 @@ interface Cursor {
   next: bigint;
   /** It has read up to the head once: from then on it holds the task back when it lags. */
   live: boolean;
-  /** When it last read an event (Date.now()). */
+  /** When it last read an event, or was woken at the head with more to read (Date.now()). */
   readAt: number;
   cut: ConnectError | undefined;
+  /** Set while it waits at the head for the next stored event. */
   wake: (() => void) | undefined;
 }
 
@@ -330,7 +331,10 @@ export class TaskLog {
       const storeBehind = this.unstoredBytes() > FLUSH_BYTES;
       if (lagging.length === 0 && !storeBehind) return;
       const now = Date.now();
-      for (const cursor of lagging.filter((c) => now - c.readAt >= this.options.stallMs)) {
+      // A follower waiting at the head has nothing stored to read yet: however long it waited, it has not stalled.
+      const reading = lagging.filter((c) => c.wake === undefined);
+      const stalled = reading.filter((c) => now - c.readAt >= this.options.stallMs);
+      for (const cursor of stalled) {
         cursor.cut = new ConnectError(
           `this caller fell ${this.lagBytes(cursor)} bytes behind the task and read nothing for ${Math.round(this.options.stallMs / 1000)}s ` +
             "(CC_SUBSCRIBER_LAG_BYTES, CC_SUBSCRIBER_STALL), so it was cut off for the task to go on; nothing was lost: attach again with after_seq set to the last seq you received",
@@ -338,15 +342,22 @@ export class TaskLog {
         );
         cursor.wake?.();
       }
-      const stalls = lagging.filter((c) => !c.cut).map((c) => c.readAt + this.options.stallMs - now);
-      if (stalls.length === 0 && !storeBehind) continue;
-      // Woken by a read, a store write, or the first follower's stall deadline.
+      if (stalled.length > 0) continue;
+      const stalls = reading.map((c) => c.readAt + this.options.stallMs - now);
+      // Woken by a read, a store write (which also wakes the followers waiting at the head), or the first follower's
+      // stall deadline.
       await this.wakeOrTimeout(stalls.length > 0 ? Math.min(...stalls) : undefined, signal);
     }
   }
 
   private wakeCursors(): void {
-    for (const cursor of this.cursors) cursor.wake?.();
+    const now = Date.now();
+    for (const cursor of this.cursors) {
+      if (!cursor.wake) continue;
+      // Its stall clock starts now, when there is something for it to read, not when it last read.
+      cursor.readAt = now;
+      cursor.wake();
+    }
   }
 
   private wakeWriters(): void {
