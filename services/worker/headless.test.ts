@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { LineSplitter, MAX_LINE_BYTES } from "./headless.js";
+import { describe, expect, it, vi } from "vitest";
+import { HeadlessClaude, LineSplitter, MAX_LINE_BYTES } from "./headless.js";
+import type { TaskRunSink } from "./task-run.js";
 
 function splitter(maxLine = 1024) {
   const lines: string[] = [];
@@ -147,5 +148,69 @@ describe("LineSplitter", () => {
 
   it("the worker's limit is 4 MiB", () => {
     expect(MAX_LINE_BYTES).toBe(4 * 1024 * 1024);
+  });
+});
+
+describe("HeadlessClaude warm-up", () => {
+  // A stand-in for claude: answers `initialize` after a moment (its start-up), then a prompt with init and result.
+  const STAND_IN = `
+    const rl = require("node:readline").createInterface({ input: process.stdin });
+    rl.on("line", (line) => {
+      const m = JSON.parse(line);
+      if (m.type === "control_request") setTimeout(() => console.log(JSON.stringify({ type: "control_response", response: { subtype: "success", request_id: m.request_id, response: {} } })), 50);
+      else if (m.type === "user") {
+        console.log(JSON.stringify({ type: "system", subtype: "init", session_id: "s1" }));
+        console.log(JSON.stringify({ type: "result", subtype: "success", is_error: false, result: "ok", session_id: "s1" }));
+      }
+    });`;
+
+  async function start() {
+    const { createSandbox } = await import("./sandbox/index.js");
+    const sandbox = await createSandbox({ mode: "off", hidden: [], readOnly: [], isolatedNetworks: false });
+    const dir = process.cwd();
+    return new HeadlessClaude({ spec: { argv: [process.execPath, "-e", STAND_IN], cwd: dir, env: { PATH: process.env["PATH"] ?? "" }, workspace: dir, home: dir, network: "host", newSession: false }, sandbox });
+  }
+
+  function recordingSink() {
+    const events: Array<{ case?: string; value?: unknown }> = [];
+    const controls: unknown[] = [];
+    let exited!: () => void;
+    const done = new Promise<void>((r) => (exited = r));
+    const sink = {
+      emit: (e: { case?: string; value?: unknown }) => events.push(e),
+      control: (m: unknown) => controls.push(m),
+      noteSessionId: () => {},
+      setResult: () => {},
+      exited: () => exited(),
+      endBeforeLaunch: () => exited(),
+    } as unknown as TaskRunSink;
+    return { sink, events, controls, done };
+  }
+
+  it("is warm once claude answers initialize, and the answer never reaches the task", async () => {
+    const claude = await start();
+    claude.warmUp("warm-test-1");
+    expect(claude.warm).toBe(false);
+    await vi.waitFor(() => expect(claude.warm).toBe(true), { timeout: 10_000 });
+    const { sink, events, controls, done } = recordingSink();
+    claude.bind(sink);
+    claude.sendPrompt("hello");
+    await done;
+    const types = events.filter((e) => e.case === "message").map((e) => (e.value as { type: string }).type);
+    expect(types).toEqual(["system", "result"]);
+    expect(controls).toEqual([]);
+    expect(events.some((e) => e.case === "output")).toBe(false);
+  });
+
+  it("a task that takes it while it is still starting does not see the answer either", async () => {
+    const claude = await start();
+    claude.warmUp("warm-test-2");
+    const { sink, events, controls, done } = recordingSink();
+    claude.bind(sink);
+    claude.sendPrompt("hello");
+    await done;
+    expect(claude.warm).toBe(true);
+    expect(controls).toEqual([]);
+    expect(events.filter((e) => e.case === "message").map((e) => (e.value as { type: string }).type)).toEqual(["system", "result"]);
   });
 });

@@ -41,6 +41,9 @@ export class HeadlessClaude {
   private spawnError: string | undefined;
   /** stdin stays open for control responses and is closed at claude's `result`, so claude then exits. */
   private holdStdin = false;
+  /** The id of the `initialize` control request sent by warmUp, until claude answers it. */
+  private warmUpId: string | undefined;
+  private warmed = false;
   /** Resolves when the process has exited and its pipes are drained. */
   readonly closed: Promise<ProcessExit>;
 
@@ -68,7 +71,7 @@ export class HeadlessClaude {
     this.child.stdin!.on("error", () => {
       // EPIPE if claude exits before reading its prompt; its exit is reported through "close".
     });
-    const lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.deliver((sink) => this.onLine(sink, line), line.length), (oversized) =>
+    const lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.answersWarmUp(line) || this.deliver((sink) => this.onLine(sink, line), line.length), (oversized) =>
       this.deliver((sink) => sink.emit({ case: "output", value: { data: oversized, stream: OutputStream.STDOUT } }), oversized.length),
     );
     this.child.stdout!.on("data", (chunk: Buffer) => lines.push(chunk));
@@ -87,6 +90,36 @@ export class HeadlessClaude {
   /** Still running and unbound: a warm process that can take a task. */
   get available(): boolean {
     return this.pid !== undefined && this.exit === undefined && this.sink === undefined;
+  }
+
+  /** claude answered warmUp's `initialize`: it has started and reads its input. */
+  get warm(): boolean {
+    return this.warmed;
+  }
+
+  /**
+   * Asks claude, before its task exists, for the `initialize` of the stream-json control protocol (what the Agent
+   * SDK sends first). claude answers once it has started up, so the answer tells a process that is ready from one
+   * still starting; the answer is the pool's, never shown to the task.
+   */
+  warmUp(requestId: string): void {
+    if (this.pid === undefined || this.sink) return;
+    this.warmUpId = requestId;
+    this.child.stdin!.write(JSON.stringify({ type: "control_request", request_id: requestId, request: { subtype: "initialize" } }) + "\n");
+  }
+
+  /** True for claude's answer to warmUp, which is kept from the task. */
+  private answersWarmUp(line: string): boolean {
+    if (this.warmUpId === undefined || !line.includes(this.warmUpId) || !line.includes('"control_response"')) return false;
+    try {
+      const answer = JSON.parse(line) as { type?: unknown; response?: { request_id?: unknown } };
+      if (answer.type !== "control_response" || answer.response?.request_id !== this.warmUpId) return false;
+    } catch {
+      return false;
+    }
+    this.warmUpId = undefined;
+    this.warmed = true;
+    return true;
   }
 
   /** Bytes printed before the process was bound. */

@@ -247,7 +247,8 @@ function workerMetrics(runner: Runner, isolation: Isolation, health: HealthState
   metrics.gauge("worker_sessions_capacity", "Sessions this worker runs at once (CC_MAX_SESSIONS).", () => runner.info().capacity);
   metrics.gauge("serving", "1 while grpc.health.v1 answers SERVING for the whole server, else 0.", () => (health.get(OVERALL) === ServingStatus.SERVING ? 1 : 0));
   metrics.gauge("worker_warm_pool_size", "Warm claude processes the pool keeps (CC_WARM_POOL).", () => runner.info().warmPool?.size ?? 0);
-  metrics.gauge("worker_warm_pool_ready", "Warm claude processes waiting for a task now.", () => runner.info().warmPool?.ready ?? 0);
+  metrics.gauge("worker_warm_pool_ready", "Warm claude processes started up and waiting for a task now.", () => runner.info().warmPool?.ready ?? 0);
+  metrics.gauge("worker_warm_pool_starting", "Warm claude processes started but still starting up.", () => runner.info().warmPool?.starting ?? 0);
   metrics.labelledGauge("worker_warm_pool_tasks", "Headless tasks that took a warm process (hit) or started cold (miss), since the worker started.", ["result"], () => {
     const pool = runner.info().warmPool;
     return [

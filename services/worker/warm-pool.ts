@@ -68,7 +68,10 @@ export class WarmPool {
    * with other flags, or in a fresh workspace of their own choosing, never take one.
    */
   take(args: string[] | undefined): WarmClaude | undefined {
-    const index = args && sameArgs(args, this.options.profileArgs) ? this.ready.findIndex((w) => w.claude.available) : -1;
+    // One that has started up first; one still starting is still ahead of a cold start.
+    const matches = args !== undefined && sameArgs(args, this.options.profileArgs);
+    const warmIndex = matches ? this.ready.findIndex((w) => w.claude.available && w.claude.warm) : -1;
+    const index = warmIndex !== -1 || !matches ? warmIndex : this.ready.findIndex((w) => w.claude.available);
     if (index === -1) {
       this.misses += 1n;
       return undefined;
@@ -82,7 +85,8 @@ export class WarmPool {
   info(): WarmPoolInfo {
     return create(WarmPoolInfoSchema, {
       size: this.options.size,
-      ready: this.ready.filter((w) => w.claude.available).length,
+      ready: this.ready.filter((w) => w.claude.available && w.claude.warm).length,
+      starting: this.ready.filter((w) => w.claude.available && !w.claude.warm).length,
       hits: this.hits,
       misses: this.misses,
       profileArgs: this.options.profileArgs,
@@ -119,6 +123,7 @@ export class WarmPool {
     }
     const startedAt = Date.now();
     const claude = new HeadlessClaude(slot.launch(this.args));
+    claude.warmUp(`warm-${slot.tag}`);
     const warm: WarmClaude = { claude, slot, workspace: slot.workspace, tag: slot.tag };
     this.ready.push(warm);
     void claude.closed.then((exit) => {

@@ -57,6 +57,8 @@ describe("warm pool with the real claude", () => {
 
   it("a warm task gives the same events as a cold one, and the pool counts the hit", async () => {
     const before = (await warm.client.getInfo({})).warmPool!;
+    // Ready means claude answered the control protocol's initialize, not only that it was spawned.
+    expect(before).toMatchObject({ ready: 1, starting: 0 });
     const fromWarm = await collect(warm.client.run({ prompt: "make the file", agent: PROFILE }));
     const fromCold = await collect(cold.client.run({ prompt: "make the file", agent: PROFILE }));
     expect(shape(fromWarm)).toEqual(shape(fromCold));
@@ -65,6 +67,8 @@ describe("warm pool with the real claude", () => {
     const workspace = ofCase(fromWarm, "started")[0]!.workspace;
     expect(existsSync(join(workspace, "out.txt"))).toBe(true);
     const after = (await warm.client.getInfo({})).warmPool!;
+    // The replacement is counted once as ready or as starting, never both.
+    expect(after.ready + after.starting).toBe(1);
     expect(after.hits).toBe(before.hits + 1n);
     expect(after.misses).toBe(before.misses);
     expect(after.profileArgs).toContain("--allowedTools=Bash");

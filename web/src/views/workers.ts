@@ -69,7 +69,7 @@ function draw(body: HTMLElement, workers: WorkerRecord[]): void {
         ["Load", h("span", {}, h("meter", { min: 0, max: capacity || 1, value: active, "aria-label": `${active} of ${capacity} sessions` }), ` ${active} / ${capacity} sessions${w.assigned ? ` (${w.assigned} placed)` : ""}`)],
         ["Labels", info && Object.keys(info.labels).length ? labelList(info.labels) : "none"],
         ["claude", info?.claudeVersion || "not found"],
-        ["Warm pool", pool && pool.size ? `${pool.ready} of ${pool.size} ready · ${plural(pool.hits, "hit", "hits")}, ${plural(pool.misses, "miss", "misses")}` : "off"],
+        ["Warm pool", pool && pool.size ? `${pool.ready} of ${pool.size} ready${pool.starting ? ` (${pool.starting} starting)` : ""} · ${plural(pool.hits, "hit", "hits")}, ${plural(pool.misses, "miss", "misses")}` : "off"],
         ["Version", info?.version || "—"],
         ["Seen", seen ? `${duration(now - seen)} ago` : "never"],
         ["Address", h("code", {}, w.url)],
