@@ -47,6 +47,20 @@ function tasksOver(retention: { tasks?: number; ageMs?: number; logBytes?: numbe
 }
 
 describe("the router's tasks", () => {
+  it("applies retention shortly after tasks end, once for all that ended meanwhile", async () => {
+    const { store, tasks, add, kept } = tasksOver({ tasks: 1 });
+    const passes = vi.spyOn(store, "applyRetention");
+    const ids = ["t1", "t2", "t3", "t4"];
+    const entries = [];
+    for (const id of ids) entries.push(await add(id));
+    for (const e of entries) end(e);
+    await Promise.all(entries.map((e) => e.log.whenStored()));
+    await vi.waitFor(() => expect(passes).toHaveBeenCalled(), { timeout: 5000 });
+    await vi.waitFor(async () => expect(await kept(ids)).toEqual(["t4"]));
+    expect(passes).toHaveBeenCalledTimes(1);
+    tasks.stop();
+  });
+
   it("forgets the oldest ended tasks past the count limit, never a running one", async () => {
     const { add, finish, kept } = tasksOver({ tasks: 2 });
     const ids = ["t1", "t2", "t3", "t4"];

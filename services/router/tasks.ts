@@ -19,6 +19,8 @@ import { StoreUnavailable } from "./store/interface.js";
 import { type LogBacking, TaskLog, TaskLogFull, type TaskLogOptions } from "./task-log.js";
 
 const PROMPT_SUMMARY_CHARS = 200;
+/** Retention runs this long after a task ends, for every task that ended in between. */
+const EVICT_AFTER_END_MS = 250;
 
 /** Why the router itself ends a task, once it has decided to: what its `exited` will say. */
 export interface EndRequest {
@@ -318,6 +320,7 @@ export class Tasks {
   private readonly listeners = new Set<TaskListener>();
   private timer: NodeJS.Timeout | undefined;
   private evicting: Promise<void> | undefined;
+  private evictTimer: NodeJS.Timeout | undefined;
   private evictAgain = false;
 
   constructor(
@@ -337,6 +340,20 @@ export class Tasks {
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.evictTimer);
+    this.evictTimer = undefined;
+  }
+
+  /**
+   * Applies retention shortly after a task ends, once for all the tasks that end meanwhile: a pass reads every ended
+   * task, and one pass per end cost a router completing 70 tasks a second 14% of its CPU (bench figure 13).
+   */
+  private evictSoon(): void {
+    if (this.evictTimer) return;
+    this.evictTimer = setTimeout(() => {
+      this.evictTimer = undefined;
+      void this.evict();
+    }, EVICT_AFTER_END_MS);
   }
 
   /** A new task of `owner` (the caller's name), not stored yet (add stores it). */
@@ -393,7 +410,7 @@ export class Tasks {
         }
         for (const l of this.listeners) l.removed(entry);
         if (this.options.lease) void this.store.release(entry.id, this.options.lease.routerId).catch(() => undefined);
-        void this.evict();
+        this.evictSoon();
       });
     });
   }
