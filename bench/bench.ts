@@ -17,9 +17,11 @@ import { transfer } from "./figures/transfer.js";
 import { warmPool } from "./figures/warm-pool.js";
 import { workerMemory } from "./figures/worker-memory.js";
 import { environments } from "./figures/environments.js";
+import { routerHop } from "./figures/router-hop.js";
+import { taskRate } from "./figures/task-rate.js";
 
 /** In the order of the table. */
-export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, sandbox, storeFigure, environments];
+export const FIGURES: readonly Figure[] = [oneTurn, warmPool, throughput, latency, routerMemory, workerMemory, coldStart, transfer, sandbox, storeFigure, environments, routerHop, taskRate];
 
 export interface BenchOptions {
   /** Figure ids; none means all. */

@@ -8,8 +8,8 @@ import { row } from "../lib/results.js";
 import { followRouterRun, followWorkerRun } from "../lib/streams.js";
 import { median, quantile } from "../lib/stats.js";
 
-const P50_TARGET = { op: "<=", value: 0.3, unit: "ms" } as const;
-const P99_TARGET = { op: "<=", value: 2, unit: "ms" } as const;
+const P50_TARGET = { op: "<=", value: 0.2, unit: "ms" } as const;
+const P99_TARGET = { op: "<=", value: 1, unit: "ms" } as const;
 const TITLE = "router-added latency per event at 100 events/s";
 
 const STAMP = /"bench_t":"(\d+)"/;

@@ -151,7 +151,7 @@ export async function measureOneTurn(ctx: BenchContext, options: OneTurnOptions)
   });
 }
 
-const TARGET = { op: "<=", value: 1.1, unit: "×" } as const;
+const TARGET = { op: "<=", value: 1.05, unit: "×" } as const;
 const TITLE = "one-turn task, `cc run` → router → worker (cold) vs `claude -p`";
 
 export const oneTurn: Figure = {

@@ -7,9 +7,9 @@ import type { Figure } from "../lib/context.js";
 import { fakeClaude, routerClient, startRouter, startWorker, workerClient } from "../lib/cluster.js";
 import { row } from "../lib/results.js";
 import { followRouterRun, followWorkerRun } from "../lib/streams.js";
-import { median, MiB } from "../lib/stats.js";
+import { max, median, MiB } from "../lib/stats.js";
 
-const TARGET = { op: ">=", value: 0.8, unit: "×" } as const;
+const TARGET = { op: ">=", value: 0.9, unit: "×" } as const;
 const TITLE = "flooding terminal (16 KiB writes) via router vs direct, throughput";
 
 export const throughput: Figure = {
@@ -17,7 +17,8 @@ export const throughput: Figure = {
   number: 3,
   rows: [{ key: "throughput", title: TITLE, target: TARGET }],
   async run(ctx) {
-    const runs = ctx.runs(5, 1);
+    // Eleven pairs: with five, two runs of the same code measured 0.68× and 1.06×.
+    const runs = ctx.runs(11, 1);
     const mib = Math.round(ctx.param("FLOOD_MIB", 64, 8));
     const worker = await startWorker(ctx, "w1", { CC_CLAUDE_BIN: fakeClaude(ctx, "flood.mjs") });
     const router = await startRouter(ctx, [worker]);
@@ -56,6 +57,12 @@ export const throughput: Figure = {
     const notes = [
       `${mib} MiB per run through the worker's pseudo-terminal (interactive mode); bytes of \`output\` events ÷ time from the first of them to \`exited\`, at the client; direct and routed runs alternate.`,
     ];
+    // Each pair's ratio, to say how far the median can be trusted: a target inside the pairs' range is within the noise.
+    const ratios = routerRates.map((r, i) => r / directRates[i]!);
+    const lo = Math.min(...ratios);
+    const hi = max(ratios);
+    const inNoise = TARGET.value >= lo && TARGET.value <= hi;
+    notes.push(`Spread: the ratio of each pair ran from ${lo.toFixed(2)}× to ${hi.toFixed(2)}×${inNoise ? `; the target (${TARGET.value.toFixed(2)}×) lies inside that range, so pass or miss here is within this machine's noise` : ""}.`);
     // The router waits for a reader that lags (the flood is paused) and cuts it off only after CC_SUBSCRIBER_STALL.
     if (reattaches > 0) notes.push(`The router cut the routed client off ${reattaches} time(s) (CC_SUBSCRIBER_STALL); it attached again from its last seq, as \`cc\` does, and that time is included.`);
     return [
@@ -69,7 +76,7 @@ export const throughput: Figure = {
         target: TARGET,
         runs: routerRates.length,
         notes,
-        samples: { directMiBps: directRates, routerMiBps: routerRates },
+        samples: { directMiBps: directRates, routerMiBps: routerRates, ratios },
       }),
     ];
   },
