@@ -20,8 +20,10 @@ export const throughput: Figure = {
     // Eleven pairs: with five, two runs of the same code measured 0.68× and 1.06×.
     const runs = ctx.runs(11, 1);
     const mib = Math.round(ctx.param("FLOOD_MIB", 64, 8));
-    const worker = await startWorker(ctx, "w1", { CC_CLAUDE_BIN: fakeClaude(ctx, "flood.mjs") });
-    const router = await startRouter(ctx, [worker]);
+    // The flood is more than a task may print by default (32 MiB on the worker, CC_TASK_LOG_BYTES on the router).
+    const limit = String(2 * mib * MiB);
+    const worker = await startWorker(ctx, "w1", { CC_CLAUDE_BIN: fakeClaude(ctx, "flood.mjs"), CC_MAX_OUTPUT_BYTES: limit });
+    const router = await startRouter(ctx, [worker], { CC_TASK_LOG_BYTES: String(4 * mib * MiB) });
     const direct = workerClient(ctx, worker.url);
     const routed = routerClient(ctx, router.url);
     const request = { prompt: `mib=${mib}`, mode: RunMode.INTERACTIVE };

@@ -8,7 +8,7 @@ export class WorkersCommand extends RouterCommand {
   static override usage = Command.Usage({
     description: "List the cluster's workers",
     details: `
-      Lists every worker the router knows: id, health (online, full, draining, offline), tasks placed on it out of its capacity, claude version, when it was last seen, and its URL with its labels.
+      Lists every worker the router knows: id, health (online, full, draining, offline), tasks placed on it out of its capacity, claude version, its warm pool (claudes started up out of the pool's size, \`+N\` still starting), when it was last seen, and its URL with its labels.
 
       \`--json\` prints an array of worker records in the protobuf JSON form of \`claudecluster.v1.WorkerRecord\`.
     `,

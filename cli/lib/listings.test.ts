@@ -48,15 +48,15 @@ describe("listings", () => {
         health: WorkerHealth.ONLINE,
         assigned: 1,
         lastSeen: timestampFromMs(now - 2000),
-        info: { capacity: 4, claudeVersion: "2.1.330", labels: { region: "eu" } },
+        info: { capacity: 4, claudeVersion: "2.1.330", labels: { region: "eu" }, warmPool: { size: 2, ready: 1, starting: 1 } },
       }),
       create(WorkerRecordSchema, { id: "w2", url: "http://w2:8080", health: WorkerHealth.OFFLINE, problem: "connection refused" }),
     ];
     expect(workersTable(workers, now)).toBe(
       [
-        "ID       HEALTH   TASKS  CLAUDE   SEEN  URL",
-        "local-1  online   1/4    2.1.330  2s    http://127.0.0.1:4001  region=eu",
-        "w2       offline  0/?    -        -     http://w2:8080  (connection refused)",
+        "ID       HEALTH   TASKS  CLAUDE   WARM   SEEN  URL",
+        "local-1  online   1/4    2.1.330  1/2+1  2s    http://127.0.0.1:4001  region=eu",
+        "w2       offline  0/?    -        -      -     http://w2:8080  (connection refused)",
         "",
       ].join("\n"),
     );

@@ -45,11 +45,19 @@ export function workersTable(workers: readonly WorkerRecord[], now: number, widt
       `${w.assigned}/${capacity || "?"}`,
       // `claude --version` prints e.g. "2.1.330 (Claude Code)"; the number is enough here.
       w.info?.claudeVersion.split(" ")[0] || "-",
+      warmPool(w),
       w.lastSeen ? formatAge(now - timestampMs(w.lastSeen)) : "-",
       w.url + (labels ? `  ${labels}` : "") + (w.problem ? `  (${w.problem})` : ""),
     ];
   });
-  return formatTable(["ID", "HEALTH", "TASKS", "CLAUDE", "SEEN", "URL"], rows, width);
+  return formatTable(["ID", "HEALTH", "TASKS", "CLAUDE", "WARM", "SEEN", "URL"], rows, width);
+}
+
+/** Warm claudes started up out of the pool's size, and those still starting ("1/2+1"); "-" without a pool. */
+function warmPool(w: WorkerRecord): string {
+  const pool = w.info?.warmPool;
+  if (!pool || pool.size === 0) return "-";
+  return `${pool.ready}/${pool.size}${pool.starting ? `+${pool.starting}` : ""}`;
 }
 
 export function workersJson(workers: readonly WorkerRecord[]): string {
