@@ -6,7 +6,7 @@ import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { BenchContext, Figure } from "../lib/context.js";
 import { fakeClaude, routerClient, startRouter, startWorker } from "../lib/cluster.js";
 import type { Service } from "../lib/processes.js";
-import { row } from "../lib/results.js";
+import { row, type Row } from "../lib/results.js";
 import { rssBytes, steadyRss } from "../lib/rss.js";
 import { followRouterRun } from "../lib/streams.js";
 import { max, median, MiB } from "../lib/stats.js";
@@ -29,11 +29,10 @@ interface Size {
   interval: number;
 }
 
-async function measure(ctx: BenchContext, streams: number, runs: number): Promise<Size> {
+async function measure(ctx: BenchContext, streams: number, runs: number, rampPerS: number): Promise<Size> {
   const workerCount = Math.max(Math.round(ctx.param("ROUTER_MEMORY_WORKERS", 4, 2)), Math.ceil(streams / MAX_PER_WORKER));
   const connections = Math.round(ctx.param("CLIENT_CONNECTIONS", 10, 2));
   const sampleMs = ctx.param("SAMPLE_MS", 5000, 2000);
-  const rampPerS = ctx.param("RAMP_PER_S", 200);
   // About 1,000 events a second in all, whatever the number of streams: the figure is memory, not throughput.
   const interval = Math.max(1, Math.round(streams / 1000));
   // Long enough to outlast the ramp (BENCH_RAMP_PER_S) and the sampling.
@@ -77,7 +76,12 @@ async function measure(ctx: BenchContext, streams: number, runs: number): Promis
       if (Date.now() - t0 > 180_000) throw new Error(`only ${started} of ${streams} streams were running after 180 s`);
       await sleep(100);
     }
-    if (failures.length > 0) throw new Error(`a stream failed before all were running: ${failures[0]}`);
+    if (failures.length > 0) {
+      // What the router saw of its workers says why (a worker too busy to answer its probe is taken for offline).
+      const warning = router.recentLogs().find((l) => /"level":(40|50)/.test(l));
+      const why = warning ? `; the router's first warning: ${warning}` : "";
+      throw new Error(`a stream failed after ${((Date.now() - t0) / 1000).toFixed(1)} s with ${started} of ${streams} running: ${failures[0]}${why}`);
+    }
     const rampMs = Date.now() - t0;
     ctx.log(`${streams} streams, run ${run + 1}/${runs}: all running after ${(rampMs / 1000).toFixed(1)} s`);
     await sleep(Math.min(2000, sampleMs));
@@ -115,11 +119,24 @@ export const routerMemory: Figure = {
     const runs = ctx.runs(1, 1);
     const sizes = [Math.round(ctx.param("STREAMS", 1000, 40)), Math.round(ctx.param("STREAMS_LARGE", 5000, 80))];
     const connections = Math.round(ctx.param("CLIENT_CONNECTIONS", 10, 2));
-    const rampPerS = ctx.param("RAMP_PER_S", 200);
     const sampleMs = ctx.param("SAMPLE_MS", 5000, 2000);
-    const rows = [];
+    // 5,000 processes started 200 a second kept the workers too busy to answer the router's probes: they were
+    // taken for offline and the streams refused. The large size starts them half as fast.
+    const ramps = [ctx.param("RAMP_PER_S", 200), ctx.param("RAMP_LARGE_PER_S", 100)];
+    const rows: Row[] = [];
     for (const [index, streams] of sizes.entries()) {
-      const size = await measure(ctx, streams, runs);
+      const key = index === 0 ? "router-memory" : "router-memory-large";
+      const rampPerS = ramps[index]!;
+      let size: Size;
+      try {
+        size = await measure(ctx, streams, runs, rampPerS);
+      } catch (err) {
+        // One size failing leaves the other's number standing.
+        const message = err instanceof Error ? err.message : String(err);
+        ctx.log(`${streams} streams: ${message}`);
+        rows.push({ figure: 5, key, title: title(streams), target: TARGET, status: "error", runs, notes: [`${streams} streams, opened ${rampPerS} a second: ${message}`] });
+        continue;
+      }
       const perStream = (median(size.loaded) - median(size.idle)) / streams / KiB;
       const notes = [
         `${streams} headless tasks over ${size.workers} worker processes, each a fake claude printing one event every ${size.interval} s, opened ${rampPerS} a second and streamed to the harness over ${connections} HTTP/2 connections to the router; RSS (/proc VmRSS) median of ${sampleMs / 1000} s of samples once every stream was running (after ${(median(size.startup) / 1000).toFixed(1)} s), minus the same for the router idle with its workers registered, ÷ ${streams}. Router RSS ${(median(size.loaded) / MiB).toFixed(0)} MiB loaded, ${(median(size.idle) / MiB).toFixed(0)} MiB idle; peak while loaded ${(median(size.peaks) / MiB).toFixed(0)} MiB; once every stream had ended ${(median(size.afterEnd) / MiB).toFixed(0)} MiB (the router keeps ended tasks' records and logs, CC_RETAIN_TASKS).`,
@@ -128,7 +145,7 @@ export const routerMemory: Figure = {
       rows.push(
         row({
           figure: 5,
-          key: index === 0 ? "router-memory" : "router-memory-large",
+          key,
           title: title(streams),
           measured: { value: median(size.loaded) / MiB, unit: "MiB", label: `${streams} streams` },
           baseline: { value: median(size.idle) / MiB, unit: "MiB", label: "idle" },
