@@ -77,3 +77,61 @@ describe("the registry", () => {
     expect(r.health(w)).toBe(WorkerHealth.ONLINE);
   });
 });
+
+describe("the registry's probes of static workers", () => {
+  // A worker that answers GetInfo until told to hang (as a worker busy starting hundreds of processes misses the
+  // probe's deadline), on a real HTTP/2 server.
+  async function worker() {
+    const { createServer } = await import("node:http2");
+    const { connectNodeAdapter } = await import("@connectrpc/connect-node");
+    const { WorkerService } = await import("../../gen/claudecluster/v1/worker_pb.js");
+    let hang = false;
+    const sessions = new Set<{ destroy(): void }>();
+    const server = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(WorkerService, {
+            getInfo: async () => {
+              if (hang) await new Promise(() => {});
+              return info("busy");
+            },
+          } as never),
+      }),
+    );
+    server.on("session", (session) => sessions.add(session));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const close = () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const session of sessions) session.destroy();
+      });
+    return { url: `http://127.0.0.1:${port}`, hang: () => (hang = true), close };
+  }
+
+  it("a probe that times out leaves a worker seen lately online until CC_OFFLINE_AFTER; a refused one is offline at once", async () => {
+    const w = await worker();
+    let now = 1_000_000;
+    const r = new Registry({ staticWorkers: [`busy=${w.url}`, "gone=http://127.0.0.1:1"], workerToken: undefined, heartbeatMs: 1000, offlineAfterMs: 3000, removeAfterMs: 60_000, logger: silentLogger(), onCapacity: () => {}, now: () => now });
+    const probe = () => (r as unknown as { probeAll(): Promise<void> }).probeAll();
+    const health = (id: string) => r.health(r.byId(id)!);
+    try {
+      await probe();
+      expect(health("busy")).toBe(WorkerHealth.ONLINE);
+      expect(health("gone")).toBe(WorkerHealth.OFFLINE);
+      expect(r.byId("gone")!.problem).toMatch(/^unreachable: /);
+      w.hang();
+      now += 1000;
+      await probe();
+      // Timed out, but seen a second ago: busy, not lost.
+      expect(health("busy")).toBe(WorkerHealth.ONLINE);
+      now += 3000;
+      await probe();
+      expect(health("busy")).toBe(WorkerHealth.OFFLINE);
+      expect(r.byId("busy")!.problem).toMatch(/^unreachable: \[DeadlineExceeded\]/);
+    } finally {
+      r.stop();
+      await w.close();
+    }
+  }, 20_000);
+});

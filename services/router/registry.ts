@@ -293,10 +293,22 @@ export class Registry {
           try {
             this.seen(entry, await entry.client.getInfo({}, { timeoutMs: Math.max(1000, this.options.heartbeatMs) }));
           } catch (err) {
+            // A probe that times out on a worker seen lately is a busy worker (one starting hundreds of processes
+            // misses the deadline; bench figure 5 lost every worker that way), not a lost one: it is offline once it
+            // has been silent for CC_OFFLINE_AFTER, as a registered worker is. Any other failure (refused, reset, a
+            // wrong token) says so at once; a hung task stream is noticed by its own PINGs either way.
+            if (ConnectError.from(err).code === Code.DeadlineExceeded && this.seenWithin(entry, this.options.offlineAfterMs)) {
+              this.options.logger.debug({ workerId: entry.id }, "worker probe timed out; waiting for CC_OFFLINE_AFTER before taking it for offline");
+              return;
+            }
             this.markFailed(entry, `unreachable: ${describe(err)}`);
           }
         }),
     );
+  }
+
+  private seenWithin(entry: WorkerEntry, ms: number): boolean {
+    return entry.lastSeen !== undefined && this.now() - entry.lastSeen.getTime() <= ms;
   }
 
   /** A registered worker whose heartbeats stopped, whether or not the sweep has marked it yet. */
