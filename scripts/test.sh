@@ -28,7 +28,7 @@ LONG=(test/e2e/load.test.ts test/e2e/quiet-stream.test.ts)
 vitest run "${LONG[@]/#/--exclude=}" --exclude='test/browser/**' --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?
 vitest run "${LONG[@]}" --reporter=default --reporter=json --outputFile.json=.cache/vitest-load.json || status=$?
 # One browser file at a time: four Chromiums, each beside its own cluster and claudes, starved each other on two
-# cores (a task page's stream outlived its close for 40 s in one of three parallel runs); one at a time is faster too.
+# cores (a task page's stream outlived its close for 40 s in two of three parallel runs); one at a time is faster too.
 vitest run test/browser --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.cache/vitest-browser.json || status=$?
 node scripts/test-summary.mjs .cache/vitest.json .cache/vitest-load.json .cache/vitest-browser.json || true
 exit $status

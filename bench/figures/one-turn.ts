@@ -10,7 +10,7 @@ import { claudeEnv } from "../../services/worker/claude-env.js";
 import { prepareClaudeHome } from "../../services/worker/claude-home.js";
 import { WORKER_SETTINGS } from "../../services/worker/settings.js";
 import type { BenchContext, Figure } from "../lib/context.js";
-import { cleanEnv, modelEnv, routerClient, startModel, startRouter, startWorker, workerClient } from "../lib/cluster.js";
+import { cleanEnv, modelEnv, routerClient, startModel, startRouter, startWorker, waitForFullPool, workerClient } from "../lib/cluster.js";
 import { CLI_MAIN, claudeBin } from "../lib/paths.js";
 import { expectSuccess, timedRun } from "../lib/processes.js";
 import { row, type Row, type Target } from "../lib/results.js";
@@ -81,17 +81,7 @@ export async function measureOneTurn(ctx: BenchContext, options: OneTurnOptions)
   // router, without cc's start-up. Reported in the notes, not in the figure.
   const toWorker = workerClient(ctx, worker.url);
   // Warm: each task finds the pool full (not still starting a replacement for the last task); the wait is untimed.
-  const settle = async () => {
-    if (!options.warm) return;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const pool = warmPoolOf(await toWorker.getInfo({}));
-      if (!pool) throw new Error("the worker reports no warm pool in GetInfo");
-      if (pool.ready >= pool.size) return;
-      if (Date.now() > deadline) throw new Error("the worker's warm pool was not full after 60 s");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const settle = () => (options.warm ? waitForFullPool(toWorker) : Promise.resolve());
   const toRouter = routerClient(ctx, router.url);
   const rpc = async (via: "worker" | "router") => {
     let answered = false;

@@ -1,11 +1,11 @@
 // Figure 12: what the router adds to one task, with nothing else in the way. A headless one-turn task (real claude,
 // scripted model) on a worker with a warm pool of one, as a Run straight to the worker and as a Run through the
 // router, alternating, each started once the pool is full again; both from this process over an open connection.
-// Two numbers per run: when claude's first message (its init) arrives, and when the stream ends.
+// Two numbers per run: when claude's first message (its init) arrives, and when `exited` does.
 import { performance } from "node:perf_hooks";
 import type { RunEvent } from "../../gen/claudecluster/v1/run_pb.js";
 import type { Figure } from "../lib/context.js";
-import { modelEnv, routerClient, startModel, startRouter, startWorker, workerClient } from "../lib/cluster.js";
+import { modelEnv, routerClient, startModel, startRouter, startWorker, waitForFullPool, workerClient } from "../lib/cluster.js";
 import { row } from "../lib/results.js";
 import { followRouterRun, followWorkerRun } from "../lib/streams.js";
 import { median, quantile } from "../lib/stats.js";
@@ -13,7 +13,7 @@ import { hasWarmPool } from "./one-turn.js";
 
 const TARGET = { op: "<=", value: 5, unit: "ms" } as const;
 const FIRST = "time the router adds per task, first event (Run via router − Run direct, warm worker)";
-const END = "time the router adds per task, end of the stream (Run via router − Run direct, warm worker)";
+const END = "time the router adds per task, to `exited` (Run via router − Run direct, warm worker)";
 const PROMPT = "Say hello to the benchmark";
 
 interface Timing {
@@ -36,17 +36,8 @@ export const routerHop: Figure = {
     const router = await startRouter(ctx, [worker]);
     const direct = workerClient(ctx, worker.url);
     const routed = routerClient(ctx, router.url);
-    const settle = async () => {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const pool = (await direct.getInfo({})).warmPool;
-        if (pool && pool.ready >= pool.size) return;
-        if (Date.now() > deadline) throw new Error("the worker's warm pool was not full after 60 s");
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     const measure = async (via: "direct" | "router"): Promise<Timing> => {
-      await settle();
+      await waitForFullPool(direct);
       let firstMs = Number.NaN;
       const t0 = performance.now();
       const onEvent = (ev: RunEvent) => {
@@ -73,7 +64,7 @@ export const routerHop: Figure = {
       const diffs = pairs(pick);
       return `per pair, routed − direct: median ${median(diffs).toFixed(1)} ms, p10 ${quantile(diffs, 0.1).toFixed(1)}, p90 ${quantile(diffs, 0.9).toFixed(1)}`;
     };
-    const how = `A headless one-turn task (real claude, scripted model) on a worker with CC_WARM_POOL=1, as a Run RPC from the harness straight to the worker and through the router over open connections, ${runs} pairs in alternating order, each started once GetInfo shows the pool full; first event = claude's first message (its init), end = the stream's end after \`exited\`. The pool counted ${pool?.hits ?? 0} hit(s) and ${pool?.misses ?? 0} miss(es) over ${2 * runs + 2} tasks.`;
+    const how = `A headless one-turn task (real claude, scripted model) on a worker with CC_WARM_POOL=1, as a Run RPC from the harness straight to the worker and through the router over open connections, ${runs} pairs in alternating order, each started once GetInfo shows the pool full; first event = claude's first message (its init), end = \`exited\`. The pool counted ${pool?.hits ?? 0} hit(s) and ${pool?.misses ?? 0} miss(es) over ${2 * runs + 2} tasks.`;
     const build = (key: string, title: string, pick: (t: Timing) => number, notes: string[]) =>
       row({
         figure: 12,
@@ -84,7 +75,7 @@ export const routerHop: Figure = {
         result: median(r.map(pick)) - median(d.map(pick)),
         target: TARGET,
         runs,
-        notes: [...notes, `${title.includes("first") ? "First event" : "End"}: ${spread(pick)}.`],
+        notes: [...notes, `${key === "router-hop-first" ? "First event" : "`exited`"}: ${spread(pick)}.`],
         samples: { directMs: d.map(pick), routerMs: r.map(pick) },
       });
     return [build("router-hop-first", FIRST, (t) => t.firstMs, [how]), build("router-hop-end", END, (t) => t.endMs, [])];

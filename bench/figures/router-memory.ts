@@ -121,7 +121,8 @@ export const routerMemory: Figure = {
     const connections = Math.round(ctx.param("CLIENT_CONNECTIONS", 10, 2));
     const sampleMs = ctx.param("SAMPLE_MS", 5000, 2000);
     // 5,000 processes started 200 a second kept the workers too busy to answer the router's probes: they were
-    // taken for offline and the streams refused. The large size starts them half as fast.
+    // taken for offline and the streams refused. The large size starts them half as fast (which did not change
+    // that here: docs/benchmarks.md, round 2).
     const ramps = [ctx.param("RAMP_PER_S", 200), ctx.param("RAMP_LARGE_PER_S", 100)];
     const rows: Row[] = [];
     for (const [index, streams] of sizes.entries()) {

@@ -1,8 +1,8 @@
 // Figure 10: what the task store costs. The same router and workers with each store — SQLite and Redis against the
 // in-memory store, in one run — under 1,000 concurrent Run streams of a fake claude that offers more events than
 // the machine carries (fixtures/slow.sh, a burst of events each second): the events per second the router stores
-// and serves to the streams' callers, and its RSS meanwhile. Everything is its own process: the router, the workers, the fake
-// claudes, and for the Redis store a redis-server on loopback.
+// and serves to the streams' callers, and its RSS meanwhile. Everything is its own process: the router, the
+// workers, the fake claudes, and for the Redis store a redis-server on loopback.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RunMode, type RunEvent } from "../../gen/claudecluster/v1/run_pb.js";

@@ -118,6 +118,21 @@ export function routerClient(ctx: BenchContext, url: string): Client<typeof Rout
 }
 
 /**
+ * Waits (untimed) until the worker's warm pool is full: every process started up, none still starting a
+ * replacement for the last task.
+ */
+export async function waitForFullPool(worker: Client<typeof WorkerService>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pool = (await worker.getInfo({})).warmPool;
+    if (!pool) throw new Error("the worker reports no warm pool in GetInfo");
+    if (pool.ready >= pool.size) return;
+    if (Date.now() > deadline) throw new Error(`the worker's warm pool was not full after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
  * An executable that runs a fixture of bench/fixtures as claude: node scripts with this node (whatever `node` is on
  * PATH), shell scripts with bash. `exec` replaces the launcher, so the fixture is claude's process itself.
  */

@@ -192,8 +192,8 @@ export class Dispatcher {
   pump(): void {
     // Counted once a pump, not once a queued task: counting walks the queue and every active task, and per queued
     // task that made a pump quadratic (5,000 streams never got placed; bench figure 5).
-    const counts = this.quotas ? this.ownerCounts() : undefined;
-    const countOf = (owner: string): OwnerCounts => counts?.get(owner) ?? { running: 0, queued: 0 };
+    const counts = this.quotas ? this.ownerCounts() : new Map<string, OwnerCounts>();
+    const countOf = (owner: string) => countsIn(counts, owner);
     // While no worker has a free slot, no queued task can be placed: only the pinned ones need looking at.
     let placeable = this.anyWorkerFree();
     for (let i = 0; i < this.queue.length; ) {
@@ -217,11 +217,9 @@ export class Dispatcher {
         continue;
       }
       this.dequeue(entry);
-      const owner = counts?.get(entry.record.owner);
-      if (owner) {
-        owner.queued -= 1;
-        owner.running += 1;
-      }
+      const owner = countOf(entry.record.owner);
+      owner.queued -= 1;
+      owner.running += 1;
       void this.forward(entry, worker);
       placeable = this.anyWorkerFree();
     }
@@ -365,14 +363,9 @@ export class Dispatcher {
   /** Every owner's running and queued tasks, in one pass. */
   private ownerCounts(): Map<string, OwnerCounts> {
     const counts = new Map<string, OwnerCounts>();
-    const of = (owner: string) => {
-      let c = counts.get(owner);
-      if (!c) counts.set(owner, (c = { running: 0, queued: 0 }));
-      return c;
-    };
-    for (const e of this.tasks.active()) of(e.record.owner).running += 1;
+    for (const e of this.tasks.active()) countsIn(counts, e.record.owner).running += 1;
     for (const e of this.queue) {
-      const c = of(e.record.owner);
+      const c = countsIn(counts, e.record.owner);
       c.queued += 1;
       c.running -= 1;
     }
@@ -380,11 +373,7 @@ export class Dispatcher {
   }
 
   countsOf(owner: string): OwnerCounts {
-    let queued = 0;
-    for (const e of this.queue) if (e.record.owner === owner) queued += 1;
-    let all = 0;
-    for (const e of this.tasks.active()) if (e.record.owner === owner) all += 1;
-    return { running: all - queued, queued };
+    return countsIn(this.ownerCounts(), owner);
   }
 
   private enqueue(entry: TaskEntry, front = false): void {
@@ -633,4 +622,11 @@ export class Dispatcher {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** `owner`'s entry in `counts`, added at zero if it has none. */
+function countsIn(counts: Map<string, OwnerCounts>, owner: string): OwnerCounts {
+  let c = counts.get(owner);
+  if (!c) counts.set(owner, (c = { running: 0, queued: 0 }));
+  return c;
 }

@@ -1,10 +1,12 @@
 // The registry's rules for ids and load: one URL per worker id while its worker is online, and a worker's load is
 // what this router placed there plus what the worker reports that this router did not place.
+import { createServer } from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { describe, expect, it } from "vitest";
 import { WorkerHealth } from "../../gen/claudecluster/v1/router_pb.js";
-import { WorkerInfoSchema, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
+import { WorkerInfoSchema, WorkerService, WorkerState } from "../../gen/claudecluster/v1/worker_pb.js";
 import { silentLogger } from "../common/logger.js";
 import { Registry } from "./registry.js";
 
@@ -82,9 +84,6 @@ describe("the registry's probes of static workers", () => {
   // A worker that answers GetInfo until told to hang (as a worker busy starting hundreds of processes misses the
   // probe's deadline), on a real HTTP/2 server.
   async function worker() {
-    const { createServer } = await import("node:http2");
-    const { connectNodeAdapter } = await import("@connectrpc/connect-node");
-    const { WorkerService } = await import("../../gen/claudecluster/v1/worker_pb.js");
     let hang = false;
     const sessions = new Set<{ destroy(): void }>();
     const server = createServer(

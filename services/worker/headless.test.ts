@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { HeadlessClaude, LineSplitter, MAX_LINE_BYTES } from "./headless.js";
+import { createSandbox } from "./sandbox/index.js";
 import type { TaskRunSink } from "./task-run.js";
 
 function splitter(maxLine = 1024) {
@@ -165,7 +166,6 @@ describe("HeadlessClaude warm-up", () => {
     });`;
 
   async function start() {
-    const { createSandbox } = await import("./sandbox/index.js");
     const sandbox = await createSandbox({ mode: "off", hidden: [], readOnly: [], isolatedNetworks: false });
     const dir = process.cwd();
     return new HeadlessClaude({ spec: { argv: [process.execPath, "-e", STAND_IN], cwd: dir, env: { PATH: process.env["PATH"] ?? "" }, workspace: dir, home: dir, network: "host", newSession: false }, sandbox });

@@ -70,8 +70,8 @@ export class WarmPool {
   take(args: string[] | undefined): WarmClaude | undefined {
     // One that has started up first; one still starting is still ahead of a cold start.
     const matches = args !== undefined && sameArgs(args, this.options.profileArgs);
-    const warmIndex = matches ? this.ready.findIndex((w) => w.claude.available && w.claude.warm) : -1;
-    const index = warmIndex !== -1 || !matches ? warmIndex : this.ready.findIndex((w) => w.claude.available);
+    const startedUp = this.ready.findIndex((w) => w.claude.available && w.claude.warm);
+    const index = !matches ? -1 : startedUp !== -1 ? startedUp : this.ready.findIndex((w) => w.claude.available);
     if (index === -1) {
       this.misses += 1n;
       return undefined;
