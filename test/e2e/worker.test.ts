@@ -164,9 +164,9 @@ describe("worker with the real claude", () => {
     const taskId = `once-${Date.now()}`;
     const requests = model.mainRequests().length;
     expect(ofCase(await collect(w.client.run({ prompt: "only once", taskId })), "exited")[0]?.exitCode).toBe(0);
-    // `exited` can reach the caller before the worker is done ending the task (its processes gone, its changes
-    // recorded); until then a second Run is told the task "is already running". Asked once it has ended:
-    await until(() => !w.worker.runner.info().activeTaskIds.includes(taskId));
+    // `exited` can reach the caller before the worker is done ending the task (its processes gone); until then it
+    // still holds the task and a second Run is told it "is already running". Asked once it has let go of it:
+    await until(() => !w.worker.runner.has(taskId));
     const err = await collect(w.client.run({ prompt: "only once", taskId })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.AlreadyExists);
