@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createCli, runCli } from "./cli.js";
+import { COMMANDS, commandsFor, createCli, runCli } from "./cli.js";
 import { AttachCommand } from "./commands/attach.js";
 import { CancelCommand } from "./commands/cancel.js";
 import { ConfigDeleteCommand } from "./commands/config/delete.js";
@@ -22,13 +22,19 @@ import { Capture } from "./testing/fixtures.js";
 const cli = createCli();
 const parse = (...argv: string[]) => cli.process(argv, {});
 
-/** Runs a command line with no router configured and an empty config home. */
+/**
+ * Runs a command line with no router configured and an empty config home, through a cc that registers only the
+ * commands the line can mean, as cli/main.ts does (`all`: every command).
+ */
 const home = mkdtempSync(join(tmpdir(), "cc-cli-test-"));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 async function run(...argv: string[]) {
+  return runWith(createCli("cc", false, argv), argv);
+}
+async function runWith(cli: ReturnType<typeof createCli>, argv: string[]) {
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await runCli(createCli(), argv, { stdout, stderr, env: { XDG_CONFIG_HOME: home, HOME: home } });
+  const code = await runCli(cli, argv, { stdout, stderr, env: { XDG_CONFIG_HOME: home, HOME: home } });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
@@ -152,6 +158,25 @@ describe("cc run parsing", () => {
     const r = await run("run", "--help");
     expect(r.code).toBe(0);
     for (const code of ["`0`", "`1`", "`2`", "`3`", "`4`", "`130`"]) expect(r.stdout).toContain(code);
+  });
+});
+
+describe("the commands a command line can mean", () => {
+  it("are those its first word names, with help and version; all of them when it names none", () => {
+    const names = (argv: string[]) => commandsFor(argv).map((c) => c.paths?.[0]?.join(" "));
+    expect(names(["run", "hello"])).toEqual(["run", "-h", "-v"]);
+    expect(names(["routine", "ls"])).toEqual(["routine save", "routine apply", "routine ls", "routine show", "routine run", "routine rm", "-h", "-v"]);
+    expect(commandsFor(["rnu", "hello"])).toBe(COMMANDS);
+    expect(commandsFor(["--help"])).toBe(COMMANDS);
+    expect(commandsFor([])).toBe(COMMANDS);
+  });
+
+  it("parse and fail as they do with every command registered", async () => {
+    const lines = [
+      ["run", "--bogus", "x"], ["run", "-n"], ["routine"], ["routine", "nope"], ["env"], ["config", "nope"], ["rnu", "x"],
+      ["ps", "--all", "--nope"], ["wait", "--timeout"], ["--nope"], ["-h"], ["--version"],
+    ];
+    for (const argv of lines) expect(await run(...argv), argv.join(" ")).toEqual(await runWith(createCli(), argv));
   });
 });
 

@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     }
   }
   const { createCli, runCli } = await import("./cli.js");
-  return runCli(createCli(binaryName, colored), args);
+  return runCli(createCli(binaryName, colored, args), args);
 }
 
 const code = await main();

@@ -21,10 +21,12 @@ export class CompletionCommand extends CcCommand {
   shell = Option.String({ name: "shell" });
 
   async execute(): Promise<number> {
-    const [{ commandSpecs, completionScript, SHELLS }, { COMMANDS }] = await Promise.all([import("../lib/completion.js"), import("../cli.js")]);
+    const [{ commandSpecs, completionScript, SHELLS }, { COMMANDS, createCli }] = await Promise.all([import("../lib/completion.js"), import("../cli.js")]);
     if (!(SHELLS as readonly string[]).includes(this.shell)) throw new UsageError(`cc completion takes one of ${SHELLS.join(", ")}; got "${this.shell}"`);
+    // Every command, not only those this command line registered (cli/cli.ts commandsFor).
+    const all = createCli(this.cli.binaryName);
     const sources = COMMANDS.flatMap((command) => {
-      const definition = this.cli.definition(command);
+      const definition = all.definition(command);
       return definition ? [{ paths: command.paths ?? [], definition }] : [];
     });
     this.context.stdout.write(completionScript(this.shell as (typeof SHELLS)[number], commandSpecs(sources)));
