@@ -14,16 +14,28 @@ export const TASK_ID_ENV = "CC_TASK_ID";
 
 interface ProcessInfo {
   pid: number;
-  /** Its PID namespace, e.g. "pid:[4026532179]"; empty if unreadable. */
-  pidNamespace: string;
-  /** Its state letter (R, S, D, Z...). */
-  state: string;
   session: number;
-  /** Its environment, read on first use (the most expensive part of a pass). */
-  env(): string[];
+  /** Its PID namespace, e.g. "pid:[4026532179]"; empty if unreadable. */
+  pidNamespace(): string;
+  /** The CC_TASK_ID=<tag> entries of its environment. */
+  tags(): readonly string[];
 }
 
-/** Live processes (Linux /proc); empty where /proc is absent. */
+/**
+ * What passes remember of a live process, by pid, with its start time (a reused pid is another process). Its tags are
+ * read from its environment once: reading every process's environment on every pass was most of a busy worker's
+ * time spent ending tasks, and /proc/<pid>/environ changes only at an exec, when a task's process that drops its
+ * environment escapes the tag anyway (remembered, it stays found). Its PID namespace is fixed for its lifetime.
+ * Forgotten when a whole pass no longer sees the process.
+ */
+interface Known {
+  start: string;
+  namespace?: string;
+  tags?: readonly string[];
+}
+const known = new Map<number, Known>();
+
+/** Running processes (Linux /proc), not zombies: a zombie no longer runs, it only waits to be reaped. Empty where /proc is absent. */
 function* processes(): Generator<ProcessInfo> {
   let entries: string[];
   try {
@@ -31,6 +43,7 @@ function* processes(): Generator<ProcessInfo> {
   } catch {
     return;
   }
+  const seen = new Set<number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     let stat: string;
@@ -39,24 +52,33 @@ function* processes(): Generator<ProcessInfo> {
     } catch {
       continue; // exited meanwhile
     }
-    let env: string[] | undefined;
+    const pid = Number(entry);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") continue;
+    // Field 22 of stat, the start time in clock ticks since boot.
+    const start = fields[19] ?? "";
+    let info = known.get(pid);
+    if (info?.start !== start) known.set(pid, (info = { start }));
+    seen.add(pid);
+    const remembered = info;
     yield {
-      pid: Number(entry),
-      pidNamespace: readLink(`/proc/${entry}/ns/pid`),
-      state: fields[0] ?? "",
+      pid,
       session: Number(fields[3]),
-      env: () => (env ??= readEnvironment(entry)),
+      pidNamespace: () => (remembered.namespace ??= readLink(`/proc/${entry}/ns/pid`)),
+      tags: () => (remembered.tags ??= taskTags(entry)),
     };
   }
+  for (const pid of known.keys()) if (!seen.has(pid)) known.delete(pid);
 }
 
-function readEnvironment(pid: string): string[] {
+function taskTags(pid: string): string[] {
+  let environ: string;
   try {
-    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+    environ = readFileSync(`/proc/${pid}/environ`, "latin1");
   } catch {
     return []; // exited meanwhile, or not ours to read
   }
+  return environ.split("\0").filter((entry) => entry.startsWith(`${TASK_ID_ENV}=`));
 }
 
 function readLink(path: string): string {
@@ -110,9 +132,9 @@ function matcher(tag: string, leaderPid: number | undefined): TaskMatcher {
 }
 
 function matches(p: ProcessInfo, m: TaskMatcher): boolean {
-  if (m.namespace && p.pidNamespace === m.namespace) return true;
   if (m.session !== undefined && p.session === m.session) return true;
-  return p.env().includes(m.marker);
+  if (m.namespace && p.pidNamespace() === m.namespace) return true;
+  return p.tags().includes(m.marker);
 }
 
 /** Pids of a task's live processes: tagged `tag`, or in the sandbox or session of `leaderPid`. */
@@ -127,7 +149,7 @@ export function sweepOrphans(tags: readonly string[]): number[] {
   const markers = new Set(tags.map((tag) => `${TASK_ID_ENV}=${tag}`));
   const killed: number[] = [];
   for (const p of processes()) {
-    if (!p.env().some((entry) => markers.has(entry))) continue;
+    if (!p.tags().some((entry) => markers.has(entry))) continue;
     trySignal(p.pid, "SIGKILL");
     killed.push(p.pid);
   }
@@ -198,8 +220,6 @@ function checkGone(): void {
   const alive = new Map<string, number[]>();
   const tasks = [...waiting].map(([tag, { leaderPid }]) => ({ tag, m: matcher(tag, leaderPid) }));
   for (const p of processes()) {
-    // A zombie no longer runs: it only waits for its parent to reap it.
-    if (p.state === "Z") continue;
     const task = tasks.find(({ m }) => matches(p, m));
     if (!task) continue;
     trySignal(p.pid, "SIGKILL");
