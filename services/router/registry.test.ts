@@ -52,7 +52,7 @@ describe("the registry", () => {
     const w = r.register("http://a:1", info("w1", ["old-1"]));
     expect(r.load(w)).toBe(1);
     expect(r.health(w)).toBe(WorkerHealth.ONLINE);
-    w.placed.add("new-1");
+    r.place(w, "new-1");
     // Placed by this router but not reported yet, plus the older one: full.
     expect(r.load(w)).toBe(2);
     expect(r.health(w)).toBe(WorkerHealth.FULL);

@@ -33,16 +33,16 @@ describe("spread groups", () => {
     const r = registry([8, 8]);
     const [w1, w2] = r.list();
     // w2 is busier, so load alone picks w1 every time.
-    w2!.placed = new Set(Array.from({ length: 4 }, (_, i) => `w2-t${i}`));
+    for (let i = 0; i < 4; i++) r.place(w2!, `w2-t${i}`);
     expect(r.pick(r.candidates({}))?.id).toBe("w1");
-    w1!.placed = new Set(Array.from({ length: 1 }, (_, i) => `w1-t${i}`));
+    r.place(w1!, "w1-t0");
     expect(r.pick(r.candidates({}))?.id).toBe("w1");
     // With w1 running one of the group, the next attempt goes to w2.
     expect(r.pick(r.candidates({}), new Set(["w1"]))?.id).toBe("w2");
     // Every worker runs one already: least loaded again.
     expect(r.pick(r.candidates({}), new Set(["w1", "w2"]))?.id).toBe("w1");
     // A full worker is never picked, spread or not.
-    w2!.placed = new Set(Array.from({ length: 8 }, (_, i) => `w2-t${i}`));
+    for (let i = 4; i < 8; i++) r.place(w2!, `w2-t${i}`);
     expect(r.pick(r.candidates({}), new Set(["w1"]))?.id).toBe("w1");
   });
 });

@@ -126,6 +126,27 @@ describe("the router's tasks", () => {
     expect(() => tasks.get("t1")).toThrow(/not found/);
   });
 
+  it("counts each owner's tasks that have not ended, as they start, end or are let go of", async () => {
+    const { tasks } = tasksOver({});
+    const started = async (owner: string) => {
+      const entry = tasks.newEntry(create(RunRequestSchema, { prompt: "x" }), owner);
+      await tasks.add(entry);
+      return entry;
+    };
+    const [a1, a2, b1] = [await started("ann"), await started("ann"), await started("bob")];
+    expect([tasks.activeOf("ann"), tasks.activeOf("bob"), tasks.activeOf("cy")]).toEqual([2, 1, 0]);
+    end(a1);
+    expect(tasks.activeOf("ann")).toBe(1);
+    // Another router took it over: no longer run here, and its end later does not count twice.
+    tasks.release(a2);
+    end(a2);
+    end(a1);
+    expect(tasks.activeOf("ann")).toBe(0);
+    end(b1);
+    expect(tasks.activeOf("bob")).toBe(0);
+    expect(tasks.active()).toEqual([]);
+  });
+
   describe("on a timer", () => {
     afterEach(() => vi.useRealTimers());
 

@@ -76,6 +76,8 @@ export class TaskEntry {
   queueTimer: NodeJS.Timeout | undefined;
   /** This router let go of the task without ending it (another router took it over). */
   released = false;
+  /** Takes the task out of its owner's count of active tasks (Tasks.activeOf): at its end, or when let go of. */
+  uncount: (() => void) | undefined;
   /** Called when another router turns out to have written the task's log. */
   lost: (() => void) | undefined;
   /** Position in the queue last reported to callers; 0 when not queued. */
@@ -321,6 +323,8 @@ const RECENT_WORKERS = 10_000;
 export class Tasks {
   /** The tasks this router runs (not ended), by id. */
   private readonly live_ = new Map<string, TaskEntry>();
+  /** How many tasks each owner has running here, not ended: kept as tasks start and end, for the quotas (activeOf). */
+  private readonly activeByOwner = new Map<string, number>();
   private readonly recentWorkers = new Map<string, string>();
   private readonly listeners = new Set<TaskListener>();
   private timer: NodeJS.Timeout | undefined;
@@ -398,6 +402,17 @@ export class Tasks {
 
   private run(entry: TaskEntry): void {
     this.live_.set(entry.id, entry);
+    if (!entry.ended) {
+      const owner = entry.record.owner;
+      this.countActive(owner, 1);
+      let counted = true;
+      const uncount = () => {
+        if (counted) this.countActive(owner, -1);
+        counted = false;
+      };
+      entry.onEnd(uncount);
+      entry.uncount = uncount;
+    }
     // Another router wrote the task's log: it runs the task now.
     entry.lost = () => this.release(entry);
     entry.changed = (e, event) => {
@@ -426,6 +441,7 @@ export class Tasks {
     entry.released = true;
     entry.abort.abort();
     this.live_.delete(entry.id);
+    entry.uncount?.();
     for (const l of this.listeners) l.removed(entry);
   }
 
@@ -503,6 +519,17 @@ export class Tasks {
       throw storeError(err);
     });
     return { ...page, tasks: page.tasks.map((t) => this.live_.get(t.id)?.snapshot() ?? t) };
+  }
+
+  /** How many tasks of `owner` this router runs that have not ended (queued ones too). */
+  activeOf(owner: string): number {
+    return this.activeByOwner.get(owner) ?? 0;
+  }
+
+  private countActive(owner: string, by: number): void {
+    const n = (this.activeByOwner.get(owner) ?? 0) + by;
+    if (n === 0) this.activeByOwner.delete(owner);
+    else this.activeByOwner.set(owner, n);
   }
 
   /** The tasks this router runs that have not ended. */
