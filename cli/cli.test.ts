@@ -24,7 +24,7 @@ const parse = (...argv: string[]) => cli.process(argv, {});
 
 /**
  * Runs a command line with no router configured and an empty config home, through a cc that registers only the
- * commands the line can mean, as cli/main.ts does (`all`: every command).
+ * commands the line can mean, as cli/main.ts does; runWith takes the cc to use (createCli(): every command).
  */
 const home = mkdtempSync(join(tmpdir(), "cc-cli-test-"));
 afterAll(() => rmSync(home, { recursive: true, force: true }));

@@ -34,7 +34,7 @@ export interface WorkerEntry {
   /**
    * load() as last counted; cleared by what changes it (a report, a placement, a release). Counting walks the
    * worker's reported tasks, and health() asks for it for every worker, several times a placement: with thousands
-   * of tasks that walk was much of a busy router's time (bench figure 5, 5,000 streams).
+   * of tasks that walk showed in a profile of the router (bench figure 5's large size).
    */
   counted?: number | undefined;
   client: Client<typeof WorkerService>;

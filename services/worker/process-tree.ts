@@ -23,8 +23,8 @@ interface ProcessInfo {
 
 /**
  * What passes remember of a live process, by pid, with its start time (a reused pid is another process). Its tags are
- * read from its environment once: reading every process's environment on every pass was most of a busy worker's
- * time spent ending tasks, and /proc/<pid>/environ changes only at an exec, when a task's process that drops its
+ * read from its environment once: reading every process's environment on every pass was most of the time a
+ * pass took on a busy worker, and /proc/<pid>/environ changes only at an exec, when a task's process that drops its
  * environment escapes the tag anyway (remembered, it stays found). Its PID namespace is fixed for its lifetime.
  * Forgotten when a whole pass no longer sees the process.
  */
@@ -35,7 +35,10 @@ interface Known {
 }
 const known = new Map<number, Known>();
 
-/** Running processes (Linux /proc), not zombies: a zombie no longer runs, it only waits to be reaped. Empty where /proc is absent. */
+/**
+ * Running processes (Linux /proc), not zombies: a zombie no longer runs, it only waits to be reaped. Empty where /proc
+ * is absent.
+ */
 function* processes(): Generator<ProcessInfo> {
   let entries: string[];
   try {
