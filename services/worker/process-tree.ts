@@ -15,29 +15,16 @@ export const TASK_ID_ENV = "CC_TASK_ID";
 interface ProcessInfo {
   pid: number;
   session: number;
-  /** Its PID namespace, e.g. "pid:[4026532179]"; empty if unreadable. */
+  /** Its PID namespace, e.g. "pid:[4026532179]"; empty if unreadable. Read on first use: only sandboxes need it. */
   pidNamespace(): string;
-  /** The CC_TASK_ID=<tag> entries of its environment. */
-  tags(): readonly string[];
+  /** Its environment, read on first use (the most expensive part of a pass). */
+  env(): string[];
 }
-
-/**
- * What passes remember of a live process, by pid, with its start time (a reused pid is another process). Its tags are
- * read from its environment once: reading every process's environment on every pass was most of the time a
- * pass took on a busy worker, and /proc/<pid>/environ changes only at an exec, when a task's process that drops its
- * environment escapes the tag anyway (remembered, it stays found). Its PID namespace is fixed for its lifetime.
- * Forgotten when a whole pass no longer sees the process.
- */
-interface Known {
-  start: string;
-  namespace?: string;
-  tags?: readonly string[];
-}
-const known = new Map<number, Known>();
 
 /**
  * Running processes (Linux /proc), not zombies: a zombie no longer runs, it only waits to be reaped. Empty where /proc
- * is absent.
+ * is absent. Nothing is remembered between passes: a process read between its fork and its exec (node-pty's child,
+ * say) shows its parent's environment, and a tag remembered from then was wrong once it had exec'd.
  */
 function* processes(): Generator<ProcessInfo> {
   let entries: string[];
@@ -46,7 +33,6 @@ function* processes(): Generator<ProcessInfo> {
   } catch {
     return;
   }
-  const seen = new Set<number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     let stat: string;
@@ -55,33 +41,25 @@ function* processes(): Generator<ProcessInfo> {
     } catch {
       continue; // exited meanwhile
     }
-    const pid = Number(entry);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (fields[0] === "Z") continue;
-    // Field 22 of stat, the start time in clock ticks since boot.
-    const start = fields[19] ?? "";
-    let info = known.get(pid);
-    if (info?.start !== start) known.set(pid, (info = { start }));
-    seen.add(pid);
-    const remembered = info;
+    let env: string[] | undefined;
+    let namespace: string | undefined;
     yield {
-      pid,
+      pid: Number(entry),
       session: Number(fields[3]),
-      pidNamespace: () => (remembered.namespace ??= readLink(`/proc/${entry}/ns/pid`)),
-      tags: () => (remembered.tags ??= taskTags(entry)),
+      pidNamespace: () => (namespace ??= readLink(`/proc/${entry}/ns/pid`)),
+      env: () => (env ??= readEnvironment(entry)),
     };
   }
-  for (const pid of known.keys()) if (!seen.has(pid)) known.delete(pid);
 }
 
-function taskTags(pid: string): string[] {
-  let environ: string;
+function readEnvironment(pid: string): string[] {
   try {
-    environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
   } catch {
     return []; // exited meanwhile, or not ours to read
   }
-  return environ.split("\0").filter((entry) => entry.startsWith(`${TASK_ID_ENV}=`));
 }
 
 function readLink(path: string): string {
@@ -137,7 +115,7 @@ function matcher(tag: string, leaderPid: number | undefined): TaskMatcher {
 function matches(p: ProcessInfo, m: TaskMatcher): boolean {
   if (m.session !== undefined && p.session === m.session) return true;
   if (m.namespace && p.pidNamespace() === m.namespace) return true;
-  return p.tags().includes(m.marker);
+  return p.env().includes(m.marker);
 }
 
 /** Pids of a task's live processes: tagged `tag`, or in the sandbox or session of `leaderPid`. */
@@ -152,7 +130,7 @@ export function sweepOrphans(tags: readonly string[]): number[] {
   const markers = new Set(tags.map((tag) => `${TASK_ID_ENV}=${tag}`));
   const killed: number[] = [];
   for (const p of processes()) {
-    if (!p.tags().some((entry) => markers.has(entry))) continue;
+    if (!p.env().some((entry) => markers.has(entry))) continue;
     trySignal(p.pid, "SIGKILL");
     killed.push(p.pid);
   }
