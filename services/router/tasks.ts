@@ -405,13 +405,12 @@ export class Tasks {
     if (!entry.ended) {
       const owner = entry.record.owner;
       this.countActive(owner, 1);
-      let counted = true;
-      const uncount = () => {
-        if (counted) this.countActive(owner, -1);
-        counted = false;
+      // Once, at its end or when let go of, whichever comes first.
+      entry.uncount = () => {
+        entry.uncount = undefined;
+        this.countActive(owner, -1);
       };
-      entry.onEnd(uncount);
-      entry.uncount = uncount;
+      entry.onEnd(() => entry.uncount?.());
     }
     // Another router wrote the task's log: it runs the task now.
     entry.lost = () => this.release(entry);
